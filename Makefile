@@ -1,0 +1,52 @@
+# The two commands a newcomer types (README.md): `make run` and `make check`.
+# Every target first makes sure the Debian packages are installed (idempotent, fast when they are).
+JOBS ?= $(shell nproc)
+BUILD_DIR ?= build
+ASAN_DIR ?= build-asan
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+
+.PHONY: all build deps run check check-fast check-asan fuzz bench clean
+
+all: build
+
+deps:
+	@bash packaging/install-deps.sh
+
+$(BUILD_DIR)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# One agent in dev mode: HTTP 127.0.0.1:8500, DNS 127.0.0.1:8600, data in a fresh temp dir.
+run: build
+	$(BUILD_DIR)/agent/agent -dev
+
+# The whole suite: unit, simulator and integration tests on the normal build, then the unit
+# tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+check: check-fast check-asan
+
+check-fast: build
+	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300 -j $(JOBS)
+
+$(ASAN_DIR)/CMakeCache.txt: | deps
+	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHEARSAY_SANITIZE=ON -DHEARSAY_UNIT_ONLY=ON
+
+check-asan: deps $(ASAN_DIR)/CMakeCache.txt
+	cmake --build $(ASAN_DIR) -j $(JOBS)
+	cd $(ASAN_DIR) && ctest --output-on-failure --timeout 300 -j $(JOBS) -L 'unit|fuzz'
+
+# libFuzzer + ASan + UBSan on every fuzz target, each for FUZZ_SECONDS.
+fuzz: deps
+	cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHEARSAY_FUZZ=ON -DHEARSAY_UNIT_ONLY=ON \
+	  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+	cmake --build $(FUZZ_DIR) -j $(JOBS)
+	bash tests/fuzz/run_all.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
+bench: build
+	HEARSAY_BENCH_DEPS=1 bash packaging/install-deps.sh
+	bash bench/http.sh
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR)

@@ -1,0 +1,228 @@
+// Agent lifecycle and wiring. The loop thread does everything; nothing here blocks except the
+// SQLite commit, which is one transaction per loop turn.
+#include "agent/agent.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "agent/identity.h"
+
+namespace hearsay::agent {
+namespace {
+
+constexpr const char* kNodeIdSetting = "node_id";
+constexpr const char* kVersion = "0.1.0";
+
+template <typename Handle>
+uv_handle_t* as_handle(Handle* h) {
+  return reinterpret_cast<uv_handle_t*>(h);
+}
+
+void check_uv(int rc, const char* what) {
+  if (rc != 0) throw ConfigError(std::string(what) + ": " + uv_strerror(rc));
+}
+
+}  // namespace
+
+Agent::Agent(AgentConfig config) : config_(std::move(config)) {
+  if (config_.dev && config_.data_dir.empty()) {
+    dev_data_dir_ = make_temp_dir("hearsay-dev-");
+    config_.data_dir = dev_data_dir_;
+  }
+  check_uv(uv_loop_init(&loop_), "uv_loop_init");
+  store_ = catalog::SqliteStore::open(config_.data_dir, config_.sync_writes ? catalog::SqliteStore::Durability::full
+                                                                            : catalog::SqliteStore::Durability::normal);
+  store_->load(catalog_);
+
+  node_id_ = config_.node_id;
+  if (node_id_.empty()) node_id_ = store_->get_setting(kNodeIdSetting).value_or("");
+  if (node_id_.empty()) node_id_ = random_uuid();
+  store_->stage_setting(kNodeIdSetting, node_id_);
+  advertise_ = choose_advertise_address(config_);
+
+  scheduler_ = std::make_unique<checks::CheckScheduler>(
+      &loop_, std::random_device{}(), [this](const std::string& id, checks::CheckResult result) {
+        local_->on_check_result(id, result, now());
+      });
+  LocalState::CheckRunner runner{
+      [this](const std::string& id, const catalog::CheckSpec& spec) { scheduler_->start(id, spec); },
+      [this](const std::string& id) { scheduler_->stop(id); },
+      [this](const std::string& id, catalog::HealthStatus status, std::string output) {
+        return scheduler_->ttl_update(id, status, std::move(output));
+      }};
+  local_ = std::make_unique<LocalState>(catalog_, *store_, std::move(runner), config_, node_id_, advertise_);
+  blocking_ = std::make_unique<http::BlockingQueries>(&loop_);
+  api_ = std::make_unique<http::Api>(http::ApiContext{catalog_, *this, *blocking_, config_.datacenter, config_.node_name});
+  http::ServerConfig server_config;
+  http_server_ = std::make_unique<http::Server>(&loop_, server_config, [this](http::Request req, http::Responder res) {
+    api_->handle(std::move(req), std::move(res));
+  });
+
+  check_uv(uv_idle_init(&loop_, &flush_idle_), "uv_idle_init");
+  check_uv(uv_check_init(&loop_, &flush_check_), "uv_check_init");
+  flush_idle_.data = this;
+  flush_check_.data = this;
+  check_uv(uv_check_start(&flush_check_, [](uv_check_t* h) { static_cast<Agent*>(h->data)->flush(); }), "uv_check_start");
+  catalog_.set_listener([this](std::uint64_t) { request_flush(); });
+}
+
+Agent::~Agent() {
+  // Every handle was closed by shutdown(); let libuv run their close callbacks, then close.
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  http_server_.reset();
+  if (uv_loop_close(&loop_) != 0) spdlog::warn("event loop closed with handles still open");
+  if (!dev_data_dir_.empty()) {
+    std::error_code ec;
+    store_.reset();
+    std::filesystem::remove_all(dev_data_dir_, ec);
+  }
+}
+
+int Agent::run() {
+  local_->start(now());
+  flush();  // our node and restored registrations are durable before we serve anything
+  int rc = http_server_->listen(config_.client_addr, config_.http_port);
+  if (rc != 0) {
+    spdlog::critical("cannot listen for HTTP on {}:{}: {}", config_.client_addr, config_.http_port, uv_strerror(rc));
+    shutdown();
+    return 1;
+  }
+  reap_timer_.data = this;
+  uv_timer_init(&loop_, &reap_timer_);
+  auto reap_ms = static_cast<std::uint64_t>(config_.check_reap_interval.count());
+  uv_timer_start(&reap_timer_, [](uv_timer_t* t) {
+    auto* self = static_cast<Agent*>(t->data);
+    try {
+      self->local_->reap_critical_services(now());
+    } catch (const std::exception& e) {
+      spdlog::error("check reaper: {}", e.what());
+    }
+  }, reap_ms, reap_ms);
+
+  for (uv_signal_t* sig : {&sigint_, &sigterm_}) {
+    uv_signal_init(&loop_, sig);
+    sig->data = this;
+  }
+  auto on_signal = [](uv_signal_t* h, int signum) {
+    spdlog::info("caught signal {}; shutting down", signum);
+    static_cast<Agent*>(h->data)->shutdown();
+  };
+  uv_signal_start(&sigint_, on_signal, SIGINT);
+  uv_signal_start(&sigterm_, on_signal, SIGTERM);
+
+  spdlog::info("hearsay agent {} started: node={} id={} dc={} address={} http={}:{} data_dir={}{}", kVersion,
+               config_.node_name, node_id_, config_.datacenter, advertise_, config_.client_addr,
+               http_server_->bound_port(), config_.data_dir, config_.dev ? " (dev mode)" : "");
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  spdlog::info("agent stopped");
+  return 0;
+}
+
+void Agent::request_flush() {
+  if (!uv_is_active(as_handle(&flush_idle_)) && !shutting_down_) {
+    uv_idle_start(&flush_idle_, [](uv_idle_t*) {});  // keeps uv_run from blocking in poll
+  }
+}
+
+void Agent::flush() {
+  try {
+    uv_idle_stop(&flush_idle_);
+    catalog::DirtyKeys dirty = catalog_.take_dirty();
+    bool durable = true;
+    if (!dirty.empty() || store_->has_staged()) {
+      durable = store_->commit(catalog_, dirty);
+      if (!durable) spdlog::error("SQLite commit failed; the change will be retried with the next commit");
+    }
+    auto waiting = std::exchange(waiting_for_commit_, {});
+    for (auto& done : waiting) done(durable);
+    if (!dirty.empty() && blocking_) blocking_->wake();
+  } catch (const std::exception& e) {
+    spdlog::error("group commit: {}", e.what());
+  }
+}
+
+void Agent::after_commit(std::function<void(bool)> done) {
+  waiting_for_commit_.push_back(std::move(done));
+  request_flush();
+}
+
+void Agent::shutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  flush();
+  blocking_->close();
+  http_server_->close([] {});
+  scheduler_->stop_all([] {});
+  for (uv_handle_t* h : {as_handle(&flush_idle_), as_handle(&flush_check_), as_handle(&reap_timer_),
+                         as_handle(&sigint_), as_handle(&sigterm_)}) {
+    if (h->loop == &loop_ && !uv_is_closing(h)) uv_close(h, nullptr);
+  }
+}
+
+http::OpResult Agent::register_service(catalog::ServiceDefinition def, bool replace_existing_checks) {
+  return local_->register_service(std::move(def), replace_existing_checks, Source::api, now());
+}
+http::OpResult Agent::deregister_service(const std::string& service_id) { return local_->deregister_service(service_id); }
+http::OpResult Agent::register_check(catalog::CheckDefinition def) {
+  return local_->register_check(std::move(def), Source::api, now());
+}
+http::OpResult Agent::deregister_check(const std::string& check_id) { return local_->deregister_check(check_id); }
+http::OpResult Agent::update_ttl_check(const std::string& check_id, catalog::HealthStatus status, std::string output) {
+  return local_->update_ttl(check_id, status, std::move(output), now());
+}
+http::OpResult Agent::set_node_maintenance(bool enable, const std::string& reason) {
+  return local_->set_node_maintenance(enable, reason);
+}
+http::OpResult Agent::set_service_maintenance(const std::string& service_id, bool enable, const std::string& reason) {
+  return local_->set_service_maintenance(service_id, enable, reason);
+}
+http::OpResult Agent::catalog_register(const http::CatalogRegistration& registration) {
+  return local_->catalog_register(registration);
+}
+http::OpResult Agent::catalog_deregister(const http::CatalogDeregistration& deregistration) {
+  return local_->catalog_deregister(deregistration);
+}
+
+http::OpResult Agent::join(const std::string& address) {
+  // Gossip membership arrives with its own issue; until then a join is an explicit failure.
+  return http::OpResult::fail(500, "cannot join " + address + ": this agent runs without gossip membership");
+}
+
+http::OpResult Agent::leave() {
+  // Answer first (after the commit), then stop: Consul's leave also shuts the agent down.
+  after_commit([this](bool) {
+    auto* timer = new uv_timer_t;
+    uv_timer_init(&loop_, timer);
+    timer->data = this;
+    uv_timer_start(timer, [](uv_timer_t* t) {
+      static_cast<Agent*>(t->data)->shutdown();
+      uv_close(as_handle(t), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    }, 100, 0);
+  });
+  return http::OpResult::ok();
+}
+
+http::OpResult Agent::force_leave(const std::string& node) {
+  if (!catalog_.node(node)) return http::OpResult::fail(404, "Unknown node: " + node);
+  return http::OpResult::fail(500, "cannot force-leave " + node + ": this agent runs without gossip membership");
+}
+
+std::vector<http::MemberInfo> Agent::members() const {
+  http::MemberInfo self;
+  self.name = config_.node_name;
+  self.addr = advertise_;
+  self.port = config_.serf_lan_port;
+  self.tags = {{"role", "node"}, {"dc", config_.datacenter}, {"id", node_id_}, {"vsn", "2"}, {"vsn_min", "2"},
+               {"vsn_max", "3"}, {"build", kVersion}, {"segment", ""}, {"hearsay", "1"}};
+  return {self};
+}
+
+http::AgentIdentity Agent::identity() const {
+  return http::AgentIdentity{config_.node_name, node_id_, config_.datacenter, kVersion, "", "", config_.node_meta};
+}
+
+}  // namespace hearsay::agent

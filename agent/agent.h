@@ -1,0 +1,79 @@
+// The running agent: owns the event loop and every component, implements the HTTP API's
+// AgentOps, and does the group commit (all catalog changes of one loop turn go to SQLite in one
+// transaction before any writer is answered). This is the only place that knows all the parts.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "agent/checks/scheduler.h"
+#include "agent/config.h"
+#include "agent/local_state.h"
+#include "catalog/catalog.h"
+#include "catalog/store_sqlite.h"
+#include "http-api/api.h"
+#include "http-api/blocking_uv.h"
+#include "http-api/server_uv.h"
+
+namespace hearsay::agent {
+
+class Agent final : public http::AgentOps {
+ public:
+  // Opens the store and loads the catalog; throws ConfigError / StoreError on startup failure.
+  explicit Agent(AgentConfig config);
+  ~Agent() override;
+
+  // Binds the listeners and runs until SIGINT/SIGTERM or a leave. Returns the exit code.
+  int run();
+
+  // ---- http::AgentOps
+  http::OpResult register_service(catalog::ServiceDefinition def, bool replace_existing_checks) override;
+  http::OpResult deregister_service(const std::string& service_id) override;
+  http::OpResult register_check(catalog::CheckDefinition def) override;
+  http::OpResult deregister_check(const std::string& check_id) override;
+  http::OpResult update_ttl_check(const std::string& check_id, catalog::HealthStatus status, std::string output) override;
+  http::OpResult set_node_maintenance(bool enable, const std::string& reason) override;
+  http::OpResult set_service_maintenance(const std::string& service_id, bool enable, const std::string& reason) override;
+  http::OpResult catalog_register(const http::CatalogRegistration& registration) override;
+  http::OpResult catalog_deregister(const http::CatalogDeregistration& deregistration) override;
+  http::OpResult join(const std::string& address) override;
+  http::OpResult leave() override;
+  http::OpResult force_leave(const std::string& node) override;
+  std::vector<http::MemberInfo> members() const override;
+  http::AgentIdentity identity() const override;
+  void after_commit(std::function<void(bool durable)> done) override;
+
+ private:
+  void request_flush();
+  void flush();
+  void shutdown();
+  static LocalState::Clock::time_point now() { return LocalState::Clock::now(); }
+
+  AgentConfig config_;
+  std::string node_id_;
+  std::string advertise_;
+  uv_loop_t loop_{};
+  std::unique_ptr<catalog::SqliteStore> store_;
+  catalog::Catalog catalog_;
+  std::unique_ptr<checks::CheckScheduler> scheduler_;
+  std::unique_ptr<LocalState> local_;
+  std::unique_ptr<http::BlockingQueries> blocking_;
+  std::unique_ptr<http::Api> api_;
+  std::unique_ptr<http::Server> http_server_;
+
+  // Group commit: `flush_idle_` keeps the loop from sleeping while work is pending, and
+  // `flush_check_` commits after the loop has handled this turn's I/O.
+  uv_idle_t flush_idle_{};
+  uv_check_t flush_check_{};
+  std::vector<std::function<void(bool)>> waiting_for_commit_;
+  uv_timer_t reap_timer_{};
+  uv_signal_t sigint_{};
+  uv_signal_t sigterm_{};
+  bool shutting_down_ = false;
+  std::string dev_data_dir_;  // removed at exit in -dev mode
+};
+
+}  // namespace hearsay::agent

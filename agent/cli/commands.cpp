@@ -1,0 +1,271 @@
+// Subcommand dispatch and the CLI commands, in the spirit of `consul members` etc.
+#include "agent/cli/commands.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "agent/agent.h"
+#include "agent/cli/http_client.h"
+#include "agent/options.h"
+#include "catalog/store_sqlite.h"
+
+namespace hearsay::agent::cli {
+namespace {
+
+constexpr const char* kUsage = R"(Usage: agent [flags]              run the agent (agent -h lists the flags)
+       agent members                  list the cluster's members
+       agent services register FILE   register the service(s) in a JSON file with the local agent
+       agent services deregister ID   deregister a service from the local agent
+       agent catalog services         list the services in the catalog
+       agent catalog nodes            list the nodes in the catalog
+       agent leave                    make the local agent leave the cluster and stop
+       agent version
+Subcommands take -http-addr=HOST:PORT (default: $CONSUL_HTTP_ADDR or 127.0.0.1:8500).
+)";
+
+struct CliArgs {
+  std::string http_addr;
+  std::vector<std::string> positional;
+};
+
+CliArgs parse_cli_args(const std::vector<std::string>& args) {
+  CliArgs out;
+  const char* env = std::getenv("CONSUL_HTTP_ADDR");
+  out.http_addr = env && *env ? env : "127.0.0.1:8500";
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a.starts_with("-http-addr=") || a.starts_with("--http-addr=")) {
+      out.http_addr = a.substr(a.find('=') + 1);
+    } else if ((a == "-http-addr" || a == "--http-addr") && i + 1 < args.size()) {
+      out.http_addr = args[++i];
+    } else {
+      out.positional.push_back(a);
+    }
+  }
+  return out;
+}
+
+// Runs one request; prints the agent's error and returns nullopt unless the status is 200.
+std::optional<std::string> call(const CliArgs& args, const std::string& method, const std::string& path,
+                                const std::string& body = {}) {
+  std::string error;
+  auto reply = http_request(args.http_addr, method, path, body, error);
+  if (!reply) {
+    std::fprintf(stderr, "Error: %s\n", error.c_str());
+    return std::nullopt;
+  }
+  if (reply->status != 200) {
+    std::fprintf(stderr, "Error: the agent answered %d: %s\n", reply->status, reply->body.c_str());
+    return std::nullopt;
+  }
+  return reply->body;
+}
+
+std::optional<rapidjson::Document> parse_json(const std::string& text) {
+  rapidjson::Document doc;
+  doc.Parse(text.c_str(), text.size());
+  if (doc.HasParseError()) {
+    std::fprintf(stderr, "Error: the agent sent invalid JSON\n");
+    return std::nullopt;
+  }
+  return doc;
+}
+
+std::string str(const rapidjson::Value& obj, const char* key) {
+  if (!obj.IsObject()) return "";
+  auto it = obj.FindMember(key);
+  return it != obj.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
+}
+
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      if (widths.size() <= i) widths.push_back(0);
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    std::printf("%s\n", line.c_str());
+  }
+}
+
+int cmd_members(const CliArgs& args) {
+  auto body = call(args, "GET", "/v1/agent/members");
+  if (!body) return 1;
+  auto doc = parse_json(*body);
+  if (!doc || !doc->IsArray()) return 1;
+  static const char* kStatus[] = {"none", "alive", "leaving", "left", "failed"};
+  std::vector<std::vector<std::string>> rows{{"Node", "Address", "Status", "Type", "Build", "Protocol", "DC"}};
+  for (const auto& m : doc->GetArray()) {
+    int status = m.HasMember("Status") && m["Status"].IsInt() ? m["Status"].GetInt() : 0;
+    const rapidjson::Value& tags = m.HasMember("Tags") ? m["Tags"] : m;
+    int port = m.HasMember("Port") && m["Port"].IsInt() ? m["Port"].GetInt() : 0;
+    rows.push_back({str(m, "Name"), str(m, "Addr") + ":" + std::to_string(port),
+                    status >= 0 && status <= 4 ? kStatus[status] : "unknown", str(tags, "role") == "consul" ? "server" : "client",
+                    str(tags, "build"), str(tags, "vsn"), str(tags, "dc")});
+  }
+  print_table(rows);
+  return 0;
+}
+
+std::string to_text(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  v.Accept(w);
+  return buf.GetString();
+}
+
+// Accepts {"service": {...}}, {"services": [...]} or a bare service object, as `consul services register`.
+int cmd_services_register(const CliArgs& args, const std::string& file) {
+  std::ifstream in(file);
+  if (!in) {
+    std::fprintf(stderr, "Error: cannot read %s\n", file.c_str());
+    return 1;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  rapidjson::Document doc;
+  doc.Parse(text.str().c_str());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    std::fprintf(stderr, "Error: %s is not a JSON object\n", file.c_str());
+    return 1;
+  }
+  std::vector<const rapidjson::Value*> services;
+  if (doc.HasMember("service") && doc["service"].IsObject()) services.push_back(&doc["service"]);
+  if (doc.HasMember("services") && doc["services"].IsArray()) {
+    for (const auto& s : doc["services"].GetArray()) services.push_back(&s);
+  }
+  if (services.empty()) services.push_back(&doc);
+  for (const rapidjson::Value* s : services) {
+    if (!call(args, "PUT", "/v1/agent/service/register", to_text(*s))) return 1;
+    std::string name = str(*s, "Name");
+    if (name.empty()) name = str(*s, "name");
+    std::printf("Registered service: %s\n", name.c_str());
+  }
+  return 0;
+}
+
+int cmd_catalog_services(const CliArgs& args) {
+  auto body = call(args, "GET", "/v1/catalog/services");
+  if (!body) return 1;
+  auto doc = parse_json(*body);
+  if (!doc || !doc->IsObject()) return 1;
+  for (auto it = doc->MemberBegin(); it != doc->MemberEnd(); ++it) std::printf("%s\n", it->name.GetString());
+  return 0;
+}
+
+int cmd_catalog_nodes(const CliArgs& args) {
+  auto body = call(args, "GET", "/v1/catalog/nodes");
+  if (!body) return 1;
+  auto doc = parse_json(*body);
+  if (!doc || !doc->IsArray()) return 1;
+  std::vector<std::vector<std::string>> rows{{"Node", "ID", "Address", "DC"}};
+  for (const auto& n : doc->GetArray()) {
+    rows.push_back({str(n, "Node"), str(n, "ID").substr(0, 8), str(n, "Address"), str(n, "Datacenter")});
+  }
+  print_table(rows);
+  return 0;
+}
+
+std::string percent_encode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof(buf), "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+int run_subcommand(const std::vector<std::string>& raw) {
+  CliArgs args = parse_cli_args(raw);
+  const auto& p = args.positional;
+  auto usage_error = [] {
+    std::fputs(kUsage, stderr);
+    return 2;
+  };
+  if (p.empty()) return usage_error();
+  if (p[0] == "members" && p.size() == 1) return cmd_members(args);
+  if (p[0] == "leave" && p.size() == 1) {
+    if (!call(args, "PUT", "/v1/agent/leave")) return 1;
+    std::printf("Graceful leave complete\n");
+    return 0;
+  }
+  if (p[0] == "services" && p.size() == 3 && p[1] == "register") return cmd_services_register(args, p[2]);
+  if (p[0] == "services" && p.size() == 3 && p[1] == "deregister") {
+    if (!call(args, "PUT", "/v1/agent/service/deregister/" + percent_encode(p[2]))) return 1;
+    std::printf("Deregistered service: %s\n", p[2].c_str());
+    return 0;
+  }
+  if (p[0] == "catalog" && p.size() == 2 && p[1] == "services") return cmd_catalog_services(args);
+  if (p[0] == "catalog" && p.size() == 2 && p[1] == "nodes") return cmd_catalog_nodes(args);
+  return usage_error();
+}
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("hearsay");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z [%^%l%$] %v");
+  spdlog::set_level(spdlog::level::from_str(level == "warn" ? "warning" : level));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty()) {
+    const std::string& first = args[0];
+    if (first == "help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (first == "version") {
+      std::printf("hearsay agent 0.1.0\n");
+      return 0;
+    }
+    if (first == "members" || first == "services" || first == "catalog" || first == "leave") {
+      return run_subcommand(args);
+    }
+  }
+  try {
+    ParsedCommandLine parsed = parse_agent_command_line(args);
+    if (parsed.show_help) {
+      std::fputs(parsed.help_text.c_str(), stdout);
+      std::fputs("\n", stdout);
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    setup_logging(parsed.config.log_level);
+    Agent agent(std::move(parsed.config));
+    return agent.run();
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "agent: %s\n", e.what());
+    return 2;
+  } catch (const catalog::StoreError& e) {
+    std::fprintf(stderr, "agent: %s\n", e.what());
+    return 2;
+  }
+}
+
+}  // namespace hearsay::agent::cli

@@ -1,0 +1,49 @@
+// The agent's runtime configuration: Consul-named settings from flags and JSON config files
+// (flags win over files, later files win over earlier ones, as in Consul's config builder).
+#pragma once
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "catalog/definitions.h"
+
+namespace hearsay::agent {
+
+// A bad flag or config value: the message names it. main() prints it and exits 2.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct AgentConfig {
+  std::string node_name;    // default: host name
+  std::string node_id;      // UUID; default: generated once and kept in the data dir
+  std::string datacenter = "dc1";
+  std::string data_dir;     // required unless dev
+  std::string bind_addr = "0.0.0.0";   // gossip bind address
+  std::string advertise_addr;          // address other nodes use; default: first private IP or bind
+  std::string client_addr = "127.0.0.1";  // HTTP and DNS listen address
+  int http_port = 8500;
+  int dns_port = 8600;
+  int serf_lan_port = 8301;
+  std::string log_level = "info";
+  bool dev = false;
+  // Script checks registered over HTTP run only when enabled (Consul enable_script_checks);
+  // those from config files need enable_local_script_checks.
+  bool enable_script_checks = false;
+  bool enable_local_script_checks = false;
+  catalog::StringMap node_meta;
+  std::vector<catalog::ServiceDefinition> services;  // from config files
+  std::vector<catalog::CheckDefinition> checks;      // from config files
+  // Consul's check_deregister_interval_min (1 min) and check_reap_interval (30 s); tests shorten them.
+  std::chrono::milliseconds deregister_critical_min{std::chrono::minutes(1)};
+  std::chrono::milliseconds check_reap_interval{std::chrono::seconds(30)};
+  // SQLite PRAGMA synchronous=FULL (fsync per group commit) unless off.
+  bool sync_writes = true;
+};
+
+void validate(const AgentConfig& config);  // throws ConfigError
+
+}  // namespace hearsay::agent

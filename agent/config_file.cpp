@@ -1,0 +1,158 @@
+// JSON config files. Unknown keys that Consul knows but hearsay does not implement are ignored
+// with a warning; keys nobody knows are errors, as Consul treats them.
+#include "agent/config_file.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "http-api/json_decode.h"
+
+namespace hearsay::agent {
+namespace {
+
+// Consul keys accepted for compatibility and ignored (hearsay has no servers, ACLs or UI).
+const std::set<std::string> kIgnoredConsulKeys = {
+    "server", "bootstrap", "bootstrap_expect", "ui", "ui_config", "acl", "telemetry", "performance",
+    "leave_on_terminate", "skip_leave_on_interrupt", "disable_update_check", "connect", "autopilot",
+    "retry_join", "retry_interval", "start_join", "encrypt", "log_file", "enable_debug", "primary_datacenter",
+};
+
+std::string to_text(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  v.Accept(w);
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+class FileReader {
+ public:
+  FileReader(std::string source, AgentConfig& config) : source_(std::move(source)), config_(config) {}
+
+  void apply(const rapidjson::Value& root) {
+    if (!root.IsObject()) fail("", "the top level must be a JSON object");
+    for (auto it = root.MemberBegin(); it != root.MemberEnd(); ++it) {
+      const std::string key(it->name.GetString(), it->name.GetStringLength());
+      apply_key(key, it->value);
+    }
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& key, const std::string& what) const {
+    throw ConfigError(source_ + (key.empty() ? "" : ": " + key) + ": " + what);
+  }
+  std::string string_of(const std::string& key, const rapidjson::Value& v) const {
+    if (!v.IsString()) fail(key, "must be a string");
+    return std::string(v.GetString(), v.GetStringLength());
+  }
+  bool bool_of(const std::string& key, const rapidjson::Value& v) const {
+    if (!v.IsBool()) fail(key, "must be true or false");
+    return v.GetBool();
+  }
+  int port_of(const std::string& key, const rapidjson::Value& v) const {
+    if (!v.IsInt() || v.GetInt() < -1 || v.GetInt() > 65535) fail(key, "must be a port number (0-65535, -1 disables)");
+    return v.GetInt();
+  }
+
+  void add_service(const std::string& key, const rapidjson::Value& v) {
+    if (!v.IsObject()) fail(key, "must be an object");
+    auto decoded = http::decode_service_definition(to_text(v));
+    if (!decoded) fail(key, decoded.error());
+    catalog::ServiceDefinition def = std::move(decoded).value();
+    if (auto error = catalog::normalize_service(def)) fail(key, *error);
+    config_.services.push_back(std::move(def));
+  }
+  void add_check(const std::string& key, const rapidjson::Value& v) {
+    if (!v.IsObject()) fail(key, "must be an object");
+    auto decoded = http::decode_check_definition(to_text(v));
+    if (!decoded) fail(key, decoded.error());
+    catalog::CheckDefinition def = std::move(decoded).value();
+    if (auto error = catalog::normalize_check(def)) fail(key, *error);
+    config_.checks.push_back(std::move(def));
+  }
+
+  void apply_key(const std::string& key, const rapidjson::Value& v) {
+    if (key == "node_name") config_.node_name = string_of(key, v);
+    else if (key == "node_id") config_.node_id = string_of(key, v);
+    else if (key == "datacenter") config_.datacenter = string_of(key, v);
+    else if (key == "data_dir") config_.data_dir = string_of(key, v);
+    else if (key == "bind_addr") config_.bind_addr = string_of(key, v);
+    else if (key == "advertise_addr") config_.advertise_addr = string_of(key, v);
+    else if (key == "client_addr") config_.client_addr = string_of(key, v);
+    else if (key == "log_level") config_.log_level = string_of(key, v);
+    else if (key == "enable_script_checks") config_.enable_script_checks = bool_of(key, v);
+    else if (key == "enable_local_script_checks") config_.enable_local_script_checks = bool_of(key, v);
+    else if (key == "ports") {
+      if (!v.IsObject()) fail(key, "must be an object");
+      for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+        const std::string port(it->name.GetString());
+        if (port == "http") config_.http_port = port_of("ports.http", it->value);
+        else if (port == "dns") config_.dns_port = port_of("ports.dns", it->value);
+        else if (port == "serf_lan") config_.serf_lan_port = port_of("ports.serf_lan", it->value);
+        else spdlog::warn("{}: ports.{} is not used by hearsay; ignored", source_, port);
+      }
+    } else if (key == "node_meta") {
+      if (!v.IsObject()) fail(key, "must be an object of strings");
+      for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+        config_.node_meta[it->name.GetString()] = string_of("node_meta." + std::string(it->name.GetString()), it->value);
+      }
+    } else if (key == "service") {
+      add_service(key, v);
+    } else if (key == "services") {
+      if (!v.IsArray()) fail(key, "must be an array");
+      for (const auto& s : v.GetArray()) add_service(key, s);
+    } else if (key == "check") {
+      add_check(key, v);
+    } else if (key == "checks") {
+      if (!v.IsArray()) fail(key, "must be an array");
+      for (const auto& c : v.GetArray()) add_check(key, c);
+    } else if (kIgnoredConsulKeys.count(key)) {
+      spdlog::warn("{}: {} is not used by hearsay; ignored", source_, key);
+    } else {
+      fail(key, "unknown config key");
+    }
+  }
+
+  std::string source_;
+  AgentConfig& config_;
+};
+
+}  // namespace
+
+void apply_config_text(const std::string& json_text, const std::string& source_name, AgentConfig& config) {
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseCommentsFlag>(json_text.c_str(), json_text.size());
+  if (doc.HasParseError()) {
+    throw ConfigError(source_name + ": invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) + ": " +
+                      rapidjson::GetParseError_En(doc.GetParseError()));
+  }
+  FileReader(source_name, config).apply(doc);
+}
+
+void apply_config_file(const std::filesystem::path& file, AgentConfig& config) {
+  std::ifstream in(file);
+  if (!in) throw ConfigError("cannot read config file " + file.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  apply_config_text(text.str(), file.string(), config);
+}
+
+void apply_config_dir(const std::filesystem::path& dir, AgentConfig& config) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) throw ConfigError("config dir " + dir.string() + " is not a directory");
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.is_regular_file() && entry.path().extension() == ".json") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) apply_config_file(f, config);
+}
+
+}  // namespace hearsay::agent

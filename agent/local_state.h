@@ -1,0 +1,83 @@
+// The agent's own registrations: its node, its services and checks, their definitions (persisted
+// so they survive kill -9), their running checks, maintenance mode and the
+// DeregisterCriticalServiceAfter reaper. Every record it writes is owned by this agent and carries
+// the next value of the agent's persistent version counter.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "agent/checks/check_result.h"
+#include "agent/config.h"
+#include "catalog/catalog.h"
+#include "catalog/definitions.h"
+#include "catalog/store_sqlite.h"
+#include "http-api/agent_ops.h"
+
+namespace hearsay::agent {
+
+// Where a registration came from: script checks need a different switch for each.
+enum class Source { api, config_file, restored };
+
+class LocalState {
+ public:
+  using Clock = std::chrono::steady_clock;
+  // The check runner: start (or replace) a check, stop it, feed a TTL update.
+  struct CheckRunner {
+    std::function<void(const std::string& id, const catalog::CheckSpec&)> start;
+    std::function<void(const std::string& id)> stop;
+    std::function<bool(const std::string& id, catalog::HealthStatus, std::string output)> ttl_update;
+  };
+
+  LocalState(catalog::Catalog& catalog, catalog::SqliteStore& store, CheckRunner runner, const AgentConfig& config,
+             std::string node_id, std::string advertise_address);
+
+  // Registers this node (with its serfHealth check), restores persisted registrations, then adds
+  // the services and checks from config files.
+  void start(Clock::time_point now);
+
+  http::OpResult register_service(catalog::ServiceDefinition def, bool replace_existing_checks, Source source,
+                                  Clock::time_point now);
+  http::OpResult deregister_service(const std::string& service_id);
+  http::OpResult register_check(catalog::CheckDefinition def, Source source, Clock::time_point now);
+  http::OpResult deregister_check(const std::string& check_id);
+  http::OpResult update_ttl(const std::string& check_id, catalog::HealthStatus status, std::string output,
+                            Clock::time_point now);
+  http::OpResult set_node_maintenance(bool enable, const std::string& reason);
+  http::OpResult set_service_maintenance(const std::string& service_id, bool enable, const std::string& reason);
+  http::OpResult catalog_register(const http::CatalogRegistration& reg);
+  http::OpResult catalog_deregister(const http::CatalogDeregistration& dereg);
+
+  // A result from a running check.
+  void on_check_result(const std::string& check_id, const checks::CheckResult& result, Clock::time_point now);
+  // Deregisters services whose check has been critical for longer than its
+  // DeregisterCriticalServiceAfter. Returns how many services went.
+  int reap_critical_services(Clock::time_point now);
+
+  const std::string& node_name() const { return config_.node_name; }
+
+ private:
+  catalog::RecordOrigin next_origin();
+  void upsert_own_node();
+  void write_check(catalog::Check check, Clock::time_point now);
+  http::OpResult add_check(catalog::CheckDefinition def, Source source, Clock::time_point now);
+  void remove_check(const std::string& check_id);
+  bool scripts_allowed(Source source) const;
+
+  catalog::Catalog& catalog_;
+  catalog::SqliteStore& store_;
+  CheckRunner runner_;
+  const AgentConfig& config_;
+  std::string node_id_;
+  std::string address_;
+  std::uint64_t version_ = 0;  // persisted as setting "owner_version"
+
+  std::map<std::string, catalog::ServiceDefinition> services_;  // by service ID
+  std::map<std::string, catalog::CheckDefinition> checks_;      // every local check by ID, service checks too
+  std::map<std::string, Source> check_sources_;
+  std::map<std::string, Clock::time_point> critical_since_;     // checks currently critical
+};
+
+}  // namespace hearsay::agent

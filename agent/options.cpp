@@ -1,0 +1,181 @@
+// `agent [flags]`: Consul's flag names, parsed with cxxopts after single-dash rewriting.
+#include "agent/options.h"
+
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cxxopts.hpp>
+
+#include "agent/config_file.h"
+#include "catalog/duration.h"
+
+namespace hearsay::agent {
+namespace {
+
+cxxopts::Options make_options() {
+  cxxopts::Options opts("agent", "hearsay agent: gossip-based service registry with a Consul-compatible API.\n"
+                                 "Flags take one dash or two (-data-dir or --data-dir).");
+  opts.custom_help("[flags]  |  agent <members|services|catalog|leave> ... (see `agent help`)");
+  opts.add_options()
+      ("node", "Name of this node; must be unique in the cluster (default: host name)", cxxopts::value<std::string>())
+      ("node-id", "UUID of this node (default: generated once and kept in the data dir)", cxxopts::value<std::string>())
+      ("datacenter", "Datacenter of this agent", cxxopts::value<std::string>()->default_value("dc1"))
+      ("data-dir", "Directory for the SQLite catalog and local registrations (required unless -dev)",
+       cxxopts::value<std::string>())
+      ("bind", "Address to bind gossip to", cxxopts::value<std::string>()->default_value("0.0.0.0"))
+      ("advertise", "Address to advertise to other nodes (default: the bind address when it is not 0.0.0.0)",
+       cxxopts::value<std::string>())
+      ("client", "Address the HTTP and DNS interfaces listen on", cxxopts::value<std::string>()->default_value("127.0.0.1"))
+      ("http-port", "HTTP API port", cxxopts::value<int>()->default_value("8500"))
+      ("dns-port", "DNS port (UDP and TCP)", cxxopts::value<int>()->default_value("8600"))
+      ("serf-lan-port", "Gossip port (UDP and TCP)", cxxopts::value<int>()->default_value("8301"))
+      ("config-file", "JSON config file to load (repeatable)", cxxopts::value<std::vector<std::string>>())
+      ("config-dir", "Directory of *.json config files to load (repeatable)", cxxopts::value<std::vector<std::string>>())
+      ("log-level", "trace, debug, info, warn, error or off", cxxopts::value<std::string>()->default_value("info"))
+      ("node-meta", "Node metadata key:value (repeatable)", cxxopts::value<std::vector<std::string>>())
+      ("enable-script-checks", "Run script checks registered over the HTTP API")
+      ("enable-local-script-checks", "Run script checks from config files")
+      ("dev", "Development mode: data in a fresh temporary directory, nothing persists")
+      ("check-deregister-min", "Lower bound of DeregisterCriticalServiceAfter (Go duration)",
+       cxxopts::value<std::string>()->default_value("1m"))
+      ("check-reap-interval", "How often critical services are checked for deregistration (Go duration)",
+       cxxopts::value<std::string>()->default_value("30s"))
+      ("sync-writes", "fsync every group commit (true/false)", cxxopts::value<bool>()->default_value("true"))
+      ("h,help", "Show this help");
+  return opts;
+}
+
+std::vector<std::string> long_names_of(const cxxopts::Options& opts) {
+  std::vector<std::string> names;
+  for (const auto& group : opts.groups()) {
+    for (const auto& option : opts.group_help(group).options) names.push_back(option.l.empty() ? "" : option.l.front());
+  }
+  return names;
+}
+
+std::chrono::milliseconds duration_flag(const cxxopts::ParseResult& r, const std::string& name) {
+  const std::string text = r[name].as<std::string>();
+  auto d = catalog::parse_go_duration(text);
+  if (!d || d->count() <= 0) throw ConfigError("-" + name + ": invalid duration \"" + text + "\"");
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+}
+
+bool is_ip_literal(const std::string& text) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "hearsay";
+  std::string name(buf);
+  return name.substr(0, name.find('.'));  // short name, as Consul's default
+}
+
+}  // namespace
+
+std::vector<std::string> normalize_single_dash(const std::vector<std::string>& args,
+                                               const std::vector<std::string>& long_names) {
+  std::vector<std::string> out;
+  out.reserve(args.size());
+  for (const std::string& arg : args) {
+    if (arg.size() > 2 && arg[0] == '-' && arg[1] != '-') {
+      std::string name = arg.substr(1, arg.find('=') == std::string::npos ? std::string::npos : arg.find('=') - 1);
+      if (std::find(long_names.begin(), long_names.end(), name) != long_names.end()) {
+        out.push_back("-" + arg);
+        continue;
+      }
+    }
+    out.push_back(arg);
+  }
+  return out;
+}
+
+void validate(const AgentConfig& c) {
+  auto check_port = [](const char* name, int port) {
+    if (port < 0 || port > 65535) throw ConfigError(std::string(name) + ": invalid port " + std::to_string(port));
+  };
+  check_port("-http-port", c.http_port);
+  check_port("-dns-port", c.dns_port);
+  check_port("-serf-lan-port", c.serf_lan_port);
+  const std::vector<std::string> levels{"trace", "debug", "info", "warn", "error", "err", "critical", "off"};
+  if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end()) {
+    throw ConfigError("-log-level: unknown level \"" + c.log_level + "\" (trace, debug, info, warn, error, off)");
+  }
+  if (!is_ip_literal(c.client_addr)) throw ConfigError("-client: \"" + c.client_addr + "\" is not an IP address");
+  if (!is_ip_literal(c.bind_addr)) throw ConfigError("-bind: \"" + c.bind_addr + "\" is not an IP address");
+  if (!c.advertise_addr.empty() && !is_ip_literal(c.advertise_addr)) {
+    throw ConfigError("-advertise: \"" + c.advertise_addr + "\" is not an IP address");
+  }
+  if (c.node_name.empty()) throw ConfigError("-node: node name must not be empty");
+  if (c.datacenter.empty() || c.datacenter.find_first_of(". ") != std::string::npos) {
+    throw ConfigError("-datacenter: \"" + c.datacenter + "\" is not a valid datacenter name");
+  }
+  if (c.data_dir.empty() && !c.dev) throw ConfigError("-data-dir: required (or use -dev)");
+  if (auto err = catalog::validate_meta(c.node_meta)) throw ConfigError("-node-meta: " + *err);
+}
+
+ParsedCommandLine parse_agent_command_line(const std::vector<std::string>& args) {
+  cxxopts::Options opts = make_options();
+  std::vector<std::string> normalized = normalize_single_dash(args, long_names_of(opts));
+  std::vector<char*> argv;
+  std::string program = "agent";
+  argv.push_back(program.data());
+  for (std::string& a : normalized) argv.push_back(a.data());
+  ParsedCommandLine out;
+  cxxopts::ParseResult r;
+  try {
+    r = opts.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const cxxopts::exceptions::exception& e) {
+    throw ConfigError(e.what());
+  }
+  if (!r.unmatched().empty()) throw ConfigError("unexpected argument \"" + r.unmatched().front() + "\"");
+  if (r.count("help")) {
+    out.show_help = true;
+    out.help_text = opts.help();
+    return out;
+  }
+
+  AgentConfig& c = out.config;
+  // Files first, then flags given explicitly override them (Consul's precedence).
+  if (r.count("config-file")) {
+    for (const auto& f : r["config-file"].as<std::vector<std::string>>()) apply_config_file(f, c);
+  }
+  if (r.count("config-dir")) {
+    for (const auto& d : r["config-dir"].as<std::vector<std::string>>()) apply_config_dir(d, c);
+  }
+  try {
+    if (r.count("node")) c.node_name = r["node"].as<std::string>();
+    if (r.count("node-id")) c.node_id = r["node-id"].as<std::string>();
+    if (r.count("datacenter")) c.datacenter = r["datacenter"].as<std::string>();
+    if (r.count("data-dir")) c.data_dir = r["data-dir"].as<std::string>();
+    if (r.count("bind")) c.bind_addr = r["bind"].as<std::string>();
+    if (r.count("advertise")) c.advertise_addr = r["advertise"].as<std::string>();
+    if (r.count("client")) c.client_addr = r["client"].as<std::string>();
+    if (r.count("http-port")) c.http_port = r["http-port"].as<int>();
+    if (r.count("dns-port")) c.dns_port = r["dns-port"].as<int>();
+    if (r.count("serf-lan-port")) c.serf_lan_port = r["serf-lan-port"].as<int>();
+    if (r.count("log-level")) c.log_level = r["log-level"].as<std::string>();
+    if (r.count("enable-script-checks")) c.enable_script_checks = true;
+    if (r.count("enable-local-script-checks")) c.enable_local_script_checks = true;
+    if (r.count("dev")) c.dev = true;
+    if (r.count("sync-writes")) c.sync_writes = r["sync-writes"].as<bool>();
+    if (r.count("node-meta")) {
+      for (const auto& kv : r["node-meta"].as<std::vector<std::string>>()) {
+        auto colon = kv.find(':');
+        if (colon == std::string::npos) throw ConfigError("-node-meta: \"" + kv + "\" is not key:value");
+        c.node_meta[kv.substr(0, colon)] = kv.substr(colon + 1);
+      }
+    }
+    c.deregister_critical_min = duration_flag(r, "check-deregister-min");
+    c.check_reap_interval = duration_flag(r, "check-reap-interval");
+  } catch (const cxxopts::exceptions::exception& e) {
+    throw ConfigError(e.what());
+  }
+  if (c.node_name.empty()) c.node_name = host_name();
+  validate(c);
+  return out;
+}
+
+}  // namespace hearsay::agent

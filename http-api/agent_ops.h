@@ -1,0 +1,71 @@
+// What the HTTP API needs from the agent but must not implement itself (DESIGN.md: http-api
+// declares, agent implements): local registrations, catalog writes, membership, identity.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "catalog/definitions.h"
+#include "http-api/json_decode.h"
+
+namespace hearsay::http {
+
+// The outcome of an agent operation: 200, or an HTTP status with Consul's plain-text reason.
+struct OpResult {
+  int status = 200;
+  std::string error;
+  static OpResult ok() { return {}; }
+  static OpResult fail(int status, std::string error) { return {status, std::move(error)}; }
+  bool succeeded() const { return status == 200; }
+};
+
+// A gossip member as /v1/agent/members shows it (serf.Member).
+struct MemberInfo {
+  std::string name;
+  std::string addr;
+  int port = 8301;
+  std::map<std::string, std::string> tags;
+  int status = 1;  // 0 none, 1 alive, 2 leaving, 3 left, 4 failed
+  int protocol_min = 1, protocol_max = 5, protocol_cur = 2;
+  int delegate_min = 2, delegate_max = 5, delegate_cur = 4;
+};
+
+struct AgentIdentity {
+  std::string node_name;
+  std::string node_id;
+  std::string datacenter;
+  std::string version;
+  std::string revision;
+  std::string build_date;  // RFC 3339
+  std::map<std::string, std::string> node_meta;
+};
+
+class AgentOps {
+ public:
+  virtual ~AgentOps() = default;
+
+  virtual OpResult register_service(catalog::ServiceDefinition def, bool replace_existing_checks) = 0;
+  virtual OpResult deregister_service(const std::string& service_id) = 0;
+  virtual OpResult register_check(catalog::CheckDefinition def) = 0;
+  virtual OpResult deregister_check(const std::string& check_id) = 0;
+  // pass/warn/fail and /update: only TTL checks (500 otherwise, as Consul).
+  virtual OpResult update_ttl_check(const std::string& check_id, catalog::HealthStatus status, std::string output) = 0;
+  virtual OpResult set_node_maintenance(bool enable, const std::string& reason) = 0;
+  virtual OpResult set_service_maintenance(const std::string& service_id, bool enable, const std::string& reason) = 0;
+  virtual OpResult catalog_register(const CatalogRegistration& registration) = 0;
+  virtual OpResult catalog_deregister(const CatalogDeregistration& deregistration) = 0;
+  virtual OpResult join(const std::string& address) = 0;
+  virtual OpResult leave() = 0;
+  virtual OpResult force_leave(const std::string& node) = 0;
+
+  virtual std::vector<MemberInfo> members() const = 0;
+  virtual AgentIdentity identity() const = 0;
+
+  // Writes are acknowledged only once durable: `done` runs after the next group commit
+  // (with false when the commit failed).
+  virtual void after_commit(std::function<void(bool durable)> done) = 0;
+};
+
+}  // namespace hearsay::http

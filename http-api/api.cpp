@@ -1,0 +1,13 @@
+// Assembles the route table.
+#include "http-api/api.h"
+
+namespace hearsay::http {
+
+Api::Api(ApiContext context) : context_(std::move(context)) {
+  add_agent_routes(router_, context_);
+  add_catalog_routes(router_, context_);
+  add_health_routes(router_, context_);
+  add_status_routes(router_, context_);
+}
+
+}  // namespace hearsay::http

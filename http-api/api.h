@@ -1,0 +1,39 @@
+// The Consul-compatible HTTP API: builds the route table over the local catalog and the agent's
+// operations, and is the handler the HTTP server calls for every request.
+#pragma once
+
+#include <string>
+
+#include "catalog/catalog.h"
+#include "http-api/agent_ops.h"
+#include "http-api/blocking_uv.h"
+#include "http-api/router.h"
+
+namespace hearsay::http {
+
+// Everything an endpoint may use. The catalog is read-only here: writes go through AgentOps.
+struct ApiContext {
+  const catalog::Catalog& catalog;
+  AgentOps& ops;
+  BlockingQueries& blocking;
+  std::string datacenter;
+  std::string node_name;
+};
+
+class Api {
+ public:
+  explicit Api(ApiContext context);
+  void handle(Request request, Responder responder) const { router_.dispatch(std::move(request), std::move(responder)); }
+
+ private:
+  ApiContext context_;
+  Router router_;
+};
+
+// Route groups, one file each under endpoints/.
+void add_agent_routes(Router& router, ApiContext& context);
+void add_catalog_routes(Router& router, ApiContext& context);
+void add_health_routes(Router& router, ApiContext& context);
+void add_status_routes(Router& router, ApiContext& context);
+
+}  // namespace hearsay::http

@@ -1,0 +1,55 @@
+// Shared endpoint helpers.
+#include "http-api/endpoints/common.h"
+
+namespace hearsay::http::endpoints {
+
+std::optional<QueryOptions> options_or_answer(Call& call, const ApiContext& context) {
+  auto parsed = parse_query_options(call.request, context.datacenter);
+  if (auto* error = std::get_if<Response>(&parsed)) {
+    call.responder.send(std::move(*error));
+    return std::nullopt;
+  }
+  return std::get<QueryOptions>(std::move(parsed));
+}
+
+void acknowledge(Call& call, ApiContext& context, const OpResult& result, std::string body) {
+  if (!result.succeeded()) {
+    call.responder.send(Response::text(result.status, result.error));
+    return;
+  }
+  context.ops.after_commit([responder = call.responder, body = std::move(body)](bool durable) mutable {
+    if (!durable) {
+      responder.send(Response::text(500, "failed to persist the change; see the agent log"));
+    } else if (body.empty()) {
+      responder.send(Response{});
+    } else {
+      responder.send(Response::json(std::move(body)));
+    }
+  });
+}
+
+std::string to_json(const std::function<void(JsonWriter&)>& write) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  write(writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+void serve_read(Call& call, ApiContext& context, const QueryOptions& options, BlockingQueries::IndexFn index,
+                std::function<std::optional<std::string>(JsonWriter&)> build) {
+  context.blocking.serve(options, call.responder, std::move(index),
+                         [options, build = std::move(build)](std::uint64_t idx) {
+                           rapidjson::StringBuffer buffer;
+                           JsonWriter writer(buffer);
+                           if (auto error = build(writer)) {
+                             Response res = Response::text(400, *error);
+                             add_query_meta(res, idx, options);
+                             return res;
+                           }
+                           Response res = json_answer(std::string(buffer.GetString(), buffer.GetSize()), options);
+                           add_query_meta(res, idx, options);
+                           return res;
+                         });
+}
+
+}  // namespace hearsay::http::endpoints

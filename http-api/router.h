@@ -1,0 +1,45 @@
+// Maps (method, path) to endpoint handlers with Consul's conventions (consul-compat.md 1.0):
+// a wrong method is 405 with an Allow header, OPTIONS answers 200 with Allow, an unknown /v1/
+// path is 404 "Invalid URL path: not a recognized HTTP API endpoint".
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "http-api/request.h"
+#include "http-api/server_uv.h"
+
+namespace hearsay::http {
+
+// One request on its way to a handler. `param` is what follows a prefix route's path
+// ("web" for /v1/catalog/service/web), already percent-decoded.
+struct Call {
+  Request request;
+  Responder responder;
+  std::string param;
+};
+
+using Handler = std::function<void(Call call)>;
+
+class Router {
+ public:
+  // Exact routes match the whole path; prefix routes match any path that starts with it and
+  // hand the remainder to the handler as `param`.
+  void exact(std::string path, std::vector<std::string> methods, Handler handler);
+  void prefix(std::string path, std::vector<std::string> methods, Handler handler);
+
+  void dispatch(Request request, Responder responder) const;
+
+ private:
+  struct Route {
+    std::string path;
+    bool is_prefix;
+    std::vector<std::string> methods;
+    Handler handler;
+  };
+  const Route* find(const std::string& path, std::string& param) const;
+  std::vector<Route> routes_;
+};
+
+}  // namespace hearsay::http

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs every Debian package that hearsay's build, tests and benchmarks need.
+# Idempotent: packages already present are skipped, and apt is not touched at all
+# when nothing is missing. Needs root (CI and the dev machines run as root).
+set -euo pipefail
+
+# Build: compiler, CMake, and the libraries named in DEVELOPERS.md.
+build_packages=(
+  build-essential cmake ninja-build pkg-config
+  libuv1-dev libmsgpack-cxx-dev libmbedtls-dev libsqlite3-dev
+  libcxxopts-dev libspdlog-dev libfmt-dev rapidjson-dev libhttp-parser-dev libknot-dev
+  catch2
+)
+# Tests: sanitizer/fuzzer runtime for clang, real clients and peers.
+test_packages=(
+  clang libclang-rt-14-dev
+  python3-consul curl sqlite3
+  bind9-dnsutils knot-dnsutils iproute2
+)
+# Benchmarks: the peers we measure against in the same run.
+bench_packages=(
+  wrk nginx-light etcd-server etcd-client dnsperf knot serf prometheus
+)
+
+want=("${build_packages[@]}" "${test_packages[@]}")
+if [ "${1:-}" = "--with-bench" ] || [ "${HEARSAY_BENCH_DEPS:-0}" = 1 ]; then
+  want+=("${bench_packages[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+# Services from these packages (nginx, etcd, knot, prometheus) must not start on install:
+# the benchmarks start their own instances on loopback.
+policy_created=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod +x /usr/sbin/policy-rc.d
+  policy_created=1
+fi
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+[ $policy_created -eq 0 ] || $SUDO rm -f /usr/sbin/policy-rc.d
