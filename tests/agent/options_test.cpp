@@ -1,0 +1,76 @@
+// Command-line and config-file parsing: single-dash flags, precedence, errors naming the value.
+#include <catch2/catch.hpp>
+
+#include "agent/config_file.h"
+#include "agent/options.h"
+
+using namespace hearsay::agent;
+
+TEST_CASE("single-dash long flags are rewritten, values are not", "[unit]") {
+  auto out = normalize_single_dash({"-data-dir", "/tmp/x", "-node=a", "--dev", "-v", "-1", "-unknown"},
+                                   {"data-dir", "node", "dev"});
+  CHECK(out == std::vector<std::string>{"--data-dir", "/tmp/x", "--node=a", "--dev", "-v", "-1", "-unknown"});
+}
+
+TEST_CASE("Consul-style flags produce the config", "[unit]") {
+  auto parsed = parse_agent_command_line({"-node", "n1", "-data-dir", "/tmp/d", "-http-port", "9500", "-client",
+                                          "127.0.0.2", "-node-meta", "rack:r1", "-node-meta", "env:qa"});
+  const AgentConfig& c = parsed.config;
+  CHECK(c.node_name == "n1");
+  CHECK(c.data_dir == "/tmp/d");
+  CHECK(c.http_port == 9500);
+  CHECK(c.dns_port == 8600);
+  CHECK(c.client_addr == "127.0.0.2");
+  CHECK(c.datacenter == "dc1");
+  CHECK(c.node_meta == hearsay::catalog::StringMap{{"rack", "r1"}, {"env", "qa"}});
+}
+
+TEST_CASE("bad flags are errors that name the value", "[unit]") {
+  auto message_of = [](std::vector<std::string> args) {
+    try {
+      parse_agent_command_line(args);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(message_of({"-data-dir", "/d", "-http-port", "99999"}).find("99999") != std::string::npos);
+  CHECK(message_of({"-data-dir", "/d", "-client", "localhost"}).find("localhost") != std::string::npos);
+  CHECK(message_of({"-data-dir", "/d", "-log-level", "chatty"}).find("chatty") != std::string::npos);
+  CHECK(message_of({"-data-dir", "/d", "-node-meta", "novalue"}).find("novalue") != std::string::npos);
+  CHECK(message_of({"-http-port", "8500"}).find("data-dir") != std::string::npos);
+  CHECK(message_of({"-data-dir", "/d", "-bogus"}).find("bogus") != std::string::npos);
+  CHECK(message_of({"-dev"}) == "no error");
+}
+
+TEST_CASE("config files set values; flags override them", "[unit]") {
+  AgentConfig c;
+  apply_config_text(R"({"node_name": "from-file", "datacenter": "dc2", "ports": {"http": 9000, "dns": 9600},
+                        "node_meta": {"a": "b"}, "server": true,
+                        "services": [{"name": "web", "port": 80, "check": {"ttl": "10s"}}]})",
+                    "test.json", c);
+  CHECK(c.node_name == "from-file");
+  CHECK(c.datacenter == "dc2");
+  CHECK(c.http_port == 9000);
+  CHECK(c.dns_port == 9600);
+  REQUIRE(c.services.size() == 1);
+  CHECK(c.services[0].id == "web");
+  CHECK(c.services[0].checks.at(0).id == "service:web");
+}
+
+TEST_CASE("config file errors name the file and the key", "[unit]") {
+  AgentConfig c;
+  auto message_of = [&](const std::string& text) {
+    try {
+      apply_config_text(text, "conf.json", c);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(message_of(R"({"datacenter": 1})") == "conf.json: datacenter: must be a string");
+  CHECK(message_of(R"({"what": 1})").find("what") != std::string::npos);
+  CHECK(message_of(R"({"ports": {"http": "x"}})").find("ports.http") != std::string::npos);
+  CHECK(message_of("{").find("conf.json: invalid JSON") == 0);
+  CHECK(message_of(R"({"service": {"port": 80}})").find("Missing service name") != std::string::npos);
+}

@@ -1,0 +1,151 @@
+"""Starts real `agent` processes on loopback for integration tests, bounded in time.
+
+Every helper waits with a deadline and the agents are killed when the test ends, even on failure.
+The agent binary comes from $HEARSAY_AGENT (set by ctest) or build/agent/agent.
+"""
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+AGENT = os.environ.get("HEARSAY_AGENT", os.path.join(REPO, "build", "agent", "agent"))
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    """A port that is free for both TCP and UDP on 127.0.0.1 at the time of asking."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port")
+
+
+def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+class Agent:
+    """One agent process with its own data dir and ports."""
+
+    def __init__(self, name="node1", data_dir=None, extra_args=(), http_port=None, dns_port=None):
+        self.name = name
+        self._own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix=f"hearsay-it-{name}-")
+        self.http_port = http_port or free_port()
+        self.dns_port = dns_port or free_port()
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.log_path = os.path.join(self.data_dir, "agent.log")
+
+    def args(self):
+        return [AGENT, "-node", self.name, "-data-dir", self.data_dir, "-client", "127.0.0.1",
+                "-bind", "127.0.0.1", "-http-port", str(self.http_port), "-dns-port", str(self.dns_port),
+                "-log-level", "debug"] + self.extra_args
+
+    def start(self, timeout=10.0):
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args(), stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        wait_until(lambda: self.proc.poll() is None and self.get("/v1/agent/self")[0] == 200,
+                   timeout=timeout, what=f"agent {self.name} to answer HTTP (log: {self.log_path})")
+        return self
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=timeout)
+        try:
+            if isinstance(body, (dict, list)):
+                body = json.dumps(body)
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, resp.read().decode(errors="replace"), dict(resp.getheaders())
+        finally:
+            conn.close()
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.request("PUT", path, body=body, **kw)
+
+    def get_json(self, path):
+        status, body, headers = self.get(path)
+        assert status == 200, f"GET {path} -> {status}: {body}"
+        return json.loads(body), headers
+
+    def cleanup(self):
+        self.stop()
+        if self._own_dir:
+            subprocess.run(["rm", "-rf", self.data_dir], check=False)
+
+
+@contextlib.contextmanager
+def running_agent(**kw):
+    agent = Agent(**kw).start()
+    try:
+        yield agent
+    except BaseException:
+        print("---- agent log ----\n" + agent.log()[-8000:])
+        raise
+    finally:
+        agent.cleanup()
+
+
+class Results:
+    """Counts checks so the run ends with the plain 'N passed, N failed' line CI reads."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def run(self, name, fn, *args):
+        start = time.monotonic()
+        try:
+            fn(*args)
+            self.passed += 1
+            print(f"PASS {name} ({time.monotonic() - start:.1f}s)", flush=True)
+        except Exception as e:  # noqa: BLE001 - report every failure, keep going
+            self.failed += 1
+            print(f"FAIL {name}: {type(e).__name__}: {e}", flush=True)
+
+    def finish(self):
+        print(f"{self.passed} passed, {self.failed} failed")
+        raise SystemExit(1 if self.failed else 0)
