@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cxxopts.hpp>
 
 #include "agent/config_file.h"
@@ -73,20 +74,40 @@ std::string host_name() {
   return name.substr(0, name.find('.'));  // short name, as Consul's default
 }
 
+// cxxopts says "Argument 'abc' failed to parse" without the flag: find the flag that got it.
+std::string name_bad_value(const std::vector<std::string>& args, const std::string& message) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto eq = a.find('=');
+    if (a.starts_with("--") && eq != std::string::npos && message.find("\u2018" + a.substr(eq + 1) + "\u2019") != std::string::npos) {
+      return "-" + a.substr(2, eq - 2) + ": invalid value \"" + a.substr(eq + 1) + "\"";
+    }
+    if (i > 0 && args[i - 1].starts_with("--") && message.find("\u2018" + a + "\u2019") != std::string::npos) {
+      return "-" + args[i - 1].substr(2) + ": invalid value \"" + a + "\"";
+    }
+  }
+  return message;
+}
+
 }  // namespace
 
 std::vector<std::string> normalize_single_dash(const std::vector<std::string>& args,
                                                const std::vector<std::string>& long_names) {
   std::vector<std::string> out;
   out.reserve(args.size());
+  bool expecting_value = false;  // the previous argument was a known option that takes a value
   for (const std::string& arg : args) {
-    if (arg.size() > 2 && arg[0] == '-' && arg[1] != '-') {
-      std::string name = arg.substr(1, arg.find('=') == std::string::npos ? std::string::npos : arg.find('=') - 1);
-      if (std::find(long_names.begin(), long_names.end(), name) != long_names.end()) {
-        out.push_back("-" + arg);
-        continue;
-      }
+    const bool flag_like = arg.size() > 2 && arg[0] == '-' && arg[1] != '-' && std::isalpha(static_cast<unsigned char>(arg[1]));
+    std::string name = arg.substr(1, arg.find('=') == std::string::npos ? std::string::npos : arg.find('=') - 1);
+    const bool known = std::find(long_names.begin(), long_names.end(), name) != long_names.end();
+    // Known long names always; unknown flag-like words too (so the error names them), unless
+    // they stand where a value is expected.
+    if (flag_like && (known || !expecting_value)) {
+      out.push_back("-" + arg);
+      expecting_value = known && arg.find('=') == std::string::npos;
+      continue;
     }
+    expecting_value = arg.starts_with("--") && arg.find('=') == std::string::npos;
     out.push_back(arg);
   }
   return out;
@@ -127,6 +148,8 @@ ParsedCommandLine parse_agent_command_line(const std::vector<std::string>& args)
   cxxopts::ParseResult r;
   try {
     r = opts.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const cxxopts::exceptions::incorrect_argument_type& e) {
+    throw ConfigError(name_bad_value(normalized, e.what()));
   } catch (const cxxopts::exceptions::exception& e) {
     throw ConfigError(e.what());
   }

@@ -5,11 +5,11 @@
 
 namespace hearsay::http {
 
-void Router::exact(std::string path, std::vector<std::string> methods, Handler handler) {
+void Router::exact(std::string path, std::vector<std::string> methods, RouteHandler handler) {
   routes_.push_back({std::move(path), false, std::move(methods), std::move(handler)});
 }
 
-void Router::prefix(std::string path, std::vector<std::string> methods, Handler handler) {
+void Router::prefix(std::string path, std::vector<std::string> methods, RouteHandler handler) {
   routes_.push_back({std::move(path), true, std::move(methods), std::move(handler)});
 }
 

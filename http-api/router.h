@@ -20,14 +20,14 @@ struct Call {
   std::string param;
 };
 
-using Handler = std::function<void(Call call)>;
+using RouteHandler = std::function<void(Call call)>;
 
 class Router {
  public:
   // Exact routes match the whole path; prefix routes match any path that starts with it and
   // hand the remainder to the handler as `param`.
-  void exact(std::string path, std::vector<std::string> methods, Handler handler);
-  void prefix(std::string path, std::vector<std::string> methods, Handler handler);
+  void exact(std::string path, std::vector<std::string> methods, RouteHandler handler);
+  void prefix(std::string path, std::vector<std::string> methods, RouteHandler handler);
 
   void dispatch(Request request, Responder responder) const;
 
@@ -36,7 +36,7 @@ class Router {
     std::string path;
     bool is_prefix;
     std::vector<std::string> methods;
-    Handler handler;
+    RouteHandler handler;
   };
   const Route* find(const std::string& path, std::string& param) const;
   std::vector<Route> routes_;

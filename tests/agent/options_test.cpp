@@ -7,9 +7,10 @@
 using namespace hearsay::agent;
 
 TEST_CASE("single-dash long flags are rewritten, values are not", "[unit]") {
-  auto out = normalize_single_dash({"-data-dir", "/tmp/x", "-node=a", "--dev", "-v", "-1", "-unknown"},
+  auto out = normalize_single_dash({"-data-dir", "/tmp/x", "-node=a", "--dev", "-v", "-1", "-unknown", "-node", "-n2"},
                                    {"data-dir", "node", "dev"});
-  CHECK(out == std::vector<std::string>{"--data-dir", "/tmp/x", "--node=a", "--dev", "-v", "-1", "-unknown"});
+  CHECK(out == std::vector<std::string>{"--data-dir", "/tmp/x", "--node=a", "--dev", "-v", "-1", "--unknown", "--node",
+                                        "-n2"});
 }
 
 TEST_CASE("Consul-style flags produce the config", "[unit]") {

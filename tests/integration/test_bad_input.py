@@ -36,7 +36,7 @@ def test_bad_json(agent):
 def test_bad_values(agent):
     expect(agent, "PUT", "/v1/agent/service/register", {"Port": 80}, 400, "Missing service name")
     expect(agent, "PUT", "/v1/agent/service/register", {"Name": "x", "Port": "abc"}, 400, "Port")
-    expect(agent, "PUT", "/v1/agent/service/register", {"Name": "x", "Port": 70000}, 400, "port")
+    expect(agent, "PUT", "/v1/agent/service/register", {"Name": "x", "Port": 70000}, 400, "Port")
     expect(agent, "PUT", "/v1/agent/service/register", {"Name": "x", "Address": "0.0.0.0"}, 400,
            "Invalid service address")
     expect(agent, "PUT", "/v1/agent/service/register", {"Name": "x", "Check": {"GRPC": "127.0.0.1:1", "Interval": "5s"}},

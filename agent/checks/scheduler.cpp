@@ -1,0 +1,124 @@
+// Check scheduling. Each entry owns one timer (heap-allocated, freed in its close callback) and
+// at most one in-flight run, cancelled when the entry goes.
+#include "agent/checks/scheduler.h"
+
+#include <spdlog/spdlog.h>
+
+namespace hearsay::agent::checks {
+
+struct CheckScheduler::Entry {
+  CheckScheduler* owner;
+  std::string id;
+  catalog::CheckSpec spec;
+  uv_timer_t* timer;
+  std::shared_ptr<CheckRun> run;  // in flight
+  std::string last_output;        // TTL: what the last update said
+};
+
+namespace {
+std::uint64_t to_ms(catalog::Duration d) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  return ms > 0 ? static_cast<std::uint64_t>(ms) : 1;
+}
+}  // namespace
+
+CheckScheduler::CheckScheduler(uv_loop_t* loop, std::uint64_t seed, ResultFn on_result)
+    : loop_(loop), rng_(seed), on_result_(std::move(on_result)) {}
+
+CheckScheduler::~CheckScheduler() {
+  // stop_all() must have run (its timers close through the loop); cancel runs regardless.
+  for (auto& [id, entry] : entries_) {
+    if (entry->run) entry->run->cancel();
+  }
+}
+
+void CheckScheduler::start(const std::string& check_id, const catalog::CheckSpec& spec) {
+  stop(check_id);
+  if (spec.type == catalog::CheckType::none) return;
+  auto entry = std::make_unique<Entry>(Entry{this, check_id, spec, new uv_timer_t, nullptr, {}});
+  uv_timer_init(loop_, entry->timer);
+  entry->timer->data = entry.get();
+  if (spec.type == catalog::CheckType::ttl) {
+    uv_timer_start(entry->timer, [](uv_timer_t* t) {
+      auto* e = static_cast<Entry*>(t->data);
+      e->owner->on_ttl_expired(*e);
+    }, to_ms(spec.ttl), 0);
+  } else {
+    const std::uint64_t interval = to_ms(spec.interval);
+    const std::uint64_t first = std::uniform_int_distribution<std::uint64_t>(0, interval - 1)(rng_);
+    uv_timer_start(entry->timer, [](uv_timer_t* t) {
+      auto* e = static_cast<Entry*>(t->data);
+      e->owner->tick(*e);
+    }, first, interval);
+  }
+  entries_[check_id] = std::move(entry);
+}
+
+void CheckScheduler::tick(Entry& entry) {
+  if (entry.run) return;  // the previous run is still going: skip this round
+  const std::string id = entry.id;
+  auto done = [this, id](CheckResult result) {
+    auto it = entries_.find(id);
+    if (it != entries_.end()) it->second->run.reset();
+    on_result_(id, std::move(result));
+  };
+  try {
+    switch (entry.spec.type) {
+      case catalog::CheckType::http: entry.run = start_http_check(loop_, entry.spec, done); break;
+      case catalog::CheckType::tcp: entry.run = start_tcp_check(loop_, entry.spec, done); break;
+      case catalog::CheckType::script: entry.run = start_script_check(loop_, entry.spec, done); break;
+      default: break;
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("check {}: cannot start: {}", id, e.what());
+  }
+}
+
+void CheckScheduler::on_ttl_expired(Entry& entry) {
+  std::string output = entry.last_output.empty()
+                           ? "TTL expired"
+                           : "TTL expired (last output before timeout follows): " + entry.last_output;
+  on_result_(entry.id, CheckResult{catalog::HealthStatus::critical, std::move(output)});
+}
+
+bool CheckScheduler::ttl_update(const std::string& check_id, catalog::HealthStatus, std::string output) {
+  auto it = entries_.find(check_id);
+  if (it == entries_.end() || it->second->spec.type != catalog::CheckType::ttl) return false;
+  Entry& e = *it->second;
+  e.last_output = std::move(output);
+  uv_timer_start(e.timer, [](uv_timer_t* t) {
+    auto* entry = static_cast<Entry*>(t->data);
+    entry->owner->on_ttl_expired(*entry);
+  }, to_ms(e.spec.ttl), 0);
+  return true;
+}
+
+void CheckScheduler::stop(const std::string& check_id) {
+  auto it = entries_.find(check_id);
+  if (it == entries_.end()) return;
+  std::unique_ptr<Entry> entry = std::move(it->second);
+  entries_.erase(it);
+  close_entry(std::move(entry));
+}
+
+void CheckScheduler::close_entry(std::unique_ptr<Entry> entry) {
+  if (entry->run) entry->run->cancel();
+  uv_timer_stop(entry->timer);
+  entry->timer->data = this;
+  ++closing_timers_;
+  uv_close(reinterpret_cast<uv_handle_t*>(entry->timer), [](uv_handle_t* h) {
+    auto* self = static_cast<CheckScheduler*>(h->data);
+    delete reinterpret_cast<uv_timer_t*>(h);
+    if (--self->closing_timers_ == 0 && self->on_all_closed_) std::exchange(self->on_all_closed_, nullptr)();
+  });
+}
+
+void CheckScheduler::stop_all(std::function<void()> done) {
+  on_all_closed_ = std::move(done);
+  auto entries = std::move(entries_);
+  entries_.clear();
+  for (auto& [id, entry] : entries) close_entry(std::move(entry));
+  if (closing_timers_ == 0 && on_all_closed_) std::exchange(on_all_closed_, nullptr)();
+}
+
+}  // namespace hearsay::agent::checks

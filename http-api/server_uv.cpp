@@ -1,0 +1,306 @@
+// Connections own their libuv handles; memory is released only in the close callbacks
+// (libuv's rule). Writes carry their own buffer and a strong reference until completed.
+#include "http-api/server_uv.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+namespace hearsay::http {
+namespace {
+
+const char* reason_phrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Status";
+  }
+}
+
+std::string serialize(const Response& res, bool close_after) {
+  std::string out;
+  out.reserve(res.body.size() + 256);
+  out += "HTTP/1.1 " + std::to_string(res.status) + " " + reason_phrase(res.status) + "\r\n";
+  for (const auto& [name, value] : res.headers) out += name + ": " + value + "\r\n";
+  out += "Content-Length: " + std::to_string(res.body.size()) + "\r\n";
+  if (close_after) out += "Connection: close\r\n";
+  out += "\r\n";
+  out += res.body;
+  return out;
+}
+
+// Pipelined bytes kept while a request is in flight, before reading pauses.
+constexpr std::size_t kMaxBufferedInput = 2 * 1024 * 1024;
+
+}  // namespace
+
+// One client connection. Lives in Server::connections_ until its handle's close callback.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Server& server) : server_(server), parser_(server.config_.limits) {}
+
+  bool start() {
+    tcp_.data = this;
+    timer_.data = this;
+    if (uv_tcp_init(server_.loop_, &tcp_) != 0) return false;
+    uv_timer_init(server_.loop_, &timer_);
+    return true;
+  }
+  uv_tcp_t* tcp() { return &tcp_; }
+
+  void begin_reading() {
+    uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), alloc, on_read);
+    reading_ = true;
+    arm_idle_timer();
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    uv_timer_stop(&timer_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_handle_closed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_handle_closed);
+  }
+
+  // Closes once every queued write has completed (closing a handle cancels pending writes).
+  void close_when_flushed() {
+    close_after_ = true;
+    if (pending_writes_ == 0) close();
+  }
+
+  bool connected(std::uint64_t seq) const { return !closed_ && !peer_eof_ && in_flight_ && seq == sequence_; }
+
+  void send(std::uint64_t seq, Response res) {
+    if (closed_ || !in_flight_ || seq != sequence_) return;
+    in_flight_ = false;
+    if (res.status < 300) ++server_.stats_.responses_2xx;
+    else if (res.status < 500) ++server_.stats_.responses_4xx;
+    else ++server_.stats_.responses_5xx;
+    write(serialize(res, close_after_));
+    if (!close_after_) {
+      arm_idle_timer();
+      if (!processing_) process();
+    }
+  }
+
+ private:
+  struct WriteRequest {
+    uv_write_t req;
+    std::string data;
+    std::shared_ptr<Connection> keep;
+  };
+
+  void write(std::string data) {
+    auto* w = new WriteRequest{{}, std::move(data), shared_from_this()};
+    ++pending_writes_;
+    uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+    if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, on_written) != 0) {
+      delete w;
+      --pending_writes_;
+      close();
+    }
+  }
+
+  static void on_written(uv_write_t* req, int status) {
+    auto* w = reinterpret_cast<WriteRequest*>(req);
+    std::unique_ptr<WriteRequest> owned(w);
+    Connection& c = *w->keep;
+    --c.pending_writes_;
+    if (status != 0 || (c.close_after_ && c.pending_writes_ == 0)) c.close();
+  }
+
+  // Parses buffered input; dispatches at most one request at a time.
+  void process() {
+    processing_ = true;
+    while (!closed_ && !in_flight_ && !input_.empty()) {
+      std::size_t n = parser_.feed(input_.data(), input_.size());
+      input_.erase(0, n);
+      if (parser_.error() != ParseError::none) {
+        ++server_.stats_.parse_errors;
+        close_after_ = true;
+        in_flight_ = true;
+        ++sequence_;
+        send(sequence_, Response::text(parser_.error_status(), parser_.error_text()));
+        break;
+      }
+      if (!parser_.has_request()) {
+        if (n == 0) break;  // need more bytes
+        continue;
+      }
+      Request req = parser_.take_request();
+      if (!req.keep_alive) close_after_ = true;
+      in_flight_ = true;
+      ++sequence_;
+      ++server_.stats_.requests;
+      uv_timer_stop(&timer_);
+      try {
+        server_.handler_(std::move(req), Responder(weak_from_this(), sequence_));
+      } catch (const std::exception& e) {
+        ++server_.stats_.callback_errors;
+        spdlog::error("http handler: {}", e.what());
+        send(sequence_, Response::text(500, "internal error"));
+      }
+    }
+    processing_ = false;
+    // Resume reading once the backlog is gone; EOF with nothing in flight ends the connection.
+    if (!closed_ && !reading_ && input_.size() < kMaxBufferedInput && !peer_eof_) {
+      uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), alloc, on_read);
+      reading_ = true;
+    }
+    if (!closed_ && peer_eof_ && !in_flight_ && input_.empty()) close_when_flushed();
+  }
+
+  void arm_idle_timer() {
+    if (closed_) return;
+    auto ms = static_cast<std::uint64_t>(server_.config_.idle_timeout.count());
+    uv_timer_start(&timer_, [](uv_timer_t* t) { static_cast<Connection*>(t->data)->close(); }, ms, 0);
+  }
+
+  static void alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf) {
+    auto* c = static_cast<Connection*>(handle->data);
+    c->read_buffer_.resize(std::max<std::size_t>(suggested, 64 * 1024));
+    *buf = uv_buf_init(c->read_buffer_.data(), static_cast<unsigned>(c->read_buffer_.size()));
+  }
+
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+    auto* c = static_cast<Connection*>(stream->data);
+    auto keep = c->shared_from_this();
+    try {
+      if (nread < 0) {
+        uv_read_stop(stream);
+        c->reading_ = false;
+        c->peer_eof_ = true;
+        if (nread != UV_EOF) {
+          c->close();  // a reset or error: nothing more can be written either
+        } else if (!c->in_flight_) {
+          c->process();  // answer what arrived before the EOF, then close
+          if (!c->in_flight_) c->close_when_flushed();
+        }
+        return;
+      }
+      c->input_.append(buf->base, static_cast<std::size_t>(nread));
+      if (c->input_.size() >= kMaxBufferedInput) {
+        uv_read_stop(stream);
+        c->reading_ = false;
+      }
+      if (!c->in_flight_) c->process();
+    } catch (const std::exception& e) {
+      ++c->server_.stats_.callback_errors;
+      spdlog::error("http read: {}", e.what());
+      c->close();
+    }
+  }
+
+  static void on_handle_closed(uv_handle_t* handle) {
+    auto* c = static_cast<Connection*>(handle->data);
+    if (++c->handles_closed_ < 2) return;
+    Server& server = c->server_;
+    auto self = c->shared_from_this();  // erase after the last callback that uses `c`
+    server.connections_.erase(self);
+  }
+
+  Server& server_;
+  RequestParser parser_;
+  uv_tcp_t tcp_{};
+  uv_timer_t timer_{};
+  std::string read_buffer_;
+  std::string input_;
+  std::uint64_t sequence_ = 0;
+  bool in_flight_ = false;
+  bool processing_ = false;
+  bool reading_ = false;
+  bool close_after_ = false;
+  bool peer_eof_ = false;
+  bool closed_ = false;
+  int handles_closed_ = 0;
+  int pending_writes_ = 0;
+};
+
+void Responder::send(Response response) const {
+  if (auto c = connection_.lock()) c->send(sequence_, std::move(response));
+}
+
+bool Responder::connected() const {
+  auto c = connection_.lock();
+  return c && c->connected(sequence_);
+}
+
+Server::Server(uv_loop_t* loop, ServerConfig config, Handler handler)
+    : loop_(loop), config_(config), handler_(std::move(handler)) {}
+
+Server::~Server() = default;
+
+int Server::listen(const std::string& host, int port) {
+  sockaddr_storage addr{};
+  int rc = uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr));
+  if (rc != 0) rc = uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr));
+  if (rc != 0) return rc;
+  if ((rc = uv_tcp_init(loop_, &listener_)) != 0) return rc;
+  listener_.data = this;
+  listening_ = true;
+  if ((rc = uv_tcp_bind(&listener_, reinterpret_cast<const sockaddr*>(&addr), 0)) != 0) return rc;
+  return uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 1024, on_connection);
+}
+
+int Server::bound_port() const {
+  sockaddr_storage addr{};
+  int len = sizeof(addr);
+  if (uv_tcp_getsockname(&listener_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
+  if (addr.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+  return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+}
+
+void Server::on_connection(uv_stream_t* listener, int status) {
+  auto* server = static_cast<Server*>(listener->data);
+  try {
+    if (status != 0) {
+      spdlog::warn("http accept: {}", uv_strerror(status));
+      return;
+    }
+    auto conn = std::make_shared<Connection>(*server);
+    if (!conn->start()) return;
+    server->connections_.insert(conn);
+    if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(conn->tcp())) != 0 || server->closing_) {
+      conn->close();
+      return;
+    }
+    if (server->connections_.size() > server->config_.max_connections) {
+      ++server->stats_.connections_refused;
+      conn->close();
+      return;
+    }
+    ++server->stats_.connections_accepted;
+    uv_tcp_nodelay(conn->tcp(), 1);
+    conn->begin_reading();
+  } catch (const std::exception& e) {
+    ++server->stats_.callback_errors;
+    spdlog::error("http accept: {}", e.what());
+  }
+}
+
+void Server::close(std::function<void()> done) {
+  if (closing_) return;
+  closing_ = true;
+  on_closed_ = std::move(done);
+  auto connections = connections_;  // close() may erase from the set later
+  for (const auto& c : connections) c->close();
+  if (listening_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), [](uv_handle_t* h) {
+      auto* server = static_cast<Server*>(h->data);
+      if (server->on_closed_) server->on_closed_();
+    });
+  } else if (on_closed_) {
+    on_closed_();
+  }
+}
+
+}  // namespace hearsay::http

@@ -1,0 +1,88 @@
+// The HTTP/1.1 server shell on libuv: accepts connections, feeds bytes to RequestParser, hands
+// each complete request to the handler with a Responder, writes responses in order. Responses
+// may come later (blocking queries wait for minutes): a Responder is a handle that outlives the
+// call and becomes a no-op once its connection is gone. One request in flight per connection.
+#pragma once
+
+#include <uv.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "http-api/request.h"
+#include "http-api/request_parser.h"
+
+namespace hearsay::http {
+
+struct ServerConfig {
+  ParserLimits limits;
+  // A connection with no request in flight for this long is closed (a parked blocking query
+  // is in flight, so it is not cut).
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(90)};
+  std::size_t max_connections = 4096;
+};
+
+struct ServerStats {
+  std::uint64_t connections_accepted = 0;
+  std::uint64_t connections_refused = 0;  // over max_connections
+  std::uint64_t requests = 0;
+  std::uint64_t parse_errors = 0;
+  std::uint64_t responses_2xx = 0, responses_4xx = 0, responses_5xx = 0;
+  std::uint64_t callback_errors = 0;  // exceptions caught in libuv callbacks
+};
+
+class Connection;
+
+class Responder {
+ public:
+  Responder() = default;
+  Responder(std::weak_ptr<Connection> connection, std::uint64_t sequence)
+      : connection_(std::move(connection)), sequence_(sequence) {}
+  // Sends the response for this request; only the first call counts.
+  void send(Response response) const;
+  // False once the client has gone (closed or half-closed) or the response was sent.
+  bool connected() const;
+
+ private:
+  std::weak_ptr<Connection> connection_;
+  std::uint64_t sequence_ = 0;
+};
+
+using Handler = std::function<void(Request, Responder)>;
+
+class Server {
+ public:
+  Server(uv_loop_t* loop, ServerConfig config, Handler handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // 0, or a libuv error code (bad address, port in use). host is an IPv4 or IPv6 literal.
+  int listen(const std::string& host, int port);
+  int bound_port() const;
+  // Stops listening and closes every connection; `done` runs once the listener has closed.
+  void close(std::function<void()> done);
+
+  const ServerStats& stats() const { return stats_; }
+  std::size_t connection_count() const { return connections_.size(); }
+
+ private:
+  friend class Connection;
+  static void on_connection(uv_stream_t* listener, int status);
+
+  uv_loop_t* loop_;
+  ServerConfig config_;
+  Handler handler_;
+  uv_tcp_t listener_{};
+  bool listening_ = false;
+  bool closing_ = false;
+  std::function<void()> on_closed_;
+  std::set<std::shared_ptr<Connection>> connections_;
+  ServerStats stats_;
+};
+
+}  // namespace hearsay::http
