@@ -46,7 +46,8 @@ Request RequestParser::take_request() {
 
 int RequestParser::fail(ParseError error) {
   error_ = error;
-  return 1;  // non-zero stops http_parser with HPE_CB_*
+  // -1, not 1: from on_headers_complete, 1 means "skip the body" to http_parser, not an error.
+  return -1;
 }
 
 int RequestParser::on_message_begin(http_parser* p) {
@@ -122,6 +123,10 @@ bool RequestParser::finish_url() {
 int RequestParser::on_headers_complete(http_parser* p) {
   RequestParser* s = self(p);
   s->current_.method = http_method_str(static_cast<http_method>(p->method));
+  if (p->http_major != 1) {  // http_parser accepts any digit; we speak HTTP/1.0 and 1.1 only
+    s->detail_ = "unsupported HTTP version " + std::to_string(p->http_major) + "." + std::to_string(p->http_minor);
+    return s->fail(ParseError::malformed);
+  }
   if (!s->finish_url()) return s->fail(ParseError::bad_escape);
   // An announced body that is too large: refuse it at once when it is huge, else drop it.
   if ((p->flags & F_CONTENTLENGTH) && p->content_length > s->limits_.max_body) {

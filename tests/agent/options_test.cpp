@@ -44,7 +44,7 @@ TEST_CASE("bad flags are errors that name the value", "[unit]") {
   CHECK(message_of({"-dev"}) == "no error");
 }
 
-TEST_CASE("config files set values; flags override them", "[unit]") {
+TEST_CASE("config files set values and flags override them", "[unit]") {
   AgentConfig c;
   apply_config_text(R"({"node_name": "from-file", "datacenter": "dc2", "ports": {"http": 9000, "dns": 9600},
                         "node_meta": {"a": "b"}, "server": true,
