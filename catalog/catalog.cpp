@@ -53,7 +53,8 @@ void Catalog::upsert_node(Node node) {
   node.indexes.modify_index = idx;
   const std::string name = node.name;
   nodes_[name] = std::move(node);
-  nodes_index_ = idx;
+  // Node fields appear in service and check answers (address, node-meta filters).
+  nodes_index_ = services_index_ = checks_index_ = idx;
   touch_node(name, idx);
   dirty_.nodes.insert(name);
   notify();
@@ -98,6 +99,7 @@ void Catalog::upsert_service(Service svc) {
   }
   svc.indexes.modify_index = idx;
   touch_service_name(svc.name, idx);
+  node_index_[svc.node] = idx;  // catalog/node/<n> lists the node's services
   instances_by_name_[svc.name].insert(key);
   services_[key] = std::move(svc);
   services_index_ = idx;
@@ -119,6 +121,7 @@ bool Catalog::remove_service(const std::string& node, const std::string& service
   if (it == services_.end()) return false;
   const std::uint64_t idx = bump();
   touch_service_name(it->second.name, idx);
+  node_index_[node] = idx;
   instances_by_name_[it->second.name].erase(key);
   if (instances_by_name_[it->second.name].empty()) instances_by_name_.erase(it->second.name);
   services_.erase(it);

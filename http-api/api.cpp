@@ -4,6 +4,7 @@
 namespace hearsay::http {
 
 Api::Api(ApiContext context) : context_(std::move(context)) {
+  context_.cache = &cache_;
   add_agent_routes(router_, context_);
   add_catalog_routes(router_, context_);
   add_health_routes(router_, context_);

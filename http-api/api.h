@@ -7,6 +7,7 @@
 #include "catalog/catalog.h"
 #include "http-api/agent_ops.h"
 #include "http-api/blocking_uv.h"
+#include "http-api/response_cache.h"
 #include "http-api/router.h"
 
 namespace hearsay::http {
@@ -18,6 +19,7 @@ struct ApiContext {
   BlockingQueries& blocking;
   std::string datacenter;
   std::string node_name;
+  ResponseCache* cache = nullptr;  // set by Api
 };
 
 class Api {
@@ -26,6 +28,7 @@ class Api {
   void handle(Request request, Responder responder) const { router_.dispatch(std::move(request), std::move(responder)); }
 
  private:
+  ResponseCache cache_;
   ApiContext context_;
   Router router_;
 };

@@ -14,7 +14,7 @@ build_packages=(
 # Tests: sanitizer/fuzzer runtime for clang, real clients and peers.
 test_packages=(
   clang libclang-rt-14-dev
-  python3-consul curl sqlite3
+  python3-consul curl sqlite3 openssl ca-certificates
   bind9-dnsutils knot-dnsutils iproute2
 )
 # Benchmarks: the peers we measure against in the same run.

@@ -37,16 +37,23 @@ std::string to_json(const std::function<void(JsonWriter&)>& write) {
 
 void serve_read(Call& call, ApiContext& context, const QueryOptions& options, BlockingQueries::IndexFn index,
                 std::function<std::optional<std::string>(JsonWriter&)> build) {
+  ResponseCache* cache = context.cache;
   context.blocking.serve(options, call.responder, std::move(index),
-                         [options, build = std::move(build)](std::uint64_t idx) {
-                           rapidjson::StringBuffer buffer;
-                           JsonWriter writer(buffer);
-                           if (auto error = build(writer)) {
-                             Response res = Response::text(400, *error);
-                             add_query_meta(res, idx, options);
-                             return res;
+                         [options, cache, key = ResponseCache::key_of(call.request),
+                          build = std::move(build)](std::uint64_t idx) {
+                           Response res;
+                           if (const Response* cached = cache ? cache->find(key, idx) : nullptr) {
+                             res = *cached;
+                           } else {
+                             rapidjson::StringBuffer buffer;
+                             JsonWriter writer(buffer);
+                             if (auto error = build(writer)) {
+                               res = Response::text(400, *error);
+                             } else {
+                               res = json_answer(std::string(buffer.GetString(), buffer.GetSize()), options);
+                             }
+                             if (cache) cache->store(key, idx, res);
                            }
-                           Response res = json_answer(std::string(buffer.GetString(), buffer.GetSize()), options);
                            add_query_meta(res, idx, options);
                            return res;
                          });

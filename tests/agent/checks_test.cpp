@@ -147,7 +147,7 @@ TEST_CASE("HTTP check: 2xx passing, 429 warning, other critical", "[unit]") {
   }
 }
 
-TEST_CASE("HTTP check: refused, timed out, unsupported scheme", "[unit]") {
+TEST_CASE("HTTP check: refused, timed out, unsupported scheme, TLS failure", "[unit]") {
   CheckResult refused = run_once(start_http_check, http_spec(closed_port()));
   CHECK(refused.status == HealthStatus::critical);
   CHECK(refused.output.find("connection refused") != std::string::npos);
@@ -157,11 +157,20 @@ TEST_CASE("HTTP check: refused, timed out, unsupported scheme", "[unit]") {
   CHECK(slow.status == HealthStatus::critical);
   CHECK(slow.output.find("timeout after 300ms") != std::string::npos);
 
-  CheckSpec https = http_spec(1);
-  https.http = "https://127.0.0.1:1/";
+  CheckSpec ftp = http_spec(1);
+  ftp.http = "ftp://127.0.0.1:1/";
+  CheckResult scheme = run_once(start_http_check, ftp);
+  CHECK(scheme.status == HealthStatus::critical);
+  CHECK(scheme.output.find("unsupported scheme ftp://") != std::string::npos);
+
+  // A plain-HTTP server spoken to with TLS: the handshake fails, the check is critical.
+  TinyHttpServer plain(200);
+  CheckSpec https = http_spec(plain.port());
+  https.http = "https://127.0.0.1:" + std::to_string(plain.port()) + "/";
+  https.tls_skip_verify = true;
   CheckResult tls = run_once(start_http_check, https);
   CHECK(tls.status == HealthStatus::critical);
-  CHECK(tls.output.find("not supported") != std::string::npos);
+  CHECK(tls.output.find("HTTP GET https://") == 0);
 }
 
 TEST_CASE("TCP check: open port passing, closed port critical", "[unit]") {

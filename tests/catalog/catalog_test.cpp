@@ -165,3 +165,17 @@ TEST_CASE("the listener hears every mutation with the new index", "[unit]") {
   cat.remove_service("a", "web1");
   CHECK(heard == std::vector<std::uint64_t>{2, 3, 4});
 }
+
+TEST_CASE("a node's index moves when its services change", "[unit]") {
+  Catalog cat;
+  cat.upsert_node(make_node("a"));
+  cat.upsert_node(make_node("b"));
+  auto a_before = cat.node_index("a");
+  auto b_before = cat.node_index("b");
+  cat.upsert_service(make_service("a", "web1", "web"));
+  CHECK(cat.node_index("a") > a_before);
+  CHECK(cat.node_index("b") == b_before);
+  a_before = cat.node_index("a");
+  REQUIRE(cat.remove_service("a", "web1"));
+  CHECK(cat.node_index("a") > a_before);
+}

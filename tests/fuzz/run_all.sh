@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `make fuzz`: runs every libFuzzer target of a -DHEARSAY_FUZZ=ON build for N seconds each,
+# starting from a scratch copy of its committed corpus. New crashes are left as crash-* files
+# in the build dir; copy a reproducer into tests/fuzz/corpus/<parser>/ once it is fixed.
+set -euo pipefail
+build=${1:?usage: run_all.sh BUILD_DIR SECONDS}
+seconds=${2:-60}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+status=0
+for bin in "$build"/tests/fuzz/*_fuzz; do
+  name=$(basename "$bin" _fuzz)
+  work=$(mktemp -d)
+  cp -r "$root/tests/fuzz/corpus/$name/." "$work/" 2>/dev/null || true
+  echo "== fuzzing $name for ${seconds}s"
+  if ! (cd "$build" && "$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1 "$work" 2>&1 | tail -12); then
+    status=1
+  fi
+  rm -rf "$work"
+done
+exit $status
