@@ -295,44 +295,39 @@ int LocalState::reap_critical_services(Clock::time_point now) {
   return static_cast<int>(doomed.size());
 }
 
-OpResult LocalState::set_node_maintenance(bool enable, const std::string& reason) {
-  const std::string id(catalog::kNodeMaintenanceCheckId);
+// Maintenance mode is a critical check (Consul: _node_maintenance, _service_maintenance:<id>).
+OpResult LocalState::set_maintenance(const std::string& check_id, const std::string& name, const std::string& service_id,
+                                     bool enable, const std::string& notes) {
   if (!enable) {
-    catalog_.remove_check(config_.node_name, id);
+    catalog_.remove_check(config_.node_name, check_id);
     return OpResult::ok();
   }
   Check check;
   check.node = config_.node_name;
-  check.id = id;
-  check.name = "Node Maintenance Mode";
-  check.notes = reason.empty() ? "Maintenance mode is enabled for this node, but no reason was provided. This is a "
-                                 "default message."
-                               : reason;
+  check.id = check_id;
+  check.name = name;
+  check.notes = notes;
+  check.service_id = service_id;
   check.status = HealthStatus::critical;
   check.origin = next_origin();
   catalog_.upsert_check(std::move(check));
   return OpResult::ok();
 }
 
+OpResult LocalState::set_node_maintenance(bool enable, const std::string& reason) {
+  return set_maintenance(std::string(catalog::kNodeMaintenanceCheckId), "Node Maintenance Mode", "", enable,
+                         reason.empty() ? "Maintenance mode is enabled for this node, but no reason was provided. "
+                                          "This is a default message."
+                                        : reason);
+}
+
 OpResult LocalState::set_service_maintenance(const std::string& service_id, bool enable, const std::string& reason) {
   if (!services_.count(service_id)) return OpResult::fail(404, "Unknown service ID: " + service_id);
-  const std::string id = std::string(catalog::kServiceMaintenancePrefix) + service_id;
-  if (!enable) {
-    catalog_.remove_check(config_.node_name, id);
-    return OpResult::ok();
-  }
-  Check check;
-  check.node = config_.node_name;
-  check.id = id;
-  check.name = "Service Maintenance Mode";
-  check.notes = reason.empty() ? "Maintenance mode is enabled for this service, but no reason was provided. This is "
-                                 "a default message."
-                               : reason;
-  check.service_id = service_id;
-  check.status = HealthStatus::critical;
-  check.origin = next_origin();
-  catalog_.upsert_check(std::move(check));
-  return OpResult::ok();
+  return set_maintenance(std::string(catalog::kServiceMaintenancePrefix) + service_id, "Service Maintenance Mode",
+                         service_id, enable,
+                         reason.empty() ? "Maintenance mode is enabled for this service, but no reason was provided. "
+                                          "This is a default message."
+                                        : reason);
 }
 
 OpResult LocalState::catalog_register(const http::CatalogRegistration& reg) {

@@ -65,6 +65,8 @@ class LocalState {
   http::OpResult add_check(catalog::CheckDefinition def, Source source, Clock::time_point now);
   void remove_check(const std::string& check_id);
   bool scripts_allowed(Source source) const;
+  http::OpResult set_maintenance(const std::string& check_id, const std::string& name, const std::string& service_id,
+                                 bool enable, const std::string& notes);
 
   catalog::Catalog& catalog_;
   catalog::SqliteStore& store_;
