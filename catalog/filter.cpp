@@ -4,7 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
-#include <regex>
+#include <re2/re2.h>
 
 namespace hearsay::catalog::filter {
 
@@ -16,7 +16,7 @@ struct ExprNode {
   Op op = Op::eq;
   std::vector<std::string> selector;
   std::string value;
-  std::shared_ptr<const std::regex> regex;  // compiled once for matches
+  std::shared_ptr<const re2::RE2> regex;  // compiled once for matches
 };
 
 namespace {
@@ -303,12 +303,17 @@ class Parser {
           error_ = "regular expression too long (limit " + std::to_string(kMaxRegexLength) + ")";
           return nullptr;
         }
-        try {
-          n->regex = std::make_shared<const std::regex>(n->value, std::regex::ECMAScript);
-        } catch (const std::regex_error& e) {
-          error_ = "invalid regular expression \"" + n->value + "\": " + e.what();
+        // RE2: Go's regexp syntax (as go-bexpr uses) and linear-time matching, so a hostile
+        // pattern cannot stall the loop the way a backtracking engine can.
+        re2::RE2::Options options;
+        options.set_log_errors(false);
+        options.set_max_mem(1 << 20);
+        auto re = std::make_shared<const re2::RE2>(n->value, options);
+        if (!re->ok()) {
+          error_ = "invalid regular expression \"" + n->value + "\": " + re->error();
           return nullptr;
         }
+        n->regex = std::move(re);
       }
       return n;
     }
@@ -403,7 +408,7 @@ std::variant<bool, std::string> evaluate(const ExprNode& n, const Lookup& lookup
       if (!missing) {
         const auto* s = std::get_if<std::string>(&f.value);
         if (!s) return joined(n.selector) + " does not support 'matches'";
-        matched = std::regex_search(*s, *n.regex);
+        matched = re2::RE2::PartialMatch(*s, *n.regex);
       }
       return n.op == Op::matches ? matched : !matched;
     }
@@ -427,7 +432,7 @@ std::variant<Filter, std::string> Filter::parse(std::string_view text) {
 std::variant<bool, std::string> Filter::matches(const Lookup& lookup) const {
   try {
     return evaluate(*root_, lookup, 0);
-  } catch (const std::exception& e) {  // std::regex can throw on pathological input
+  } catch (const std::exception& e) {
     return std::string("filter evaluation failed: ") + e.what();
   }
 }

@@ -3,7 +3,7 @@
 //   unary := "not" unary | "(" or ")" | match
 //   match := Sel ("==" | "!=") Val | Sel "is" ["not"] "empty" | Val ["not"] "in" Sel
 //          | Sel ["not"] "contains" Val | Sel ["not"] "matches" Val
-// Values: "double-quoted" (Go escapes), `raw`, numbers, true/false, or bare words taken as
+// `matches` uses RE2 (Go regexp syntax, linear time). Values: "double-quoted" (Go escapes), `raw`, numbers, true/false, or bare words taken as
 // strings (so `Service.Meta.version == local` works). Items are seen through a Lookup function,
 // so this file knows nothing of nodes or services (filter_selectors.h adapts them).
 #pragma once

@@ -3,6 +3,8 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(LIBKNOT REQUIRED IMPORTED_TARGET libknot)
+# RE2 for the filter language's `matches`: Go regexp syntax (as Consul) in linear time.
+pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 find_package(spdlog REQUIRED)
 find_package(cxxopts REQUIRED)
 find_package(RapidJSON REQUIRED)

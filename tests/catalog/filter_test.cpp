@@ -112,6 +112,14 @@ TEST_CASE("filter input limits", "[unit]") {
   CHECK(std::holds_alternative<Filter>(Filter::parse(shallow)));
 }
 
+TEST_CASE("regular expressions cannot stall or exhaust the agent", "[unit]") {
+  // Found by the fuzzer with std::regex: huge repetition counts built a gigantic automaton.
+  // RE2 refuses them at parse time and matches everything else in linear time.
+  CHECK(eval("Service matches \"x{9999}{9999}\"") == "error");
+  CHECK(eval("Service matches \"(a*)*z\"") == "false");
+  CHECK(eval("Service matches \"^(w|e|b)+$\"") == "true");
+}
+
 TEST_CASE("filter evaluation errors", "[unit]") {
   CHECK(eval("Nope == x") == "error");          // unknown selector
   CHECK(eval("Port == abc") == "error");        // not a number

@@ -3,7 +3,7 @@
 # starting from a scratch copy of its committed corpus. New crashes are left as crash-* files
 # in the build dir; copy a reproducer into tests/fuzz/corpus/<parser>/ once it is fixed.
 set -euo pipefail
-build=${1:?usage: run_all.sh BUILD_DIR SECONDS}
+build=$(cd "${1:?usage: run_all.sh BUILD_DIR SECONDS}" && pwd)
 seconds=${2:-60}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 status=0
