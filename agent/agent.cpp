@@ -62,6 +62,17 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
     api_->handle(std::move(req), std::move(res));
   });
 
+  if (config_.dns_port >= 0) {
+    dns::ResolverConfig resolver_config = config_.dns;
+    resolver_config.node_name = config_.node_name;
+    resolver_config.datacenter = config_.datacenter;
+    dns_resolver_ = std::make_unique<dns::Resolver>(catalog_, resolver_config);
+    std::vector<sockaddr_storage> recursors;
+    for (const auto& r : config_.recursors) recursors.push_back(*dns::parse_recursor(r));  // validated
+    dns_server_ = std::make_unique<dns::Server>(&loop_, *dns_resolver_, config_.dns_serve, std::move(recursors),
+                                                config_.recursor_timeout);
+  }
+
   check_uv(uv_idle_init(&loop_, &flush_idle_), "uv_idle_init");
   check_uv(uv_check_init(&loop_, &flush_check_), "uv_check_init");
   flush_idle_.data = this;
@@ -91,6 +102,10 @@ int Agent::run() {
     shutdown();
     return 1;
   }
+  if (!start_dns()) {
+    shutdown();
+    return 1;
+  }
   reap_timer_.data = this;
   uv_timer_init(&loop_, &reap_timer_);
   auto reap_ms = static_cast<std::uint64_t>(config_.check_reap_interval.count());
@@ -114,12 +129,23 @@ int Agent::run() {
   uv_signal_start(&sigint_, on_signal, SIGINT);
   uv_signal_start(&sigterm_, on_signal, SIGTERM);
 
-  spdlog::info("hearsay agent {} started: node={} id={} dc={} address={} http={}:{} data_dir={}{}", kVersion,
+  spdlog::info("hearsay agent {} started: node={} id={} dc={} address={} http={}:{} dns={} data_dir={}{}", kVersion,
                config_.node_name, node_id_, config_.datacenter, advertise_, config_.client_addr,
-               http_server_->bound_port(), config_.data_dir, config_.dev ? " (dev mode)" : "");
+               http_server_->bound_port(), dns_server_ ? std::to_string(dns_server_->bound_port()) : "off",
+               config_.data_dir, config_.dev ? " (dev mode)" : "");
   uv_run(&loop_, UV_RUN_DEFAULT);
   spdlog::info("agent stopped");
   return 0;
+}
+
+bool Agent::start_dns() {
+  if (!dns_server_) return true;
+  int rc = dns_server_->listen(config_.client_addr, config_.dns_port);
+  if (rc != 0) {
+    spdlog::critical("cannot listen for DNS on {}:{}: {}", config_.client_addr, config_.dns_port, uv_strerror(rc));
+    return false;
+  }
+  return true;
 }
 
 void Agent::request_flush() {
@@ -156,6 +182,7 @@ void Agent::shutdown() {
   flush();
   blocking_->close();
   http_server_->close([] {});
+  if (dns_server_) dns_server_->close();
   scheduler_->stop_all([] {});
   for (uv_handle_t* h : {as_handle(&flush_idle_), as_handle(&flush_check_), as_handle(&reap_timer_),
                          as_handle(&sigint_), as_handle(&sigterm_)}) {

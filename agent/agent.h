@@ -14,6 +14,8 @@
 #include "agent/local_state.h"
 #include "catalog/catalog.h"
 #include "catalog/store_sqlite.h"
+#include "dns/resolver.h"
+#include "dns/server_uv.h"
 #include "http-api/api.h"
 #include "http-api/blocking_uv.h"
 #include "http-api/server_uv.h"
@@ -50,6 +52,7 @@ class Agent final : public http::AgentOps {
   void request_flush();
   void flush();
   void shutdown();
+  bool start_dns();
   static LocalState::Clock::time_point now() { return LocalState::Clock::now(); }
 
   AgentConfig config_;
@@ -63,6 +66,8 @@ class Agent final : public http::AgentOps {
   std::unique_ptr<http::BlockingQueries> blocking_;
   std::unique_ptr<http::Api> api_;
   std::unique_ptr<http::Server> http_server_;
+  std::unique_ptr<dns::Resolver> dns_resolver_;
+  std::unique_ptr<dns::Server> dns_server_;  // null when -dns-port is -1
 
   // Group commit: `flush_idle_` keeps the loop from sleeping while work is pending, and
   // `flush_check_` commits after the loop has handled this turn's I/O.

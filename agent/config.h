@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "catalog/definitions.h"
+#include "dns/packet.h"
+#include "dns/resolver.h"
 
 namespace hearsay::agent {
 
@@ -42,6 +44,12 @@ struct AgentConfig {
   std::chrono::milliseconds check_reap_interval{std::chrono::seconds(30)};
   // SQLite PRAGMA synchronous=FULL (fsync per group commit) unless off.
   bool sync_writes = true;
+  // DNS (consul-compat.md 3.1): `domain`, `recursors` and `dns_config`. The agent fills in the
+  // resolver's node name and datacenter. dns_port -1 disables the DNS interface.
+  dns::ResolverConfig dns;
+  dns::ServeConfig dns_serve;
+  std::vector<std::string> recursors;  // "ip" or "ip:port"
+  std::chrono::milliseconds recursor_timeout{std::chrono::seconds(2)};
 };
 
 void validate(const AgentConfig& config);  // throws ConfigError

@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "catalog/duration.h"
 #include "http-api/json_decode.h"
 
 namespace hearsay::agent {
@@ -78,6 +79,65 @@ class FileReader {
     config_.checks.push_back(std::move(def));
   }
 
+  std::uint32_t ttl_of(const std::string& key, const rapidjson::Value& v) const {
+    auto d = catalog::parse_go_duration(string_of(key, v));
+    if (!d || d->count() < 0) fail(key, "must be a duration such as \"30s\"");
+    return static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(*d).count());
+  }
+  std::uint32_t uint_of(const std::string& key, const rapidjson::Value& v) const {
+    if (!v.IsUint()) fail(key, "must be a non-negative integer");
+    return v.GetUint();
+  }
+
+  // dns_config: the settings of consul-compat.md 3.1 that change answers.
+  void apply_dns_config(const rapidjson::Value& v) {
+    if (!v.IsObject()) fail("dns_config", "must be an object");
+    static const std::set<std::string> ignored = {"allow_stale", "max_stale", "use_cache", "cache_max_age",
+                                                  "disable_compression", "recursor_strategy", "prefer_namespace"};
+    for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+      const std::string name(it->name.GetString());
+      const std::string key = "dns_config." + name;
+      const rapidjson::Value& value = it->value;
+      dns::ResolverConfig& r = config_.dns;
+      if (name == "node_ttl") r.node_ttl = ttl_of(key, value);
+      else if (name == "service_ttl") {
+        if (!value.IsObject()) fail(key, "must be an object of service name to duration");
+        for (auto s = value.MemberBegin(); s != value.MemberEnd(); ++s) {
+          const std::string service(s->name.GetString());
+          const std::uint32_t ttl = ttl_of(key + "." + service, s->value);
+          if (service == "*") r.service_ttl = ttl;  // Consul's wildcard default
+          else r.service_ttls[service] = ttl;
+        }
+      } else if (name == "only_passing") r.only_passing = bool_of(key, value);
+      else if (name == "a_record_limit") r.a_record_limit = uint_of(key, value);
+      else if (name == "enable_additional_node_meta_txt") r.node_meta_txt = bool_of(key, value);
+      else if (name == "udp_answer_limit") {
+        config_.dns_serve.udp_answer_limit = uint_of(key, value);
+        if (config_.dns_serve.udp_answer_limit == 0) fail(key, "must be at least 1");
+      } else if (name == "enable_truncate") config_.dns_serve.enable_truncate = bool_of(key, value);
+      else if (name == "recursor_timeout") {
+        auto d = catalog::parse_go_duration(string_of(key, value));
+        if (!d || d->count() <= 0) fail(key, "must be a positive duration such as \"2s\"");
+        config_.recursor_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+      } else if (name == "soa") {
+        if (!value.IsObject()) fail(key, "must be an object");
+        for (auto f = value.MemberBegin(); f != value.MemberEnd(); ++f) {
+          const std::string field(f->name.GetString());
+          const std::uint32_t n = uint_of(key + "." + field, f->value);
+          if (field == "refresh") r.soa_refresh = n;
+          else if (field == "retry") r.soa_retry = n;
+          else if (field == "expire") r.soa_expire = n;
+          else if (field == "min_ttl") r.soa_min_ttl = n;
+          else fail(key + "." + field, "unknown SOA field (refresh, retry, expire, min_ttl)");
+        }
+      } else if (ignored.count(name)) {
+        spdlog::warn("{}: {} is not used by hearsay; ignored", source_, key);
+      } else {
+        fail(key, "unknown config key");
+      }
+    }
+  }
+
   void apply_key(const std::string& key, const rapidjson::Value& v) {
     if (key == "node_name") config_.node_name = string_of(key, v);
     else if (key == "node_id") config_.node_id = string_of(key, v);
@@ -98,6 +158,15 @@ class FileReader {
         else if (port == "serf_lan") config_.serf_lan_port = port_of("ports.serf_lan", it->value);
         else spdlog::warn("{}: ports.{} is not used by hearsay; ignored", source_, port);
       }
+    } else if (key == "domain") {
+      config_.dns.domain = string_of(key, v);
+    } else if (key == "recursors") {
+      if (!v.IsArray()) fail(key, "must be an array of addresses");
+      for (const auto& r : v.GetArray()) config_.recursors.push_back(string_of(key, r));
+    } else if (key == "recursor") {
+      config_.recursors.push_back(string_of(key, v));
+    } else if (key == "dns_config") {
+      apply_dns_config(v);
     } else if (key == "node_meta") {
       if (!v.IsObject()) fail(key, "must be an object of strings");
       for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {

@@ -10,6 +10,7 @@
 
 #include "agent/config_file.h"
 #include "catalog/duration.h"
+#include "dns/forwarder_uv.h"
 
 namespace hearsay::agent {
 namespace {
@@ -30,6 +31,10 @@ cxxopts::Options make_options() {
       ("client", "Address the HTTP and DNS interfaces listen on", cxxopts::value<std::string>()->default_value("127.0.0.1"))
       ("http-port", "HTTP API port", cxxopts::value<int>()->default_value("8500"))
       ("dns-port", "DNS port (UDP and TCP)", cxxopts::value<int>()->default_value("8600"))
+      ("domain", "DNS domain the agent answers for", cxxopts::value<std::string>()->default_value("consul."))
+      ("recursor", "Upstream DNS server (ip or ip:port) for names outside the domain (repeatable)",
+       cxxopts::value<std::vector<std::string>>())
+      ("dns-only-passing", "DNS answers leave out instances with warning checks too (dns_config.only_passing)")
       ("serf-lan-port", "Gossip port (UDP and TCP)", cxxopts::value<int>()->default_value("8301"))
       ("config-file", "JSON config file to load (repeatable)", cxxopts::value<std::vector<std::string>>())
       ("config-dir", "Directory of *.json config files to load (repeatable)", cxxopts::value<std::vector<std::string>>())
@@ -89,6 +94,22 @@ std::string name_bad_value(const std::vector<std::string>& args, const std::stri
   return message;
 }
 
+// A DNS domain: labels of 1-63 letters, digits, '-' or '_', 253 characters at most.
+void validate_domain(const std::string& domain) {
+  std::string d = domain.ends_with(".") ? domain.substr(0, domain.size() - 1) : domain;
+  bool ok = !d.empty() && d.size() <= 253;
+  std::size_t label = 0;
+  for (char ch : d) {
+    if (ch == '.') {
+      ok = ok && label > 0;
+      label = 0;
+    } else {
+      ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_') && ++label <= 63;
+    }
+  }
+  if (!ok || label == 0) throw ConfigError("-domain: \"" + domain + "\" is not a valid DNS domain");
+}
+
 }  // namespace
 
 std::vector<std::string> normalize_single_dash(const std::vector<std::string>& args,
@@ -118,7 +139,11 @@ void validate(const AgentConfig& c) {
     if (port < 0 || port > 65535) throw ConfigError(std::string(name) + ": invalid port " + std::to_string(port));
   };
   check_port("-http-port", c.http_port);
-  check_port("-dns-port", c.dns_port);
+  if (c.dns_port != -1) check_port("-dns-port", c.dns_port);  // -1: no DNS interface, as Consul
+  validate_domain(c.dns.domain);
+  for (const auto& recursor : c.recursors) {
+    if (!dns::parse_recursor(recursor)) throw ConfigError("-recursor: \"" + recursor + "\" is not an IP address or IP:port");
+  }
   check_port("-serf-lan-port", c.serf_lan_port);
   const std::vector<std::string> levels{"trace", "debug", "info", "warn", "error", "err", "critical", "off"};
   if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end()) {
@@ -178,6 +203,11 @@ ParsedCommandLine parse_agent_command_line(const std::vector<std::string>& args)
     if (r.count("client")) c.client_addr = r["client"].as<std::string>();
     if (r.count("http-port")) c.http_port = r["http-port"].as<int>();
     if (r.count("dns-port")) c.dns_port = r["dns-port"].as<int>();
+    if (r.count("domain")) c.dns.domain = r["domain"].as<std::string>();
+    if (r.count("recursor")) {
+      for (const auto& rec : r["recursor"].as<std::vector<std::string>>()) c.recursors.push_back(rec);
+    }
+    if (r.count("dns-only-passing")) c.dns.only_passing = true;
     if (r.count("serf-lan-port")) c.serf_lan_port = r["serf-lan-port"].as<int>();
     if (r.count("log-level")) c.log_level = r["log-level"].as<std::string>();
     if (r.count("enable-script-checks")) c.enable_script_checks = true;

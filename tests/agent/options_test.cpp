@@ -75,3 +75,46 @@ TEST_CASE("config file errors name the file and the key", "[unit]") {
   CHECK(message_of("{").find("conf.json: invalid JSON") == 0);
   CHECK(message_of(R"({"service": {"port": 80}})").find("Missing service name") != std::string::npos);
 }
+
+TEST_CASE("DNS flags and dns_config", "[unit]") {
+  auto parsed = parse_agent_command_line({"-dev", "-domain", "hearsay.test", "-recursor", "127.0.0.1:5353",
+                                          "-recursor", "::1", "-dns-only-passing", "-dns-port", "-1"});
+  const AgentConfig& c = parsed.config;
+  CHECK(c.dns.domain == "hearsay.test");
+  CHECK(c.recursors == std::vector<std::string>{"127.0.0.1:5353", "::1"});
+  CHECK(c.dns.only_passing);
+  CHECK(c.dns_port == -1);
+
+  AgentConfig f;
+  apply_config_text(R"({"recursors": ["10.0.0.53"], "dns_config": {"node_ttl": "10s", "service_ttl": {"*": "5s", "web": "30s"},
+                        "udp_answer_limit": 5, "a_record_limit": 2, "enable_truncate": true, "only_passing": true,
+                        "recursor_timeout": "500ms", "allow_stale": true, "soa": {"min_ttl": 60}}})",
+                    "dns.json", f);
+  CHECK(f.recursors == std::vector<std::string>{"10.0.0.53"});
+  CHECK(f.dns.node_ttl == 10);
+  CHECK(f.dns.service_ttl == 5);
+  CHECK(f.dns.service_ttls.at("web") == 30);
+  CHECK(f.dns_serve.udp_answer_limit == 5);
+  CHECK(f.dns.a_record_limit == 2);
+  CHECK(f.dns_serve.enable_truncate);
+  CHECK(f.dns.only_passing);
+  CHECK(f.recursor_timeout == std::chrono::milliseconds(500));
+  CHECK(f.dns.soa_min_ttl == 60);
+
+  auto message_of = [](std::vector<std::string> args) {
+    try {
+      parse_agent_command_line(args);
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(message_of({"-dev", "-recursor", "dns.google"}).find("dns.google") != std::string::npos);
+  CHECK(message_of({"-dev", "-recursor", "1.2.3.4:99999"}).find("99999") != std::string::npos);
+  CHECK(message_of({"-dev", "-domain", "bad..name"}).find("bad..name") != std::string::npos);
+  AgentConfig bad;
+  CHECK_THROWS_WITH(apply_config_text(R"({"dns_config": {"node_ttl": "soon"}})", "x.json", bad),
+                    Catch::Contains("dns_config.node_ttl"));
+  CHECK_THROWS_WITH(apply_config_text(R"({"dns_config": {"nonsense": 1}})", "x.json", bad),
+                    Catch::Contains("dns_config.nonsense"));
+}

@@ -12,7 +12,7 @@ import threading
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Agent, Results, free_port, wait_until  # noqa: E402
 
-SEEN = {}
+SEEN = {}  # by request path: the HTTPS checks of other tests keep running and must not mix in
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -20,13 +20,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._answer()
 
     def do_POST(self):  # noqa: N802
-        SEEN["body"] = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        SEEN.setdefault(self.path, {})["body"] = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self._answer()
 
     def _answer(self):
-        SEEN["method"] = self.command
-        SEEN["x-test"] = self.headers.get("X-Test")
-        SEEN["user-agent"] = self.headers.get("User-Agent")
+        seen = SEEN.setdefault(self.path, {})
+        seen["method"] = self.command
+        seen["x-test"] = self.headers.get("X-Test")
+        seen["user-agent"] = self.headers.get("User-Agent")
         self.send_response(200)
         self.send_header("Content-Length", "2")
         self.end_headers()
@@ -79,8 +80,9 @@ def test_http_method_and_headers(agent, _https_port, http_port):
     register_check(agent, {"Name": "post", "HTTP": f"http://127.0.0.1:{http_port}/x", "Method": "POST",
                            "Header": {"X-Test": ["yes"]}, "Body": "ping", "Interval": "1s"})
     wait_until(lambda: status_of(agent, "post")[0] == "passing", timeout=10, what="POST check")
-    assert SEEN["method"] == "POST" and SEEN["x-test"] == "yes" and SEEN["body"] == b"ping"
-    assert SEEN["user-agent"] == "Consul Health Check"
+    seen = SEEN["/x"]
+    assert seen["method"] == "POST" and seen["x-test"] == "yes" and seen["body"] == b"ping", seen
+    assert seen["user-agent"] == "Consul Health Check", seen
 
 
 def test_tcp_and_script(agent, _https_port, http_port):

@@ -1,0 +1,268 @@
+// UDP: one reply per datagram, sent from a copied buffer. TCP: length-prefixed messages, idle
+// connections closed after 10 s (RFC 7766 suggests seconds), handles freed in close callbacks.
+#include "dns/server_uv.h"
+
+#include <spdlog/spdlog.h>
+
+#include <sys/socket.h>
+
+#include <cstring>
+
+namespace hearsay::dns {
+namespace {
+constexpr std::uint64_t kTcpIdleMs = 10000;
+// libuv's recvmmsg takes one 64 KiB slot per datagram from the buffer we give it, at most 20.
+constexpr std::size_t kUdpSlot = 64 * 1024;
+constexpr std::size_t kUdpSlots = 10;
+
+struct UdpSend {
+  uv_udp_send_t req;
+  std::vector<std::uint8_t> data;
+};
+}  // namespace
+
+class Server::TcpConnection : public std::enable_shared_from_this<TcpConnection> {
+ public:
+  explicit TcpConnection(Server& server) : server_(server) {}
+  bool start(uv_stream_t* listener) {
+    uv_tcp_init(server_.loop_, &tcp_);
+    uv_timer_init(server_.loop_, &timer_);
+    tcp_.data = this;
+    timer_.data = this;
+    if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&tcp_)) != 0) return false;
+    uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), alloc, on_read);
+    arm();
+    return true;
+  }
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_closed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_closed);
+  }
+
+ private:
+  void arm() {
+    uv_timer_start(&timer_, [](uv_timer_t* t) { static_cast<TcpConnection*>(t->data)->close(); }, kTcpIdleMs, 0);
+  }
+  static void alloc(uv_handle_t* h, std::size_t, uv_buf_t* b) {
+    auto* c = static_cast<TcpConnection*>(h->data);
+    *b = uv_buf_init(c->read_buf_, sizeof(c->read_buf_));
+  }
+  static void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
+    auto* c = static_cast<TcpConnection*>(s->data);
+    auto keep = c->shared_from_this();
+    if (n < 0) return c->close();
+    c->input_.insert(c->input_.end(), b->base, b->base + n);
+    // Every complete length-prefixed message gets its reply, in order.
+    while (c->input_.size() >= 2 && !c->closed_) {
+      std::size_t len = (static_cast<std::size_t>(static_cast<std::uint8_t>(c->input_[0])) << 8) |
+                        static_cast<std::uint8_t>(c->input_[1]);
+      if (c->input_.size() < 2 + len) break;
+      const auto* message = reinterpret_cast<const std::uint8_t*>(c->input_.data()) + 2;
+      QueryOutcome outcome = c->server_.answer(message, len, true);
+      if (outcome.action == QueryOutcome::Action::drop) return c->close();  // undecodable: drop the connection
+      if (outcome.action == QueryOutcome::Action::forward) {
+        c->forward(std::vector<std::uint8_t>(message, message + len));
+      } else {
+        c->send(std::move(outcome.reply));
+      }
+      c->input_.erase(c->input_.begin(), c->input_.begin() + static_cast<long>(2 + len));
+      c->arm();
+    }
+  }
+  // The reply may come after the client went away: the weak pointer tells.
+  void forward(std::vector<std::uint8_t> query) {
+    std::weak_ptr<TcpConnection> weak = shared_from_this();
+    auto original = query;
+    server_.forwarder_->forward(std::move(query), [weak, original](std::optional<std::vector<std::uint8_t>> reply) {
+      auto self = weak.lock();
+      if (!self || self->closed_) return;
+      if (!reply) {
+        ++self->server_.stats_.servfail;
+        reply = servfail_reply(original.data(), original.size());
+      }
+      if (reply) self->send(std::move(*reply));
+    });
+  }
+  void send(std::vector<std::uint8_t> message) {
+    struct Write {
+      uv_write_t req;
+      std::vector<std::uint8_t> data;
+      std::shared_ptr<TcpConnection> keep;
+    };
+    auto* w = new Write{{}, {}, shared_from_this()};
+    w->data.push_back(static_cast<std::uint8_t>(message.size() >> 8));
+    w->data.push_back(static_cast<std::uint8_t>(message.size() & 0xff));
+    w->data.insert(w->data.end(), message.begin(), message.end());
+    w->req.data = w;
+    uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(w->data.data()), static_cast<unsigned>(w->data.size()));
+    if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, [](uv_write_t* req, int status) {
+          std::unique_ptr<Write> owned(static_cast<Write*>(req->data));
+          if (status != 0) owned->keep->close();
+        }) != 0) {
+      delete w;
+      close();
+    }
+  }
+  static void on_closed(uv_handle_t* h) {
+    auto* c = static_cast<TcpConnection*>(h->data);
+    if (++c->closed_handles_ < 2) return;
+    auto self = c->shared_from_this();
+    c->server_.connections_.erase(self);
+  }
+
+  Server& server_;
+  uv_tcp_t tcp_{};
+  uv_timer_t timer_{};
+  char read_buf_[16384];
+  std::vector<char> input_;
+  bool closed_ = false;
+  int closed_handles_ = 0;
+};
+
+Server::Server(uv_loop_t* loop, const Resolver& resolver, ServeConfig config, std::vector<sockaddr_storage> recursors,
+               std::chrono::milliseconds recursor_timeout)
+    : loop_(loop), resolver_(resolver), config_(config), rng_(std::random_device{}()), udp_buffer_(kUdpSlot * kUdpSlots) {
+  config_.recursion_available = !recursors.empty();
+  prepare_fn_ = [this](const Question& q) { return prepare(q); };
+  if (!recursors.empty()) forwarder_ = std::make_unique<Forwarder>(loop, std::move(recursors), recursor_timeout);
+}
+
+Server::~Server() = default;
+
+QueryOutcome Server::answer(const std::uint8_t* data, std::size_t size, bool tcp) {
+  return answer_query(data, size, tcp, prepare_fn_, rng_, config_, stats_);
+}
+
+std::shared_ptr<const PreparedAnswer> Server::prepare(const Question& question) {
+  cache_key_.assign(question.name);
+  const auto type = static_cast<std::uint16_t>(question.type);
+  cache_key_.push_back(static_cast<char>(type >> 8));  // the name ends with '.', so no clash
+  cache_key_.push_back(static_cast<char>(type & 0xff));
+  if (auto hit = cache_.find(cache_key_, resolver_.catalog().index())) return hit;
+  auto prepared = std::make_shared<const PreparedAnswer>(resolver_.resolve(question), question.name);
+  cache_.put(cache_key_, prepared);
+  return prepared;
+}
+
+int Server::listen(const std::string& host, int port) {
+  sockaddr_storage addr{};
+  int rc = uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr));
+  if (rc != 0) rc = uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr));
+  if (rc != 0) return rc;
+  uv_udp_init_ex(loop_, &udp_, AF_UNSPEC | UV_UDP_RECVMMSG);
+  udp_open_ = true;
+  udp_.data = this;
+  if ((rc = uv_udp_bind(&udp_, reinterpret_cast<const sockaddr*>(&addr), 0)) != 0) return rc;
+  // Port 0: TCP takes the port UDP was given.
+  sockaddr_storage bound{};
+  int len = sizeof(bound);
+  uv_udp_getsockname(&udp_, reinterpret_cast<sockaddr*>(&bound), &len);
+  port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  uv_tcp_init(loop_, &tcp_);
+  tcp_open_ = true;
+  tcp_.data = this;
+  if ((rc = uv_tcp_bind(&tcp_, reinterpret_cast<const sockaddr*>(&bound), 0)) != 0) return rc;
+  if ((rc = uv_listen(reinterpret_cast<uv_stream_t*>(&tcp_), 256, on_tcp_connection)) != 0) return rc;
+  return uv_udp_recv_start(&udp_,
+                           [](uv_handle_t* h, std::size_t, uv_buf_t* b) {
+                             auto* s = static_cast<Server*>(h->data);
+                             *b = uv_buf_init(s->udp_buffer_.data(), static_cast<unsigned>(s->udp_buffer_.size()));
+                           },
+                           on_udp);
+}
+
+void Server::on_udp(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr, unsigned flags) {
+  auto* self = static_cast<Server*>(handle->data);
+  if (nread <= 0 || !addr) {  // nothing more for now, or the end of a recvmmsg batch
+    self->flush_udp_batch();
+    return;
+  }
+  try {
+    const auto* data = reinterpret_cast<const std::uint8_t*>(buf->base);
+    const auto size = static_cast<std::size_t>(nread);
+    QueryOutcome outcome = self->answer(data, size, false);
+    if (outcome.action == QueryOutcome::Action::reply) {
+      if (!(flags & UV_UDP_MMSG_CHUNK)) return self->send_udp(std::move(outcome.reply), addr);
+      PendingReply& pending = self->udp_batch_.emplace_back();
+      std::memcpy(&pending.to, addr, addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
+      pending.bytes = std::move(outcome.reply);
+      return;
+    }
+    if (outcome.action == QueryOutcome::Action::forward) {
+      sockaddr_storage client{};
+      std::memcpy(&client, addr, addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
+      std::vector<std::uint8_t> query(data, data + size);
+      auto original = query;
+      self->forwarder_->forward(std::move(query), [self, client, original](std::optional<std::vector<std::uint8_t>> reply) {
+        if (!reply) {
+          ++self->stats_.servfail;
+          reply = servfail_reply(original.data(), original.size());
+        }
+        if (reply) self->send_udp(std::move(*reply), reinterpret_cast<const sockaddr*>(&client));
+      });
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("dns udp: {}", e.what());
+  }
+}
+
+void Server::flush_udp_batch() {
+  if (udp_batch_.empty()) return;
+  std::size_t sent = 0;
+  uv_os_fd_t fd = -1;
+  if (udp_open_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&udp_)) &&
+      uv_fileno(reinterpret_cast<uv_handle_t*>(&udp_), &fd) == 0) {
+    std::vector<mmsghdr> messages(udp_batch_.size());
+    std::vector<iovec> iov(udp_batch_.size());
+    for (std::size_t i = 0; i < udp_batch_.size(); ++i) {
+      iov[i] = {udp_batch_[i].bytes.data(), udp_batch_[i].bytes.size()};
+      messages[i].msg_hdr = {};
+      messages[i].msg_hdr.msg_name = &udp_batch_[i].to;
+      messages[i].msg_hdr.msg_namelen = udp_batch_[i].to.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+      messages[i].msg_hdr.msg_iov = &iov[i];
+      messages[i].msg_hdr.msg_iovlen = 1;
+    }
+    while (sent < messages.size()) {
+      int n = sendmmsg(fd, messages.data() + sent, static_cast<unsigned>(messages.size() - sent), MSG_DONTWAIT);
+      if (n <= 0) break;
+      sent += static_cast<std::size_t>(n);
+    }
+  }
+  // Whatever the kernel did not take now (a full socket buffer) goes through libuv's queue.
+  for (std::size_t i = sent; i < udp_batch_.size(); ++i) {
+    send_udp(std::move(udp_batch_[i].bytes), reinterpret_cast<const sockaddr*>(&udp_batch_[i].to));
+  }
+  udp_batch_.clear();
+}
+
+void Server::send_udp(std::vector<std::uint8_t> reply, const sockaddr* to) {
+  if (!udp_open_ || uv_is_closing(reinterpret_cast<uv_handle_t*>(&udp_))) return;
+  uv_buf_t direct = uv_buf_init(reinterpret_cast<char*>(reply.data()), static_cast<unsigned>(reply.size()));
+  if (uv_udp_try_send(&udp_, &direct, 1, to) >= 0) return;  // sent at once: the common case
+  auto* send = new UdpSend{{}, std::move(reply)};
+  uv_buf_t out = uv_buf_init(reinterpret_cast<char*>(send->data.data()), static_cast<unsigned>(send->data.size()));
+  if (uv_udp_send(&send->req, &udp_, &out, 1, to, [](uv_udp_send_t* req, int) { delete reinterpret_cast<UdpSend*>(req); }) != 0) {
+    delete send;
+  }
+}
+
+void Server::on_tcp_connection(uv_stream_t* listener, int status) {
+  auto* self = static_cast<Server*>(listener->data);
+  if (status != 0) return;
+  auto conn = std::make_shared<TcpConnection>(*self);
+  self->connections_.insert(conn);
+  if (!conn->start(listener)) conn->close();
+}
+
+void Server::close() {
+  if (forwarder_) forwarder_->close();
+  auto conns = connections_;
+  for (const auto& c : conns) c->close();
+  if (udp_open_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&udp_))) uv_close(reinterpret_cast<uv_handle_t*>(&udp_), nullptr);
+  if (tcp_open_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_))) uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), nullptr);
+}
+
+}  // namespace hearsay::dns
