@@ -5,9 +5,10 @@
 #  1. saturation: dnsperf for DURATION seconds; queries/s and queries per server CPU-second
 #     (CPU from /proc/<pid>/stat, so the load generator's own CPU use does not count);
 #  2. latency: a fixed 20k queries/s for DURATION seconds; p50/p99 from dnsperf -v per-query times.
-# CPU placement (both servers alike): each server on CPU 1, dnsperf on CPU 0, so the load
-# generator never preempts the server it measures (on 2 cores, unpinned runs mostly measure the
-# scheduler; set BENCH_PIN=0 to see them). With fewer than 2 CPUs nothing is pinned.
+# CPU placement, the same for both servers: server on CPU 0, dnsperf on CPU 1. Knot pins its UDP
+# worker to CPU 0 by itself (whatever taskset says), so hearsay is put there too; on 2 cores an
+# unpinned run mostly measures where the scheduler happened to put dnsperf (BENCH_PIN=0 shows it).
+# CPU time comes from the scheduler's accounting (cpu_seconds in lib/common.sh).
 # Usage: bench/dns.sh [duration-seconds] [runs]. Medians over the runs; the table goes to stdout
 # and bench/results/dns-<date>.md. Needs dnsperf and knotd (make bench installs them).
 source "$(dirname "$0")/lib/common.sh"
@@ -18,7 +19,7 @@ RATE=20000
 PIN=${BENCH_PIN:-1}
 [ "$(nproc)" -ge 2 ] || PIN=0
 SERVER_CPU=(); CLIENT_CPU=()
-if [ "$PIN" = 1 ]; then SERVER_CPU=(taskset -c 1); CLIENT_CPU=(taskset -c 0); fi
+if [ "$PIN" = 1 ]; then SERVER_CPU=(taskset -c 0); CLIENT_CPU=(taskset -c 1); fi
 [ -x "$AGENT_BIN" ] || { echo "build first: $AGENT_BIN missing" >&2; exit 1; }
 for tool in dnsperf knotd dig; do
   command -v $tool >/dev/null || [ -x /usr/sbin/$tool ] || { echo "missing $tool (run: HEARSAY_BENCH_DEPS=1 packaging/install-deps.sh)" >&2; exit 1; }

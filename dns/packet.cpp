@@ -16,6 +16,49 @@ constexpr std::size_t kMaxUdpAnswers = 8;
 constexpr std::size_t kMaxTcpAnswers = 4096;
 constexpr std::size_t kMaxTcpSrvAnswers = 1024;
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
+// Everything libknot allocates while one query is answered comes from this per-thread arena,
+// emptied when the next query starts (Knot DNS itself uses a memory pool per query the same
+// way): no malloc/free pairs per query. Frees are no-ops; an exhausted arena fails the
+// allocation and libknot reports it as an error (a reply we cannot build is dropped).
+class QueryArena {
+ public:
+  // Under AddressSanitizer libknot uses malloc, so the sanitizer sees every buffer on its own.
+  knot_mm_t* mm() { return kSanitized ? nullptr : &mm_; }
+  void reset() { used_ = 0; }
+
+ private:
+  static void* allocate(void* ctx, std::size_t len) {
+    auto* self = static_cast<QueryArena*>(ctx);
+    const std::size_t aligned = (len + 15) & ~std::size_t{15};
+    if (aligned > self->buffer_.size() - self->used_) return nullptr;
+    void* at = self->buffer_.data() + self->used_;
+    self->used_ += aligned;
+    return at;
+  }
+  static void release(void*) {}
+
+  alignas(16) std::array<std::uint8_t, 2 << 20> buffer_{};  // 4096 TCP answers fit with room
+  std::size_t used_ = 0;
+  knot_mm_t mm_{this, &QueryArena::allocate, &QueryArena::release};
+};
+
+QueryArena& query_arena() {
+  thread_local auto arena = std::make_unique<QueryArena>();
+  return *arena;
+}
+
 struct PktDeleter {
   void operator()(knot_pkt_t* p) const { knot_pkt_free(p); }
 };
@@ -41,13 +84,20 @@ std::vector<std::uint8_t> header_reply(const std::uint8_t* wire, Rcode rcode) {
 // at most `answer_cap` answers (and answer_limit), each SRV answer followed into Additional by
 // its own target's records only. Returns whether answers were left out.
 bool put_records(knot_pkt_t* reply, const PreparedAnswer& prepared, std::size_t answer_cap, std::mt19937_64& rng) {
-  auto put = [&](const PreparedAnswer::Rr& rr) {
+  // `owner_at`: where the owner name already is in the packet (a compression pointer), or 0.
+  auto put = [&](const PreparedAnswer::Rr& rr, std::uint16_t owner_at = KNOT_COMPR_HINT_NONE) {
     if (!rr.valid) return true;  // skipped, not a reason to stop
-    const std::uint16_t hint = rr.owner_is_question ? KNOT_COMPR_HINT_QNAME : KNOT_COMPR_HINT_NONE;
+    const std::uint16_t hint = rr.owner_is_question ? std::uint16_t{KNOT_COMPR_HINT_QNAME} : owner_at;
     return knot_pkt_put(reply, hint, &rr.rrset, KNOT_PF_NOTRUNC) == KNOT_EOK;
   };
+  // Where the target name of the SRV record just put was written, for its glue's owner.
+  auto last_rdata_name_at = [&]() -> std::uint16_t {
+    if (reply->rrset_count == 0) return KNOT_COMPR_HINT_NONE;
+    return knot_compr_hint(&reply->rr_info[reply->rrset_count - 1], KNOT_COMPR_HINT_RDATA);
+  };
   const auto& answers = prepared.answer();
-  std::vector<std::uint16_t> order(answers.size());
+  thread_local std::vector<std::uint16_t> order;  // reused: no allocation per query
+  order.resize(answers.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::uint16_t>(i);
   if (prepared.meta().shuffle) std::shuffle(order.begin(), order.end(), rng);
   // a_record_limit picks from the shuffled list and is not truncation (Consul applies it first).
@@ -55,8 +105,13 @@ bool put_records(knot_pkt_t* reply, const PreparedAnswer& prepared, std::size_t 
   if (prepared.meta().answer_limit > 0) wanted = std::min(wanted, prepared.meta().answer_limit);
 
   std::size_t kept = 0;
+  thread_local std::vector<std::uint16_t> target_at;
+  target_at.assign(wanted, KNOT_COMPR_HINT_NONE);
   knot_pkt_begin(reply, KNOT_ANSWER);
-  while (kept < wanted && kept < answer_cap && put(*answers[order[kept]])) ++kept;
+  while (kept < wanted && kept < answer_cap && put(*answers[order[kept]])) {
+    target_at[kept] = last_rdata_name_at();
+    ++kept;
+  }
   const bool trimmed = kept < wanted;
   knot_pkt_begin(reply, KNOT_AUTHORITY);
   for (const auto& rr : prepared.authority()) {
@@ -66,12 +121,14 @@ bool put_records(knot_pkt_t* reply, const PreparedAnswer& prepared, std::size_t 
   const auto& additional = prepared.additional();
   if (prepared.meta().is_srv) {
     // Glue for the targets that made it into the answer, once each, in answer order.
-    std::vector<bool> added(additional.size());
+    thread_local std::vector<bool> added;
+    added.assign(additional.size(), false);
     for (std::size_t k = 0; k < kept; ++k) {
       for (std::size_t j : prepared.glue_of_answer()[order[k]]) {
         if (added[j]) continue;
         added[j] = true;
-        if (!put(*additional[j])) return trimmed;
+        // The owner is the SRV target: a pointer to it, as an authoritative server writes it.
+        if (!put(*additional[j], target_at[k])) return trimmed;
       }
     }
   } else {
@@ -99,7 +156,9 @@ QueryOutcome answer_query(const std::uint8_t* wire, std::size_t size, bool tcp, 
   thread_local std::array<std::uint8_t, 65535> query_copy;
   thread_local std::array<std::uint8_t, 65535> reply_buffer;
   std::memcpy(query_copy.data(), wire, size);
-  Pkt query(knot_pkt_new(query_copy.data(), static_cast<std::uint16_t>(size), nullptr));
+  QueryArena& arena = query_arena();
+  arena.reset();
+  Pkt query(knot_pkt_new(query_copy.data(), static_cast<std::uint16_t>(size), arena.mm()));
   if (!query) return QueryOutcome{};
   if (knot_wire_get_opcode(wire) != KNOT_OPCODE_QUERY) {
     ++stats.notimp;
@@ -145,7 +204,7 @@ QueryOutcome answer_query(const std::uint8_t* wire, std::size_t size, bool tcp, 
   std::size_t answer_cap = tcp ? (is_srv ? kMaxTcpSrvAnswers : kMaxTcpAnswers)
                                : (payload <= kUdpPlain ? std::min(config.udp_answer_limit, kMaxUdpAnswers) : SIZE_MAX);
 
-  Pkt reply(knot_pkt_new(reply_buffer.data(), static_cast<std::uint16_t>(limit), nullptr));
+  Pkt reply(knot_pkt_new(reply_buffer.data(), static_cast<std::uint16_t>(limit), arena.mm()));
   if (!reply || knot_pkt_init_response(reply.get(), query.get()) != KNOT_EOK) {
     ++stats.formerr;
     return reply_with(header_reply(wire, Rcode::formerr));
@@ -153,15 +212,16 @@ QueryOutcome answer_query(const std::uint8_t* wire, std::size_t size, bool tcp, 
   knot_rrset_t opt{};
   if (edns) {
     knot_edns_init(&opt, std::min<std::uint16_t>(std::max<std::uint16_t>(payload, kUdpPlain), config.max_edns_payload),
-                   0, 0, nullptr);
+                   0, 0, arena.mm());
     knot_pkt_reserve(reply.get(), static_cast<std::uint16_t>(knot_edns_wire_size(&opt)));
   }
 
   bool trimmed = false;
   if (prepared) trimmed = put_records(reply.get(), *prepared, answer_cap, rng);
   if (edns) {
+    // The space kept for OPT is given back just before OPT goes in.
+    knot_pkt_reclaim(reply.get(), static_cast<std::uint16_t>(knot_edns_wire_size(&opt)));
     if (knot_pkt_put(reply.get(), KNOT_COMPR_HINT_NONE, &opt, KNOT_PF_NOTRUNC) != KNOT_EOK) {
-      knot_rrset_clear(&opt, nullptr);
       return QueryOutcome{};
     }
   }
@@ -180,8 +240,7 @@ QueryOutcome answer_query(const std::uint8_t* wire, std::size_t size, bool tcp, 
   if (rcode == Rcode::nxdomain) ++stats.nxdomain;
   if (rcode == Rcode::refused) ++stats.refused;
   std::vector<std::uint8_t> bytes(reply->wire, reply->wire + reply->size);
-  knot_rrset_clear(&opt, nullptr);
-  return reply_with(std::move(bytes));
+  return reply_with(std::move(bytes));  // the arena holds `opt` and both packets until the next query
 }
 
 std::optional<std::vector<std::uint8_t>> servfail_reply(const std::uint8_t* wire, std::size_t size) {

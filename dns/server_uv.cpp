@@ -11,14 +11,6 @@
 namespace hearsay::dns {
 namespace {
 constexpr std::uint64_t kTcpIdleMs = 10000;
-// libuv's recvmmsg takes one 64 KiB slot per datagram from the buffer we give it, at most 20.
-constexpr std::size_t kUdpSlot = 64 * 1024;
-constexpr std::size_t kUdpSlots = 10;
-
-struct UdpSend {
-  uv_udp_send_t req;
-  std::vector<std::uint8_t> data;
-};
 }  // namespace
 
 class Server::TcpConnection : public std::enable_shared_from_this<TcpConnection> {
@@ -123,7 +115,8 @@ class Server::TcpConnection : public std::enable_shared_from_this<TcpConnection>
 
 Server::Server(uv_loop_t* loop, const Resolver& resolver, ServeConfig config, std::vector<sockaddr_storage> recursors,
                std::chrono::milliseconds recursor_timeout)
-    : loop_(loop), resolver_(resolver), config_(config), rng_(std::random_device{}()), udp_buffer_(kUdpSlot * kUdpSlots) {
+    : loop_(loop), resolver_(resolver), config_(config), rng_(std::random_device{}()),
+      udp_(loop, [this](const std::uint8_t* data, std::size_t size, const sockaddr_storage& from) { on_udp(data, size, from); }) {
   config_.recursion_available = !recursors.empty();
   prepare_fn_ = [this](const Question& q) { return prepare(q); };
   if (!recursors.empty()) forwarder_ = std::make_unique<Forwarder>(loop, std::move(recursors), recursor_timeout);
@@ -151,101 +144,35 @@ int Server::listen(const std::string& host, int port) {
   int rc = uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr));
   if (rc != 0) rc = uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr));
   if (rc != 0) return rc;
-  uv_udp_init_ex(loop_, &udp_, AF_UNSPEC | UV_UDP_RECVMMSG);
-  udp_open_ = true;
-  udp_.data = this;
-  if ((rc = uv_udp_bind(&udp_, reinterpret_cast<const sockaddr*>(&addr), 0)) != 0) return rc;
+  if ((rc = udp_.bind(reinterpret_cast<const sockaddr*>(&addr))) != 0) return rc;
   // Port 0: TCP takes the port UDP was given.
-  sockaddr_storage bound{};
-  int len = sizeof(bound);
-  uv_udp_getsockname(&udp_, reinterpret_cast<sockaddr*>(&bound), &len);
-  port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  port_ = udp_.port();
+  if (addr.ss_family == AF_INET6) reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port = htons(static_cast<std::uint16_t>(port_));
+  else reinterpret_cast<sockaddr_in*>(&addr)->sin_port = htons(static_cast<std::uint16_t>(port_));
   uv_tcp_init(loop_, &tcp_);
   tcp_open_ = true;
   tcp_.data = this;
-  if ((rc = uv_tcp_bind(&tcp_, reinterpret_cast<const sockaddr*>(&bound), 0)) != 0) return rc;
-  if ((rc = uv_listen(reinterpret_cast<uv_stream_t*>(&tcp_), 256, on_tcp_connection)) != 0) return rc;
-  return uv_udp_recv_start(&udp_,
-                           [](uv_handle_t* h, std::size_t, uv_buf_t* b) {
-                             auto* s = static_cast<Server*>(h->data);
-                             *b = uv_buf_init(s->udp_buffer_.data(), static_cast<unsigned>(s->udp_buffer_.size()));
-                           },
-                           on_udp);
+  if ((rc = uv_tcp_bind(&tcp_, reinterpret_cast<const sockaddr*>(&addr), 0)) != 0) return rc;
+  return uv_listen(reinterpret_cast<uv_stream_t*>(&tcp_), 256, on_tcp_connection);
 }
 
-void Server::on_udp(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr, unsigned flags) {
-  auto* self = static_cast<Server*>(handle->data);
-  if (nread <= 0 || !addr) {  // nothing more for now, or the end of a recvmmsg batch
-    self->flush_udp_batch();
-    return;
-  }
+void Server::on_udp(const std::uint8_t* data, std::size_t size, const sockaddr_storage& from) {
   try {
-    const auto* data = reinterpret_cast<const std::uint8_t*>(buf->base);
-    const auto size = static_cast<std::size_t>(nread);
-    QueryOutcome outcome = self->answer(data, size, false);
-    if (outcome.action == QueryOutcome::Action::reply) {
-      if (!(flags & UV_UDP_MMSG_CHUNK)) return self->send_udp(std::move(outcome.reply), addr);
-      PendingReply& pending = self->udp_batch_.emplace_back();
-      std::memcpy(&pending.to, addr, addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
-      pending.bytes = std::move(outcome.reply);
-      return;
-    }
+    QueryOutcome outcome = answer(data, size, false);
+    if (outcome.action == QueryOutcome::Action::reply) return udp_.reply(std::move(outcome.reply), from);
     if (outcome.action == QueryOutcome::Action::forward) {
-      sockaddr_storage client{};
-      std::memcpy(&client, addr, addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
       std::vector<std::uint8_t> query(data, data + size);
       auto original = query;
-      self->forwarder_->forward(std::move(query), [self, client, original](std::optional<std::vector<std::uint8_t>> reply) {
+      forwarder_->forward(std::move(query), [this, from, original](std::optional<std::vector<std::uint8_t>> reply) {
         if (!reply) {
-          ++self->stats_.servfail;
+          ++stats_.servfail;
           reply = servfail_reply(original.data(), original.size());
         }
-        if (reply) self->send_udp(std::move(*reply), reinterpret_cast<const sockaddr*>(&client));
+        if (reply) udp_.reply(std::move(*reply), from);
       });
     }
   } catch (const std::exception& e) {
     spdlog::error("dns udp: {}", e.what());
-  }
-}
-
-void Server::flush_udp_batch() {
-  if (udp_batch_.empty()) return;
-  std::size_t sent = 0;
-  uv_os_fd_t fd = -1;
-  if (udp_open_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&udp_)) &&
-      uv_fileno(reinterpret_cast<uv_handle_t*>(&udp_), &fd) == 0) {
-    std::vector<mmsghdr> messages(udp_batch_.size());
-    std::vector<iovec> iov(udp_batch_.size());
-    for (std::size_t i = 0; i < udp_batch_.size(); ++i) {
-      iov[i] = {udp_batch_[i].bytes.data(), udp_batch_[i].bytes.size()};
-      messages[i].msg_hdr = {};
-      messages[i].msg_hdr.msg_name = &udp_batch_[i].to;
-      messages[i].msg_hdr.msg_namelen = udp_batch_[i].to.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-      messages[i].msg_hdr.msg_iov = &iov[i];
-      messages[i].msg_hdr.msg_iovlen = 1;
-    }
-    while (sent < messages.size()) {
-      int n = sendmmsg(fd, messages.data() + sent, static_cast<unsigned>(messages.size() - sent), MSG_DONTWAIT);
-      if (n <= 0) break;
-      sent += static_cast<std::size_t>(n);
-    }
-  }
-  // Whatever the kernel did not take now (a full socket buffer) goes through libuv's queue.
-  for (std::size_t i = sent; i < udp_batch_.size(); ++i) {
-    send_udp(std::move(udp_batch_[i].bytes), reinterpret_cast<const sockaddr*>(&udp_batch_[i].to));
-  }
-  udp_batch_.clear();
-}
-
-void Server::send_udp(std::vector<std::uint8_t> reply, const sockaddr* to) {
-  if (!udp_open_ || uv_is_closing(reinterpret_cast<uv_handle_t*>(&udp_))) return;
-  uv_buf_t direct = uv_buf_init(reinterpret_cast<char*>(reply.data()), static_cast<unsigned>(reply.size()));
-  if (uv_udp_try_send(&udp_, &direct, 1, to) >= 0) return;  // sent at once: the common case
-  auto* send = new UdpSend{{}, std::move(reply)};
-  uv_buf_t out = uv_buf_init(reinterpret_cast<char*>(send->data.data()), static_cast<unsigned>(send->data.size()));
-  if (uv_udp_send(&send->req, &udp_, &out, 1, to, [](uv_udp_send_t* req, int) { delete reinterpret_cast<UdpSend*>(req); }) != 0) {
-    delete send;
   }
 }
 
@@ -261,7 +188,7 @@ void Server::close() {
   if (forwarder_) forwarder_->close();
   auto conns = connections_;
   for (const auto& c : conns) c->close();
-  if (udp_open_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&udp_))) uv_close(reinterpret_cast<uv_handle_t*>(&udp_), nullptr);
+  udp_.close();
   if (tcp_open_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_))) uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), nullptr);
 }
 

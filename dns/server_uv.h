@@ -10,6 +10,7 @@
 #include <string>
 
 #include "dns/forwarder_uv.h"
+#include "dns/udp_listener_uv.h"
 #include "dns/packet.h"
 #include "dns/resolver.h"
 
@@ -36,27 +37,17 @@ class Server {
   class TcpConnection;
   QueryOutcome answer(const std::uint8_t* data, std::size_t size, bool tcp);
   std::shared_ptr<const PreparedAnswer> prepare(const Question& question);
-  void send_udp(std::vector<std::uint8_t> reply, const sockaddr* to);
-  void flush_udp_batch();
-  static void on_udp(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr, unsigned flags);
+  void on_udp(const std::uint8_t* data, std::size_t size, const sockaddr_storage& from);
   static void on_tcp_connection(uv_stream_t* server, int status);
 
   uv_loop_t* loop_;
   const Resolver& resolver_;
   ServeConfig config_;
   std::mt19937_64 rng_;
-  uv_udp_t udp_{};
+  UdpListener udp_;
   uv_tcp_t tcp_{};
-  bool udp_open_ = false, tcp_open_ = false;
+  bool tcp_open_ = false;
   int port_ = 0;
-  std::vector<char> udp_buffer_;
-  // Replies to one recvmmsg batch, sent together with sendmmsg when the batch ends: one system
-  // call each way per batch instead of two per query (Knot DNS does the same).
-  struct PendingReply {
-    sockaddr_storage to;
-    std::vector<std::uint8_t> bytes;
-  };
-  std::vector<PendingReply> udp_batch_;
   std::set<std::shared_ptr<TcpConnection>> connections_;
   DnsStats stats_;
   std::unique_ptr<Forwarder> forwarder_;

@@ -43,7 +43,10 @@ wrk_latency_ms() {
   awk -v p="$2" '$1 == p {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' "$1"
 }
 ratio() { python3 -c "print(f'{float($1)/float($2):.2f}')"; }
-# cpu_seconds PID: user+system CPU seconds the process has used so far.
+# cpu_seconds PID: CPU seconds all threads of the process have run so far, from the scheduler's
+# own accounting (/proc/PID/task/*/schedstat, nanoseconds). Not utime+stime from /proc/PID/stat:
+# those are sampled at timer ticks and, for servers that sleep and wake thousands of times a
+# second, were off by up to 2x here (perf stat's task-clock agrees with schedstat).
 cpu_seconds() {
-  awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"
+  cat /proc/"$1"/task/*/schedstat | awk '{ns += $1} END {printf "%.6f\n", ns / 1e9}'
 }
