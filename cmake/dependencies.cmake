@@ -9,6 +9,7 @@ find_package(spdlog REQUIRED)
 find_package(cxxopts REQUIRED)
 find_package(RapidJSON REQUIRED)
 find_package(Catch2 REQUIRED)
+find_package(ZLIB REQUIRED)
 
 # libhttp-parser and mbedTLS ship no CMake or pkg-config files on Debian 12.
 find_library(HTTP_PARSER_LIBRARY NAMES http_parser REQUIRED)

@@ -222,6 +222,7 @@ QueryOutcome answer_query(const std::uint8_t* wire, std::size_t size, bool tcp, 
     // The space kept for OPT is given back just before OPT goes in.
     knot_pkt_reclaim(reply.get(), static_cast<std::uint16_t>(knot_edns_wire_size(&opt)));
     if (knot_pkt_put(reply.get(), KNOT_COMPR_HINT_NONE, &opt, KNOT_PF_NOTRUNC) != KNOT_EOK) {
+      knot_rrset_clear(&opt, arena.mm());
       return QueryOutcome{};
     }
   }
@@ -240,7 +241,8 @@ QueryOutcome answer_query(const std::uint8_t* wire, std::size_t size, bool tcp, 
   if (rcode == Rcode::nxdomain) ++stats.nxdomain;
   if (rcode == Rcode::refused) ++stats.refused;
   std::vector<std::uint8_t> bytes(reply->wire, reply->wire + reply->size);
-  return reply_with(std::move(bytes));  // the arena holds `opt` and both packets until the next query
+  knot_rrset_clear(&opt, arena.mm());  // a no-op in the arena; frees under ASan
+  return reply_with(std::move(bytes));
 }
 
 std::optional<std::vector<std::uint8_t>> servfail_reply(const std::uint8_t* wire, std::size_t size) {

@@ -8,7 +8,7 @@ set -euo pipefail
 build_packages=(
   build-essential cmake ninja-build pkg-config
   libuv1-dev libmsgpack-cxx-dev libmbedtls-dev libsqlite3-dev
-  libcxxopts-dev libspdlog-dev libfmt-dev rapidjson-dev libhttp-parser-dev libknot-dev libre2-dev
+  libcxxopts-dev libspdlog-dev libfmt-dev rapidjson-dev libhttp-parser-dev libknot-dev libre2-dev zlib1g-dev
   catch2
 )
 # Tests: sanitizer/fuzzer runtime for clang, real clients and peers.

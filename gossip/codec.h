@@ -1,0 +1,35 @@
+// One memberlist message <-> its bytes: the type byte and one msgpack struct-map
+// (memberlist-wire.md section 4). Framing around messages (compound, CRC, compression,
+// encryption) is framing.h's job.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "gossip/messages.h"
+
+namespace hearsay::gossip {
+
+Bytes encode(const Message& message);
+
+struct DecodeResult {
+  std::optional<Message> message;
+  std::string error;  // set when message is empty
+};
+
+// Decodes a single message (type byte first). Compound, compress, has-CRC and encrypt are
+// framing, not messages: they are reported as errors here.
+DecodeResult decode(const std::uint8_t* data, std::size_t size);
+
+// Push/pull over TCP: `06`, header, node states, user state (memberlist-wire.md 5.2).
+Bytes encode_push_pull(const PushPull& message);
+struct PushPullResult {
+  std::optional<PushPull> message;
+  std::string error;
+  std::size_t consumed = 0;  // bytes of the input the message took
+};
+// `data` starts after the type byte. Incomplete input is an error ("truncated") so a stream
+// reader can wait for more.
+PushPullResult decode_push_pull(const std::uint8_t* data, std::size_t size);
+
+}  // namespace hearsay::gossip

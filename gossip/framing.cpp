@@ -1,0 +1,106 @@
+#include "gossip/framing.h"
+
+#include <zlib.h>
+
+#include "gossip/lzw.h"
+#include "gossip/msgpack_io.h"
+
+namespace hearsay::gossip {
+namespace {
+
+constexpr std::size_t kMaxNesting = 4;                  // compress in compound in compress...
+constexpr std::size_t kMaxDecompressed = 1024 * 1024;  // far above any 64 KiB datagram's content
+
+std::uint32_t crc32_of(const std::uint8_t* data, std::size_t size) {
+  return static_cast<std::uint32_t>(crc32(crc32(0L, Z_NULL, 0), data, static_cast<uInt>(size)));
+}
+
+void unwrap(const std::uint8_t* data, std::size_t size, std::size_t depth, UnwrappedPacket& out) {
+  if (size == 0 || depth > kMaxNesting) {
+    ++out.dropped;
+    return;
+  }
+  const auto type = static_cast<MessageType>(data[0]);
+  if (type == MessageType::compound) {
+    if (size < 2) return void(++out.dropped);
+    const std::size_t parts = data[1];
+    std::size_t at = 2 + 2 * parts;
+    if (at > size) return void(++out.dropped);
+    for (std::size_t i = 0; i < parts; ++i) {
+      const std::size_t len = static_cast<std::size_t>(data[2 + 2 * i]) << 8 | data[3 + 2 * i];
+      if (at + len > size) {  // truncated: this part and all after it are lost
+        out.dropped += parts - i;
+        return;
+      }
+      unwrap(data + at, len, depth + 1, out);
+      at += len;
+    }
+    return;
+  }
+  if (type == MessageType::compress) {
+    std::size_t offset = 1;
+    msgpack::zone zone;
+    auto object = mp::unpack_one(zone, data, size, offset);
+    if (!object) return void(++out.dropped);
+    mp::StructReader r(*object);
+    std::uint8_t algo = 255;
+    Bytes buf;
+    if (!r.ok() || !r.uint("Algo", algo) || !r.bytes("Buf", buf) || algo != 0) return void(++out.dropped);
+    std::optional<lzw::DecodeError> error;
+    Bytes plain = lzw::decompress(buf.data(), buf.size(), kMaxDecompressed, error);
+    if (error || plain.empty()) return void(++out.dropped);
+    unwrap(plain.data(), plain.size(), depth + 1, out);
+    return;
+  }
+  if (type == MessageType::has_crc || type == MessageType::encrypt) return void(++out.dropped);  // not in here
+  out.messages.emplace_back(data, data + size);
+}
+
+}  // namespace
+
+UnwrappedPacket unwrap_packet(const std::uint8_t* data, std::size_t size) {
+  UnwrappedPacket out;
+  if (size >= 1 && data[0] == static_cast<std::uint8_t>(MessageType::has_crc)) {
+    if (size < 6) {  // a CRC header needs something after it
+      out.error = "has-CRC packet too short";
+      return out;
+    }
+    const std::uint32_t want = static_cast<std::uint32_t>(data[1]) << 24 | static_cast<std::uint32_t>(data[2]) << 16 |
+                               static_cast<std::uint32_t>(data[3]) << 8 | data[4];
+    if (crc32_of(data + 5, size - 5) != want) {
+      out.error = "CRC mismatch";
+      return out;
+    }
+    data += 5;
+    size -= 5;
+  }
+  unwrap(data, size, 0, out);
+  return out;
+}
+
+Bytes make_compound(const std::vector<Bytes>& parts) {
+  Bytes out{static_cast<std::uint8_t>(MessageType::compound), static_cast<std::uint8_t>(parts.size())};
+  for (const Bytes& p : parts) {
+    out.push_back(static_cast<std::uint8_t>(p.size() >> 8));
+    out.push_back(static_cast<std::uint8_t>(p.size() & 0xff));
+  }
+  for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+Bytes add_crc(const Bytes& packet) {
+  const std::uint32_t crc = crc32_of(packet.data(), packet.size());
+  Bytes out{static_cast<std::uint8_t>(MessageType::has_crc), static_cast<std::uint8_t>(crc >> 24),
+            static_cast<std::uint8_t>(crc >> 16), static_cast<std::uint8_t>(crc >> 8), static_cast<std::uint8_t>(crc)};
+  out.insert(out.end(), packet.begin(), packet.end());
+  return out;
+}
+
+Bytes compress_message(const Bytes& message) {
+  Bytes packed = lzw::compress(message.data(), message.size());
+  Bytes out{static_cast<std::uint8_t>(MessageType::compress)};
+  mp::MapWriter(out, 2).uint("Algo", 0).bytes("Buf", packed);
+  return out;
+}
+
+}  // namespace hearsay::gossip

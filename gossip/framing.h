@@ -1,0 +1,30 @@
+// The layers around messages in a UDP packet, outermost first: has-CRC, compress (LZW),
+// compound (memberlist-wire.md 3.2-3.4). Encryption is outside all of these (keyring.h).
+// Never builds what crashes serf 0.9.4: no empty compound parts, at most 127 parts, no empty
+// compressed payloads.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "gossip/messages.h"
+
+namespace hearsay::gossip {
+
+struct UnwrappedPacket {
+  std::vector<Bytes> messages;  // each a single message: type byte and body
+  std::size_t dropped = 0;      // parts that were truncated, malformed or nested too deep
+  std::string error;            // why the whole packet was refused (bad CRC, bad compression)
+};
+
+// Peels CRC (outermost only), compression and compounds, recursively.
+UnwrappedPacket unwrap_packet(const std::uint8_t* data, std::size_t size);
+
+// `parts` must be non-empty messages; at most 127 of them, each under 64 KiB.
+Bytes make_compound(const std::vector<Bytes>& parts);
+// has-CRC: 12, CRC-32 (IEEE) of `packet` big-endian, then `packet`.
+Bytes add_crc(const Bytes& packet);
+// compress: 9 and {Algo: 0, Buf: LZW(message)}. `message` must be non-empty.
+Bytes compress_message(const Bytes& message);
+
+}  // namespace hearsay::gossip

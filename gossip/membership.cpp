@@ -1,0 +1,541 @@
+// The rules are memberlist 0.2.2's (state.go), restated in memberlist-wire.md 4.7 and 7; the
+// comments say why where the rule is not obvious.
+#include "gossip/membership.h"
+
+#include <algorithm>
+
+#include "gossip/codec.h"
+#include "gossip/framing.h"
+
+namespace hearsay::gossip {
+namespace {
+
+constexpr std::size_t kCompoundHeader = 2;  // type byte + part count
+constexpr std::size_t kCompoundPart = 2;    // length of each part
+constexpr std::size_t kMaxCompoundParts = 127;  // serf 0.9.4 miscounts 128 and more
+
+}  // namespace
+
+Membership::Membership(MembershipConfig config, std::uint64_t seed, Clock::time_point now)
+    : config_(std::move(config)), rng_(seed) {
+  Member self;
+  self.name = config_.name;
+  self.address = config_.advertise;
+  self.meta = config_.meta;
+  self.incarnation = 1;
+  self.state = NodeState::alive;
+  self.state_change = now;
+  members_.emplace(self.name, self);
+  probe_order_.push_back(self.name);
+  // Spread the first probe and gossip over one interval, so nodes started together do not
+  // probe in lockstep.
+  auto jitter = [&](Duration d) { return Duration(static_cast<std::int64_t>(rng_() % static_cast<std::uint64_t>(d.count() + 1))); };
+  next_probe_ = now + jitter(config_.probe_interval);
+  next_gossip_ = now + jitter(config_.gossip_interval);
+  next_push_pull_ = now + config_.push_pull_interval + jitter(config_.push_pull_interval);
+  next_reconnect_ = now + config_.reconnect_interval + jitter(config_.reconnect_interval);
+}
+
+void Membership::set_state(Member& m, NodeState state, Clock::time_point now) {
+  if (m.state == NodeState::alive) --alive_count_;
+  if (state == NodeState::alive) ++alive_count_;
+  m.state = state;
+  m.state_change = now;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Joining and leaving
+
+void Membership::join(const std::vector<Address>& seeds) {
+  for (const Address& seed : seeds) push_pulls_.push_back(PushPullRequest{seed, local_state(true)});
+}
+
+void Membership::leave(Clock::time_point now) {
+  if (leaving_) return;
+  leaving_ = true;
+  Member& me = members_.at(config_.name);
+  // dead about ourselves with From = us means "left" to every receiver.
+  on_dead(Dead{me.incarnation, me.name, me.name}, now);
+}
+
+PushPull Membership::local_state(bool join) const {
+  PushPull p;
+  p.join = join;
+  for (const auto& [name, m] : members_) {
+    p.nodes.push_back(PushNodeState{m.name, m.address.ip, m.address.port, m.meta, m.incarnation, m.state, m.vsn});
+  }
+  return p;
+}
+
+PushPull Membership::handle_push_pull(const PushPull& request, Clock::time_point now) {
+  PushPull reply = local_state(request.join);  // the reply goes first, then we merge (as memberlist)
+  merge(request, now);
+  return reply;
+}
+
+void Membership::push_pull_reply(const PushPull& reply, Clock::time_point now) { merge(reply, now); }
+
+void Membership::push_pull_failed(const Address&) {}
+
+void Membership::merge(const PushPull& remote, Clock::time_point now) {
+  // memberlist's verifyProtocol: refuse the whole state if any entry lacks a usable Vsn.
+  for (const PushNodeState& n : remote.nodes) {
+    if (n.vsn.size() != 6 || n.vsn[0] == 0 || n.vsn[0] > n.vsn[1]) {
+      ++stats_.messages_dropped;
+      return;
+    }
+  }
+  for (const PushNodeState& n : remote.nodes) {
+    switch (n.state) {
+      case NodeState::alive: {
+        Alive a;
+        a.incarnation = n.incarnation;
+        a.node = n.name;
+        a.addr = n.addr;
+        a.port = n.port;
+        a.meta = n.meta;
+        a.vsn = n.vsn;
+        on_alive(a, now, true);
+        break;
+      }
+      case NodeState::left: on_dead(Dead{n.incarnation, n.name, n.name}, now); break;
+      // Someone else's "dead" only makes us suspect: we check for ourselves.
+      case NodeState::dead:
+      case NodeState::suspect: on_suspect(Suspect{n.incarnation, n.name, config_.name}, now); break;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Receiving
+
+void Membership::receive_packet(const Address& from, const std::uint8_t* data, std::size_t size, Clock::time_point now) {
+  ++stats_.packets_received;
+  UnwrappedPacket packet = unwrap_packet(data, size);
+  stats_.messages_dropped += packet.dropped + (packet.error.empty() ? 0 : 1);
+  for (const Bytes& message : packet.messages) handle_message(from, message, now);
+}
+
+void Membership::handle_message(const Address& from, const Bytes& message, Clock::time_point now) {
+  DecodeResult decoded = decode(message.data(), message.size());
+  if (!decoded.message) {
+    ++stats_.messages_dropped;
+    return;
+  }
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, Ping>) on_ping(from, m);
+        else if constexpr (std::is_same_v<T, IndirectPing>) on_indirect_ping(from, m, now);
+        else if constexpr (std::is_same_v<T, Ack>) on_ack(m, now);
+        else if constexpr (std::is_same_v<T, Nack>) on_nack(m);
+        else if constexpr (std::is_same_v<T, Alive>) on_alive(m, now);
+        else if constexpr (std::is_same_v<T, Suspect>) on_suspect(m, now);
+        else if constexpr (std::is_same_v<T, Dead>) on_dead(m, now);
+        else if constexpr (std::is_same_v<T, UserMessage>) ++stats_.user_messages;
+        else ++stats_.messages_dropped;  // err belongs to streams
+      },
+      *decoded.message);
+}
+
+void Membership::on_ping(const Address& from, const Ping& p) {
+  // A ping for another name reached us (a restarted node on a reused address): not ours.
+  if (!p.node.empty() && p.node != config_.name) {
+    ++stats_.messages_dropped;
+    return;
+  }
+  Address reply_to = from;
+  if (!p.source_addr.empty() && p.source_port != 0) reply_to = Address{p.source_addr, p.source_port};
+  send(reply_to, Ack{p.seq_no, {}});
+}
+
+void Membership::on_indirect_ping(const Address& from, const IndirectPing& p, Clock::time_point now) {
+  Address requester = from;
+  if (!p.source_addr.empty() && p.source_port != 0) requester = Address{p.source_addr, p.source_port};
+  const std::uint32_t seq = next_seq_++;
+  relays_[seq] = Relay{requester, p.seq_no, p.nack, now + config_.probe_timeout};
+  send(Address{p.target, p.port}, Ping{p.node, seq, config_.advertise.ip, config_.name, config_.advertise.port});
+}
+
+void Membership::on_ack(const Ack& a, Clock::time_point now) {
+  if (auto relay = relays_.find(a.seq_no); relay != relays_.end()) {
+    send(relay->second.requester, Ack{relay->second.requester_seq, {}});
+    relays_.erase(relay);
+    return;
+  }
+  if (probe_ && probe_->seq == a.seq_no && !probe_->acked) {
+    probe_->acked = true;
+    finish_probe(now);
+  }
+}
+
+void Membership::on_nack(const Nack& n) {
+  if (probe_ && probe_->seq == n.seq_no) ++probe_->nacks;
+}
+
+void Membership::on_alive(const Alive& a, Clock::time_point now, bool from_push_pull) {
+  (void)from_push_pull;
+  if (leaving_ && a.node == config_.name) return;  // our own old alive must not undo the leave
+  if (a.vsn.size() >= 3 && (a.vsn[0] == 0 || a.vsn[1] == 0 || a.vsn[0] > a.vsn[1])) {
+    ++stats_.messages_dropped;
+    return;
+  }
+  const Address address{a.addr, a.port};
+  auto it = members_.find(a.node);
+  bool address_changed = false;
+  if (it == members_.end()) {
+    Member fresh;
+    fresh.name = a.node;
+    fresh.address = address;
+    fresh.state = NodeState::dead;  // new members start dead, so becoming alive is a join
+    it = members_.emplace(a.node, fresh).first;
+    // A random place in the probe order, so new members are not all probed last.
+    probe_order_.push_back(a.node);
+    std::uniform_int_distribution<std::size_t> pick(0, probe_order_.size() - 1);
+    std::swap(probe_order_.back(), probe_order_[pick(rng_)]);
+  } else if (it->second.address != address) {
+    // Same name, other address: a conflict unless the old one left (memberlist keeps the dead
+    // entry until it is reaped).
+    if (it->second.state != NodeState::left) {
+      ++stats_.messages_dropped;
+      return;
+    }
+    address_changed = true;
+  }
+  Member& m = it->second;
+  const bool is_self = a.node == config_.name;
+  // Only newer news about others. A restarted member (incarnation 1 again) is therefore ignored
+  // until it finds our view of it in a push/pull and refutes with a higher incarnation.
+  if (!is_self && !address_changed && a.incarnation <= m.incarnation) return;
+  if (is_self && a.incarnation < m.incarnation) return;
+  suspicions_.erase(a.node);
+
+  const NodeState old_state = m.state;
+  const Bytes old_meta = m.meta;
+  if (is_self) {
+    // Same incarnation and same content: an echo of our own news. Anything else is refuted.
+    if (a.incarnation == m.incarnation && a.meta == m.meta && a.vsn == m.vsn) return;
+    refute(a.incarnation);
+    return;
+  }
+  broadcast(a.node, a);
+  if (!a.vsn.empty()) m.vsn = a.vsn;
+  m.incarnation = a.incarnation;
+  m.meta = a.meta;
+  m.address = address;
+  if (m.state != NodeState::alive) {
+    set_state(m, NodeState::alive, now);
+  }
+  if (old_state == NodeState::dead || old_state == NodeState::left) {
+    failed_.erase(m.name);
+    events_.push_back(MemberEvent{MemberEvent::Kind::joined, m});
+  } else if (old_meta != m.meta) {
+    events_.push_back(MemberEvent{MemberEvent::Kind::updated, m});
+  }
+}
+
+void Membership::on_suspect(const Suspect& s, Clock::time_point now) {
+  auto it = members_.find(s.node);
+  if (it == members_.end()) return;
+  Member& m = it->second;
+  if (s.incarnation < m.incarnation) return;
+  // Already suspected: a new accuser confirms, which shortens the timeout (Lifeguard).
+  if (auto sus = suspicions_.find(s.node); sus != suspicions_.end()) {
+    Suspicion& timer = sus->second;
+    if (timer.accusers.insert(s.from).second) {
+      const std::size_t confirmations = timer.accusers.size() - 1;
+      timer.fires_at = timer.start + suspicion_timeout(confirmations, timer.k, timer.min, timer.max);
+      broadcast(s.node, s);
+    }
+    return;
+  }
+  if (m.state != NodeState::alive) return;
+  if (s.node == config_.name) {
+    refute(s.incarnation);
+    return;
+  }
+  broadcast(s.node, s);
+  m.incarnation = s.incarnation;
+  set_state(m, NodeState::suspect, now);
+
+  const std::size_t n = estimated_members();
+  std::size_t k = config_.suspicion_mult > 2 ? config_.suspicion_mult - 2 : 0;
+  if (n < k + 2) k = 0;  // too few members to expect independent confirmations
+  Suspicion timer;
+  timer.accusers.insert(s.from);
+  timer.k = k;
+  timer.min = suspicion_min_timeout(config_.suspicion_mult, n, config_.probe_interval);
+  timer.max = timer.min * config_.suspicion_max_timeout_mult;
+  timer.start = now;
+  timer.state_change = now;
+  timer.fires_at = now + (k == 0 ? timer.min : timer.max);
+  suspicions_[s.node] = timer;
+}
+
+void Membership::on_dead(const Dead& d, Clock::time_point now) {
+  auto it = members_.find(d.node);
+  if (it == members_.end()) return;
+  Member& m = it->second;
+  if (d.incarnation < m.incarnation) return;
+  suspicions_.erase(d.node);
+  if (m.state == NodeState::dead || m.state == NodeState::left) return;
+  if (d.node == config_.name && !leaving_) {
+    refute(d.incarnation);
+    return;
+  }
+  broadcast(d.node, d);
+  m.incarnation = d.incarnation;
+  set_state(m, d.node == d.from ? NodeState::left : NodeState::dead, now);
+  if (d.node != config_.name) {
+    if (m.state == NodeState::dead) failed_[m.name] = m;
+    else failed_.erase(m.name);
+    events_.push_back(MemberEvent{m.state == NodeState::left ? MemberEvent::Kind::left : MemberEvent::Kind::failed, m});
+  }
+}
+
+void Membership::refute(std::uint32_t accused_incarnation) {
+  Member& me = members_.at(config_.name);
+  me.incarnation = std::max(me.incarnation + 1, accused_incarnation + 1);
+  ++stats_.refutations;
+  apply_awareness(1);  // being accused is a hint that we are the slow one
+  Alive a;
+  a.incarnation = me.incarnation;
+  a.node = me.name;
+  a.addr = me.address.ip;
+  a.port = me.address.port;
+  a.meta = me.meta;
+  a.vsn = me.vsn;
+  broadcast(me.name, a);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timers
+
+Clock::time_point Membership::next_deadline() const {
+  // While a probe runs, its own timers stand in for the next probe's start.
+  Clock::time_point next = std::min({next_gossip_, next_push_pull_, next_reconnect_});
+  if (probe_) next = std::min(next, probe_->indirect_sent ? probe_->deadline : probe_->indirect_at);
+  else next = std::min(next, next_probe_);
+  for (const auto& [seq, relay] : relays_) next = std::min(next, relay.deadline);
+  for (const auto& [name, s] : suspicions_) next = std::min(next, s.fires_at);
+  return next;
+}
+
+void Membership::tick(Clock::time_point now) {
+  fire_suspicions(now);
+  expire_relays(now);
+  if (probe_ && !probe_->indirect_sent && now >= probe_->indirect_at) probe_indirect(*probe_, now);
+  if (probe_ && now >= probe_->deadline) finish_probe(now);
+  if (!probe_ && now >= next_probe_) start_probe(now);
+  if (now >= next_gossip_) {
+    gossip(now);
+    next_gossip_ = now + config_.gossip_interval;
+  }
+  if (now >= next_push_pull_) {
+    start_push_pull(now);
+    next_push_pull_ = now + push_pull_scale(config_.push_pull_interval, estimated_members());
+  }
+  if (now >= next_reconnect_) {
+    reconnect(now);
+    next_reconnect_ = now + config_.reconnect_interval;
+  }
+}
+
+void Membership::reconnect(Clock::time_point now) {
+  std::erase_if(failed_, [&](const auto& kv) { return now - kv.second.state_change > config_.reconnect_timeout; });
+  if (failed_.empty() || leaving_) return;
+  const double alive = static_cast<double>(std::max<std::size_t>(1, alive_count()));
+  if (std::uniform_real_distribution<double>(0, 1)(rng_) >= static_cast<double>(failed_.size()) / alive) return;
+  auto it = failed_.begin();
+  std::advance(it, static_cast<long>(std::uniform_int_distribution<std::size_t>(0, failed_.size() - 1)(rng_)));
+  push_pulls_.push_back(PushPullRequest{it->second.address, local_state(false)});
+}
+
+void Membership::fire_suspicions(Clock::time_point now) {
+  std::vector<std::string> due;
+  for (const auto& [name, s] : suspicions_) {
+    if (now >= s.fires_at) due.push_back(name);
+  }
+  for (const std::string& name : due) {
+    Suspicion s = suspicions_[name];
+    suspicions_.erase(name);
+    Member& m = members_.at(name);
+    // Only if nothing happened to the member since we suspected it.
+    if (m.state == NodeState::suspect && m.state_change == s.state_change) {
+      on_dead(Dead{m.incarnation, name, config_.name}, now);
+    }
+  }
+}
+
+void Membership::expire_relays(Clock::time_point now) {
+  for (auto it = relays_.begin(); it != relays_.end();) {
+    if (now < it->second.deadline) {
+      ++it;
+      continue;
+    }
+    if (it->second.nack) send(it->second.requester, Nack{it->second.requester_seq});
+    it = relays_.erase(it);
+  }
+}
+
+void Membership::reset_probe_order(Clock::time_point now) {
+  // Members dead or left for longer than gossip_to_the_dead are forgotten here, once per round.
+  for (auto it = members_.begin(); it != members_.end();) {
+    const Member& m = it->second;
+    if (m.name != config_.name && (m.state == NodeState::dead || m.state == NodeState::left) &&
+        now - m.state_change > config_.gossip_to_the_dead) {
+      suspicions_.erase(m.name);
+      it = members_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  probe_order_.clear();
+  for (const auto& [name, m] : members_) probe_order_.push_back(name);
+  std::shuffle(probe_order_.begin(), probe_order_.end(), rng_);
+  probe_index_ = 0;
+}
+
+void Membership::start_probe(Clock::time_point now) {
+  // The next member in the shuffled order that is worth probing; a full pass reshuffles.
+  const Member* target = nullptr;
+  for (std::size_t tried = 0; tried <= probe_order_.size() && !target; ++tried) {
+    if (probe_index_ >= probe_order_.size()) reset_probe_order(now);
+    const std::string& name = probe_order_[probe_index_++];
+    auto it = members_.find(name);
+    if (it == members_.end() || name == config_.name) continue;
+    if (it->second.state == NodeState::dead || it->second.state == NodeState::left) continue;
+    target = &it->second;
+  }
+  if (!target) {
+    next_probe_ = now + config_.probe_interval;
+    return;
+  }
+  ++stats_.probes;
+  Probe p;
+  p.target = target->name;
+  p.seq = next_seq_++;
+  p.start = now;
+  p.indirect_at = now + config_.probe_timeout;
+  p.deadline = now + scaled(config_.probe_interval);
+  Ping ping{target->name, p.seq, config_.advertise.ip, config_.name, config_.advertise.port};
+  if (target->state == NodeState::suspect) {
+    // The buddy system: tell a suspect member it is suspected, so it can refute at once.
+    Bytes packet = make_compound({encode(ping), encode(Suspect{target->incarnation, target->name, config_.name})});
+    packets_.push_back(OutgoingPacket{target->address, std::move(packet)});
+  } else {
+    send(target->address, ping);
+  }
+  probe_ = p;
+}
+
+void Membership::probe_indirect(Probe& probe, Clock::time_point) {
+  probe.indirect_sent = true;
+  auto target_it = members_.find(probe.target);
+  if (target_it == members_.end()) return;
+  const Member target = target_it->second;
+  auto helpers = random_members(config_.indirect_checks, [&](const Member& m) {
+    return m.name != config_.name && m.name != probe.target && m.state == NodeState::alive;
+  });
+  for (const Member* helper : helpers) {
+    IndirectPing ind;
+    ind.seq_no = probe.seq;
+    ind.target = target.address.ip;
+    ind.port = target.address.port;
+    ind.node = target.name;
+    ind.nack = peer_supports_nack(*helper);
+    ind.source_addr = config_.advertise.ip;
+    ind.source_node = config_.name;
+    ind.source_port = config_.advertise.port;
+    if (ind.nack) ++probe.expected_nacks;
+    send(helper->address, ind);
+  }
+}
+
+void Membership::finish_probe(Clock::time_point now) {
+  Probe p = *probe_;
+  probe_.reset();
+  next_probe_ = std::max(p.start + config_.probe_interval, now);
+  if (p.acked) {
+    apply_awareness(-1);
+    return;
+  }
+  ++stats_.probes_failed;
+  // Lifeguard: missing nacks mean our own network or CPU is the problem, not the target.
+  if (p.expected_nacks > 0) apply_awareness(static_cast<int>(p.expected_nacks - std::min(p.nacks, p.expected_nacks)));
+  else apply_awareness(1);
+  auto it = members_.find(p.target);
+  if (it != members_.end() && it->second.state == NodeState::alive) {
+    on_suspect(Suspect{it->second.incarnation, p.target, config_.name}, now);
+  }
+}
+
+void Membership::gossip(Clock::time_point now) {
+  auto targets = random_members(config_.gossip_nodes, [&](const Member& m) {
+    if (m.name == config_.name) return false;
+    if (m.state == NodeState::alive || m.state == NodeState::suspect) return true;
+    return m.state == NodeState::dead && now - m.state_change <= config_.gossip_to_the_dead;
+  });
+  const std::size_t limit = retransmit_limit(config_.retransmit_mult, estimated_members());
+  for (const Member* target : targets) {
+    std::vector<Bytes> messages = broadcasts_.take(config_.udp_buffer_size - kCompoundHeader, kCompoundPart, limit);
+    if (messages.empty()) return;
+    if (messages.size() > kMaxCompoundParts) messages.resize(kMaxCompoundParts);
+    Bytes packet = messages.size() == 1 ? std::move(messages[0]) : make_compound(messages);
+    packets_.push_back(OutgoingPacket{target->address, std::move(packet)});
+  }
+}
+
+void Membership::start_push_pull(Clock::time_point) {
+  auto peers = random_members(1, [&](const Member& m) { return m.name != config_.name && m.state == NodeState::alive; });
+  if (!peers.empty()) push_pulls_.push_back(PushPullRequest{peers[0]->address, local_state(false)});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sending
+
+void Membership::send(const Address& to, const Message& message) {
+  // Piggyback pending broadcasts on everything we send, as memberlist does.
+  Bytes first = encode(message);
+  const std::size_t limit = retransmit_limit(config_.retransmit_mult, estimated_members());
+  const std::size_t room = config_.udp_buffer_size > first.size() + kCompoundHeader + kCompoundPart
+                               ? config_.udp_buffer_size - first.size() - kCompoundHeader - kCompoundPart
+                               : 0;
+  std::vector<Bytes> extra = broadcasts_.take(room, kCompoundPart, limit);
+  if (extra.empty()) {
+    packets_.push_back(OutgoingPacket{to, std::move(first)});
+    return;
+  }
+  std::vector<Bytes> parts;
+  parts.reserve(std::min(extra.size() + 1, kMaxCompoundParts));
+  parts.push_back(std::move(first));
+  for (Bytes& e : extra) {
+    if (parts.size() == kMaxCompoundParts) break;
+    parts.push_back(std::move(e));
+  }
+  packets_.push_back(OutgoingPacket{to, make_compound(parts)});
+}
+
+void Membership::broadcast(const std::string& about, const Message& message) { broadcasts_.push(about, encode(message)); }
+
+void Membership::apply_awareness(int delta) {
+  awareness_ = std::clamp(awareness_ + delta, 0, static_cast<int>(config_.awareness_max_multiplier) - 1);
+}
+
+std::vector<const Member*> Membership::random_members(std::size_t k, const std::function<bool(const Member&)>& keep) {
+  // As memberlist's kRandomNodes: up to 3k random picks from the probe order, skipping members
+  // the filter refuses and repeats. Constant work per call however large the cluster is.
+  std::vector<const Member*> chosen;
+  const std::size_t n = probe_order_.size();
+  if (n == 0) return chosen;
+  std::uniform_int_distribution<std::size_t> pick(0, n - 1);
+  for (std::size_t tries = 0; tries < 3 * n && tries < 3 * k + 32 && chosen.size() < k; ++tries) {
+    auto it = members_.find(probe_order_[pick(rng_)]);
+    if (it == members_.end() || !keep(it->second)) continue;
+    if (std::find(chosen.begin(), chosen.end(), &it->second) != chosen.end()) continue;
+    chosen.push_back(&it->second);
+  }
+  return chosen;
+}
+
+}  // namespace hearsay::gossip

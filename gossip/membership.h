@@ -1,0 +1,169 @@
+// SWIM membership with Lifeguard, following memberlist 0.2.2's rules (memberlist-wire.md 4.7,
+// 5.2, 7) so serf agents and hearsay agents can share a cluster. Sans-I/O: fed packets, push/pull
+// exchanges and the time; it returns packets to send, push/pulls to start and member events.
+// The libuv shell (transport) does the sockets; the simulator in tests/ does a whole network.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <utility>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "gossip/broadcast_queue.h"
+#include "gossip/config.h"
+#include "gossip/messages.h"
+
+namespace hearsay::gossip {
+
+struct Member {
+  std::string name;
+  Address address;
+  Bytes meta;
+  Bytes vsn = kVersions;
+  std::uint32_t incarnation = 0;
+  NodeState state = NodeState::dead;
+  Clock::time_point state_change{};
+};
+
+struct MemberEvent {
+  enum class Kind { joined, updated, failed, left } kind;
+  Member member;
+};
+
+struct OutgoingPacket {
+  Address to;
+  Bytes packet;  // plain: the shell adds encryption
+};
+
+struct PushPullRequest {
+  Address to;
+  PushPull request;
+};
+
+struct MembershipStats {
+  std::uint64_t packets_received = 0;
+  std::uint64_t messages_dropped = 0;  // malformed, or refused by the rules
+  std::uint64_t user_messages = 0;
+  std::uint64_t probes = 0;
+  std::uint64_t probes_failed = 0;
+  std::uint64_t refutations = 0;
+};
+
+class Membership {
+ public:
+  Membership(MembershipConfig config, std::uint64_t seed, Clock::time_point now);
+
+  // Push/pull (Join = true) with each seed; the shell reports each outcome back.
+  void join(const std::vector<Address>& seeds);
+  // Graceful leave: tell everyone we left (dead about ourselves, From = us) and stop refuting.
+  void leave(Clock::time_point now);
+  bool has_left() const { return leaving_; }
+
+  // One UDP packet (decrypted, CRC and compression still on).
+  void receive_packet(const Address& from, const std::uint8_t* data, std::size_t size, Clock::time_point now);
+  // We are the responder of a push/pull: merge theirs, return ours.
+  PushPull handle_push_pull(const PushPull& request, Clock::time_point now);
+  // We started a push/pull: the reply arrived, or the exchange failed.
+  void push_pull_reply(const PushPull& reply, Clock::time_point now);
+  void push_pull_failed(const Address& to);
+
+  // Runs every timer that is due. Call at next_deadline() or earlier.
+  void tick(Clock::time_point now);
+  Clock::time_point next_deadline() const;
+
+  std::vector<OutgoingPacket> take_packets() { return std::exchange(packets_, {}); }
+  std::vector<PushPullRequest> take_push_pulls() { return std::exchange(push_pulls_, {}); }
+  std::vector<MemberEvent> take_events() { return std::exchange(events_, {}); }
+
+  const std::unordered_map<std::string, Member>& members() const { return members_; }
+  const Member& self() const { return members_.at(config_.name); }
+  std::size_t alive_count() const { return alive_count_; }
+  int awareness() const { return awareness_; }
+  const MembershipStats& stats() const { return stats_; }
+  const MembershipConfig& config() const { return config_; }
+
+ private:
+  struct Probe {
+    std::string target;
+    std::uint32_t seq = 0;
+    Clock::time_point start, indirect_at, deadline;
+    bool indirect_sent = false;
+    bool acked = false;
+    std::size_t expected_nacks = 0, nacks = 0;
+  };
+  struct Relay {  // we ping a target on someone else's behalf
+    Address requester;
+    std::uint32_t requester_seq = 0;
+    bool nack = false;
+    Clock::time_point deadline;
+  };
+  struct Suspicion {
+    std::set<std::string> accusers;
+    std::size_t k = 0;
+    Duration min{}, max{};
+    Clock::time_point start, fires_at, state_change;
+  };
+
+  // Message rules (memberlist state.go).
+  void on_alive(const Alive& a, Clock::time_point now, bool from_push_pull = false);
+  void on_suspect(const Suspect& s, Clock::time_point now);
+  void on_dead(const Dead& d, Clock::time_point now);
+  void on_ping(const Address& from, const Ping& p);
+  void on_indirect_ping(const Address& from, const IndirectPing& p, Clock::time_point now);
+  void on_ack(const Ack& a, Clock::time_point now);
+  void on_nack(const Nack& n);
+  void handle_message(const Address& from, const Bytes& message, Clock::time_point now);
+  void refute(std::uint32_t accused_incarnation);
+  void set_state(Member& m, NodeState state, Clock::time_point now);  // keeps alive_count_ right
+  void merge(const PushPull& remote, Clock::time_point now);
+  PushPull local_state(bool join) const;
+
+  // Timers.
+  void start_probe(Clock::time_point now);
+  void probe_indirect(Probe& probe, Clock::time_point now);
+  void finish_probe(Clock::time_point now);
+  void gossip(Clock::time_point now);
+  void start_push_pull(Clock::time_point now);
+  void reconnect(Clock::time_point now);
+  void reset_probe_order(Clock::time_point now);
+  void expire_relays(Clock::time_point now);
+  void fire_suspicions(Clock::time_point now);
+
+  // Sending.
+  void send(const Address& to, const Message& message);
+  void broadcast(const std::string& about, const Message& message);
+  void apply_awareness(int delta);
+  Duration scaled(Duration d) const { return d * (awareness_ + 1); }
+  std::vector<const Member*> random_members(std::size_t k, const std::function<bool(const Member&)>& keep);
+  std::size_t estimated_members() const { return members_.size(); }
+  bool peer_supports_nack(const Member& m) const { return m.vsn.size() >= 2 && m.vsn[1] >= 4; }
+
+  MembershipConfig config_;
+  std::mt19937_64 rng_;
+  std::unordered_map<std::string, Member> members_;
+  std::vector<std::string> probe_order_;
+  std::size_t probe_index_ = 0;
+  std::optional<Probe> probe_;
+  std::map<std::uint32_t, Relay> relays_;  // by our ping's seq
+  std::map<std::string, Suspicion> suspicions_;
+  BroadcastQueue broadcasts_;
+  std::uint32_t next_seq_ = 1;
+  int awareness_ = 0;
+  std::size_t alive_count_ = 1;  // ourselves
+  bool leaving_ = false;
+  Clock::time_point next_probe_, next_gossip_, next_push_pull_, next_reconnect_;
+  // Failed (not left) members, kept after they are reaped so reconnect() can try them.
+  std::map<std::string, Member> failed_;
+  std::vector<OutgoingPacket> packets_;
+  std::vector<PushPullRequest> push_pulls_;
+  std::vector<MemberEvent> events_;
+  MembershipStats stats_;
+};
+
+}  // namespace hearsay::gossip

@@ -1,0 +1,174 @@
+// Membership on the simulated network: small clusters for each rule ([unit], also under ASan),
+// and the 1,000-member scenarios of the membership issue ([sim]).
+#include <catch2/catch.hpp>
+
+#include <chrono>
+
+#include "gossip/codec.h"
+#include "sim_network.h"
+
+using namespace hearsay::gossip;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Every live node sees every live node alive, and every killed node not alive. Counting alive
+// entries first keeps this cheap on 1,000 x 1,000 views.
+bool converged(sim::Network& net) {
+  std::size_t live = 0;
+  std::vector<std::size_t> killed;
+  for (std::size_t i = 0; i < net.size(); ++i) {
+    if (net.alive(i)) ++live;
+    else killed.push_back(i);
+  }
+  for (std::size_t v = 0; v < net.size(); ++v) {
+    if (!net.alive(v)) continue;
+    if (net.node(v).alive_count() != live) return false;
+    for (std::size_t k : killed) {
+      if (net.state_of(v, k) == NodeState::alive) return false;
+    }
+  }
+  return true;
+}
+
+// Joins everyone in order, each through a random earlier member, 10 ms apart.
+void join_all(sim::Network& net, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  for (std::size_t i = 1; i < net.size(); ++i) {
+    net.join(i, rng() % i, Duration(static_cast<std::int64_t>(i) * 10));
+  }
+}
+
+bool sees_dead(sim::Network& net, std::size_t victim) {
+  for (std::size_t v = 0; v < net.size(); ++v) {
+    if (v == victim || !net.alive(v)) continue;
+    const NodeState s = net.state_of(v, victim);
+    if (s == NodeState::alive || s == NodeState::suspect) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("Lifeguard timing formulas match memberlist", "[unit]") {
+  // min = mult * max(1, log10 n) * interval: 4 s up to 10 members, 8 s at 100, 12 s at 1000.
+  CHECK(suspicion_min_timeout(4, 1, 1000ms) == 4000ms);
+  CHECK(suspicion_min_timeout(4, 10, 1000ms) == 4000ms);
+  CHECK(suspicion_min_timeout(4, 100, 1000ms) == 8000ms);
+  CHECK(suspicion_min_timeout(4, 1000, 1000ms) == 12000ms);
+  // Confirmations shrink the timeout from max towards min, never below.
+  CHECK(suspicion_timeout(0, 2, 4000ms, 24000ms) == 24000ms);
+  CHECK(suspicion_timeout(1, 2, 4000ms, 24000ms) == 11381ms);
+  CHECK(suspicion_timeout(2, 2, 4000ms, 24000ms) == 4000ms);
+  CHECK(suspicion_timeout(5, 2, 4000ms, 24000ms) == 4000ms);
+  CHECK(suspicion_timeout(3, 0, 4000ms, 24000ms) == 4000ms);
+  CHECK(retransmit_limit(4, 3) == 4);
+  CHECK(retransmit_limit(4, 10) == 8);
+  CHECK(retransmit_limit(4, 99) == 8);
+  CHECK(retransmit_limit(4, 100) == 12);
+  CHECK(push_pull_scale(30000ms, 32) == 30000ms);
+  CHECK(push_pull_scale(30000ms, 33) == 60000ms);
+  CHECK(push_pull_scale(30000ms, 1000) == 180000ms);
+}
+
+TEST_CASE("a small cluster converges, detects a crash and sees a leave", "[unit]") {
+  sim::Network net(12, sim::Options{.seed = 3});
+  join_all(net, 3);
+  REQUIRE(net.run_until_true([&] { return converged(net); }, 30s));
+
+  net.kill(5);
+  auto detected = net.run_until_true([&] { return sees_dead(net, 5); }, 60s);
+  REQUIRE(detected);
+  // Probe round (1 s each) + suspicion (4 s min, 24 s max for 12 members) + gossip.
+  CHECK(*detected <= 30s);
+  for (std::size_t v = 0; v < net.size(); ++v) {
+    if (v != 5) CHECK(net.state_of(v, 5) == NodeState::dead);
+  }
+
+  net.leave(7);
+  REQUIRE(net.run_until_true(
+      [&] {
+        for (std::size_t v = 0; v < net.size(); ++v) {
+          if (v != 5 && v != 7 && net.state_of(v, 7) != NodeState::left) return false;
+        }
+        return true;
+      },
+      10s));
+}
+
+TEST_CASE("accusations about ourselves are refuted with a higher incarnation", "[unit]") {
+  sim::Network net(3, sim::Options{.seed = 9});
+  join_all(net, 9);
+  REQUIRE(net.run_until_true([&] { return converged(net); }, 20s));
+  Membership& n0 = net.node(0);
+  const std::uint32_t before = n0.self().incarnation;
+  Bytes suspect = encode(Suspect{before, "n0", "n1"});
+  n0.receive_packet(sim::Network::address_of(1), suspect.data(), suspect.size(), net.now());
+  CHECK(n0.self().incarnation == before + 1);
+  CHECK(n0.stats().refutations == 1);
+  CHECK(n0.awareness() >= 1);  // being accused counts against our own health
+  // The refutation spreads: the others keep n0 alive, at the new incarnation.
+  net.run_for(5s);
+  CHECK(net.node(1).members().at("n0").incarnation == before + 1);
+  CHECK(net.state_of(1, 0) == NodeState::alive);
+  // A dead message about us is refuted too; a stale one is ignored.
+  Bytes dead = encode(Dead{before + 1, "n0", "n2"});
+  n0.receive_packet(sim::Network::address_of(2), dead.data(), dead.size(), net.now());
+  CHECK(n0.self().incarnation == before + 2);
+  Bytes stale = encode(Suspect{before, "n0", "n2"});
+  n0.receive_packet(sim::Network::address_of(2), stale.data(), stale.size(), net.now());
+  CHECK(n0.self().incarnation == before + 2);
+}
+
+TEST_CASE("garbage packets are counted and dropped", "[unit]") {
+  sim::Network net(2, sim::Options{.seed = 1});
+  Membership& n0 = net.node(0);
+  const Bytes junk{0x07, 0x05, 0xff};
+  n0.receive_packet(sim::Network::address_of(1), junk.data(), junk.size(), net.now());
+  const Bytes bad_ping{0x00, 0x91, 0x01};
+  n0.receive_packet(sim::Network::address_of(1), bad_ping.data(), bad_ping.size(), net.now());
+  CHECK(n0.stats().messages_dropped == 2);
+  CHECK(n0.members().size() == 1);
+}
+
+// One story on one 1,000-member cluster (joining is the expensive part, so it happens once):
+// join and converge; a crash is detected by everyone within the Lifeguard bound; then 10% loss
+// and a member starved of CPU for 5 s, with no live member declared dead; then a partition of
+// 20 s that heals and converges again.
+TEST_CASE("1000 members: join, crash, loss with a starved member, partition and heal", "[sim]") {
+  sim::Network net(1000, sim::Options{.seed = 42, .loss = 0.01});
+  join_all(net, 42);
+  auto joined = net.run_until_true([&] { return converged(net); }, 120s, 1s);
+  REQUIRE(joined);
+
+  net.kill(500);
+  auto detected = net.run_until_true([&] { return sees_dead(net, 500); }, 120s, 500ms);
+  REQUIRE(detected);
+  // Somebody probes the victim about once a second; suspicion lasts between min (12 s at
+  // n = 1000) and max (72 s), shortened by confirmations; then the dead message spreads.
+  CHECK(*detected <= 72s + 10s);
+  for (const auto& f : net.failures()) CHECK(f.subject == "n500");  // nobody else
+
+  const std::size_t failures_before = net.failures().size();
+  net.set_loss(0.10);
+  net.pause(123, 5s);  // stops answering (and probing) for 5 s, then handles its backlog
+  net.run_for(30s);
+  for (std::size_t i = failures_before; i < net.failures().size(); ++i) {
+    const auto& f = net.failures()[i];
+    FAIL_CHECK("with 10% loss, n" << f.viewer << " declared " << f.subject << " failed");
+  }
+  net.set_loss(0.01);
+  // Transient suspicions (refuted since) settle once the loss is gone.
+  REQUIRE(net.run_until_true([&] { return converged(net); }, 30s, 1s));
+
+  // A rack of 100 members cut off for 20 s: both sides suspect (and start to declare dead)
+  // the other; after healing, refutations and gossip to the recently dead bring them back.
+  net.partition([](std::size_t i) { return i < 100 ? 0 : 1; });
+  net.run_for(20s);
+  net.heal();
+  auto healed = net.run_until_true([&] { return converged(net); }, 90s, 1s);
+  REQUIRE(healed);
+  WARN("1000 members: converged " << joined->count() << " ms after the first join; crash seen dead by all in "
+                                  << detected->count() << " ms; 20 s partition healed in " << healed->count()
+                                  << " ms; " << net.packets_sent() << " packets");
+}
