@@ -13,19 +13,19 @@ void BroadcastQueue::push(const std::string& node, Bytes message) {
       by_node_.erase(it);
     }
   }
-  Item item{0, next_id_++, node, std::move(message)};
+  Item item{0, next_id_++, node, std::make_shared<const Bytes>(std::move(message))};
   if (!node.empty()) by_node_[node] = {0, item.id};
   items_.insert(std::move(item));
 }
 
-std::vector<Bytes> BroadcastQueue::take(std::size_t budget, std::size_t per_message_overhead, std::size_t limit) {
-  std::vector<Bytes> out;
+std::vector<BroadcastQueue::Shared> BroadcastQueue::take(std::size_t budget, std::size_t per_message_overhead, std::size_t limit) {
+  std::vector<Shared> out;
   std::vector<Item> taken;
   std::size_t used = 0, scanned = 0;
   for (auto it = items_.begin(); it != items_.end() && scanned < kMaxScan;) {
     ++scanned;
     if (budget - used < per_message_overhead + kSmallestMessage) break;
-    const std::size_t cost = it->message.size() + per_message_overhead;
+    const std::size_t cost = it->message->size() + per_message_overhead;
     if (used + cost > budget) {
       ++it;
       continue;

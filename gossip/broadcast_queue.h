@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -18,9 +19,10 @@ class BroadcastQueue {
  public:
   // `node`: the member the message is about ("" for messages that replace nothing).
   void push(const std::string& node, Bytes message);
+  using Shared = std::shared_ptr<const Bytes>;  // handed out without copying
   // Takes messages that fit in `budget` bytes, `per_message_overhead` each on top of their
   // size, and counts one transmission for each; those sent `limit` times leave the queue.
-  std::vector<Bytes> take(std::size_t budget, std::size_t per_message_overhead, std::size_t limit);
+  std::vector<Shared> take(std::size_t budget, std::size_t per_message_overhead, std::size_t limit);
   std::size_t size() const { return items_.size(); }
 
  private:
@@ -28,7 +30,7 @@ class BroadcastQueue {
     std::size_t transmits = 0;
     std::uint64_t id = 0;  // newer is larger
     std::string node;
-    Bytes message;
+    Shared message;
     bool operator<(const Item& o) const {  // least transmitted first; among equals, newest first
       return transmits != o.transmits ? transmits < o.transmits : id > o.id;
     }

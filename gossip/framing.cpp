@@ -2,6 +2,8 @@
 
 #include <zlib.h>
 
+#include <algorithm>
+
 #include "gossip/lzw.h"
 #include "gossip/msgpack_io.h"
 
@@ -47,13 +49,14 @@ void unwrap(const std::uint8_t* data, std::size_t size, std::size_t depth, Unwra
     Bytes buf;
     if (!r.ok() || !r.uint("Algo", algo) || !r.bytes("Buf", buf) || algo != 0) return void(++out.dropped);
     std::optional<lzw::DecodeError> error;
-    Bytes plain = lzw::decompress(buf.data(), buf.size(), kMaxDecompressed, error);
-    if (error || plain.empty()) return void(++out.dropped);
-    unwrap(plain.data(), plain.size(), depth + 1, out);
+    auto plain = std::make_unique<Bytes>(lzw::decompress(buf.data(), buf.size(), kMaxDecompressed, error));
+    if (error || plain->empty()) return void(++out.dropped);
+    const Bytes& kept = *out.storage.emplace_back(std::move(plain));
+    unwrap(kept.data(), kept.size(), depth + 1, out);
     return;
   }
   if (type == MessageType::has_crc || type == MessageType::encrypt) return void(++out.dropped);  // not in here
-  out.messages.emplace_back(data, data + size);
+  out.messages.emplace_back(data, size);
 }
 
 }  // namespace
@@ -78,21 +81,32 @@ UnwrappedPacket unwrap_packet(const std::uint8_t* data, std::size_t size) {
   return out;
 }
 
-Bytes make_compound(const std::vector<Bytes>& parts) {
-  Bytes out{static_cast<std::uint8_t>(MessageType::compound), static_cast<std::uint8_t>(parts.size())};
-  for (const Bytes& p : parts) {
+Bytes make_compound(const std::vector<ByteView>& parts) {
+  std::size_t total = 2;
+  for (const ByteView& p : parts) total += 2 + p.size();
+  Bytes out;
+  out.reserve(total);
+  out.push_back(static_cast<std::uint8_t>(MessageType::compound));
+  out.push_back(static_cast<std::uint8_t>(parts.size()));
+  for (const ByteView& p : parts) {
     out.push_back(static_cast<std::uint8_t>(p.size() >> 8));
     out.push_back(static_cast<std::uint8_t>(p.size() & 0xff));
   }
-  for (const Bytes& p : parts) out.insert(out.end(), p.begin(), p.end());
+  for (const ByteView& p : parts) out.insert(out.end(), p.begin(), p.end());
   return out;
+}
+
+Bytes make_compound(const std::vector<Bytes>& parts) {
+  std::vector<ByteView> views(parts.begin(), parts.end());
+  return make_compound(views);
 }
 
 Bytes add_crc(const Bytes& packet) {
   const std::uint32_t crc = crc32_of(packet.data(), packet.size());
-  Bytes out{static_cast<std::uint8_t>(MessageType::has_crc), static_cast<std::uint8_t>(crc >> 24),
-            static_cast<std::uint8_t>(crc >> 16), static_cast<std::uint8_t>(crc >> 8), static_cast<std::uint8_t>(crc)};
-  out.insert(out.end(), packet.begin(), packet.end());
+  Bytes out(5 + packet.size());
+  out[0] = static_cast<std::uint8_t>(MessageType::has_crc);
+  for (int i = 0; i < 4; ++i) out[1 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(crc >> (24 - 8 * i));
+  std::copy(packet.begin(), packet.end(), out.begin() + 5);
   return out;
 }
 

@@ -4,6 +4,8 @@
 // compressed payloads.
 #pragma once
 
+#include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -11,8 +13,13 @@
 
 namespace hearsay::gossip {
 
+using ByteView = std::span<const std::uint8_t>;
+
 struct UnwrappedPacket {
-  std::vector<Bytes> messages;  // each a single message: type byte and body
+  // Each a single message (type byte and body), pointing into the input or into `storage`
+  // (decompressed parts): valid while both live. Move-only for that reason.
+  std::vector<ByteView> messages;
+  std::vector<std::unique_ptr<Bytes>> storage;
   std::size_t dropped = 0;      // parts that were truncated, malformed or nested too deep
   std::string error;            // why the whole packet was refused (bad CRC, bad compression)
 };
@@ -21,6 +28,7 @@ struct UnwrappedPacket {
 UnwrappedPacket unwrap_packet(const std::uint8_t* data, std::size_t size);
 
 // `parts` must be non-empty messages; at most 127 of them, each under 64 KiB.
+Bytes make_compound(const std::vector<ByteView>& parts);
 Bytes make_compound(const std::vector<Bytes>& parts);
 // has-CRC: 12, CRC-32 (IEEE) of `packet` big-endian, then `packet`.
 Bytes add_crc(const Bytes& packet);

@@ -113,10 +113,10 @@ void Membership::receive_packet(const Address& from, const std::uint8_t* data, s
   ++stats_.packets_received;
   UnwrappedPacket packet = unwrap_packet(data, size);
   stats_.messages_dropped += packet.dropped + (packet.error.empty() ? 0 : 1);
-  for (const Bytes& message : packet.messages) handle_message(from, message, now);
+  for (const ByteView& message : packet.messages) handle_message(from, message, now);
 }
 
-void Membership::handle_message(const Address& from, const Bytes& message, Clock::time_point now) {
+void Membership::handle_message(const Address& from, ByteView message, Clock::time_point now) {
   DecodeResult decoded = decode(message.data(), message.size());
   if (!decoded.message) {
     ++stats_.messages_dropped;
@@ -421,7 +421,7 @@ void Membership::start_probe(Clock::time_point now) {
   Ping ping{target->name, p.seq, config_.advertise.ip, config_.name, config_.advertise.port};
   if (target->state == NodeState::suspect) {
     // The buddy system: tell a suspect member it is suspected, so it can refute at once.
-    Bytes packet = make_compound({encode(ping), encode(Suspect{target->incarnation, target->name, config_.name})});
+    Bytes packet = make_compound(std::vector<Bytes>{encode(ping), encode(Suspect{target->incarnation, target->name, config_.name})});
     packets_.push_back(OutgoingPacket{target->address, std::move(packet)});
   } else {
     send(target->address, ping);
@@ -478,10 +478,13 @@ void Membership::gossip(Clock::time_point now) {
   });
   const std::size_t limit = retransmit_limit(config_.retransmit_mult, estimated_members());
   for (const Member* target : targets) {
-    std::vector<Bytes> messages = broadcasts_.take(config_.udp_buffer_size - kCompoundHeader, kCompoundPart, limit);
+    auto messages = broadcasts_.take(config_.udp_buffer_size - kCompoundHeader, kCompoundPart, limit);
     if (messages.empty()) return;
     if (messages.size() > kMaxCompoundParts) messages.resize(kMaxCompoundParts);
-    Bytes packet = messages.size() == 1 ? std::move(messages[0]) : make_compound(messages);
+    std::vector<ByteView> parts;
+    parts.reserve(messages.size());
+    for (const auto& m : messages) parts.emplace_back(*m);
+    Bytes packet = parts.size() == 1 ? Bytes(parts[0].begin(), parts[0].end()) : make_compound(parts);
     packets_.push_back(OutgoingPacket{target->address, std::move(packet)});
   }
 }
@@ -501,17 +504,17 @@ void Membership::send(const Address& to, const Message& message) {
   const std::size_t room = config_.udp_buffer_size > first.size() + kCompoundHeader + kCompoundPart
                                ? config_.udp_buffer_size - first.size() - kCompoundHeader - kCompoundPart
                                : 0;
-  std::vector<Bytes> extra = broadcasts_.take(room, kCompoundPart, limit);
+  auto extra = broadcasts_.take(room, kCompoundPart, limit);
   if (extra.empty()) {
     packets_.push_back(OutgoingPacket{to, std::move(first)});
     return;
   }
-  std::vector<Bytes> parts;
+  std::vector<ByteView> parts;
   parts.reserve(std::min(extra.size() + 1, kMaxCompoundParts));
-  parts.push_back(std::move(first));
-  for (Bytes& e : extra) {
+  parts.emplace_back(first);
+  for (const auto& e : extra) {
     if (parts.size() == kMaxCompoundParts) break;
-    parts.push_back(std::move(e));
+    parts.emplace_back(*e);
   }
   packets_.push_back(OutgoingPacket{to, make_compound(parts)});
 }

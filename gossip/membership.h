@@ -10,6 +10,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <span>
 #include <utility>
 #include <string>
 #include <unordered_map>
@@ -118,7 +119,7 @@ class Membership {
   void on_indirect_ping(const Address& from, const IndirectPing& p, Clock::time_point now);
   void on_ack(const Ack& a, Clock::time_point now);
   void on_nack(const Nack& n);
-  void handle_message(const Address& from, const Bytes& message, Clock::time_point now);
+  void handle_message(const Address& from, std::span<const std::uint8_t> message, Clock::time_point now);
   void refute(std::uint32_t accused_incarnation);
   void set_state(Member& m, NodeState state, Clock::time_point now);  // keeps alive_count_ right
   void merge(const PushPull& remote, Clock::time_point now);

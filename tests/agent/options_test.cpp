@@ -6,6 +6,18 @@
 
 using namespace hearsay::agent;
 
+namespace {
+// The error a command line gets, or "no error".
+std::string message_of(const std::vector<std::string>& args) {
+  try {
+    parse_agent_command_line(args);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+}  // namespace
+
 TEST_CASE("single-dash long flags are rewritten, values are not", "[unit]") {
   auto out = normalize_single_dash({"-data-dir", "/tmp/x", "-node=a", "--dev", "-v", "-1", "-unknown", "-node", "-n2"},
                                    {"data-dir", "node", "dev"});
@@ -27,14 +39,6 @@ TEST_CASE("Consul-style flags produce the config", "[unit]") {
 }
 
 TEST_CASE("bad flags are errors that name the value", "[unit]") {
-  auto message_of = [](std::vector<std::string> args) {
-    try {
-      parse_agent_command_line(args);
-    } catch (const ConfigError& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
   CHECK(message_of({"-data-dir", "/d", "-http-port", "99999"}).find("99999") != std::string::npos);
   CHECK(message_of({"-data-dir", "/d", "-client", "localhost"}).find("localhost") != std::string::npos);
   CHECK(message_of({"-data-dir", "/d", "-log-level", "chatty"}).find("chatty") != std::string::npos);
@@ -101,14 +105,6 @@ TEST_CASE("DNS flags and dns_config", "[unit]") {
   CHECK(f.recursor_timeout == std::chrono::milliseconds(500));
   CHECK(f.dns.soa_min_ttl == 60);
 
-  auto message_of = [](std::vector<std::string> args) {
-    try {
-      parse_agent_command_line(args);
-    } catch (const ConfigError& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
   CHECK(message_of({"-dev", "-recursor", "dns.google"}).find("dns.google") != std::string::npos);
   CHECK(message_of({"-dev", "-recursor", "1.2.3.4:99999"}).find("99999") != std::string::npos);
   CHECK(message_of({"-dev", "-domain", "bad..name"}).find("bad..name") != std::string::npos);

@@ -10,7 +10,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace hearsay::gossip;
   UnwrappedPacket packet = unwrap_packet(data, size);
-  for (const Bytes& m : packet.messages) {
+  for (const ByteView& m : packet.messages) {
     DecodeResult r = decode(m.data(), m.size());
     if (!r.message) continue;
     Bytes again = encode(*r.message);
