@@ -24,6 +24,13 @@ def enter_namespace():
     if os.geteuid() != 0:
         print("SKIP: needs root for a network namespace\n0 passed, 0 failed")
         raise SystemExit(0)
+    # A sandbox may forbid new namespaces or mounts even to root: say so rather than fail.
+    probe = subprocess.run(["unshare", "--mount", "--net", "sh", "-c",
+                            "mount --make-rprivate / && mount --bind /etc/resolv.conf /etc/resolv.conf"],
+                           capture_output=True, text=True, timeout=30)
+    if probe.returncode != 0:
+        print(f"SKIP: cannot create a network+mount namespace here: {probe.stderr.strip()}\n0 passed, 0 failed")
+        raise SystemExit(0)
     env = dict(os.environ, **{INSIDE: "1"})
     proc = subprocess.run(["unshare", "--mount", "--net", sys.executable, os.path.abspath(__file__)], env=env,
                           timeout=240)
