@@ -1,11 +1,12 @@
 // Fuzz target: arbitrary bytes as a decrypted gossip UDP packet (CRC, compression, compounds,
-// messages) and as a push/pull stream body. Must never crash; whatever decodes must re-encode
+// messages), as serf tags, and as a push/pull stream body. Must never crash; whatever decodes must re-encode
 // to something that decodes again.
 #include <cstdint>
 #include <cstdlib>
 
 #include "gossip/codec.h"
 #include "gossip/framing.h"
+#include "gossip/serf_tags.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace hearsay::gossip;
@@ -15,6 +16,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!r.message) continue;
     Bytes again = encode(*r.message);
     if (!decode(again.data(), again.size()).message) std::abort();
+  }
+  if (auto tags = decode_tags(Bytes(data, data + size))) {
+    // Whatever we can re-encode (within 512 bytes) must decode to the same tags.
+    if (auto again = encode_tags(*tags); again && decode_tags(*again) != tags) std::abort();
   }
   PushPullResult pp = decode_push_pull(data, size);
   if (pp.message) {
