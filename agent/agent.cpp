@@ -8,8 +8,10 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <algorithm>
 
 #include "agent/identity.h"
+#include "gossip/serf_tags.h"
 
 namespace hearsay::agent {
 namespace {
@@ -73,6 +75,24 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
                                                 config_.recursor_timeout);
   }
 
+  {
+    gossip::MembershipConfig mc;
+    mc.name = config_.node_name;
+    auto advertise = gossip::parse_address(advertise_, static_cast<std::uint16_t>(config_.serf_lan_port));
+    if (!advertise) throw ConfigError("-advertise: \"" + advertise_ + "\" cannot be gossiped to");
+    mc.advertise = *advertise;
+    // Serf's tag encoding, so serf lists us with tags; "hs" marks hearsay peers.
+    auto meta = gossip::encode_tags({{gossip::kHearsayTag, "1"}, {"role", "node"}, {"dc", config_.datacenter},
+                                     {"id", node_id_}, {"build", kVersion}});
+    if (!meta) throw ConfigError("node tags exceed 512 bytes");
+    mc.meta = *meta;
+    membership_ = std::make_unique<gossip::Membership>(mc, std::random_device{}(), gossip::Transport::now());
+    gossip_ = std::make_unique<gossip::Transport>(&loop_, *membership_, [](const gossip::MemberEvent& e) {
+      static const char* kinds[] = {"joined", "updated", "failed", "left"};
+      spdlog::info("member {} {} ({})", e.member.name, kinds[static_cast<int>(e.kind)], e.member.address.to_string());
+    });
+  }
+
   check_uv(uv_idle_init(&loop_, &flush_idle_), "uv_idle_init");
   check_uv(uv_check_init(&loop_, &flush_check_), "uv_check_init");
   flush_idle_.data = this;
@@ -102,7 +122,7 @@ int Agent::run() {
     shutdown();
     return 1;
   }
-  if (!start_dns()) {
+  if (!start_dns() || !start_gossip()) {
     shutdown();
     return 1;
   }
@@ -136,6 +156,23 @@ int Agent::run() {
   uv_run(&loop_, UV_RUN_DEFAULT);
   spdlog::info("agent stopped");
   return 0;
+}
+
+bool Agent::start_gossip() {
+  // -dev keeps gossip on loopback unless told otherwise, as Consul's dev mode does.
+  const std::string bind = config_.dev && config_.bind_addr == "0.0.0.0" ? "127.0.0.1" : config_.bind_addr;
+  int rc = gossip_->listen(bind, config_.serf_lan_port);
+  if (rc != 0) {
+    spdlog::critical("cannot listen for gossip on {}:{}: {}", bind, config_.serf_lan_port, uv_strerror(rc));
+    return false;
+  }
+  std::vector<gossip::Address> seeds;
+  for (const auto& j : config_.join) seeds.push_back(*gossip::parse_address(j, 8301));  // validated
+  if (!seeds.empty()) {
+    membership_->join(seeds);
+    gossip_->flush();
+  }
+  return true;
 }
 
 bool Agent::start_dns() {
@@ -183,6 +220,7 @@ void Agent::shutdown() {
   blocking_->close();
   http_server_->close([] {});
   if (dns_server_) dns_server_->close();
+  if (gossip_) gossip_->close();
   scheduler_->stop_all([] {});
   for (uv_handle_t* h : {as_handle(&flush_idle_), as_handle(&flush_check_), as_handle(&reap_timer_),
                          as_handle(&sigint_), as_handle(&sigterm_)}) {
@@ -215,12 +253,18 @@ http::OpResult Agent::catalog_deregister(const http::CatalogDeregistration& dere
 }
 
 http::OpResult Agent::join(const std::string& address) {
-  // Gossip membership arrives with its own issue; until then a join is an explicit failure.
-  return http::OpResult::fail(500, "cannot join " + address + ": this agent runs without gossip membership");
+  auto seed = gossip::parse_address(address, 8301);
+  if (!seed) return http::OpResult::fail(400, "cannot join " + address + ": not an IP address or IP:port");
+  membership_->join({*seed});
+  gossip_->flush();
+  return http::OpResult::ok();
 }
 
 http::OpResult Agent::leave() {
-  // Answer first (after the commit), then stop: Consul's leave also shuts the agent down.
+  // Tell the cluster first (dead about ourselves = left), answer, then stop a little later so
+  // the news is gossiped out: Consul's leave also shuts the agent down.
+  membership_->leave(gossip::Transport::now());
+  gossip_->flush();
   after_commit([this](bool) {
     auto* timer = new uv_timer_t;
     uv_timer_init(&loop_, timer);
@@ -228,7 +272,7 @@ http::OpResult Agent::leave() {
     uv_timer_start(timer, [](uv_timer_t* t) {
       static_cast<Agent*>(t->data)->shutdown();
       uv_close(as_handle(t), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-    }, 100, 0);
+    }, 1000, 0);
   });
   return http::OpResult::ok();
 }
@@ -239,13 +283,23 @@ http::OpResult Agent::force_leave(const std::string& node) {
 }
 
 std::vector<http::MemberInfo> Agent::members() const {
-  http::MemberInfo self;
-  self.name = config_.node_name;
-  self.addr = advertise_;
-  self.port = config_.serf_lan_port;
-  self.tags = {{"role", "node"}, {"dc", config_.datacenter}, {"id", node_id_}, {"vsn", "2"}, {"vsn_min", "2"},
-               {"vsn_max", "3"}, {"build", kVersion}, {"segment", ""}, {"hearsay", "1"}};
-  return {self};
+  std::vector<http::MemberInfo> out;
+  for (const auto& [name, m] : membership_->members()) {
+    http::MemberInfo info;
+    info.name = m.name;
+    info.addr = m.address.ip_text();
+    info.port = m.address.port;
+    if (auto tags = gossip::decode_tags(m.meta)) info.tags = *tags;
+    // Consul's serf status: 1 alive (suspect members are still listed alive), 3 left, 4 failed.
+    info.status = m.state == gossip::NodeState::left ? 3 : m.state == gossip::NodeState::dead ? 4 : 1;
+    if (m.vsn.size() == 6) {
+      info.protocol_min = m.vsn[0], info.protocol_max = m.vsn[1], info.protocol_cur = m.vsn[2];
+      info.delegate_min = m.vsn[3], info.delegate_max = m.vsn[4], info.delegate_cur = m.vsn[5];
+    }
+    out.push_back(std::move(info));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
 }
 
 http::AgentIdentity Agent::identity() const {

@@ -16,6 +16,8 @@
 #include "catalog/store_sqlite.h"
 #include "dns/resolver.h"
 #include "dns/server_uv.h"
+#include "gossip/membership.h"
+#include "gossip/transport_uv.h"
 #include "http-api/api.h"
 #include "http-api/blocking_uv.h"
 #include "http-api/server_uv.h"
@@ -53,6 +55,7 @@ class Agent final : public http::AgentOps {
   void flush();
   void shutdown();
   bool start_dns();
+  bool start_gossip();
   static LocalState::Clock::time_point now() { return LocalState::Clock::now(); }
 
   AgentConfig config_;
@@ -68,6 +71,8 @@ class Agent final : public http::AgentOps {
   std::unique_ptr<http::Server> http_server_;
   std::unique_ptr<dns::Resolver> dns_resolver_;
   std::unique_ptr<dns::Server> dns_server_;  // null when -dns-port is -1
+  std::unique_ptr<gossip::Membership> membership_;
+  std::unique_ptr<gossip::Transport> gossip_;
 
   // Group commit: `flush_idle_` keeps the loop from sleeping while work is pending, and
   // `flush_check_` commits after the loop has handled this turn's I/O.

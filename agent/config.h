@@ -49,6 +49,7 @@ struct AgentConfig {
   dns::ResolverConfig dns;
   dns::ServeConfig dns_serve;
   std::vector<std::string> recursors;  // "ip" or "ip:port"
+  std::vector<std::string> join;       // gossip addresses to join at start ("ip" or "ip:port")
   std::chrono::milliseconds recursor_timeout{std::chrono::seconds(2)};
 };
 

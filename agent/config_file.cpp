@@ -23,7 +23,7 @@ namespace {
 const std::set<std::string> kIgnoredConsulKeys = {
     "server", "bootstrap", "bootstrap_expect", "ui", "ui_config", "acl", "telemetry", "performance",
     "leave_on_terminate", "skip_leave_on_interrupt", "disable_update_check", "connect", "autopilot",
-    "retry_join", "retry_interval", "start_join", "encrypt", "log_file", "enable_debug", "primary_datacenter",
+    "retry_interval", "encrypt", "log_file", "enable_debug", "primary_datacenter",
 };
 
 std::string to_text(const rapidjson::Value& v) {
@@ -158,6 +158,10 @@ class FileReader {
         else if (port == "serf_lan") config_.serf_lan_port = port_of("ports.serf_lan", it->value);
         else spdlog::warn("{}: ports.{} is not used by hearsay; ignored", source_, port);
       }
+    } else if (key == "start_join" || key == "retry_join") {
+      // Both join at start; retrying with backoff arrives with -retry-join.
+      if (!v.IsArray()) fail(key, "must be an array of addresses");
+      for (const auto& a : v.GetArray()) config_.join.push_back(string_of(key, a));
     } else if (key == "domain") {
       config_.dns.domain = string_of(key, v);
     } else if (key == "recursors") {

@@ -11,6 +11,7 @@
 #include "agent/config_file.h"
 #include "catalog/duration.h"
 #include "dns/forwarder_uv.h"
+#include "gossip/address.h"
 
 namespace hearsay::agent {
 namespace {
@@ -35,6 +36,7 @@ cxxopts::Options make_options() {
       ("recursor", "Upstream DNS server (ip or ip:port) for names outside the domain (repeatable)",
        cxxopts::value<std::vector<std::string>>())
       ("dns-only-passing", "DNS answers leave out instances with warning checks too (dns_config.only_passing)")
+      ("join", "Address of an agent to join at start (ip or ip:port; repeatable)", cxxopts::value<std::vector<std::string>>())
       ("serf-lan-port", "Gossip port (UDP and TCP)", cxxopts::value<int>()->default_value("8301"))
       ("config-file", "JSON config file to load (repeatable)", cxxopts::value<std::vector<std::string>>())
       ("config-dir", "Directory of *.json config files to load (repeatable)", cxxopts::value<std::vector<std::string>>())
@@ -141,6 +143,9 @@ void validate(const AgentConfig& c) {
   check_port("-http-port", c.http_port);
   if (c.dns_port != -1) check_port("-dns-port", c.dns_port);  // -1: no DNS interface, as Consul
   validate_domain(c.dns.domain);
+  for (const auto& j : c.join) {
+    if (!gossip::parse_address(j, 8301)) throw ConfigError("-join: \"" + j + "\" is not an IP address or IP:port");
+  }
   for (const auto& recursor : c.recursors) {
     if (!dns::parse_recursor(recursor)) throw ConfigError("-recursor: \"" + recursor + "\" is not an IP address or IP:port");
   }
@@ -208,6 +213,9 @@ ParsedCommandLine parse_agent_command_line(const std::vector<std::string>& args)
       for (const auto& rec : r["recursor"].as<std::vector<std::string>>()) c.recursors.push_back(rec);
     }
     if (r.count("dns-only-passing")) c.dns.only_passing = true;
+    if (r.count("join")) {
+      for (const auto& j : r["join"].as<std::vector<std::string>>()) c.join.push_back(j);
+    }
     if (r.count("serf-lan-port")) c.serf_lan_port = r["serf-lan-port"].as<int>();
     if (r.count("log-level")) c.log_level = r["log-level"].as<std::string>();
     if (r.count("enable-script-checks")) c.enable_script_checks = true;

@@ -29,7 +29,7 @@ KNOTD=$(command -v knotd || echo /usr/sbin/knotd)
 # ---- hearsay with 200 x 5 instances
 HTTP_PORT=$(free_port); H_DNS=$(free_port)
 "${SERVER_CPU[@]}" "$AGENT_BIN" -node bench -data-dir "$BENCH_TMP/agent" -http-port "$HTTP_PORT" -dns-port "$H_DNS" \
-  -bind 127.0.0.1 -log-level warn -sync-writes=false 2>"$BENCH_TMP/agent.log" &
+  -bind 127.0.0.1 -serf-lan-port "$(free_port)" -log-level warn -sync-writes=false 2>"$BENCH_TMP/agent.log" &
 AGENT_PID=$!
 BENCH_PIDS+=($AGENT_PID)
 wait_http "http://127.0.0.1:$HTTP_PORT/v1/agent/self"

@@ -20,7 +20,7 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 # ---- hearsay with 10 instances of web
 HTTP_PORT=$(free_port)
 "$AGENT_BIN" -node bench -data-dir "$BENCH_TMP/agent" -http-port "$HTTP_PORT" -dns-port "$(free_port)" \
-  -bind 127.0.0.1 -log-level warn 2>"$BENCH_TMP/agent.log" &
+  -bind 127.0.0.1 -serf-lan-port "$(free_port)" -log-level warn 2>"$BENCH_TMP/agent.log" &
 AGENT_PID=$!
 BENCH_PIDS+=($AGENT_PID)
 wait_http "http://127.0.0.1:$HTTP_PORT/v1/agent/self"

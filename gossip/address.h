@@ -3,6 +3,7 @@
 #pragma once
 
 #include <compare>
+#include <optional>
 #include <cstdint>
 #include <string>
 
@@ -15,22 +16,16 @@ struct Address {
   std::uint16_t port = 0;
   auto operator<=>(const Address&) const = default;
   bool empty() const { return ip.empty(); }
-  std::string to_string() const {
-    std::string out;
-    if (ip.size() == 4) {
-      for (std::size_t i = 0; i < 4; ++i) out += (i ? "." : "") + std::to_string(ip[i]);
-    } else {
-      static const char* digits = "0123456789abcdef";
-      out += "[";
-      for (std::size_t i = 0; i < ip.size(); ++i) {
-        if (i && i % 2 == 0) out += ":";
-        out += digits[ip[i] >> 4];
-        out += digits[ip[i] & 15];
-      }
-      out += "]";
-    }
-    return out + ":" + std::to_string(port);
-  }
+  std::string ip_text() const;    // "10.0.0.1", "fd00::1"
+  std::string to_string() const;  // "10.0.0.1:8301", "[fd00::1]:8301"
 };
+
+}  // namespace hearsay::gossip
+
+namespace hearsay::gossip {
+
+// "10.0.0.1", "10.0.0.1:8301", "::1", "[::1]:8301" -> an Address (default_port when none is
+// given); nullopt for anything else (host names are not resolved here).
+std::optional<Address> parse_address(const std::string& text, std::uint16_t default_port);
 
 }  // namespace hearsay::gossip

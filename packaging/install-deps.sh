@@ -15,11 +15,11 @@ build_packages=(
 test_packages=(
   clang libclang-rt-14-dev
   python3-consul curl sqlite3 openssl ca-certificates
-  bind9-dnsutils knot-dnsutils iproute2 util-linux prometheus
+  bind9-dnsutils knot-dnsutils iproute2 util-linux prometheus serf
 )
 # Benchmarks: the peers we measure against in the same run.
 bench_packages=(
-  wrk nginx-light etcd-server etcd-client dnsperf knot serf
+  wrk nginx-light etcd-server etcd-client dnsperf knot
 )
 
 want=("${build_packages[@]}" "${test_packages[@]}")

@@ -108,6 +108,9 @@ TEST_CASE("DNS flags and dns_config", "[unit]") {
   CHECK(message_of({"-dev", "-recursor", "dns.google"}).find("dns.google") != std::string::npos);
   CHECK(message_of({"-dev", "-recursor", "1.2.3.4:99999"}).find("99999") != std::string::npos);
   CHECK(message_of({"-dev", "-domain", "bad..name"}).find("bad..name") != std::string::npos);
+  CHECK(message_of({"-dev", "-join", "127.0.0.1:99999"}).find("99999") != std::string::npos);
+  CHECK(parse_agent_command_line({"-dev", "-join", "127.0.0.1:8302", "-join", "10.0.0.2"}).config.join ==
+        std::vector<std::string>{"127.0.0.1:8302", "10.0.0.2"});
   AgentConfig bad;
   CHECK_THROWS_WITH(apply_config_text(R"({"dns_config": {"node_ttl": "soon"}})", "x.json", bad),
                     Catch::Contains("dns_config.node_ttl"));

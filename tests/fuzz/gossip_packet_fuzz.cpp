@@ -1,5 +1,5 @@
 // Fuzz target: arbitrary bytes as a decrypted gossip UDP packet (CRC, compression, compounds,
-// messages), as serf tags, and as a push/pull stream body. Must never crash; whatever decodes must re-encode
+// messages), as serf tags, as a TCP stream message and as a push/pull body. Must never crash; whatever decodes must re-encode
 // to something that decodes again.
 #include <cstdint>
 #include <cstdlib>
@@ -7,6 +7,7 @@
 #include "gossip/codec.h"
 #include "gossip/framing.h"
 #include "gossip/serf_tags.h"
+#include "gossip/stream_message.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace hearsay::gossip;
@@ -21,6 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // Whatever we can re-encode (within 512 bytes) must decode to the same tags.
     if (auto again = encode_tags(*tags); again && decode_tags(*again) != tags) std::abort();
   }
+  (void)parse_stream_message(data, size);  // a TCP stream's first bytes
   PushPullResult pp = decode_push_pull(data, size);
   if (pp.message) {
     Bytes again = encode_push_pull(*pp.message);

@@ -49,12 +49,13 @@ def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):
 class Agent:
     """One agent process with its own data dir and ports."""
 
-    def __init__(self, name="node1", data_dir=None, extra_args=(), http_port=None, dns_port=None):
+    def __init__(self, name="node1", data_dir=None, extra_args=(), http_port=None, dns_port=None, serf_port=None):
         self.name = name
         self._own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix=f"hearsay-it-{name}-")
         self.http_port = http_port or free_port()
         self.dns_port = dns_port or free_port()
+        self.serf_port = serf_port or free_port()  # never the default 8301: tests run in parallel
         self.extra_args = list(extra_args)
         self.proc = None
         self.log_path = os.path.join(self.data_dir, "agent.log")
@@ -62,6 +63,7 @@ class Agent:
     def args(self):
         return [AGENT, "-node", self.name, "-data-dir", self.data_dir, "-client", "127.0.0.1",
                 "-bind", "127.0.0.1", "-http-port", str(self.http_port), "-dns-port", str(self.dns_port),
+                "-serf-lan-port", str(self.serf_port),
                 "-log-level", "debug"] + self.extra_args
 
     def start(self, timeout=10.0):

@@ -1,0 +1,64 @@
+#include "gossip/stream_message.h"
+
+#include "gossip/codec.h"
+#include "gossip/lzw.h"
+#include "gossip/msgpack_io.h"
+
+namespace hearsay::gossip {
+namespace {
+constexpr std::size_t kMaxStreamPlain = 20 * 1024 * 1024;  // memberlist refuses larger streams too
+}
+
+StreamMessage parse_stream_message(const std::uint8_t* data, std::size_t size) {
+  StreamMessage out;
+  if (size == 0) return out;
+  const auto type = static_cast<MessageType>(data[0]);
+  if (type == MessageType::compress) {
+    msgpack::zone zone;
+    std::size_t offset = 1;
+    auto object = mp::unpack_one(zone, data, size, offset);
+    if (!object) return out;  // not all there yet
+    mp::StructReader r(*object);
+    std::uint8_t algo = 255;
+    Bytes buf;
+    if (!r.ok() || !r.uint("Algo", algo) || !r.bytes("Buf", buf) || algo != 0) {
+      out.kind = StreamMessage::Kind::unsupported;
+      out.error = "bad compress wrapper";
+      return out;
+    }
+    std::optional<lzw::DecodeError> error;
+    Bytes plain = lzw::decompress(buf.data(), buf.size(), kMaxStreamPlain, error);
+    if (error || plain.empty() || plain[0] == static_cast<std::uint8_t>(MessageType::compress)) {
+      out.kind = StreamMessage::Kind::unsupported;
+      out.error = error ? error->message : "bad compressed stream";
+      return out;
+    }
+    StreamMessage inner = parse_stream_message(plain.data(), plain.size());
+    if (inner.kind == StreamMessage::Kind::incomplete) {  // the whole payload was there: it is short
+      inner.kind = StreamMessage::Kind::unsupported;
+      inner.error = "truncated message inside compression";
+    }
+    return inner;
+  }
+  if (type == MessageType::push_pull) {
+    PushPullResult r = decode_push_pull(data + 1, size - 1);
+    if (r.message) {
+      out.kind = StreamMessage::Kind::push_pull;
+      out.push_pull = std::move(*r.message);
+    }
+    return out;  // otherwise incomplete until the stream ends
+  }
+  if (type == MessageType::ping) {
+    DecodeResult r = decode(data, size);
+    if (r.message && std::holds_alternative<Ping>(*r.message)) {
+      out.kind = StreamMessage::Kind::ping;
+      out.ping = std::get<Ping>(*r.message);
+    }
+    return out;
+  }
+  out.kind = StreamMessage::Kind::unsupported;
+  out.error = "stream message type " + std::to_string(static_cast<int>(type)) + " not supported";
+  return out;
+}
+
+}  // namespace hearsay::gossip

@@ -1,0 +1,280 @@
+// Streams live in a set until both their handles are closed; a stream owns its buffers and its
+// 10 s deadline (memberlist's TCPTimeout).
+#include "gossip/transport_uv.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "gossip/codec.h"
+#include "gossip/stream_message.h"
+
+namespace hearsay::gossip {
+namespace {
+
+constexpr std::uint64_t kStreamTimeoutMs = 10000;
+constexpr std::size_t kMaxStreamBytes = 20 * 1024 * 1024;
+
+template <typename T>
+uv_handle_t* handle(T* h) {
+  return reinterpret_cast<uv_handle_t*>(h);
+}
+
+}  // namespace
+
+bool to_sockaddr(const Address& address, sockaddr_storage& out) {
+  std::memset(&out, 0, sizeof(out));
+  if (address.ip.size() == 4) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&out);
+    in->sin_family = AF_INET;
+    in->sin_port = htons(address.port);
+    std::memcpy(&in->sin_addr, address.ip.data(), 4);
+    return true;
+  }
+  if (address.ip.size() == 16) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&out);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(address.port);
+    std::memcpy(&in6->sin6_addr, address.ip.data(), 16);
+    return true;
+  }
+  return false;
+}
+
+Address from_sockaddr(const sockaddr* addr) {
+  Address out;
+  if (addr->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(addr);
+    const auto* b = reinterpret_cast<const std::uint8_t*>(&in->sin_addr);
+    out.ip.assign(b, b + 4);
+    out.port = ntohs(in->sin_port);
+  } else if (addr->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
+    const auto* b = reinterpret_cast<const std::uint8_t*>(&in6->sin6_addr);
+    out.ip.assign(b, b + 16);
+    out.port = ntohs(in6->sin6_port);
+  }
+  return out;
+}
+
+// One TCP exchange, either side: read one message, and either answer it (responder) or hand
+// it to Membership (initiator).
+class Transport::Stream : public std::enable_shared_from_this<Stream> {
+ public:
+  Stream(Transport& t, bool initiator, Address peer) : t_(t), initiator_(initiator), peer_(std::move(peer)) {
+    uv_tcp_init(t_.loop_, &tcp_);
+    uv_timer_init(t_.loop_, &timer_);
+    tcp_.data = this;
+    timer_.data = this;
+    uv_timer_start(&timer_, [](uv_timer_t* h) { static_cast<Stream*>(h->data)->fail("timed out"); }, kStreamTimeoutMs, 0);
+  }
+  uv_tcp_t* tcp() { return &tcp_; }
+
+  void connect(Bytes request) {
+    request_ = std::move(request);
+    sockaddr_storage addr{};
+    if (!to_sockaddr(peer_, addr)) return fail("bad address");
+    connect_.data = this;
+    int rc = uv_tcp_connect(&connect_, &tcp_, reinterpret_cast<const sockaddr*>(&addr), [](uv_connect_t* req, int status) {
+      auto* s = static_cast<Stream*>(req->data);
+      if (status != 0) return s->fail(uv_strerror(status));
+      s->write(std::move(s->request_), false);
+      s->start_reading();
+    });
+    if (rc != 0) fail(uv_strerror(rc));
+  }
+
+  void start_reading() {
+    uv_read_start(
+        reinterpret_cast<uv_stream_t*>(&tcp_),
+        [](uv_handle_t* h, std::size_t, uv_buf_t* b) {
+          auto* s = static_cast<Stream*>(h->data);
+          *b = uv_buf_init(s->chunk_, sizeof(s->chunk_));
+        },
+        [](uv_stream_t* h, ssize_t n, const uv_buf_t* b) {
+          auto* s = static_cast<Stream*>(h->data);
+          auto keep = s->shared_from_this();
+          if (n < 0) return s->fail(n == UV_EOF ? "closed before a complete message" : uv_strerror(static_cast<int>(n)));
+          s->input_.insert(s->input_.end(), b->base, b->base + n);
+          if (s->input_.size() > kMaxStreamBytes) return s->fail("stream too large");
+          s->try_parse();
+        });
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    uv_timer_stop(&timer_);
+    uv_close(handle(&timer_), on_closed);
+    uv_close(handle(&tcp_), on_closed);
+  }
+
+ private:
+  void try_parse() {
+    if (done_) return;
+    StreamMessage m = parse_stream_message(input_.data(), input_.size());
+    if (m.kind == StreamMessage::Kind::incomplete) return;
+    done_ = true;
+    const Clock::time_point now = Transport::now();
+    if (m.kind == StreamMessage::Kind::unsupported) {
+      spdlog::debug("gossip: stream from {}: {}", peer_.to_string(), m.error);
+      if (!initiator_) return write(encode(ErrorMessage{m.error}), true);
+      return fail(m.error);
+    }
+    if (initiator_) {
+      if (m.kind == StreamMessage::Kind::push_pull) t_.membership_.push_pull_reply(m.push_pull, now);
+      close();
+    } else if (m.kind == StreamMessage::Kind::push_pull) {
+      PushPull reply = t_.membership_.handle_push_pull(m.push_pull, now);
+      write(encode_push_pull(reply), true);
+    } else {
+      write(encode(Ack{m.ping.seq_no, {}}), true);  // the TCP fallback probe
+    }
+    t_.flush();
+  }
+
+  void write(Bytes data, bool close_after) {
+    struct Write {
+      uv_write_t req;
+      Bytes data;
+      std::shared_ptr<Stream> stream;
+      bool close_after;
+    };
+    auto* w = new Write{{}, std::move(data), shared_from_this(), close_after};
+    w->req.data = w;
+    uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(w->data.data()), static_cast<unsigned>(w->data.size()));
+    int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, [](uv_write_t* req, int status) {
+      std::unique_ptr<Write> owned(static_cast<Write*>(req->data));
+      if (status != 0) return owned->stream->fail(uv_strerror(status));
+      if (owned->close_after) owned->stream->close();
+    });
+    if (rc != 0) {
+      delete w;
+      fail(uv_strerror(rc));
+    }
+  }
+
+  void fail(const char* why) {
+    if (closed_) return;
+    if (initiator_ && !done_) {
+      ++t_.stats_.streams_failed;
+      spdlog::debug("gossip: push/pull with {} failed: {}", peer_.to_string(), why);
+      t_.membership_.push_pull_failed(peer_);
+    }
+    close();
+  }
+  void fail(const std::string& why) { fail(why.c_str()); }
+
+  static void on_closed(uv_handle_t* h) {
+    auto* s = static_cast<Stream*>(h->data);
+    if (++s->closed_handles_ < 2) return;
+    s->t_.streams_.erase(s->shared_from_this());
+  }
+
+  Transport& t_;
+  bool initiator_;
+  Address peer_;
+  uv_tcp_t tcp_{};
+  uv_timer_t timer_{};
+  uv_connect_t connect_{};
+  Bytes request_;
+  std::vector<std::uint8_t> input_;
+  char chunk_[65536];
+  bool done_ = false, closed_ = false;
+  int closed_handles_ = 0;
+};
+
+Transport::Transport(uv_loop_t* loop, Membership& membership, EventHandler on_event)
+    : loop_(loop), membership_(membership), on_event_(std::move(on_event)), buffer_(65536) {}
+
+Transport::~Transport() = default;
+
+int Transport::listen(const std::string& host, int port) {
+  sockaddr_storage addr{};
+  int rc = uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr));
+  if (rc != 0) rc = uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr));
+  if (rc != 0) return rc;
+  uv_udp_init(loop_, &udp_);
+  uv_tcp_init(loop_, &tcp_);
+  uv_timer_init(loop_, &timer_);
+  open_ = true;
+  udp_.data = tcp_.data = timer_.data = this;
+  if ((rc = uv_udp_bind(&udp_, reinterpret_cast<const sockaddr*>(&addr), 0)) != 0) return rc;
+  if ((rc = uv_tcp_bind(&tcp_, reinterpret_cast<const sockaddr*>(&addr), 0)) != 0) return rc;
+  rc = uv_listen(reinterpret_cast<uv_stream_t*>(&tcp_), 128, [](uv_stream_t* server, int status) {
+    auto* t = static_cast<Transport*>(server->data);
+    if (status != 0) return;
+    auto stream = std::make_shared<Stream>(*t, false, Address{});
+    t->streams_.insert(stream);
+    ++t->stats_.streams_in;
+    if (uv_accept(server, reinterpret_cast<uv_stream_t*>(stream->tcp())) != 0) return stream->close();
+    stream->start_reading();
+  });
+  if (rc != 0) return rc;
+  rc = uv_udp_recv_start(
+      &udp_,
+      [](uv_handle_t* h, std::size_t, uv_buf_t* b) {
+        auto* t = static_cast<Transport*>(h->data);
+        *b = uv_buf_init(t->buffer_.data(), static_cast<unsigned>(t->buffer_.size()));
+      },
+      [](uv_udp_t* h, ssize_t n, const uv_buf_t* b, const sockaddr* from, unsigned) {
+        if (n <= 0 || !from) return;
+        static_cast<Transport*>(h->data)->on_datagram(reinterpret_cast<const std::uint8_t*>(b->base),
+                                                      static_cast<std::size_t>(n), from);
+      });
+  if (rc != 0) return rc;
+  flush();
+  return 0;
+}
+
+void Transport::on_datagram(const std::uint8_t* data, std::size_t size, const sockaddr* from) {
+  ++stats_.udp_in;
+  membership_.receive_packet(from_sockaddr(from), data, size, now());
+  flush();
+}
+
+void Transport::flush() {
+  if (!open_) return;
+  for (OutgoingPacket& p : membership_.take_packets()) {
+    sockaddr_storage to{};
+    if (!to_sockaddr(p.to, to)) continue;
+    uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(p.packet.data()), static_cast<unsigned>(p.packet.size()));
+    // Gossip is best effort: a datagram the socket cannot take now is dropped, as UDP would.
+    if (uv_udp_try_send(&udp_, &buf, 1, reinterpret_cast<const sockaddr*>(&to)) < 0) ++stats_.udp_send_failed;
+    else ++stats_.udp_out;
+  }
+  for (PushPullRequest& r : membership_.take_push_pulls()) start_push_pull(std::move(r));
+  for (const MemberEvent& e : membership_.take_events()) {
+    if (on_event_) on_event_(e);
+  }
+  arm_timer();
+}
+
+void Transport::start_push_pull(PushPullRequest request) {
+  ++stats_.streams_out;
+  auto stream = std::make_shared<Stream>(*this, true, request.to);
+  streams_.insert(stream);
+  stream->connect(encode_push_pull(request.request));
+}
+
+void Transport::arm_timer() {
+  const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(membership_.next_deadline() - now());
+  const auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, wait.count()));
+  uv_timer_start(&timer_, [](uv_timer_t* h) {
+    auto* t = static_cast<Transport*>(h->data);
+    t->membership_.tick(now());
+    t->flush();
+  }, ms, 0);
+}
+
+void Transport::close() {
+  if (!open_) return;
+  open_ = false;
+  auto streams = streams_;
+  for (const auto& s : streams) s->close();
+  for (uv_handle_t* h : {handle(&udp_), handle(&tcp_), handle(&timer_)}) {
+    if (!uv_is_closing(h)) uv_close(h, nullptr);
+  }
+}
+
+}  // namespace hearsay::gossip

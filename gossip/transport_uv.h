@@ -1,0 +1,65 @@
+// The libuv shell around Membership: one UDP socket and one TCP listener on the gossip port,
+// push/pull over short TCP connections (one request, one reply, as memberlist), and a timer
+// armed at Membership::next_deadline(). Everything protocol-related stays in Membership.
+// Not yet: encryption (the keyring), the TCP fallback ping, and LZW-compressing what we send
+// (serf accepts plain input; compressed input from serf is read).
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "gossip/membership.h"
+
+namespace hearsay::gossip {
+
+struct TransportStats {
+  std::uint64_t udp_in = 0, udp_out = 0, udp_send_failed = 0;
+  std::uint64_t streams_in = 0, streams_out = 0, streams_failed = 0;
+};
+
+class Transport {
+ public:
+  using EventHandler = std::function<void(const MemberEvent&)>;
+
+  Transport(uv_loop_t* loop, Membership& membership, EventHandler on_event);
+  ~Transport();
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  // Binds UDP and TCP on host:port; 0 or a libuv error code.
+  int listen(const std::string& host, int port);
+  // Sends what Membership produced and re-arms the timer; call after driving Membership
+  // directly (join, leave).
+  void flush();
+  void close();
+  const TransportStats& stats() const { return stats_; }
+
+  static Clock::time_point now() { return Clock::now(); }
+
+ private:
+  class Stream;
+  void on_datagram(const std::uint8_t* data, std::size_t size, const sockaddr* from);
+  void start_push_pull(PushPullRequest request);
+  void arm_timer();
+
+  uv_loop_t* loop_;
+  Membership& membership_;
+  EventHandler on_event_;
+  uv_udp_t udp_{};
+  uv_tcp_t tcp_{};
+  uv_timer_t timer_{};
+  bool open_ = false;
+  std::vector<char> buffer_;
+  std::set<std::shared_ptr<Stream>> streams_;
+  TransportStats stats_;
+};
+
+// Address <-> socket address.
+bool to_sockaddr(const Address& address, sockaddr_storage& out);
+Address from_sockaddr(const sockaddr* addr);
+
+}  // namespace hearsay::gossip

@@ -1,0 +1,147 @@
+"""Gossip membership with real processes on loopback: hearsay agents joining by flag and by
+HTTP, a kill -9 detected as failed, a graceful leave shown as left, and a stock Debian serf
+agent in the same cluster (serf joining hearsay, and hearsay joining serf, whose replies come
+LZW-compressed)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Agent, Results, free_port, wait_until  # noqa: E402
+
+ALIVE, LEFT, FAILED = 1, 3, 4
+
+
+def gossip_agent(name, join=None):
+    args = ["-advertise", "127.0.0.1"]
+    if join:
+        args += ["-join", f"127.0.0.1:{join}"]
+    return Agent(name, extra_args=args)
+
+
+def statuses(agent):
+    members, _ = agent.get_json("/v1/agent/members")
+    return {m["Name"]: m["Status"] for m in members}
+
+
+class Serf:
+    def __init__(self, name, join=None):
+        self.name = name
+        self.port, self.rpc = free_port(), free_port()
+        self.dir = tempfile.mkdtemp(prefix=f"hearsay-serf-{name}-")
+        args = ["serf", "agent", f"-node={name}", f"-bind=127.0.0.1:{self.port}", f"-rpc-addr=127.0.0.1:{self.rpc}",
+                "-log-level=warn"]
+        if join:
+            args.append(f"-join=127.0.0.1:{join}")
+        self.log = open(os.path.join(self.dir, "serf.log"), "wb")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_until(lambda: self.members() is not None, timeout=10, what=f"serf {name} RPC")
+
+    def members(self):
+        out = subprocess.run(["serf", "members", f"-rpc-addr=127.0.0.1:{self.rpc}", "-format=json"],
+                             capture_output=True, text=True, timeout=10)
+        if out.returncode != 0:
+            return None
+        return {m["name"]: (m["status"], m["tags"]) for m in json.loads(out.stdout)["members"]}
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def cleanup(self):
+        if self.proc.poll() is None:
+            self.kill9()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def hearsay_cluster(agents):
+    a1, a2, a3 = agents
+    names = {"g1", "g2", "g3"}
+    for a in agents:
+        wait_until(lambda a=a: {n for n, s in statuses(a).items() if s == ALIVE} == names, timeout=15,
+                   what=f"{a.name} to list three alive members")
+    m, _ = a1.get_json("/v1/agent/members")
+    tags = {x["Name"]: x["Tags"] for x in m}
+    assert tags["g2"]["hs"] == "1" and tags["g2"]["dc"] == "dc1", tags
+
+
+def crash_detected(agents):
+    a1, a2, a3 = agents
+    start = time.monotonic()
+    a3.kill9()
+    for a in (a1, a2):
+        wait_until(lambda a=a: statuses(a).get("g3") == FAILED, timeout=30, what=f"{a.name} to see g3 failed")
+    print(f"  kill -9 seen as failed by both in {time.monotonic() - start:.1f}s")
+
+
+def graceful_leave(agents):
+    a1, a2, _ = agents
+    assert a2.put("/v1/agent/leave")[0] == 200
+    wait_until(lambda: statuses(a1).get("g2") == LEFT, timeout=15, what="g1 to see g2 left")
+    a2.proc.wait(timeout=15)  # a leave also stops the agent
+
+
+def serf_joins_hearsay(a1):
+    serf = Serf("s1", join=a1.serf_port)
+    try:
+        wait_until(lambda: statuses(a1).get("s1") == ALIVE, timeout=15, what="hearsay to list serf alive")
+        wait_until(lambda: (serf.members() or {}).get("g1", (None,))[0] == "alive", timeout=15,
+                   what="serf to list hearsay alive")
+        assert serf.members()["g1"][1].get("hs") == "1"  # serf decodes our tags
+        time.sleep(6)  # a few probe rounds each way: nobody turns suspect
+        assert statuses(a1).get("s1") == ALIVE and serf.members()["g1"][0] == "alive"
+        serf.kill9()
+        wait_until(lambda: statuses(a1).get("s1") == FAILED, timeout=30, what="hearsay to see serf failed")
+    finally:
+        serf.cleanup()
+
+
+def hearsay_joins_serf():
+    serf = Serf("s2")
+    agent = gossip_agent("g4", join=serf.port)
+    try:
+        agent.start()
+        wait_until(lambda: statuses(agent).get("s2") == ALIVE, timeout=15, what="hearsay to list serf alive")
+        wait_until(lambda: (serf.members() or {}).get("g4", (None,))[0] == "alive", timeout=15,
+                   what="serf to list the hearsay agent alive")
+    finally:
+        agent.cleanup()
+        serf.cleanup()
+
+
+def main():
+    results = Results()
+    a1 = gossip_agent("g1")
+    agents = [a1]
+    try:
+        a1.start()
+        a2 = gossip_agent("g2", join=a1.serf_port)
+        a2.start()
+        a3 = gossip_agent("g3")
+        a3.start()
+        agents += [a2, a3]
+        assert a3.put(f"/v1/agent/join/127.0.0.1:{a2.serf_port}")[0] == 200
+        results.run("three hearsay agents list each other alive", hearsay_cluster, agents)
+        results.run("kill -9 is detected as failed", crash_detected, agents)
+        results.run("a graceful leave shows as left", graceful_leave, agents)
+        if shutil.which("serf"):
+            results.run("serf joins hearsay; both see each other; serf crash detected", serf_joins_hearsay, a1)
+            results.run("hearsay joins serf (compressed replies)", hearsay_joins_serf)
+        else:
+            results.run("serf is installed (packaging/install-deps.sh)", lambda: (_ for _ in ()).throw(
+                AssertionError("serf missing")))
+    finally:
+        for a in agents:
+            if results.failed:
+                print(f"---- {a.name} log ----\n" + a.log()[-3000:])
+            a.cleanup()
+    results.finish()
+
+
+if __name__ == "__main__":
+    main()
