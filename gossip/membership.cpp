@@ -6,6 +6,7 @@
 
 #include "gossip/codec.h"
 #include "gossip/framing.h"
+#include "gossip/msgpack_io.h"
 
 namespace hearsay::gossip {
 namespace {
@@ -13,6 +14,8 @@ namespace {
 constexpr std::size_t kCompoundHeader = 2;  // type byte + part count
 constexpr std::size_t kCompoundPart = 2;    // length of each part
 constexpr std::size_t kMaxCompoundParts = 127;  // serf 0.9.4 miscounts 128 and more
+constexpr std::uint8_t kSerfLeaveIntent = 0;    // serf message types (memberlist-wire.md 8.2)
+constexpr std::uint8_t kSerfJoinIntent = 1;
 
 }  // namespace
 
@@ -53,9 +56,30 @@ void Membership::join(const std::vector<Address>& seeds) {
 void Membership::leave(Clock::time_point now) {
   if (leaving_) return;
   leaving_ = true;
-  Member& me = members_.at(config_.name);
-  // dead about ourselves with From = us means "left" to every receiver.
-  on_dead(Dead{me.incarnation, me.name, me.name}, now);
+  // serf lists a member that just dies as failed; it lists it as left only when a serf leave
+  // intent came first (memberlist-wire.md 8.5). So: the intent now, our own "dead" (From = us,
+  // which means left to memberlist) a few gossip rounds later, from tick().
+  broadcast("", UserMessage{serf_leave_intent(serf_clock_ + 1)});
+  leave_at_ = now + config_.gossip_interval * 2;
+}
+
+Bytes Membership::serf_leave_intent(std::uint64_t ltime) const {
+  Bytes payload{kSerfLeaveIntent};
+  mp::MapWriter(payload, 3).uint("LTime", ltime).str("Node", config_.name).boolean("Prune", false);
+  return payload;
+}
+
+void Membership::on_user_message(const UserMessage& m) {
+  ++stats_.user_messages;
+  // We do not implement serf's messages, but we follow its member clock so that our leave
+  // intent is newer than anything serf has seen about us.
+  if (m.payload.empty() || (m.payload[0] != kSerfLeaveIntent && m.payload[0] != kSerfJoinIntent)) return;
+  msgpack::zone zone;
+  std::size_t offset = 1;
+  auto object = mp::unpack_one(zone, m.payload.data(), m.payload.size(), offset);
+  if (!object) return;
+  std::uint64_t ltime = 0;
+  if (mp::StructReader(*object).u64("LTime", ltime, UINT64_MAX - 1)) serf_clock_ = std::max(serf_clock_, ltime);
 }
 
 PushPull Membership::local_state(bool join) const {
@@ -132,7 +156,7 @@ void Membership::handle_message(const Address& from, ByteView message, Clock::ti
         else if constexpr (std::is_same_v<T, Alive>) on_alive(m, now);
         else if constexpr (std::is_same_v<T, Suspect>) on_suspect(m, now);
         else if constexpr (std::is_same_v<T, Dead>) on_dead(m, now);
-        else if constexpr (std::is_same_v<T, UserMessage>) ++stats_.user_messages;
+        else if constexpr (std::is_same_v<T, UserMessage>) on_user_message(m);
         else ++stats_.messages_dropped;  // err belongs to streams
       },
       *decoded.message);
@@ -314,6 +338,7 @@ void Membership::refute(std::uint32_t accused_incarnation) {
 Clock::time_point Membership::next_deadline() const {
   // While a probe runs, its own timers stand in for the next probe's start.
   Clock::time_point next = std::min({next_gossip_, next_push_pull_, next_reconnect_});
+  if (leaving_ && !left_) next = std::min(next, leave_at_);
   if (probe_) next = std::min(next, probe_->indirect_sent ? probe_->deadline : probe_->indirect_at);
   else next = std::min(next, next_probe_);
   for (const auto& [seq, relay] : relays_) next = std::min(next, relay.deadline);
@@ -322,6 +347,11 @@ Clock::time_point Membership::next_deadline() const {
 }
 
 void Membership::tick(Clock::time_point now) {
+  if (leaving_ && !left_ && now >= leave_at_) {
+    left_ = true;
+    const Member& me = members_.at(config_.name);
+    on_dead(Dead{me.incarnation, me.name, me.name}, now);  // dead about ourselves, From = us: left
+  }
   fire_suspicions(now);
   expire_relays(now);
   if (probe_ && !probe_->indirect_sent && now >= probe_->indirect_at) probe_indirect(*probe_, now);

@@ -62,7 +62,8 @@ class Membership {
 
   // Push/pull (Join = true) with each seed; the shell reports each outcome back.
   void join(const std::vector<Address>& seeds);
-  // Graceful leave: tell everyone we left (dead about ourselves, From = us) and stop refuting.
+  // Graceful leave: a serf leave intent now, then (two gossip rounds later) dead about
+  // ourselves with From = us, which every member records as left. No refuting from here on.
   void leave(Clock::time_point now);
   bool has_left() const { return leaving_; }
 
@@ -121,6 +122,8 @@ class Membership {
   void on_nack(const Nack& n);
   void handle_message(const Address& from, std::span<const std::uint8_t> message, Clock::time_point now);
   void refute(std::uint32_t accused_incarnation);
+  void on_user_message(const UserMessage& m);
+  Bytes serf_leave_intent(std::uint64_t ltime) const;
   void set_state(Member& m, NodeState state, Clock::time_point now);  // keeps alive_count_ right
   void merge(const PushPull& remote, Clock::time_point now);
   PushPull local_state(bool join) const;
@@ -158,6 +161,9 @@ class Membership {
   int awareness_ = 0;
   std::size_t alive_count_ = 1;  // ourselves
   bool leaving_ = false;
+  bool left_ = false;              // our own "dead" has been queued
+  Clock::time_point leave_at_{};
+  std::uint64_t serf_clock_ = 0;   // largest serf member-event LTime seen
   Clock::time_point next_probe_, next_gossip_, next_push_pull_, next_reconnect_;
   // Failed (not left) members, kept after they are reaped so reconnect() can try them.
   std::map<std::string, Member> failed_;

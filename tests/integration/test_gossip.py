@@ -95,6 +95,17 @@ def serf_joins_hearsay(a1):
         assert serf.members()["g1"][1].get("hs") == "1"  # serf decodes our tags
         time.sleep(6)  # a few probe rounds each way: nobody turns suspect
         assert statuses(a1).get("s1") == ALIVE and serf.members()["g1"][0] == "alive"
+        # A hearsay agent that leaves gracefully is "left" in serf too (the serf leave intent).
+        g5 = gossip_agent("g5", join=a1.serf_port)
+        try:
+            g5.start()
+            wait_until(lambda: (serf.members() or {}).get("g5", (None,))[0] == "alive", timeout=15,
+                       what="serf to list g5 alive")
+            assert g5.put("/v1/agent/leave")[0] == 200
+            wait_until(lambda: (serf.members() or {}).get("g5", (None,))[0] == "left", timeout=15,
+                       what="serf to list g5 as left (not failed)")
+        finally:
+            g5.cleanup()
         serf.kill9()
         wait_until(lambda: statuses(a1).get("s1") == FAILED, timeout=30, what="hearsay to see serf failed")
     finally:
@@ -130,7 +141,8 @@ def main():
         results.run("kill -9 is detected as failed", crash_detected, agents)
         results.run("a graceful leave shows as left", graceful_leave, agents)
         if shutil.which("serf"):
-            results.run("serf joins hearsay; both see each other; serf crash detected", serf_joins_hearsay, a1)
+            results.run("serf joins hearsay; both see each other; a hearsay leave is left in serf; serf crash detected",
+                        serf_joins_hearsay, a1)
             results.run("hearsay joins serf (compressed replies)", hearsay_joins_serf)
         else:
             results.run("serf is installed (packaging/install-deps.sh)", lambda: (_ for _ in ()).throw(
