@@ -1,12 +1,9 @@
-// UDP: one reply per datagram, sent from a copied buffer. TCP: length-prefixed messages, idle
-// connections closed after 10 s (RFC 7766 suggests seconds), handles freed in close callbacks.
+// UDP goes through UdpListener (batched); TCP: length-prefixed messages, idle connections
+// closed after 10 s (RFC 7766 suggests seconds), handles freed in close callbacks. Answers
+// are prepared once per (name, type) and catalog index, then only shuffled per query.
 #include "dns/server_uv.h"
 
 #include <spdlog/spdlog.h>
-
-#include <sys/socket.h>
-
-#include <cstring>
 
 namespace hearsay::dns {
 namespace {
@@ -55,7 +52,7 @@ class Server::TcpConnection : public std::enable_shared_from_this<TcpConnection>
       QueryOutcome outcome = c->server_.answer(message, len, true);
       if (outcome.action == QueryOutcome::Action::drop) return c->close();  // undecodable: drop the connection
       if (outcome.action == QueryOutcome::Action::forward) {
-        c->forward(std::vector<std::uint8_t>(message, message + len));
+        c->forward(message, len);
       } else {
         c->send(std::move(outcome.reply));
       }
@@ -64,17 +61,11 @@ class Server::TcpConnection : public std::enable_shared_from_this<TcpConnection>
     }
   }
   // The reply may come after the client went away: the weak pointer tells.
-  void forward(std::vector<std::uint8_t> query) {
+  void forward(const std::uint8_t* query, std::size_t size) {
     std::weak_ptr<TcpConnection> weak = shared_from_this();
-    auto original = query;
-    server_.forwarder_->forward(std::move(query), [weak, original](std::optional<std::vector<std::uint8_t>> reply) {
+    server_.forward(query, size, [weak](std::vector<std::uint8_t> reply) {
       auto self = weak.lock();
-      if (!self || self->closed_) return;
-      if (!reply) {
-        ++self->server_.stats_.servfail;
-        reply = servfail_reply(original.data(), original.size());
-      }
-      if (reply) self->send(std::move(*reply));
+      if (self && !self->closed_) self->send(std::move(reply));
     });
   }
   void send(std::vector<std::uint8_t> message) {
@@ -156,20 +147,23 @@ int Server::listen(const std::string& host, int port) {
   return uv_listen(reinterpret_cast<uv_stream_t*>(&tcp_), 256, on_tcp_connection);
 }
 
+void Server::forward(const std::uint8_t* query, std::size_t size, std::function<void(std::vector<std::uint8_t>)> deliver) {
+  std::vector<std::uint8_t> original(query, query + size);  // the forwarder rewrites its copy's ID
+  forwarder_->forward(original, [this, original, deliver = std::move(deliver)](std::optional<std::vector<std::uint8_t>> reply) {
+    if (!reply) {
+      ++stats_.servfail;
+      reply = servfail_reply(original.data(), original.size());
+    }
+    if (reply) deliver(std::move(*reply));
+  });
+}
+
 void Server::on_udp(const std::uint8_t* data, std::size_t size, const sockaddr_storage& from) {
   try {
     QueryOutcome outcome = answer(data, size, false);
     if (outcome.action == QueryOutcome::Action::reply) return udp_.reply(std::move(outcome.reply), from);
     if (outcome.action == QueryOutcome::Action::forward) {
-      std::vector<std::uint8_t> query(data, data + size);
-      auto original = query;
-      forwarder_->forward(std::move(query), [this, from, original](std::optional<std::vector<std::uint8_t>> reply) {
-        if (!reply) {
-          ++stats_.servfail;
-          reply = servfail_reply(original.data(), original.size());
-        }
-        if (reply) udp_.reply(std::move(*reply), from);
-      });
+      forward(data, size, [this, from](std::vector<std::uint8_t> reply) { udp_.reply(std::move(reply), from); });
     }
   } catch (const std::exception& e) {
     spdlog::error("dns udp: {}", e.what());

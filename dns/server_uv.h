@@ -4,6 +4,7 @@
 
 #include <uv.h>
 
+#include <functional>
 #include <memory>
 #include <random>
 #include <set>
@@ -38,6 +39,8 @@ class Server {
   QueryOutcome answer(const std::uint8_t* data, std::size_t size, bool tcp);
   std::shared_ptr<const PreparedAnswer> prepare(const Question& question);
   void on_udp(const std::uint8_t* data, std::size_t size, const sockaddr_storage& from);
+  // Forwards to the recursors; `deliver` gets their reply, or SERVFAIL when none answered.
+  void forward(const std::uint8_t* query, std::size_t size, std::function<void(std::vector<std::uint8_t>)> deliver);
   static void on_tcp_connection(uv_stream_t* server, int status);
 
   uv_loop_t* loop_;

@@ -75,8 +75,6 @@ msgpack::zone& decode_zone() {
 
 DecodeResult fail(std::string why) { return DecodeResult{std::nullopt, std::move(why)}; }
 
-// A 6-byte Vsn with sane protocol bounds, as memberlist checks before using one.
-bool valid_vsn(const Bytes& vsn) { return vsn.size() == 6 && vsn[0] != 0 && vsn[1] != 0 && vsn[0] <= vsn[1]; }
 
 }  // namespace
 
@@ -138,7 +136,7 @@ DecodeResult decode(const std::uint8_t* data, std::size_t size) {
       ok = r.bytes("Addr", m.addr) && r.uint("Incarnation", m.incarnation) && r.bytes("Meta", m.meta) &&
            r.str("Node", m.node) && r.uint("Port", m.port) && r.bytes("Vsn", m.vsn);
       if (!ok) break;
-      if (!valid_vsn(m.vsn)) return fail("alive with an invalid Vsn");
+      if (!valid_versions(m.vsn)) return fail("alive with an invalid Vsn");
       if (m.meta.size() > 512) return fail("alive with Meta over 512 bytes");
       return DecodeResult{m, {}};
     }

@@ -104,7 +104,7 @@ void Membership::push_pull_failed(const Address&) {}
 void Membership::merge(const PushPull& remote, Clock::time_point now) {
   // memberlist's verifyProtocol: refuse the whole state if any entry lacks a usable Vsn.
   for (const PushNodeState& n : remote.nodes) {
-    if (n.vsn.size() != 6 || n.vsn[0] == 0 || n.vsn[0] > n.vsn[1]) {
+    if (!valid_versions(n.vsn)) {
       ++stats_.messages_dropped;
       return;
     }
@@ -119,7 +119,7 @@ void Membership::merge(const PushPull& remote, Clock::time_point now) {
         a.port = n.port;
         a.meta = n.meta;
         a.vsn = n.vsn;
-        on_alive(a, now, true);
+        on_alive(a, now);
         break;
       }
       case NodeState::left: on_dead(Dead{n.incarnation, n.name, n.name}, now); break;
@@ -197,13 +197,9 @@ void Membership::on_nack(const Nack& n) {
   if (probe_ && probe_->seq == n.seq_no) ++probe_->nacks;
 }
 
-void Membership::on_alive(const Alive& a, Clock::time_point now, bool from_push_pull) {
-  (void)from_push_pull;
+// Alive messages arrive decoded (decode() refuses a bad Vsn) or from merge() (checked there).
+void Membership::on_alive(const Alive& a, Clock::time_point now) {
   if (leaving_ && a.node == config_.name) return;  // our own old alive must not undo the leave
-  if (a.vsn.size() >= 3 && (a.vsn[0] == 0 || a.vsn[1] == 0 || a.vsn[0] > a.vsn[1])) {
-    ++stats_.messages_dropped;
-    return;
-  }
   const Address address{a.addr, a.port};
   auto it = members_.find(a.node);
   bool address_changed = false;

@@ -113,7 +113,7 @@ class Membership {
   };
 
   // Message rules (memberlist state.go).
-  void on_alive(const Alive& a, Clock::time_point now, bool from_push_pull = false);
+  void on_alive(const Alive& a, Clock::time_point now);
   void on_suspect(const Suspect& s, Clock::time_point now);
   void on_dead(const Dead& d, Clock::time_point now);
   void on_ping(const Address& from, const Ping& p);

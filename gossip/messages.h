@@ -35,6 +35,10 @@ enum class NodeState : std::uint8_t { alive = 0, suspect = 1, dead = 2, left = 3
 // PMin, PMax, PCur, DMin, DMax, DCur, exactly 6 bytes on the wire (memberlist-wire.md 1).
 inline const Bytes kVersions{1, 5, 2, 2, 5, 5};
 
+// A Vsn memberlist can use: 6 bytes with a sane protocol range (a shorter one crashes serf
+// 0.9.4 when relayed). Checked wherever a Vsn enters from the network.
+inline bool valid_versions(const Bytes& vsn) { return vsn.size() == 6 && vsn[0] != 0 && vsn[1] != 0 && vsn[0] <= vsn[1]; }
+
 struct Ping {
   std::string node;  // intended recipient; empty for "whoever listens here"
   std::uint32_t seq_no = 0;
