@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "agent/identity.h"
+#include "agent/keyring_file.h"
 #include "gossip/serf_tags.h"
 
 namespace hearsay::agent {
@@ -86,11 +87,17 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
                                      {"id", node_id_}, {"build", kVersion}});
     if (!meta) throw ConfigError("node tags exceed 512 bytes");
     mc.meta = *meta;
+    keyring_ = load_or_create_keyring(config_.data_dir, config_.encrypt);
+    // Sealing adds 29 bytes; memberlist leaves room for them when it fills a packet.
+    if (keyring_.enabled()) mc.udp_buffer_size -= gossip::kEncryptionOverhead;
     membership_ = std::make_unique<gossip::Membership>(mc, std::random_device{}(), gossip::Transport::now());
-    gossip_ = std::make_unique<gossip::Transport>(&loop_, *membership_, [](const gossip::MemberEvent& e) {
-      static const char* kinds[] = {"joined", "updated", "failed", "left"};
-      spdlog::info("member {} {} ({})", e.member.name, kinds[static_cast<int>(e.kind)], e.member.address.to_string());
-    });
+    gossip_ = std::make_unique<gossip::Transport>(
+        &loop_, *membership_,
+        [](const gossip::MemberEvent& e) {
+          static const char* kinds[] = {"joined", "updated", "failed", "left"};
+          spdlog::info("member {} {} ({})", e.member.name, kinds[static_cast<int>(e.kind)], e.member.address.to_string());
+        },
+        &keyring_);
   }
 
   check_uv(uv_idle_init(&loop_, &flush_idle_), "uv_idle_init");
@@ -155,7 +162,7 @@ int Agent::run() {
                config_.data_dir, config_.dev ? " (dev mode)" : "");
   uv_run(&loop_, UV_RUN_DEFAULT);
   spdlog::info("agent stopped");
-  return 0;
+  return exit_code_;
 }
 
 bool Agent::start_gossip() {
@@ -172,7 +179,41 @@ bool Agent::start_gossip() {
     membership_->join(seeds);
     gossip_->flush();
   }
+  spdlog::info("gossip on {}:{}{}", bind, config_.serf_lan_port, keyring_.enabled() ? ", encrypted" : "");
+  uv_timer_init(&loop_, &retry_join_timer_);
+  retry_join_timer_.data = this;
+  if (!config_.retry_join.empty()) {
+    retry_join_schedule_.emplace(std::chrono::seconds(1), config_.retry_interval, config_.retry_max);
+    retry_join();
+  }
   return true;
+}
+
+void Agent::retry_join() {
+  std::vector<gossip::Address> seeds;
+  for (const auto& j : config_.retry_join) seeds.push_back(*gossip::parse_address(j, 8301));  // validated
+  membership_->join(seeds);
+  gossip_->flush();
+  // Success is being in a cluster: another member alive. Checked one backoff step later, which
+  // is also when the next attempt goes out if this one failed.
+  auto check = [](uv_timer_t* t) {
+    auto* self = static_cast<Agent*>(t->data);
+    if (self->membership_->alive_count() > 1) {
+      spdlog::info("retry-join: joined the cluster ({} members alive)", self->membership_->alive_count());
+      return;
+    }
+    const auto wait = self->retry_join_schedule_->after_failure();
+    if (!wait) {
+      spdlog::critical("retry-join: no member reached after {} attempts (retry_max); exiting",
+                       self->retry_join_schedule_->failures());
+      self->exit_code_ = 1;
+      return self->shutdown();
+    }
+    spdlog::warn("retry-join: attempt {} failed; next in {} ms", self->retry_join_schedule_->failures(), wait->count());
+    uv_timer_start(t, [](uv_timer_t* again) { static_cast<Agent*>(again->data)->retry_join(); },
+                   static_cast<std::uint64_t>(wait->count()), 0);
+  };
+  uv_timer_start(&retry_join_timer_, check, 1000, 0);
 }
 
 bool Agent::start_dns() {
@@ -223,7 +264,7 @@ void Agent::shutdown() {
   if (gossip_) gossip_->close();
   scheduler_->stop_all([] {});
   for (uv_handle_t* h : {as_handle(&flush_idle_), as_handle(&flush_check_), as_handle(&reap_timer_),
-                         as_handle(&sigint_), as_handle(&sigterm_)}) {
+                         as_handle(&retry_join_timer_), as_handle(&sigint_), as_handle(&sigterm_)}) {
     if (h->loop == &loop_ && !uv_is_closing(h)) uv_close(h, nullptr);
   }
 }
@@ -266,25 +307,68 @@ http::OpResult Agent::leave() {
   membership_->leave(gossip::Transport::now());
   gossip_->flush();
   after_commit([this](bool) {
+    // Stop once our departure has gone out and had a second to spread (at most ~6 s).
     auto* timer = new uv_timer_t;
     uv_timer_init(&loop_, timer);
     timer->data = this;
     uv_timer_start(timer, [](uv_timer_t* t) {
-      static_cast<Agent*>(t->data)->shutdown();
+      auto* self = static_cast<Agent*>(t->data);
+      if (!self->shutting_down_ && !self->membership_->leave_complete(gossip::Transport::now())) return;
+      self->shutdown();
       uv_close(as_handle(t), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-    }, 1000, 0);
+    }, 100, 100);
   });
   return http::OpResult::ok();
 }
 
 http::OpResult Agent::force_leave(const std::string& node) {
-  if (!catalog_.node(node)) return http::OpResult::fail(404, "Unknown node: " + node);
-  return http::OpResult::fail(500, "cannot force-leave " + node + ": this agent runs without gossip membership");
+  const std::string error = membership_->force_leave(node, gossip::Transport::now());
+  gossip_->flush();
+  if (error.empty()) return http::OpResult::ok();
+  return http::OpResult::fail(error.starts_with("no member") ? 404 : 400, error);
+}
+
+http::OpResult Agent::change_keyring(http::KeyringChange change, const std::string& key_text) {
+  if (!keyring_.enabled()) return http::OpResult::fail(500, "No keyring to modify (encryption not enabled)");
+  std::string error;
+  const auto key = gossip::decode_key(key_text, error);
+  if (!key) return http::OpResult::fail(400, "bad key: " + error);
+  gossip::Keyring changed = keyring_;
+  switch (change) {
+    case http::KeyringChange::install: error = changed.add(*key); break;
+    case http::KeyringChange::use: error = changed.use(*key); break;
+    case http::KeyringChange::remove: error = changed.remove(*key); break;
+  }
+  if (!error.empty()) return http::OpResult::fail(500, error);
+  // On disk first: a change that is not durable is not made.
+  try {
+    save_keyring(config_.data_dir, changed);
+  } catch (const std::exception& e) {
+    return http::OpResult::fail(500, e.what());
+  }
+  keyring_ = std::move(changed);
+  return http::OpResult::ok();
+}
+
+std::optional<http::KeyringInfo> Agent::keyring() const {
+  if (!keyring_.enabled()) return std::nullopt;
+  http::KeyringInfo info;
+  for (const auto& key : keyring_.keys()) info.keys.push_back(gossip::encode_key(key));
+  info.primary = info.keys.front();
+  return info;
 }
 
 std::vector<http::MemberInfo> Agent::members() const {
   std::vector<http::MemberInfo> out;
-  for (const auto& [name, m] : membership_->members()) {
+  // Failed members stay listed after memberlist reaps them, as serf (and so Consul) lists them
+  // until reconnect_timeout.
+  std::vector<const gossip::Member*> all;
+  for (const auto& [name, m] : membership_->members()) all.push_back(&m);
+  for (const auto& [name, m] : membership_->failed_members()) {
+    if (!membership_->members().contains(name)) all.push_back(&m);
+  }
+  for (const gossip::Member* member : all) {
+    const gossip::Member& m = *member;
     http::MemberInfo info;
     info.name = m.name;
     info.addr = m.address.ip_text();
@@ -299,6 +383,39 @@ std::vector<http::MemberInfo> Agent::members() const {
     out.push_back(std::move(info));
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+std::vector<std::pair<std::string, double>> Agent::metrics() const {
+  std::vector<std::pair<std::string, double>> out;
+  auto add = [&out](const char* name, std::uint64_t value) { out.emplace_back(name, static_cast<double>(value)); };
+  const gossip::TransportStats& t = gossip_->stats();
+  add("hearsay.gossip.udp_in", t.udp_in);
+  add("hearsay.gossip.udp_out", t.udp_out);
+  add("hearsay.gossip.udp_send_failed", t.udp_send_failed);
+  add("hearsay.gossip.streams_in", t.streams_in);
+  add("hearsay.gossip.streams_out", t.streams_out);
+  add("hearsay.gossip.streams_failed", t.streams_failed);
+  add("hearsay.gossip.decrypt_failed", t.decrypt_failed);
+  const gossip::MembershipStats& m = membership_->stats();
+  add("hearsay.gossip.packets_received", m.packets_received);
+  add("hearsay.gossip.messages_dropped", m.messages_dropped);
+  add("hearsay.gossip.probes", m.probes);
+  add("hearsay.gossip.probes_failed", m.probes_failed);
+  add("hearsay.gossip.refutations", m.refutations);
+  add("hearsay.gossip.members_alive", membership_->alive_count());
+  if (dns_server_) {
+    const dns::DnsStats& d = dns_server_->stats();
+    add("hearsay.dns.queries", d.queries);
+    add("hearsay.dns.dropped", d.dropped);
+    add("hearsay.dns.formerr", d.formerr);
+    add("hearsay.dns.notimp", d.notimp);
+    add("hearsay.dns.refused", d.refused);
+    add("hearsay.dns.nxdomain", d.nxdomain);
+    add("hearsay.dns.trimmed", d.trimmed);
+    add("hearsay.dns.forwarded", d.forwarded);
+    add("hearsay.dns.servfail", d.servfail);
+  }
   return out;
 }
 

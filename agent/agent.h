@@ -7,11 +7,13 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "agent/checks/scheduler.h"
 #include "agent/config.h"
 #include "agent/local_state.h"
+#include "agent/retry_join.h"
 #include "catalog/catalog.h"
 #include "catalog/store_sqlite.h"
 #include "dns/resolver.h"
@@ -46,7 +48,10 @@ class Agent final : public http::AgentOps {
   http::OpResult join(const std::string& address) override;
   http::OpResult leave() override;
   http::OpResult force_leave(const std::string& node) override;
+  http::OpResult change_keyring(http::KeyringChange change, const std::string& key) override;
+  std::optional<http::KeyringInfo> keyring() const override;
   std::vector<http::MemberInfo> members() const override;
+  std::vector<std::pair<std::string, double>> metrics() const override;
   http::AgentIdentity identity() const override;
   void after_commit(std::function<void(bool durable)> done) override;
 
@@ -56,6 +61,7 @@ class Agent final : public http::AgentOps {
   void shutdown();
   bool start_dns();
   bool start_gossip();
+  void retry_join();  // one -retry-join attempt, then a check after the backoff
   static LocalState::Clock::time_point now() { return LocalState::Clock::now(); }
 
   AgentConfig config_;
@@ -71,6 +77,7 @@ class Agent final : public http::AgentOps {
   std::unique_ptr<http::Server> http_server_;
   std::unique_ptr<dns::Resolver> dns_resolver_;
   std::unique_ptr<dns::Server> dns_server_;  // null when -dns-port is -1
+  gossip::Keyring keyring_;  // empty: gossip in plaintext
   std::unique_ptr<gossip::Membership> membership_;
   std::unique_ptr<gossip::Transport> gossip_;
 
@@ -80,6 +87,9 @@ class Agent final : public http::AgentOps {
   uv_check_t flush_check_{};
   std::vector<std::function<void(bool)>> waiting_for_commit_;
   uv_timer_t reap_timer_{};
+  uv_timer_t retry_join_timer_{};
+  std::optional<RetryJoinSchedule> retry_join_schedule_;
+  int exit_code_ = 0;  // what run() returns
   uv_signal_t sigint_{};
   uv_signal_t sigterm_{};
   bool shutting_down_ = false;

@@ -50,6 +50,11 @@ struct AgentConfig {
   dns::ServeConfig dns_serve;
   std::vector<std::string> recursors;  // "ip" or "ip:port"
   std::vector<std::string> join;       // gossip addresses to join at start ("ip" or "ip:port")
+  // Joined at start and again with backoff until it works (retry_join.h).
+  std::vector<std::string> retry_join;
+  std::chrono::milliseconds retry_interval{std::chrono::seconds(30)};  // the backoff's cap
+  unsigned retry_max = 0;                                              // 0: retry forever
+  std::string encrypt;  // base64 gossip key; a keyring file in the data dir wins over it
   std::chrono::milliseconds recursor_timeout{std::chrono::seconds(2)};
 };
 

@@ -23,7 +23,7 @@ namespace {
 const std::set<std::string> kIgnoredConsulKeys = {
     "server", "bootstrap", "bootstrap_expect", "ui", "ui_config", "acl", "telemetry", "performance",
     "leave_on_terminate", "skip_leave_on_interrupt", "disable_update_check", "connect", "autopilot",
-    "retry_interval", "encrypt", "log_file", "enable_debug", "primary_datacenter",
+    "log_file", "enable_debug", "primary_datacenter",
 };
 
 std::string to_text(const rapidjson::Value& v) {
@@ -84,6 +84,11 @@ class FileReader {
     if (!d || d->count() < 0) fail(key, "must be a duration such as \"30s\"");
     return static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(*d).count());
   }
+  std::chrono::milliseconds duration_of(const std::string& key, const rapidjson::Value& v) const {
+    auto d = catalog::parse_go_duration(string_of(key, v));
+    if (!d || d->count() <= 0) fail(key, "must be a positive duration such as \"30s\"");
+    return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+  }
   std::uint32_t uint_of(const std::string& key, const rapidjson::Value& v) const {
     if (!v.IsUint()) fail(key, "must be a non-negative integer");
     return v.GetUint();
@@ -115,11 +120,8 @@ class FileReader {
         config_.dns_serve.udp_answer_limit = uint_of(key, value);
         if (config_.dns_serve.udp_answer_limit == 0) fail(key, "must be at least 1");
       } else if (name == "enable_truncate") config_.dns_serve.enable_truncate = bool_of(key, value);
-      else if (name == "recursor_timeout") {
-        auto d = catalog::parse_go_duration(string_of(key, value));
-        if (!d || d->count() <= 0) fail(key, "must be a positive duration such as \"2s\"");
-        config_.recursor_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
-      } else if (name == "soa") {
+      else if (name == "recursor_timeout") config_.recursor_timeout = duration_of(key, value);
+      else if (name == "soa") {
         if (!value.IsObject()) fail(key, "must be an object");
         for (auto f = value.MemberBegin(); f != value.MemberEnd(); ++f) {
           const std::string field(f->name.GetString());
@@ -159,9 +161,15 @@ class FileReader {
         else spdlog::warn("{}: ports.{} is not used by hearsay; ignored", source_, port);
       }
     } else if (key == "start_join" || key == "retry_join") {
-      // Both join at start; retrying with backoff arrives with -retry-join.
       if (!v.IsArray()) fail(key, "must be an array of addresses");
-      for (const auto& a : v.GetArray()) config_.join.push_back(string_of(key, a));
+      auto& into = key == "start_join" ? config_.join : config_.retry_join;
+      for (const auto& a : v.GetArray()) into.push_back(string_of(key, a));
+    } else if (key == "retry_interval") {
+      config_.retry_interval = duration_of(key, v);
+    } else if (key == "retry_max") {
+      config_.retry_max = static_cast<unsigned>(uint_of(key, v));
+    } else if (key == "encrypt") {
+      config_.encrypt = string_of(key, v);
     } else if (key == "domain") {
       config_.dns.domain = string_of(key, v);
     } else if (key == "recursors") {

@@ -12,6 +12,7 @@
 #include "catalog/duration.h"
 #include "dns/forwarder_uv.h"
 #include "gossip/address.h"
+#include "gossip/keyring.h"
 
 namespace hearsay::agent {
 namespace {
@@ -37,6 +38,14 @@ cxxopts::Options make_options() {
        cxxopts::value<std::vector<std::string>>())
       ("dns-only-passing", "DNS answers leave out instances with warning checks too (dns_config.only_passing)")
       ("join", "Address of an agent to join at start (ip or ip:port; repeatable)", cxxopts::value<std::vector<std::string>>())
+      ("retry-join", "Address to join at start, retried with backoff until it succeeds (repeatable)",
+       cxxopts::value<std::vector<std::string>>())
+      ("retry-interval", "Longest wait between -retry-join attempts (Go duration)",
+       cxxopts::value<std::string>()->default_value("30s"))
+      ("retry-max", "Give up (and exit) after this many failed -retry-join attempts; 0 retries forever",
+       cxxopts::value<unsigned>()->default_value("0"))
+      ("encrypt", "Gossip encryption key: base64 of 16, 24 or 32 bytes (ignored once a keyring exists in the data dir)",
+       cxxopts::value<std::string>())
       ("serf-lan-port", "Gossip port (UDP and TCP)", cxxopts::value<int>()->default_value("8301"))
       ("config-file", "JSON config file to load (repeatable)", cxxopts::value<std::vector<std::string>>())
       ("config-dir", "Directory of *.json config files to load (repeatable)", cxxopts::value<std::vector<std::string>>())
@@ -146,6 +155,13 @@ void validate(const AgentConfig& c) {
   for (const auto& j : c.join) {
     if (!gossip::parse_address(j, 8301)) throw ConfigError("-join: \"" + j + "\" is not an IP address or IP:port");
   }
+  for (const auto& j : c.retry_join) {
+    if (!gossip::parse_address(j, 8301)) throw ConfigError("-retry-join: \"" + j + "\" is not an IP address or IP:port");
+  }
+  if (!c.encrypt.empty()) {
+    std::string error;
+    if (!gossip::decode_key(c.encrypt, error)) throw ConfigError("-encrypt: " + error);
+  }
   for (const auto& recursor : c.recursors) {
     if (!dns::parse_recursor(recursor)) throw ConfigError("-recursor: \"" + recursor + "\" is not an IP address or IP:port");
   }
@@ -216,6 +232,12 @@ ParsedCommandLine parse_agent_command_line(const std::vector<std::string>& args)
     if (r.count("join")) {
       for (const auto& j : r["join"].as<std::vector<std::string>>()) c.join.push_back(j);
     }
+    if (r.count("retry-join")) {
+      for (const auto& j : r["retry-join"].as<std::vector<std::string>>()) c.retry_join.push_back(j);
+    }
+    if (r.count("retry-interval")) c.retry_interval = duration_flag(r, "retry-interval");
+    if (r.count("retry-max")) c.retry_max = r["retry-max"].as<unsigned>();
+    if (r.count("encrypt")) c.encrypt = r["encrypt"].as<std::string>();
     if (r.count("serf-lan-port")) c.serf_lan_port = r["serf-lan-port"].as<int>();
     if (r.count("log-level")) c.log_level = r["log-level"].as<std::string>();
     if (r.count("enable-script-checks")) c.enable_script_checks = true;

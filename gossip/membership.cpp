@@ -3,6 +3,7 @@
 #include "gossip/membership.h"
 
 #include <algorithm>
+#include <string_view>
 
 #include "gossip/codec.h"
 #include "gossip/framing.h"
@@ -16,6 +17,14 @@ constexpr std::size_t kCompoundPart = 2;    // length of each part
 constexpr std::size_t kMaxCompoundParts = 127;  // serf 0.9.4 miscounts 128 and more
 constexpr std::uint8_t kSerfLeaveIntent = 0;    // serf message types (memberlist-wire.md 8.2)
 constexpr std::uint8_t kSerfJoinIntent = 1;
+constexpr std::uint8_t kSerfUserEvent = 3;
+constexpr std::uint8_t kSerfQuery = 4;
+constexpr std::uint64_t kSerfQueryNoBroadcast = 2;  // query Flags bit
+constexpr std::size_t kMaxRelayed = 1024;  // serf messages remembered as already passed on
+// serf's BroadcastTimeout (wait for the leave intent to go out) and LeavePropagateDelay (wait
+// for our departure to spread before stopping).
+constexpr Duration kLeaveBroadcastTimeout{5000};
+constexpr Duration kLeavePropagateDelay{1000};
 
 }  // namespace
 
@@ -59,27 +68,110 @@ void Membership::leave(Clock::time_point now) {
   // serf lists a member that just dies as failed; it lists it as left only when a serf leave
   // intent came first (memberlist-wire.md 8.5). So: the intent now, our own "dead" (From = us,
   // which means left to memberlist) a few gossip rounds later, from tick().
-  broadcast("", UserMessage{serf_leave_intent(serf_clock_ + 1)});
+  intent_ltimes_[config_.name] = ++serf_clock_;
+  broadcast("", UserMessage{serf_leave_intent(serf_clock_, config_.name)});
+  leave_started_ = now;
   leave_at_ = now + config_.gossip_interval * 2;
 }
 
-Bytes Membership::serf_leave_intent(std::uint64_t ltime) const {
+bool Membership::leave_complete(Clock::time_point now) const {
+  return left_ && now >= left_at_ + kLeavePropagateDelay;
+}
+
+Bytes Membership::serf_leave_intent(std::uint64_t ltime, const std::string& node) const {
   Bytes payload{kSerfLeaveIntent};
-  mp::MapWriter(payload, 3).uint("LTime", ltime).str("Node", config_.name).boolean("Prune", false);
+  mp::MapWriter(payload, 3).uint("LTime", ltime).str("Node", node).boolean("Prune", false);
   return payload;
 }
 
-void Membership::on_user_message(const UserMessage& m) {
+std::string Membership::force_leave(const std::string& node, Clock::time_point now) {
+  if (node == config_.name) return "cannot force-leave this agent itself (use leave)";
+  auto it = members_.find(node);
+  const bool failed = failed_.count(node) > 0 || (it != members_.end() && it->second.state == NodeState::dead);
+  if (!failed) {
+    if (it == members_.end()) return "no member named " + node;
+    if (it->second.state == NodeState::left) return {};  // already gone: nothing to do
+    return node + " is not failed; only failed members can be forced to leave";
+  }
+  // serf's RemoveFailedNode: a leave intent about the node. serf members then list it as left,
+  // and hearsay members do the same in mark_left().
+  intent_ltimes_[node] = ++serf_clock_;
+  broadcast("", UserMessage{serf_leave_intent(serf_clock_, node)});
+  mark_left(node, now);
+  return {};
+}
+
+void Membership::mark_left(const std::string& node, Clock::time_point now) {
+  auto failed = failed_.find(node);
+  Member gone;
+  bool known = false;
+  if (failed != failed_.end()) {
+    gone = failed->second;
+    known = true;
+    failed_.erase(failed);
+  }
+  if (auto it = members_.find(node); it != members_.end() && it->second.state == NodeState::dead) {
+    set_state(it->second, NodeState::left, now);
+    gone = it->second;
+    known = true;
+  }
+  gone.state = NodeState::left;
+  if (known) events_.push_back(MemberEvent{MemberEvent::Kind::left, gone});
+}
+
+void Membership::on_user_message(const UserMessage& m, Clock::time_point now) {
   ++stats_.user_messages;
   // We do not implement serf's messages, but we follow its member clock so that our leave
-  // intent is newer than anything serf has seen about us.
-  if (m.payload.empty() || (m.payload[0] != kSerfLeaveIntent && m.payload[0] != kSerfJoinIntent)) return;
+  // intent is newer than anything serf has seen about us, and we honour a leave intent about a
+  // failed member (a force-leave), passing it on as serf does.
+  if (m.payload.empty()) return;
+  if (m.payload[0] == kSerfUserEvent || m.payload[0] == kSerfQuery) return relay_serf_message(m);
+  if (m.payload[0] != kSerfLeaveIntent && m.payload[0] != kSerfJoinIntent) return;
   msgpack::zone zone;
   std::size_t offset = 1;
   auto object = mp::unpack_one(zone, m.payload.data(), m.payload.size(), offset);
   if (!object) return;
+  mp::StructReader reader(*object);
   std::uint64_t ltime = 0;
-  if (mp::StructReader(*object).u64("LTime", ltime, UINT64_MAX - 1)) serf_clock_ = std::max(serf_clock_, ltime);
+  std::string node;
+  if (!reader.u64("LTime", ltime, UINT64_MAX - 1) || !reader.str("Node", node)) return;
+  serf_clock_ = std::max(serf_clock_, ltime);
+  // Pass on intents that are news, as serf does; serf members that only hear of a departure
+  // through us would otherwise list a member that left as failed. Only intents about members
+  // we know are kept, so the table is bounded by the membership.
+  auto it = members_.find(node);
+  if (it == members_.end() && failed_.count(node) == 0) return;
+  std::uint64_t& newest = intent_ltimes_[node];
+  if (ltime <= newest) return;
+  newest = ltime;
+  broadcast("", m);
+  if (m.payload[0] != kSerfLeaveIntent || node == config_.name) return;
+  const bool dead_here = it != members_.end() && it->second.state == NodeState::dead;
+  if (dead_here || failed_.count(node) > 0) mark_left(node, now);  // a force-leave
+}
+
+void Membership::relay_serf_message(const UserMessage& m) {
+  // serf members pass on every user event and query they have not seen; doing the same keeps
+  // serf's own dissemination (key rotation queries, events) from stalling at hearsay members.
+  // The message is relayed as it came, so its bytes identify it.
+  if (m.payload[0] == kSerfQuery) {
+    msgpack::zone zone;
+    std::size_t offset = 1;
+    auto object = mp::unpack_one(zone, m.payload.data(), m.payload.size(), offset);
+    std::uint64_t flags = 0;
+    if (!object || !mp::StructReader(*object).ok()) return;
+    mp::StructReader(*object).u64("Flags", flags, UINT32_MAX);
+    if (flags & kSerfQueryNoBroadcast) return;
+  }
+  const std::size_t id = std::hash<std::string_view>{}(
+      std::string_view(reinterpret_cast<const char*>(m.payload.data()), m.payload.size()));
+  if (!relayed_.insert(id).second) return;
+  relayed_order_.push_back(id);
+  if (relayed_order_.size() > kMaxRelayed) {
+    relayed_.erase(relayed_order_.front());
+    relayed_order_.pop_front();
+  }
+  broadcast("", m);
 }
 
 PushPull Membership::local_state(bool join) const {
@@ -156,7 +248,7 @@ void Membership::handle_message(const Address& from, ByteView message, Clock::ti
         else if constexpr (std::is_same_v<T, Alive>) on_alive(m, now);
         else if constexpr (std::is_same_v<T, Suspect>) on_suspect(m, now);
         else if constexpr (std::is_same_v<T, Dead>) on_dead(m, now);
-        else if constexpr (std::is_same_v<T, UserMessage>) on_user_message(m);
+        else if constexpr (std::is_same_v<T, UserMessage>) on_user_message(m, now);
         else ++stats_.messages_dropped;  // err belongs to streams
       },
       *decoded.message);
@@ -344,9 +436,16 @@ Clock::time_point Membership::next_deadline() const {
 
 void Membership::tick(Clock::time_point now) {
   if (leaving_ && !left_ && now >= leave_at_) {
-    left_ = true;
-    const Member& me = members_.at(config_.name);
-    on_dead(Dead{me.incarnation, me.name, me.name}, now);  // dead about ourselves, From = us: left
+    if (broadcasts_.size() > 0 && now - leave_started_ < kLeaveBroadcastTimeout) {
+      // As serf: the leave intent goes out in full before our departure does, or members that
+      // hear of the departure first list us as failed.
+      leave_at_ = now + config_.gossip_interval;
+    } else {
+      left_ = true;
+      left_at_ = now;
+      const Member& me = members_.at(config_.name);
+      on_dead(Dead{me.incarnation, me.name, me.name}, now);  // dead about ourselves, From = us: left
+    }
   }
   fire_suspicions(now);
   expire_relays(now);
@@ -411,6 +510,7 @@ void Membership::reset_probe_order(Clock::time_point now) {
     if (m.name != config_.name && (m.state == NodeState::dead || m.state == NodeState::left) &&
         now - m.state_change > config_.gossip_to_the_dead) {
       suspicions_.erase(m.name);
+      if (!failed_.contains(m.name)) intent_ltimes_.erase(m.name);
       it = members_.erase(it);
     } else {
       ++it;

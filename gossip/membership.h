@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -14,6 +15,7 @@
 #include <utility>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "gossip/broadcast_queue.h"
@@ -66,6 +68,12 @@ class Membership {
   // ourselves with From = us, which every member records as left. No refuting from here on.
   void leave(Clock::time_point now);
   bool has_left() const { return leaving_; }
+  // Our departure has been sent and had time to spread: the agent may stop now.
+  bool leave_complete(Clock::time_point now) const;
+  // Consul's force-leave: a failed member is marked left here and, through a serf leave intent,
+  // on every serf and hearsay member, so nobody tries to reconnect to it. Returns an error text,
+  // empty on success.
+  std::string force_leave(const std::string& node, Clock::time_point now);
 
   // One UDP packet (decrypted, CRC and compression still on).
   void receive_packet(const Address& from, const std::uint8_t* data, std::size_t size, Clock::time_point now);
@@ -85,6 +93,8 @@ class Membership {
 
   const std::unordered_map<std::string, Member>& members() const { return members_; }
   const Member& self() const { return members_.at(config_.name); }
+  // Failed members, including those already reaped from members(), until reconnect_timeout.
+  const std::map<std::string, Member>& failed_members() const { return failed_; }
   std::size_t alive_count() const { return alive_count_; }
   int awareness() const { return awareness_; }
   const MembershipStats& stats() const { return stats_; }
@@ -122,8 +132,10 @@ class Membership {
   void on_nack(const Nack& n);
   void handle_message(const Address& from, std::span<const std::uint8_t> message, Clock::time_point now);
   void refute(std::uint32_t accused_incarnation);
-  void on_user_message(const UserMessage& m);
-  Bytes serf_leave_intent(std::uint64_t ltime) const;
+  void on_user_message(const UserMessage& m, Clock::time_point now);
+  Bytes serf_leave_intent(std::uint64_t ltime, const std::string& node) const;
+  void mark_left(const std::string& node, Clock::time_point now);
+  void relay_serf_message(const UserMessage& m);
   void set_state(Member& m, NodeState state, Clock::time_point now);  // keeps alive_count_ right
   void merge(const PushPull& remote, Clock::time_point now);
   PushPull local_state(bool join) const;
@@ -162,7 +174,12 @@ class Membership {
   std::size_t alive_count_ = 1;  // ourselves
   bool leaving_ = false;
   bool left_ = false;              // our own "dead" has been queued
-  Clock::time_point leave_at_{};
+  Clock::time_point leave_started_{}, leave_at_{}, left_at_{};
+  // Newest serf join/leave intent LTime per known member, so each intent is passed on once.
+  std::map<std::string, std::uint64_t> intent_ltimes_;
+  // serf events and queries already passed on (hashes of their bytes), oldest first.
+  std::unordered_set<std::size_t> relayed_;
+  std::deque<std::size_t> relayed_order_;
   std::uint64_t serf_clock_ = 0;   // largest serf member-event LTime seen
   Clock::time_point next_probe_, next_gossip_, next_push_pull_, next_reconnect_;
   // Failed (not left) members, kept after they are reaped so reconnect() can try them.

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
+#include <optional>
 
 #include "gossip/codec.h"
 #include "gossip/stream_message.h"
@@ -112,15 +113,32 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
  private:
   void try_parse() {
     if (done_) return;
-    StreamMessage m = parse_stream_message(input_.data(), input_.size());
-    if (m.kind == StreamMessage::Kind::incomplete) return;
-    done_ = true;
-    const Clock::time_point now = Transport::now();
-    if (m.kind == StreamMessage::Kind::unsupported) {
-      spdlog::debug("gossip: stream from {}: {}", peer_.to_string(), m.error);
-      if (!initiator_) return write(encode(ErrorMessage{m.error}), true);
-      return fail(m.error);
+    const std::uint8_t* data = input_.data();
+    std::size_t size = input_.size();
+    std::optional<Bytes> plain;
+    if (t_.encrypting()) {
+      // memberlist's encrypted stream: 0x0a, the sealed length, the sealed message.
+      if (input_.empty()) return;
+      if (input_[0] != static_cast<std::uint8_t>(MessageType::encrypt)) {
+        return refuse("encryption is configured but the stream is not encrypted", true);
+      }
+      const std::optional<std::size_t> length = encrypted_stream_length(data, size);
+      if (!length) return;  // header still incomplete
+      if (*length > kMaxEncryptedStream) return refuse("encrypted stream too large", true);
+      if (size < 5 + *length) return;
+      plain = t_.keyring_->open(data + 5, *length, Bytes(data, data + 5));
+      if (!plain) return refuse("no key in the keyring decrypts the stream", true);
+      data = plain->data();
+      size = plain->size();
     }
+    StreamMessage m = parse_stream_message(data, size);
+    if (m.kind == StreamMessage::Kind::incomplete) {
+      if (plain) return refuse("the encrypted stream holds an incomplete message", false);
+      return;
+    }
+    const Clock::time_point now = Transport::now();
+    if (m.kind == StreamMessage::Kind::unsupported) return refuse(m.error, false);
+    done_ = true;
     if (initiator_) {
       if (m.kind == StreamMessage::Kind::push_pull) t_.membership_.push_pull_reply(m.push_pull, now);
       close();
@@ -133,7 +151,18 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
     t_.flush();
   }
 
+  // The peer sent something we will not act on: a responder says why (as memberlist's err
+  // reply), an initiator gives up. Decryption failures are counted, as for datagrams.
+  void refuse(const std::string& why, bool decryption) {
+    if (decryption) ++t_.stats_.decrypt_failed;
+    spdlog::debug("gossip: stream {} {}: {}", initiator_ ? "to" : "from", peer_.to_string(), why);
+    if (initiator_) return fail(why);
+    done_ = true;
+    write(encode(ErrorMessage{why}), true);
+  }
+
   void write(Bytes data, bool close_after) {
+    if (t_.encrypting()) data = t_.keyring_->seal_stream(data);
     struct Write {
       uv_write_t req;
       Bytes data;
@@ -184,8 +213,8 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
   int closed_handles_ = 0;
 };
 
-Transport::Transport(uv_loop_t* loop, Membership& membership, EventHandler on_event)
-    : loop_(loop), membership_(membership), on_event_(std::move(on_event)), buffer_(65536) {}
+Transport::Transport(uv_loop_t* loop, Membership& membership, EventHandler on_event, const Keyring* keyring)
+    : loop_(loop), membership_(membership), on_event_(std::move(on_event)), keyring_(keyring), buffer_(65536) {}
 
 Transport::~Transport() = default;
 
@@ -229,7 +258,19 @@ int Transport::listen(const std::string& host, int port) {
 
 void Transport::on_datagram(const std::uint8_t* data, std::size_t size, const sockaddr* from) {
   ++stats_.udp_in;
-  membership_.receive_packet(from_sockaddr(from), data, size, now());
+  const Address source = from_sockaddr(from);
+  if (encrypting()) {
+    // Authenticated before anything parses it; a packet no key opens is never looked at.
+    const std::optional<Bytes> plain = keyring_->open(data, size);
+    if (!plain) {
+      ++stats_.decrypt_failed;
+      spdlog::debug("gossip: dropped a packet from {} that no key decrypts", source.to_string());
+      return;
+    }
+    membership_.receive_packet(source, plain->data(), plain->size(), now());
+  } else {
+    membership_.receive_packet(source, data, size, now());
+  }
   flush();
 }
 
@@ -238,6 +279,7 @@ void Transport::flush() {
   for (OutgoingPacket& p : membership_.take_packets()) {
     sockaddr_storage to{};
     if (!to_sockaddr(p.to, to)) continue;
+    if (encrypting()) p.packet = keyring_->seal(p.packet.data(), p.packet.size());
     uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(p.packet.data()), static_cast<unsigned>(p.packet.size()));
     // Gossip is best effort: a datagram the socket cannot take now is dropped, as UDP would.
     if (uv_udp_try_send(&udp_, &buf, 1, reinterpret_cast<const sockaddr*>(&to)) < 0) ++stats_.udp_send_failed;

@@ -1,8 +1,10 @@
 // The libuv shell around Membership: one UDP socket and one TCP listener on the gossip port,
 // push/pull over short TCP connections (one request, one reply, as memberlist), and a timer
 // armed at Membership::next_deadline(). Everything protocol-related stays in Membership.
-// Not yet: encryption (the keyring), the TCP fallback ping, and LZW-compressing what we send
-// (serf accepts plain input; compressed input from serf is read).
+// With an enabled keyring every datagram and stream is sealed with AES-GCM, and anything that
+// does not open with one of its keys is counted and dropped before it is parsed.
+// Not yet: the TCP fallback ping, and LZW-compressing what we send (serf accepts plain input;
+// compressed input from serf is read).
 #pragma once
 
 #include <uv.h>
@@ -12,6 +14,7 @@
 #include <set>
 #include <string>
 
+#include "gossip/keyring.h"
 #include "gossip/membership.h"
 
 namespace hearsay::gossip {
@@ -19,13 +22,16 @@ namespace hearsay::gossip {
 struct TransportStats {
   std::uint64_t udp_in = 0, udp_out = 0, udp_send_failed = 0;
   std::uint64_t streams_in = 0, streams_out = 0, streams_failed = 0;
+  std::uint64_t decrypt_failed = 0;  // packets and streams no key opened (or plaintext when encrypting)
 };
 
 class Transport {
  public:
   using EventHandler = std::function<void(const MemberEvent&)>;
 
-  Transport(uv_loop_t* loop, Membership& membership, EventHandler on_event);
+  // `keyring` may change while the transport runs (rotation) and must outlive it; when it is
+  // null or empty, gossip is plaintext.
+  Transport(uv_loop_t* loop, Membership& membership, EventHandler on_event, const Keyring* keyring = nullptr);
   ~Transport();
   Transport(const Transport&) = delete;
   Transport& operator=(const Transport&) = delete;
@@ -45,10 +51,12 @@ class Transport {
   void on_datagram(const std::uint8_t* data, std::size_t size, const sockaddr* from);
   void start_push_pull(PushPullRequest request);
   void arm_timer();
+  bool encrypting() const { return keyring_ && keyring_->enabled(); }
 
   uv_loop_t* loop_;
   Membership& membership_;
   EventHandler on_event_;
+  const Keyring* keyring_;
   uv_udp_t udp_{};
   uv_tcp_t tcp_{};
   uv_timer_t timer_{};

@@ -4,7 +4,9 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "catalog/definitions.h"
@@ -42,6 +44,13 @@ struct AgentIdentity {
   std::map<std::string, std::string> node_meta;
 };
 
+// This agent's gossip keyring (/v1/operator/keyring): base64 keys, primary first.
+struct KeyringInfo {
+  std::vector<std::string> keys;
+  std::string primary;
+};
+enum class KeyringChange { install, use, remove };
+
 class AgentOps {
  public:
   virtual ~AgentOps() = default;
@@ -59,8 +68,14 @@ class AgentOps {
   virtual OpResult join(const std::string& address) = 0;
   virtual OpResult leave() = 0;
   virtual OpResult force_leave(const std::string& node) = 0;
+  // 500 "encryption not enabled" without a keyring, 400 for a malformed key.
+  virtual OpResult change_keyring(KeyringChange change, const std::string& key) = 0;
+  virtual std::optional<KeyringInfo> keyring() const = 0;  // nullopt: gossip is not encrypted
 
   virtual std::vector<MemberInfo> members() const = 0;
+  // Counters since start (dropped packets, decryption failures, DNS rcodes...) as
+  // name -> value, for /v1/agent/metrics.
+  virtual std::vector<std::pair<std::string, double>> metrics() const = 0;
   virtual AgentIdentity identity() const = 0;
 
   // Writes are acknowledged only once durable: `done` runs after the next group commit

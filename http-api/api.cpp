@@ -9,6 +9,7 @@ Api::Api(ApiContext context) : context_(std::move(context)) {
   add_catalog_routes(router_, context_);
   add_health_routes(router_, context_);
   add_status_routes(router_, context_);
+  add_operator_routes(router_, context_);
 }
 
 }  // namespace hearsay::http

@@ -38,5 +38,6 @@ void add_agent_routes(Router& router, ApiContext& context);
 void add_catalog_routes(Router& router, ApiContext& context);
 void add_health_routes(Router& router, ApiContext& context);
 void add_status_routes(Router& router, ApiContext& context);
+void add_operator_routes(Router& router, ApiContext& context);
 
 }  // namespace hearsay::http

@@ -493,6 +493,19 @@ DecodeResult<CheckUpdate> decode_check_update(std::string_view body) {
   return update;
 }
 
+DecodeResult<std::string> decode_keyring_request(std::string_view body) {
+  FieldReader r;
+  rapidjson::Document doc;
+  if (!parse_object(body, doc, r)) return DecodeError{r.error()};
+  std::string key;
+  for (const auto& member : std::as_const(doc).GetObject()) {
+    if (lower(view(member.name)) == "key") r.string(member.value, "Key", key);
+  }
+  if (!r.ok()) return DecodeError{r.error()};
+  if (key.empty()) return DecodeError{"Request body must carry a Key"};
+  return key;
+}
+
 namespace {
 
 void write_check_definition(JsonWriter& w, const CheckDefinition& def) {

@@ -98,6 +98,9 @@ DecodeResult<CatalogDeregistration> decode_catalog_deregister(std::string_view b
 // Status must be passing/warning/critical (400 "Invalid check status: '<s>'" otherwise).
 DecodeResult<CheckUpdate> decode_check_update(std::string_view body);
 
+// POST/PUT/DELETE /v1/operator/keyring body ({"Key": base64}); the key itself is checked by the agent.
+DecodeResult<std::string> decode_keyring_request(std::string_view body);
+
 // The agent's persisted form of its own registrations: PascalCase JSON that the decoders above
 // read back to an equal value.
 std::string encode_service_definition(const catalog::ServiceDefinition& def);

@@ -7,6 +7,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/random.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -19,6 +21,7 @@
 #include "agent/cli/http_client.h"
 #include "agent/options.h"
 #include "catalog/store_sqlite.h"
+#include "gossip/keyring.h"
 
 namespace hearsay::agent::cli {
 namespace {
@@ -30,6 +33,12 @@ constexpr const char* kUsage = R"(Usage: agent [flags]              run the agen
        agent catalog services         list the services in the catalog
        agent catalog nodes            list the nodes in the catalog
        agent leave                    make the local agent leave the cluster and stop
+       agent force-leave NODE         mark a failed member as left, so nobody reconnects to it
+       agent keyring -list            list the gossip keys of the local agent
+       agent keyring -install KEY     add a gossip key (base64) to the local agent's keyring
+       agent keyring -use KEY         make an installed key the one gossip is encrypted with
+       agent keyring -remove KEY      remove a key that is not the primary
+       agent keygen                   print a new random 32-byte gossip key (base64)
        agent version
 Subcommands take -http-addr=HOST:PORT (default: $CONSUL_HTTP_ADDR or 127.0.0.1:8500).
 )";
@@ -184,6 +193,57 @@ int cmd_catalog_nodes(const CliArgs& args) {
   return 0;
 }
 
+// Consul's `keyring` flags: -list, or one of -install/-use/-remove with a key (-flag KEY or
+// -flag=KEY). Changes apply to the local agent's keyring (see /v1/operator/keyring).
+int cmd_keyring(const CliArgs& args) {
+  const auto& p = args.positional;
+  std::string op, key;
+  if (p.size() == 2 && (p[1] == "-list" || p[1] == "--list")) {
+    op = "list";
+  } else if (p.size() == 2 || p.size() == 3) {
+    std::string flag = p[1];
+    if (auto eq = flag.find('='); eq != std::string::npos && p.size() == 2) {
+      key = flag.substr(eq + 1);
+      flag.resize(eq);
+    } else if (p.size() == 3) {
+      key = p[2];
+    }
+    while (flag.starts_with("-")) flag.erase(0, 1);
+    if ((flag == "install" || flag == "use" || flag == "remove") && !key.empty()) op = flag;
+  }
+  if (op.empty()) {
+    std::fputs("Usage: agent keyring -list | -install KEY | -use KEY | -remove KEY\n", stderr);
+    return 2;
+  }
+  if (op == "list") {
+    auto body = call(args, "GET", "/v1/operator/keyring");
+    if (!body) return 1;
+    auto doc = parse_json(*body);
+    if (!doc || !doc->IsArray()) return 1;
+    for (const auto& pool : doc->GetArray()) {
+      if (!pool.IsObject() || !pool.HasMember("Keys") || !pool["Keys"].IsObject()) continue;
+      std::printf("==> Keys of the local agent (dc %s):\n", str(pool, "Datacenter").c_str());
+      const rapidjson::Value* primary = pool.HasMember("PrimaryKeys") ? &pool["PrimaryKeys"] : nullptr;
+      for (auto it = pool["Keys"].MemberBegin(); it != pool["Keys"].MemberEnd(); ++it) {
+        const bool is_primary = primary && primary->IsObject() && primary->HasMember(it->name.GetString());
+        std::printf("  %s%s\n", it->name.GetString(), is_primary ? "  [primary]" : "");
+      }
+    }
+    return 0;
+  }
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("Key");
+  w.String(key.c_str());
+  w.EndObject();
+  const char* method = op == "install" ? "POST" : op == "use" ? "PUT" : "DELETE";
+  if (!call(args, method, "/v1/operator/keyring", buf.GetString())) return 1;
+  std::printf("==> %s gossip encryption key: done\n",
+              op == "install" ? "Installed" : op == "use" ? "Changed primary to" : "Removed");
+  return 0;
+}
+
 std::string percent_encode(const std::string& s) {
   std::string out;
   for (unsigned char c : s) {
@@ -212,6 +272,12 @@ int run_subcommand(const std::vector<std::string>& raw) {
     std::printf("Graceful leave complete\n");
     return 0;
   }
+  if (p[0] == "force-leave" && p.size() == 2) {
+    if (!call(args, "PUT", "/v1/agent/force-leave/" + percent_encode(p[1]))) return 1;
+    std::printf("Force-left %s\n", p[1].c_str());
+    return 0;
+  }
+  if (p[0] == "keyring") return cmd_keyring(args);
   if (p[0] == "services" && p.size() == 3 && p[1] == "register") return cmd_services_register(args, p[2]);
   if (p[0] == "services" && p.size() == 3 && p[1] == "deregister") {
     if (!call(args, "PUT", "/v1/agent/service/deregister/" + percent_encode(p[2]))) return 1;
@@ -244,7 +310,14 @@ int main(int argc, char** argv) {
       std::printf("hearsay agent 0.1.0\n");
       return 0;
     }
-    if (first == "members" || first == "services" || first == "catalog" || first == "leave") {
+    if (first == "keygen") {
+      gossip::Bytes key(32);
+      if (getrandom(key.data(), key.size(), 0) != static_cast<ssize_t>(key.size())) return 1;
+      std::printf("%s\n", gossip::encode_key(key).c_str());
+      return 0;
+    }
+    if (first == "members" || first == "services" || first == "catalog" || first == "leave" ||
+        first == "force-leave" || first == "keyring") {
       return run_subcommand(args);
     }
   }

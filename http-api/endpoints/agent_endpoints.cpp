@@ -188,6 +188,34 @@ std::string reason_of(const Call& call) {
   return reason ? *reason : std::string();
 }
 
+// Consul's /v1/agent/metrics shape. Every figure is a total since the agent started, so they
+// are listed as gauges; Counters and Samples (per-interval aggregates in Consul) stay empty.
+void agent_metrics(Call call, ApiContext& ctx) {
+  call.responder.send(Response::json(to_json([&](JsonWriter& w) {
+    w.StartObject();
+    write_string_field(w, "Timestamp", "");
+    w.Key("Gauges");
+    w.StartArray();
+    for (const auto& [name, value] : ctx.ops.metrics()) {
+      w.StartObject();
+      write_string_field(w, "Name", name);
+      w.Key("Value");
+      w.Double(value);
+      w.Key("Labels");
+      w.StartObject();
+      w.EndObject();
+      w.EndObject();
+    }
+    w.EndArray();
+    for (const char* empty : {"Points", "Counters", "Samples"}) {
+      w.Key(empty);
+      w.StartArray();
+      w.EndArray();
+    }
+    w.EndObject();
+  })));
+}
+
 }  // namespace
 
 void add_agent_routes(Router& router, ApiContext& ctx) {
@@ -198,6 +226,7 @@ void add_agent_routes(Router& router, ApiContext& ctx) {
   router.exact("/v1/agent/checks", {"GET"}, [c](Call call) { agent_checks(std::move(call), *c); });
   router.exact("/v1/agent/members", {"GET"}, [c](Call call) { agent_members(std::move(call), *c); });
   router.exact("/v1/agent/self", {"GET"}, [c](Call call) { agent_self(std::move(call), *c); });
+  router.exact("/v1/agent/metrics", {"GET"}, [c](Call call) { agent_metrics(std::move(call), *c); });
   router.exact("/v1/agent/service/register", {"PUT"}, [c](Call call) { service_register(std::move(call), *c); });
   router.prefix("/v1/agent/service/deregister/", get_or_put, [c](Call call) {
     acknowledge(call, *c, c->ops.deregister_service(call.param));

@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "gossip/codec.h"
+#include "gossip/msgpack_io.h"
 #include "sim_network.h"
 
 using namespace hearsay::gossip;
@@ -94,6 +95,78 @@ TEST_CASE("a small cluster converges, detects a crash and sees a leave", "[unit]
         return true;
       },
       10s));
+}
+
+TEST_CASE("force-leave turns a failed member into a left one everywhere, and only a failed one", "[unit]") {
+  sim::Network net(8, sim::Options{.seed = 21});
+  join_all(net, 21);
+  REQUIRE(net.run_until_true([&] { return converged(net); }, 30s));
+  CHECK(net.force_leave(0, 4) == "n4 is not failed; only failed members can be forced to leave");
+  CHECK(net.force_leave(0, 0) == "cannot force-leave this agent itself (use leave)");
+  net.kill(4);
+  REQUIRE(net.run_until_true([&] { return sees_dead(net, 4); }, 60s));
+  for (std::size_t v = 0; v < net.size(); ++v) {
+    if (v != 4) CHECK(net.node(v).failed_members().contains("n4"));  // reconnect would retry it
+  }
+  CHECK(net.force_leave(0, 4).empty());
+  // The leave intent spreads by gossip: everyone lists n4 as left and stops trying to reconnect.
+  REQUIRE(net.run_until_true(
+      [&] {
+        for (std::size_t v = 0; v < net.size(); ++v) {
+          if (v != 4 && net.state_of(v, 4) != NodeState::left) return false;
+        }
+        return true;
+      },
+      10s));
+  for (std::size_t v = 0; v < net.size(); ++v) {
+    if (v != 4) CHECK_FALSE(net.node(v).failed_members().contains("n4"));
+  }
+  CHECK(net.force_leave(1, 4).empty());  // already left: nothing to do, no error
+}
+
+TEST_CASE("serf events, queries and intents are passed on once; no-rebroadcast queries are not", "[unit]") {
+  sim::Network net(4, sim::Options{.seed = 5});
+  join_all(net, 5);
+  REQUIRE(net.run_until_true([&] { return converged(net); }, 20s));
+  net.run_for(5s);  // let the join traffic drain
+  auto user_messages = [&] {
+    std::uint64_t total = 0;
+    for (std::size_t i = 1; i < net.size(); ++i) total += net.node(i).stats().user_messages;
+    return total;
+  };
+  auto inject = [&](Bytes payload) {
+    Bytes packet = encode(UserMessage{std::move(payload)});
+    net.node(0).receive_packet(sim::Network::address_of(3), packet.data(), packet.size(), net.now());
+  };
+  auto query = [](std::uint64_t flags) {
+    Bytes q{4};
+    hearsay::gossip::mp::MapWriter(q, 4).uint("Flags", flags).uint("ID", 7).uint("LTime", 3).str("Name", "_serf_ping");
+    return q;
+  };
+  auto intent = [](const std::string& node, std::uint64_t ltime) {
+    Bytes j{1};
+    hearsay::gossip::mp::MapWriter(j, 2).uint("LTime", ltime).str("Node", node);
+    return j;
+  };
+  const std::uint64_t before = user_messages();
+  inject(query(2));  // "do not rebroadcast"
+  net.run_for(3s);
+  CHECK(user_messages() == before);
+  inject(query(0));
+  net.run_for(3s);
+  const std::uint64_t after_query = user_messages();
+  CHECK(after_query > before);
+  inject(query(0));  // the same query again: already passed on
+  net.run_for(3s);
+  CHECK(user_messages() == after_query);
+  inject(intent("n2", 50));  // a join intent about a known member: passed on, once
+  net.run_for(3s);
+  const std::uint64_t after_intent = user_messages();
+  CHECK(after_intent > after_query);
+  inject(intent("n2", 50));
+  inject(intent("nobody", 60));  // about an unknown member: dropped
+  net.run_for(3s);
+  CHECK(user_messages() == after_intent);
 }
 
 TEST_CASE("accusations about ourselves are refuted with a higher incarnation", "[unit]") {

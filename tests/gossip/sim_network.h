@@ -69,6 +69,12 @@ class Network {
     node(i).leave(now_);
     flush(i);
   }
+  // Node `at` forces failed node `victim` out; returns Membership's error text.
+  std::string force_leave(std::size_t at, std::size_t victim) {
+    std::string error = node(at).force_leave(names_[victim], now_);
+    flush(at);
+    return error;
+  }
 
   void run_for(Duration d) { run_until(now_ + d); }
   void run_until(Clock::time_point end) {

@@ -7,6 +7,7 @@ import contextlib
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -151,3 +152,56 @@ class Results:
     def finish(self):
         print(f"{self.passed} passed, {self.failed} failed")
         raise SystemExit(1 if self.failed else 0)
+
+
+class Serf:
+    """A stock Debian serf agent on loopback, for interop tests; `key` turns on encryption."""
+
+    def __init__(self, name, join=None, key=None):
+        self.name = name
+        self.port, self.rpc = free_port(), free_port()
+        self.dir = tempfile.mkdtemp(prefix=f"hearsay-serf-{name}-")
+        args = ["serf", "agent", f"-node={name}", f"-bind=127.0.0.1:{self.port}", f"-rpc-addr=127.0.0.1:{self.rpc}",
+                "-log-level=warn"]
+        if join:
+            args.append(f"-join=127.0.0.1:{join}")
+        self.keyring_file = None
+        if key:  # a keyring file rather than -encrypt, so key changes land on disk to be checked
+            self.keyring_file = os.path.join(self.dir, "keyring.json")
+            with open(self.keyring_file, "w") as f:
+                json.dump([key], f)
+            args.append(f"-keyring-file={self.keyring_file}")
+        self.log = open(os.path.join(self.dir, "serf.log"), "wb")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_until(lambda: self.members() is not None, timeout=10, what=f"serf {name} RPC")
+
+    def members(self):
+        out = subprocess.run(["serf", "members", f"-rpc-addr=127.0.0.1:{self.rpc}", "-format=json"],
+                             capture_output=True, text=True, timeout=10)
+        if out.returncode != 0:
+            return None
+        return {m["name"]: (m["status"], m["tags"]) for m in json.loads(out.stdout)["members"]}
+
+    def keys(self, *args):
+        """`serf keys ...`; its exit status is 1 when any member (hearsay ones: they do not answer
+        serf queries) reports no success, so the caller checks the effect, not the status."""
+        return subprocess.run(["serf", "keys", f"-rpc-addr=127.0.0.1:{self.rpc}", *args],
+                              capture_output=True, text=True, timeout=30)
+
+    def keyring(self):
+        with open(self.keyring_file) as f:
+            return json.load(f)
+
+    def leave(self):
+        subprocess.run(["serf", "leave", f"-rpc-addr=127.0.0.1:{self.rpc}"], capture_output=True, timeout=30)
+        self.proc.wait(timeout=30)
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def cleanup(self):
+        if self.proc.poll() is None:
+            self.kill9()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)

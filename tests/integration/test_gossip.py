@@ -2,16 +2,13 @@
 HTTP, a kill -9 detected as failed, a graceful leave shown as left, and a stock Debian serf
 agent in the same cluster (serf joining hearsay, and hearsay joining serf, whose replies come
 LZW-compressed)."""
-import json
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Agent, Results, free_port, wait_until  # noqa: E402
+from harness import Agent, Results, Serf, wait_until  # noqa: E402
 
 ALIVE, LEFT, FAILED = 1, 3, 4
 
@@ -26,37 +23,6 @@ def gossip_agent(name, join=None):
 def statuses(agent):
     members, _ = agent.get_json("/v1/agent/members")
     return {m["Name"]: m["Status"] for m in members}
-
-
-class Serf:
-    def __init__(self, name, join=None):
-        self.name = name
-        self.port, self.rpc = free_port(), free_port()
-        self.dir = tempfile.mkdtemp(prefix=f"hearsay-serf-{name}-")
-        args = ["serf", "agent", f"-node={name}", f"-bind=127.0.0.1:{self.port}", f"-rpc-addr=127.0.0.1:{self.rpc}",
-                "-log-level=warn"]
-        if join:
-            args.append(f"-join=127.0.0.1:{join}")
-        self.log = open(os.path.join(self.dir, "serf.log"), "wb")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
-        wait_until(lambda: self.members() is not None, timeout=10, what=f"serf {name} RPC")
-
-    def members(self):
-        out = subprocess.run(["serf", "members", f"-rpc-addr=127.0.0.1:{self.rpc}", "-format=json"],
-                             capture_output=True, text=True, timeout=10)
-        if out.returncode != 0:
-            return None
-        return {m["name"]: (m["status"], m["tags"]) for m in json.loads(out.stdout)["members"]}
-
-    def kill9(self):
-        self.proc.kill()
-        self.proc.wait(timeout=10)
-
-    def cleanup(self):
-        if self.proc.poll() is None:
-            self.kill9()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def hearsay_cluster(agents):

@@ -1,0 +1,205 @@
+"""Three stock serf agents and three hearsay agents in one cluster on loopback, joined both ways,
+once in plaintext and once with an AES-GCM key (the membership issue's interop test).
+
+For each run: all six list six alive members; `kill -9` of a serf agent is seen as failed by
+the hearsay agents and the other serf agents, and the reverse; a graceful leave is "left" on
+both sides. The encrypted run also rotates the key on every member without losing anyone,
+shows that an agent with the wrong key stays out (its packets counted as decryption failures),
+and force-leaves a failed member."""
+import base64
+import os
+import shutil
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import AGENT, Agent, Results, Serf, wait_until  # noqa: E402
+
+ALIVE, LEFT, FAILED = 1, 3, 4
+SERF_STATUS = {"alive": ALIVE, "left": LEFT, "failed": FAILED}
+KEY_A = base64.b64encode(bytes(range(16))).decode()
+KEY_B = base64.b64encode(bytes(range(100, 132))).decode()  # AES-256
+
+
+def hearsay(name, key=None, join=None, extra=()):
+    args = ["-advertise", "127.0.0.1", *extra]
+    if key:
+        args += ["-encrypt", key]
+    if join:
+        args += ["-join", f"127.0.0.1:{join}"]
+    return Agent(name, extra_args=args).start()
+
+
+def view(member):
+    """name -> Consul status (1 alive, 3 left, 4 failed) as this member lists the cluster."""
+    if isinstance(member, Serf):
+        return {n: SERF_STATUS.get(s, 0) for n, (s, _) in (member.members() or {}).items()}
+    members, _ = member.get_json("/v1/agent/members")
+    return {m["Name"]: m["Status"] for m in members}
+
+
+def wait_all(members, predicate, what, timeout=30):
+    for m in members:
+        wait_until(lambda m=m: predicate(view(m)), timeout=timeout, what=f"{m.name}: {what}")
+
+
+def metric(agent, name):
+    body, _ = agent.get_json("/v1/agent/metrics")
+    return next(g["Value"] for g in body["Gauges"] if g["Name"] == name)
+
+
+class Cluster:
+    """h1 <- s1 (serf joins hearsay), s1 <- h2 (hearsay joins serf), h2 <- s2, s2 <- h3 (by HTTP),
+    h3 <- s3: every join crosses between the implementations."""
+
+    def __init__(self, key):
+        self.key = key
+        self.members = []
+        self.h1 = self.add(hearsay("h1", key))
+        self.s1 = self.add(Serf("s1", join=self.h1.serf_port, key=key))
+        self.h2 = self.add(hearsay("h2", key, join=self.s1.port))
+        self.s2 = self.add(Serf("s2", join=self.h2.serf_port, key=key))
+        self.h3 = self.add(hearsay("h3", key))
+        assert self.h3.put(f"/v1/agent/join/127.0.0.1:{self.s2.port}")[0] == 200
+        self.s3 = self.add(Serf("s3", join=self.h3.serf_port, key=key))
+
+    def add(self, member):
+        self.members.append(member)
+        return member
+
+    def live(self, *without):
+        return [m for m in self.members if m not in without]
+
+    def cleanup(self, failed):
+        for m in self.members:
+            if failed and isinstance(m, Agent):
+                print(f"---- {m.name} log ----\n" + m.log()[-2000:])
+            m.cleanup()
+
+
+def six_alive(c):
+    names = {m.name for m in c.members}
+    wait_all(c.members, lambda v: {n for n, s in v.items() if s == ALIVE} == names, "six members alive")
+
+
+def rotate_key(c):
+    """Consul/serf's rotation: install the new key everywhere, make it primary, remove the old."""
+    hearsay_agents = [m for m in c.members if isinstance(m, Agent)]
+    for step, flag in (("install", "-install"), ("use", "-use")):
+        for a in hearsay_agents:
+            method = {"install": "POST", "use": "PUT"}[step]
+            status, body = a.request(method, "/v1/operator/keyring", body=f'{{"Key": "{KEY_B}"}}')[:2]
+            assert status == 200, (a.name, step, status, body)
+        c.s1.keys(flag, KEY_B)  # serf's query reaches the serf agents (hearsay does not answer it)
+    time.sleep(3)  # gossip and probes under the new primary key
+    for a in hearsay_agents:
+        assert a.request("DELETE", "/v1/operator/keyring", body=f'{{"Key": "{KEY_A}"}}')[0] == 200
+    c.s1.keys("-remove", KEY_A)
+    ring, _ = c.h2.get_json("/v1/operator/keyring")
+    assert list(ring[0]["Keys"]) == [KEY_B] and list(ring[0]["PrimaryKeys"]) == [KEY_B], ring
+    for serf in (c.s1, c.s2, c.s3):
+        assert serf.keyring() == [KEY_B], (serf.name, serf.keyring())
+    time.sleep(4)  # several probe rounds with only the new key: nobody may turn suspect or failed
+    six_alive(c)
+
+
+def wrong_key_stays_out(c):
+    before = metric(c.h1, "hearsay.gossip.decrypt_failed")
+    intruder = hearsay("hx", KEY_A, join=c.h1.serf_port)  # the retired key
+    try:
+        time.sleep(3)
+        assert "hx" not in view(c.h1) and set(view(intruder)) == {"hx"}, (view(c.h1), view(intruder))
+        assert metric(c.h1, "hearsay.gossip.decrypt_failed") > before
+        assert c.h1.proc.poll() is None  # dropped, not crashed
+    finally:
+        intruder.cleanup()
+
+
+def serf_crash(c):
+    start = time.monotonic()
+    c.s3.kill9()
+    wait_all(c.live(c.s3), lambda v: v.get("s3") == FAILED, "s3 failed")
+    print(f"  serf kill -9 seen as failed by all five in {time.monotonic() - start:.1f}s")
+
+
+def hearsay_crash(c):
+    start = time.monotonic()
+    c.h3.kill9()
+    wait_all(c.live(c.s3, c.h3), lambda v: v.get("h3") == FAILED, "h3 failed")
+    print(f"  hearsay kill -9 seen as failed by all four in {time.monotonic() - start:.1f}s")
+
+
+def force_leave(c):
+    # s3 is failed; forcing it out on one hearsay agent makes it left on hearsay and serf alike.
+    assert c.h1.put("/v1/agent/force-leave/s3")[0] == 200
+    wait_all(c.live(c.s3, c.h3), lambda v: v.get("s3") == LEFT, "s3 left after force-leave")
+    assert c.h1.put("/v1/agent/force-leave/h1")[0] == 400  # only failed members
+
+
+def graceful_leaves(c):
+    assert c.h2.put("/v1/agent/leave")[0] == 200
+    c.h2.proc.wait(timeout=15)
+    wait_all([c.h1, c.s1, c.s2], lambda v: v.get("h2") == LEFT, "hearsay h2 left")
+    c.s2.leave()
+    wait_all([c.h1, c.s1], lambda v: v.get("s2") == LEFT, "serf s2 left")
+
+
+def retry_join_waits_for_its_seed():
+    """-retry-join keeps trying with backoff: the agent starts before its seed exists."""
+    late = Agent("late", extra_args=["-advertise", "127.0.0.1"])
+    early = Agent("early", extra_args=["-advertise", "127.0.0.1", "-retry-join", f"127.0.0.1:{late.serf_port}"])
+    try:
+        early.start()
+        time.sleep(2.5)  # attempts at 0 s and 1 s have failed by now
+        late.start()
+        wait_until(lambda: view(early).get("late") == ALIVE, timeout=15, what="early to join late")
+        assert "retry-join: attempt" in early.log()
+    finally:
+        early.cleanup()
+        late.cleanup()
+    # With -retry-max, an agent that never reaches its seed gives up and exits non-zero.
+    lonely = Agent("lonely", extra_args=["-retry-join", f"127.0.0.1:{late.serf_port}", "-retry-max", "2"])
+    try:
+        lonely.start()
+        assert lonely.proc.wait(timeout=15) == 1
+    finally:
+        lonely.cleanup()
+
+
+def run(results, key):
+    label = "encrypted" if key else "plaintext"
+    failed_before = results.failed
+    c = None
+    try:
+        c = Cluster(key)
+        results.run(f"[{label}] 3 serf + 3 hearsay: all six list six alive", six_alive, c)
+        if key:
+            results.run(f"[{label}] key rotation on every member keeps all six alive", rotate_key, c)
+            results.run(f"[{label}] an agent with a retired key stays out; its packets are counted",
+                        wrong_key_stays_out, c)
+        results.run(f"[{label}] serf kill -9 is failed everywhere", serf_crash, c)
+        results.run(f"[{label}] hearsay kill -9 is failed everywhere", hearsay_crash, c)
+        if key:
+            results.run(f"[{label}] force-leave turns a failed serf member left everywhere", force_leave, c)
+        results.run(f"[{label}] graceful leaves are left on both sides", graceful_leaves, c)
+    except Exception as e:  # noqa: BLE001 - a cluster that does not start is one failure
+        results.run(f"[{label}] cluster starts", lambda: (_ for _ in ()).throw(e))
+    finally:
+        if c:
+            c.cleanup(results.failed > failed_before)
+
+
+def main():
+    results = Results()
+    if not os.path.exists(AGENT) or not shutil.which("serf"):
+        results.run("agent binary and serf are installed", lambda: (_ for _ in ()).throw(
+            AssertionError("missing agent or serf (packaging/install-deps.sh)")))
+        results.finish()
+    run(results, None)
+    run(results, KEY_A)
+    results.run("-retry-join retries with backoff; -retry-max gives up", retry_join_waits_for_its_seed)
+    results.finish()
+
+
+if __name__ == "__main__":
+    main()
