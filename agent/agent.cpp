@@ -150,8 +150,17 @@ int Agent::run() {
     sig->data = this;
   }
   auto on_signal = [](uv_signal_t* h, int signum) {
+    auto* self = static_cast<Agent*>(h->data);
+    const bool wants_leave = signum == SIGTERM ? self->config_.leave_on_terminate : !self->config_.skip_leave_on_interrupt;
+    // A graceful leave first (others then list us as left, not failed), unless we are alone,
+    // already leaving, or told not to; a second signal stops at once.
+    if (wants_leave && !self->membership_->has_left() && self->membership_->alive_count() > 1) {
+      spdlog::info("caught signal {}; leaving the cluster, then stopping (signal again to stop now)", signum);
+      self->leave();
+      return;
+    }
     spdlog::info("caught signal {}; shutting down", signum);
-    static_cast<Agent*>(h->data)->shutdown();
+    self->shutdown();
   };
   uv_signal_start(&sigint_, on_signal, SIGINT);
   uv_signal_start(&sigterm_, on_signal, SIGTERM);

@@ -55,6 +55,9 @@ struct AgentConfig {
   std::chrono::milliseconds retry_interval{std::chrono::seconds(30)};  // the backoff's cap
   unsigned retry_max = 0;                                              // 0: retry forever
   std::string encrypt;  // base64 gossip key; a keyring file in the data dir wins over it
+  // Consul's client defaults: SIGTERM and SIGINT both leave the cluster gracefully first.
+  bool leave_on_terminate = true;
+  bool skip_leave_on_interrupt = false;
   std::chrono::milliseconds recursor_timeout{std::chrono::seconds(2)};
 };
 

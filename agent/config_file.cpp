@@ -22,7 +22,7 @@ namespace {
 // Consul keys accepted for compatibility and ignored (hearsay has no servers, ACLs or UI).
 const std::set<std::string> kIgnoredConsulKeys = {
     "server", "bootstrap", "bootstrap_expect", "ui", "ui_config", "acl", "telemetry", "performance",
-    "leave_on_terminate", "skip_leave_on_interrupt", "disable_update_check", "connect", "autopilot",
+    "disable_update_check", "connect", "autopilot",
     "log_file", "enable_debug", "primary_datacenter",
 };
 
@@ -168,6 +168,10 @@ class FileReader {
       config_.retry_interval = duration_of(key, v);
     } else if (key == "retry_max") {
       config_.retry_max = static_cast<unsigned>(uint_of(key, v));
+    } else if (key == "leave_on_terminate") {
+      config_.leave_on_terminate = bool_of(key, v);
+    } else if (key == "skip_leave_on_interrupt") {
+      config_.skip_leave_on_interrupt = bool_of(key, v);
     } else if (key == "encrypt") {
       config_.encrypt = string_of(key, v);
     } else if (key == "domain") {

@@ -40,7 +40,9 @@ std::vector<BroadcastQueue::Shared> BroadcastQueue::take(std::size_t budget, std
       if (!item.node.empty()) by_node_.erase(item.node);
       continue;
     }
-    if (!item.node.empty()) by_node_[item.node] = {item.transmits, item.id};
+    if (!item.node.empty()) {
+      if (auto entry = by_node_.find(item.node); entry != by_node_.end()) entry->second.first = item.transmits;
+    }
     items_.insert(std::move(item));
   }
   return out;

@@ -5,7 +5,7 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <unordered_map>
 #include <memory>
 #include <set>
 #include <string>
@@ -36,7 +36,9 @@ class BroadcastQueue {
     }
   };
   std::set<Item> items_;
-  std::map<std::string, std::pair<std::size_t, std::uint64_t>> by_node_;  // node -> (transmits, id)
+  // node -> (transmits, id): what identifies its queued item. Hashed, because take() updates it
+  // for every message sent and a 1,000-member simulation sends millions.
+  std::unordered_map<std::string, std::pair<std::size_t, std::uint64_t>> by_node_;
   std::uint64_t next_id_ = 0;
 };
 

@@ -292,20 +292,19 @@ void Membership::on_nack(const Nack& n) {
 // Alive messages arrive decoded (decode() refuses a bad Vsn) or from merge() (checked there).
 void Membership::on_alive(const Alive& a, Clock::time_point now) {
   if (leaving_ && a.node == config_.name) return;  // our own old alive must not undo the leave
-  const Address address{a.addr, a.port};
   auto it = members_.find(a.node);
   bool address_changed = false;
   if (it == members_.end()) {
     Member fresh;
     fresh.name = a.node;
-    fresh.address = address;
+    fresh.address = Address{a.addr, a.port};
     fresh.state = NodeState::dead;  // new members start dead, so becoming alive is a join
     it = members_.emplace(a.node, fresh).first;
     // A random place in the probe order, so new members are not all probed last.
     probe_order_.push_back(a.node);
     std::uniform_int_distribution<std::size_t> pick(0, probe_order_.size() - 1);
     std::swap(probe_order_.back(), probe_order_[pick(rng_)]);
-  } else if (it->second.address != address) {
+  } else if (it->second.address.ip != a.addr || it->second.address.port != a.port) {
     // Same name, other address: a conflict unless the old one left (memberlist keeps the dead
     // entry until it is reaped).
     if (it->second.state != NodeState::left) {
@@ -334,7 +333,7 @@ void Membership::on_alive(const Alive& a, Clock::time_point now) {
   if (!a.vsn.empty()) m.vsn = a.vsn;
   m.incarnation = a.incarnation;
   m.meta = a.meta;
-  m.address = address;
+  m.address = Address{a.addr, a.port};
   if (m.state != NodeState::alive) {
     set_state(m, NodeState::alive, now);
   }

@@ -2,8 +2,8 @@
 once in plaintext and once with an AES-GCM key (the membership issue's interop test).
 
 For each run: all six list six alive members; `kill -9` of a serf agent is seen as failed by
-the hearsay agents and the other serf agents, and the reverse; a graceful leave is "left" on
-both sides. The encrypted run also rotates the key on every member without losing anyone,
+the hearsay agents and the other serf agents, and the reverse; a graceful leave (by API, by
+`serf leave`, by SIGTERM) is "left" on both sides. The encrypted run also rotates the key on every member without losing anyone,
 shows that an agent with the wrong key stays out (its packets counted as decryption failures),
 and force-leaves a failed member."""
 import base64
@@ -142,6 +142,10 @@ def graceful_leaves(c):
     wait_all([c.h1, c.s1, c.s2], lambda v: v.get("h2") == LEFT, "hearsay h2 left")
     c.s2.leave()
     wait_all([c.h1, c.s1], lambda v: v.get("s2") == LEFT, "serf s2 left")
+    # SIGTERM makes a hearsay agent leave first (Consul's client default, leave_on_terminate).
+    c.h1.proc.terminate()
+    assert c.h1.proc.wait(timeout=15) == 0
+    wait_all([c.s1], lambda v: v.get("h1") == LEFT, "h1 left after SIGTERM")
 
 
 def retry_join_waits_for_its_seed():
