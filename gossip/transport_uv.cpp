@@ -300,7 +300,10 @@ void Transport::start_push_pull(PushPullRequest request) {
 }
 
 void Transport::arm_timer() {
-  const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(membership_.next_deadline() - now());
+  // Rounded up: libuv timers have millisecond resolution, and a deadline less than 1 ms away
+  // truncated to 0 fired at once, found nothing due and re-armed: a busy loop until the
+  // deadline passed, several times a second (it was most of an idle agent's CPU).
+  const auto wait = std::chrono::ceil<std::chrono::milliseconds>(membership_.next_deadline() - now());
   const auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, wait.count()));
   uv_timer_start(&timer_, [](uv_timer_t* h) {
     auto* t = static_cast<Transport*>(h->data);
