@@ -14,7 +14,10 @@ void BroadcastQueue::push(const std::string& node, Bytes message) {
     }
   }
   Item item{0, next_id_++, node, std::make_shared<const Bytes>(std::move(message))};
-  if (!node.empty()) by_node_[node] = {0, item.id};
+  if (!node.empty()) {
+    item.slot = &by_node_[node];
+    *item.slot = {0, item.id};
+  }
   items_.insert(std::move(item));
 }
 
@@ -40,9 +43,7 @@ std::vector<BroadcastQueue::Shared> BroadcastQueue::take(std::size_t budget, std
       if (!item.node.empty()) by_node_.erase(item.node);
       continue;
     }
-    if (!item.node.empty()) {
-      if (auto entry = by_node_.find(item.node); entry != by_node_.end()) entry->second.first = item.transmits;
-    }
+    if (item.slot) item.slot->first = item.transmits;
     items_.insert(std::move(item));
   }
   return out;

@@ -26,19 +26,21 @@ class BroadcastQueue {
   std::size_t size() const { return items_.size(); }
 
  private:
+  using Slot = std::pair<std::size_t, std::uint64_t>;  // (transmits, id) of a node's queued item
   struct Item {
     std::size_t transmits = 0;
     std::uint64_t id = 0;  // newer is larger
     std::string node;
     Shared message;
+    Slot* slot = nullptr;  // its by_node_ entry (stable: unordered_map never moves values)
     bool operator<(const Item& o) const {  // least transmitted first; among equals, newest first
       return transmits != o.transmits ? transmits < o.transmits : id > o.id;
     }
   };
   std::set<Item> items_;
-  // node -> (transmits, id): what identifies its queued item. Hashed, because take() updates it
-  // for every message sent and a 1,000-member simulation sends millions.
-  std::unordered_map<std::string, std::pair<std::size_t, std::uint64_t>> by_node_;
+  // node -> (transmits, id): what identifies its queued item. take() updates it through
+  // Item::slot without a lookup, because a 1,000-member simulation sends millions of messages.
+  std::unordered_map<std::string, Slot> by_node_;
   std::uint64_t next_id_ = 0;
 };
 
