@@ -589,8 +589,11 @@ void Membership::finish_probe(Clock::time_point now) {
   // Lifeguard: missing nacks mean our own network or CPU is the problem, not the target.
   if (p.expected_nacks > 0) apply_awareness(static_cast<int>(p.expected_nacks - std::min(p.nacks, p.expected_nacks)));
   else apply_awareness(1);
+  // Also when the target is already suspect: our failed probe is then an independent
+  // confirmation, and confirmations are what shorten Lifeguard's suspicion timeout from its
+  // maximum towards its minimum (memberlist's probeNode does the same).
   auto it = members_.find(p.target);
-  if (it != members_.end() && it->second.state == NodeState::alive) {
+  if (it != members_.end() && (it->second.state == NodeState::alive || it->second.state == NodeState::suspect)) {
     on_suspect(Suspect{it->second.incarnation, p.target, config_.name}, now);
   }
 }

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "gossip/codec.h"
+#include "gossip/framing.h"
 #include "gossip/stream_message.h"
 
 namespace hearsay::gossip {
@@ -144,7 +145,7 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
       close();
     } else if (m.kind == StreamMessage::Kind::push_pull) {
       PushPull reply = t_.membership_.handle_push_pull(m.push_pull, now);
-      write(encode_push_pull(reply), true);
+      write(compress_message(encode_push_pull(reply)), true);
     } else {
       write(encode(Ack{m.ping.seq_no, {}}), true);  // the TCP fallback probe
     }
@@ -279,6 +280,8 @@ void Transport::flush() {
   for (OutgoingPacket& p : membership_.take_packets()) {
     sockaddr_storage to{};
     if (!to_sockaddr(p.to, to)) continue;
+    // Compressed when that makes it smaller, then sealed: serf's order (memberlist-wire.md 3.2).
+    if (Bytes packed = compress_message(p.packet); packed.size() < p.packet.size()) p.packet = std::move(packed);
     if (encrypting()) p.packet = keyring_->seal(p.packet.data(), p.packet.size());
     uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(p.packet.data()), static_cast<unsigned>(p.packet.size()));
     // Gossip is best effort: a datagram the socket cannot take now is dropped, as UDP would.
@@ -296,7 +299,9 @@ void Transport::start_push_pull(PushPullRequest request) {
   ++stats_.streams_out;
   auto stream = std::make_shared<Stream>(*this, true, request.to);
   streams_.insert(stream);
-  stream->connect(encode_push_pull(request.request));
+  // Streams go LZW-compressed, as serf sends them: a push/pull repeats every field name (and
+  // our tag names) for every member, which LZW takes out.
+  stream->connect(compress_message(encode_push_pull(request.request)));
 }
 
 void Transport::arm_timer() {

@@ -3,8 +3,8 @@
 // armed at Membership::next_deadline(). Everything protocol-related stays in Membership.
 // With an enabled keyring every datagram and stream is sealed with AES-GCM, and anything that
 // does not open with one of its keys is counted and dropped before it is parsed.
-// Not yet: the TCP fallback ping, and LZW-compressing what we send (serf accepts plain input;
-// compressed input from serf is read).
+// What we send is LZW-compressed as serf's is: streams always, datagrams when that makes them
+// smaller. Not yet: the TCP fallback ping.
 #pragma once
 
 #include <uv.h>

@@ -97,6 +97,23 @@ TEST_CASE("a small cluster converges, detects a crash and sees a leave", "[unit]
       10s));
 }
 
+TEST_CASE("members that also fail to reach a suspect confirm it: detection nears the minimum timeout", "[unit]") {
+  // 5 members: Lifeguard's suspicion lasts 24 s unconfirmed and 4 s with k = 2 confirmations.
+  // Every member that probes the crashed one and fails must add its confirmation, even though
+  // it already heard the suspicion by gossip.
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    sim::Network net(5, sim::Options{.seed = seed});
+    join_all(net, seed);
+    REQUIRE(net.run_until_true([&] { return converged(net); }, 20s));
+    net.run_for(3s);
+    net.kill(2);
+    auto detected = net.run_until_true([&] { return sees_dead(net, 2); }, 60s);
+    REQUIRE(detected);
+    INFO("seed " << seed << ": " << detected->count() << " ms");
+    CHECK(*detected <= 12s);
+  }
+}
+
 TEST_CASE("force-leave turns a failed member into a left one everywhere, and only a failed one", "[unit]") {
   sim::Network net(8, sim::Options{.seed = 21});
   join_all(net, 21);
