@@ -71,6 +71,7 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
     uv_timer_start(&timer_, [](uv_timer_t* h) { static_cast<Stream*>(h->data)->fail("timed out"); }, kStreamTimeoutMs, 0);
   }
   uv_tcp_t* tcp() { return &tcp_; }
+  void set_join(bool join) { join_ = join; }
 
   void connect(Bytes request) {
     request_ = std::move(request);
@@ -188,7 +189,10 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
     if (closed_) return;
     if (initiator_ && !done_) {
       ++t_.stats_.streams_failed;
-      spdlog::debug("gossip: push/pull with {} failed: {}", peer_.to_string(), why);
+      // A failed join is worth a warning (the operator asked for it); a failed periodic
+      // push/pull is routine while a member is down.
+      if (join_) spdlog::warn("gossip: cannot join {}: {}", peer_.to_string(), why);
+      else spdlog::debug("gossip: push/pull with {} failed: {}", peer_.to_string(), why);
       t_.membership_.push_pull_failed(peer_);
     }
     close();
@@ -211,6 +215,7 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
   std::vector<std::uint8_t> input_;
   char chunk_[65536];
   bool done_ = false, closed_ = false;
+  bool join_ = false;  // our push/pull that joins a cluster
   int closed_handles_ = 0;
 };
 
@@ -298,6 +303,7 @@ void Transport::flush() {
 void Transport::start_push_pull(PushPullRequest request) {
   ++stats_.streams_out;
   auto stream = std::make_shared<Stream>(*this, true, request.to);
+  stream->set_join(request.request.join);
   streams_.insert(stream);
   // Streams go LZW-compressed, as serf sends them: a push/pull repeats every field name (and
   // our tag names) for every member, which LZW takes out.
