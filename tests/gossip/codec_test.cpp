@@ -7,16 +7,13 @@
 
 #include "gossip/codec.h"
 #include "gossip/framing.h"
+#include "hex.h"
 
 using namespace hearsay::gossip;
 
 namespace {
 
-Bytes hex(const std::string& text) {
-  Bytes out;
-  for (std::size_t i = 0; i + 1 < text.size(); i += 2) out.push_back(static_cast<std::uint8_t>(std::stoi(text.substr(i, 2), nullptr, 16)));
-  return out;
-}
+using test::hex;
 
 const Bytes kLocalhost{127, 0, 0, 1};
 

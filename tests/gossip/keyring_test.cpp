@@ -3,16 +3,13 @@
 #include <catch2/catch.hpp>
 
 #include "gossip/keyring.h"
+#include "hex.h"
 
 using namespace hearsay::gossip;
 
 namespace {
 
-Bytes from_hex(const std::string& hex) {
-  Bytes out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<std::uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-  return out;
-}
+using test::hex;
 
 Bytes key_of(std::uint8_t first, std::size_t size = 16) {
   Bytes k(size);
@@ -29,10 +26,10 @@ Keyring ring_with(const std::vector<Bytes>& keys) {
 }  // namespace
 
 TEST_CASE("a datagram serf encrypted opens to the captured ping", "[unit]") {
-  const Bytes sealed = from_hex(
+  const Bytes sealed = hex(
       "019b7a99111520c2e0559f3a22ee6c44564e2ca01fa0e5ee3431827b432c0a5f16bd80ea9269af45f375093c57f3fee43c8cf376fecad0b"
       "3c565ad649b33f92a0987daa0cf8e7e92893ca04d4ddbf15d2116ae3001070108");
-  const Bytes ping = from_hex(
+  const Bytes ping = hex(
       "0085a44e6f6465a161a55365714e6f01aa536f7572636541646472a47f000001aa536f757263654e6f6465a162aa536f75726365506f7274cd1f0b");
   Keyring ring = ring_with({key_of(0)});
   auto plain = ring.open(sealed.data(), sealed.size());

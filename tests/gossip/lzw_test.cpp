@@ -6,16 +6,13 @@
 #include <string>
 
 #include "gossip/lzw.h"
+#include "hex.h"
 
 using namespace hearsay::gossip;
 
 namespace {
 
-std::vector<std::uint8_t> from_hex(const std::string& hex) {
-  std::vector<std::uint8_t> out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<std::uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-  return out;
-}
+using test::hex;
 
 std::vector<std::uint8_t> roundtrip(const std::vector<std::uint8_t>& input) {
   auto packed = lzw::compress(input.data(), input.size());
@@ -36,12 +33,12 @@ const std::string kStream =
 }  // namespace
 
 TEST_CASE("decodes the stream serf sent and encodes the same bytes as Go", "[unit]") {
-  auto stream = from_hex(kStream);
+  auto stream = hex(kStream);
   std::optional<lzw::DecodeError> error;
   auto plain = lzw::decompress(stream.data(), stream.size(), 65536, error);
   REQUIRE_FALSE(error);
-  CHECK(plain == from_hex(kPing));
-  auto ping = from_hex(kPing);
+  CHECK(plain == hex(kPing));
+  auto ping = hex(kPing);
   CHECK(lzw::compress(ping.data(), ping.size()) == stream);
 }
 
@@ -63,7 +60,7 @@ TEST_CASE("round trips through every code width and the table reset", "[unit]") 
 
 TEST_CASE("malformed streams are errors, not crashes", "[unit]") {
   std::optional<lzw::DecodeError> error;
-  auto stream = from_hex(kStream);
+  auto stream = hex(kStream);
   // Cut before the EOF code.
   (void)lzw::decompress(stream.data(), stream.size() - 3, 65536, error);
   CHECK(error);
