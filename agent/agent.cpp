@@ -302,12 +302,12 @@ http::OpResult Agent::catalog_deregister(const http::CatalogDeregistration& dere
   return local_->catalog_deregister(deregistration);
 }
 
-http::OpResult Agent::join(const std::string& address) {
+void Agent::join(const std::string& address, std::function<void(http::OpResult)> done) {
   auto seed = gossip::parse_address(address, 8301);
-  if (!seed) return http::OpResult::fail(400, "cannot join " + address + ": not an IP address or IP:port");
-  membership_->join({*seed});
-  gossip_->flush();
-  return http::OpResult::ok();
+  if (!seed) return done(http::OpResult::fail(400, "cannot join " + address + ": not an IP address or IP:port"));
+  gossip_->join(*seed, [address, done = std::move(done)](const std::string& error) {
+    done(error.empty() ? http::OpResult::ok() : http::OpResult::fail(500, "Failed to join " + address + ": " + error));
+  });
 }
 
 http::OpResult Agent::leave() {

@@ -45,7 +45,7 @@ class Agent final : public http::AgentOps {
   http::OpResult set_service_maintenance(const std::string& service_id, bool enable, const std::string& reason) override;
   http::OpResult catalog_register(const http::CatalogRegistration& registration) override;
   http::OpResult catalog_deregister(const http::CatalogDeregistration& deregistration) override;
-  http::OpResult join(const std::string& address) override;
+  void join(const std::string& address, std::function<void(http::OpResult)> done) override;
   http::OpResult leave() override;
   http::OpResult force_leave(const std::string& node) override;
   http::OpResult change_keyring(http::KeyringChange change, const std::string& key) override;

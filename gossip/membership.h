@@ -64,6 +64,9 @@ class Membership {
 
   // Push/pull (Join = true) with each seed; the shell reports each outcome back.
   void join(const std::vector<Address>& seeds);
+  // The push/pull that joins through `seed`, for a shell that runs it itself (and reports the
+  // outcome through push_pull_reply / push_pull_failed as usual).
+  PushPullRequest join_request(const Address& seed) const { return PushPullRequest{seed, local_state(true)}; }
   // Graceful leave: a serf leave intent now, then (two gossip rounds later) dead about
   // ourselves with From = us, which every member records as left. No refuting from here on.
   void leave(Clock::time_point now);

@@ -72,6 +72,7 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
   }
   uv_tcp_t* tcp() { return &tcp_; }
   void set_join(bool join) { join_ = join; }
+  void on_finished(JoinDone done) { finished_ = std::move(done); }
 
   void connect(Bytes request) {
     request_ = std::move(request);
@@ -143,6 +144,7 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
     done_ = true;
     if (initiator_) {
       if (m.kind == StreamMessage::Kind::push_pull) t_.membership_.push_pull_reply(m.push_pull, now);
+      report(m.kind == StreamMessage::Kind::push_pull ? "" : "the peer answered with something else than its state");
       close();
     } else if (m.kind == StreamMessage::Kind::push_pull) {
       PushPull reply = t_.membership_.handle_push_pull(m.push_pull, now);
@@ -193,11 +195,16 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
       // push/pull is routine while a member is down.
       if (join_) spdlog::warn("gossip: cannot join {}: {}", peer_.to_string(), why);
       else spdlog::debug("gossip: push/pull with {} failed: {}", peer_.to_string(), why);
+      report(why);
       t_.membership_.push_pull_failed(peer_);
     }
     close();
   }
   void fail(const std::string& why) { fail(why.c_str()); }
+
+  void report(const std::string& error) {
+    if (finished_) std::exchange(finished_, {})(error);
+  }
 
   static void on_closed(uv_handle_t* h) {
     auto* s = static_cast<Stream*>(h->data);
@@ -216,6 +223,7 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
   char chunk_[65536];
   bool done_ = false, closed_ = false;
   bool join_ = false;  // our push/pull that joins a cluster
+  JoinDone finished_;  // told once how our push/pull ended ("" = merged)
   int closed_handles_ = 0;
 };
 
@@ -300,10 +308,15 @@ void Transport::flush() {
   arm_timer();
 }
 
-void Transport::start_push_pull(PushPullRequest request) {
+void Transport::join(const Address& seed, JoinDone done) {
+  start_push_pull(membership_.join_request(seed), std::move(done));
+}
+
+void Transport::start_push_pull(PushPullRequest request, JoinDone done) {
   ++stats_.streams_out;
   auto stream = std::make_shared<Stream>(*this, true, request.to);
   stream->set_join(request.request.join);
+  stream->on_finished(std::move(done));
   streams_.insert(stream);
   // Streams go LZW-compressed, as serf sends them: a push/pull repeats every field name (and
   // our tag names) for every member, which LZW takes out.

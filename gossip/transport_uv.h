@@ -41,6 +41,9 @@ class Transport {
   // Sends what Membership produced and re-arms the timer; call after driving Membership
   // directly (join, leave).
   void flush();
+  // Joins through `seed` now; `done` gets "" once its push/pull reply is merged, or why it failed.
+  using JoinDone = std::function<void(const std::string& error)>;
+  void join(const Address& seed, JoinDone done);
   void close();
   const TransportStats& stats() const { return stats_; }
 
@@ -49,7 +52,7 @@ class Transport {
  private:
   class Stream;
   void on_datagram(const std::uint8_t* data, std::size_t size, const sockaddr* from);
-  void start_push_pull(PushPullRequest request);
+  void start_push_pull(PushPullRequest request, JoinDone done = {});
   void arm_timer();
   bool encrypting() const { return keyring_ && keyring_->enabled(); }
 

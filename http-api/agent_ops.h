@@ -65,7 +65,9 @@ class AgentOps {
   virtual OpResult set_service_maintenance(const std::string& service_id, bool enable, const std::string& reason) = 0;
   virtual OpResult catalog_register(const CatalogRegistration& registration) = 0;
   virtual OpResult catalog_deregister(const CatalogDeregistration& deregistration) = 0;
-  virtual OpResult join(const std::string& address) = 0;
+  // Joins through `address` and calls `done` once the exchange with it has ended: Consul's join
+  // answers only then, with an error for a peer that cannot be reached.
+  virtual void join(const std::string& address, std::function<void(OpResult)> done) = 0;
   virtual OpResult leave() = 0;
   virtual OpResult force_leave(const std::string& node) = 0;
   // 500 "encryption not enabled" without a keyring, 400 for a malformed key.

@@ -250,7 +250,11 @@ void add_agent_routes(Router& router, ApiContext& ctx) {
   router.prefix("/v1/agent/check/fail/", get_or_put,
                 [c](Call call) { ttl_update(std::move(call), *c, catalog::HealthStatus::critical); });
   router.prefix("/v1/agent/check/update/", {"PUT"}, [c](Call call) { check_update(std::move(call), *c); });
-  router.prefix("/v1/agent/join/", get_or_put, [c](Call call) { acknowledge(call, *c, c->ops.join(call.param)); });
+  router.prefix("/v1/agent/join/", get_or_put, [c](Call call) {
+    c->ops.join(call.param, [responder = call.responder](const OpResult& result) {
+      responder.send(result.succeeded() ? Response{} : Response::text(result.status, result.error));
+    });
+  });
   router.exact("/v1/agent/leave", {"PUT"}, [c](Call call) { acknowledge(call, *c, c->ops.leave()); });
   router.prefix("/v1/agent/force-leave/", get_or_put,
                 [c](Call call) { acknowledge(call, *c, c->ops.force_leave(call.param)); });

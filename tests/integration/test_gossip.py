@@ -8,7 +8,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Agent, Results, Serf, wait_until  # noqa: E402
+from harness import Agent, Results, Serf, free_port, wait_until  # noqa: E402
 
 ALIVE, LEFT, FAILED = 1, 3, 4
 
@@ -102,7 +102,14 @@ def main():
         a3 = gossip_agent("g3")
         a3.start()
         agents += [a2, a3]
+        # Consul's join answers after the exchange: 200 once joined, 500 naming the address when
+        # nothing listens there, 400 for something that is not an address.
         assert a3.put(f"/v1/agent/join/127.0.0.1:{a2.serf_port}")[0] == 200
+        assert "g2" in statuses(a3)  # already merged when the join answered
+        closed = free_port()
+        status, body, _ = a3.put(f"/v1/agent/join/127.0.0.1:{closed}")
+        assert status == 500 and f"127.0.0.1:{closed}" in body, (status, body)
+        assert a3.put("/v1/agent/join/not-an-address")[0] == 400
         results.run("three hearsay agents list each other alive", hearsay_cluster, agents)
         results.run("kill -9 is detected as failed", crash_detected, agents)
         results.run("a graceful leave shows as left", graceful_leave, agents)
