@@ -113,7 +113,8 @@ std::string Keyring::add(const Bytes& key) {
 std::string Keyring::use(const Bytes& key) {
   auto it = find(key);
   if (it == keys_.end()) return "Requested key is not in the keyring";
-  std::rotate(keys_.begin(), keys_.begin() + (it - keys_.begin()), keys_.begin() + (it - keys_.begin()) + 1);
+  const auto index = it - keys_.begin();
+  std::rotate(keys_.begin(), keys_.begin() + index, keys_.begin() + index + 1);  // to the front, order kept
   return {};
 }
 

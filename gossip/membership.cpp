@@ -17,6 +17,7 @@ constexpr std::size_t kCompoundPart = 2;    // length of each part
 constexpr std::size_t kMaxCompoundParts = 127;  // serf 0.9.4 miscounts 128 and more
 constexpr std::uint8_t kSerfLeaveIntent = 0;    // serf message types (memberlist-wire.md 8.2)
 constexpr std::uint8_t kSerfJoinIntent = 1;
+constexpr std::uint8_t kSerfPushPull = 2;
 constexpr std::uint8_t kSerfUserEvent = 3;
 constexpr std::uint8_t kSerfQuery = 4;
 constexpr std::uint64_t kSerfQueryNoBroadcast = 2;  // query Flags bit
@@ -86,9 +87,8 @@ Bytes Membership::serf_leave_intent(std::uint64_t ltime, const std::string& node
 
 std::string Membership::force_leave(const std::string& node, Clock::time_point now) {
   if (node == config_.name) return "cannot force-leave this agent itself (use leave)";
-  auto it = members_.find(node);
-  const bool failed = failed_.count(node) > 0 || (it != members_.end() && it->second.state == NodeState::dead);
-  if (!failed) {
+  if (!is_failed(node)) {
+    auto it = members_.find(node);
     if (it == members_.end()) return "no member named " + node;
     if (it->second.state == NodeState::left) return {};  // already gone: nothing to do
     return node + " is not failed; only failed members can be forced to leave";
@@ -139,15 +139,31 @@ void Membership::on_user_message(const UserMessage& m, Clock::time_point now) {
   // Pass on intents that are news, as serf does; serf members that only hear of a departure
   // through us would otherwise list a member that left as failed. Only intents about members
   // we know are kept, so the table is bounded by the membership.
-  auto it = members_.find(node);
-  if (it == members_.end() && failed_.count(node) == 0) return;
+  if (!members_.contains(node) && !failed_.contains(node)) return;
   std::uint64_t& newest = intent_ltimes_[node];
   if (ltime <= newest) return;
   newest = ltime;
   broadcast("", m);
   if (m.payload[0] != kSerfLeaveIntent || node == config_.name) return;
-  const bool dead_here = it != members_.end() && it->second.state == NodeState::dead;
-  if (dead_here || failed_.count(node) > 0) mark_left(node, now);  // a force-leave
+  if (is_failed(node)) mark_left(node, now);  // a force-leave
+}
+
+void Membership::follow_serf_clock(const Bytes& user_state) {
+  // A serf peer's push/pull carries its member-status clock (memberlist-wire.md 8.2, type 2).
+  // Intents alone can leave ours behind (we need not have heard every join intent), and serf
+  // ignores a leave intent whose LTime is not newer than the member's last status change.
+  if (user_state.empty() || user_state[0] != kSerfPushPull) return;
+  msgpack::zone zone;
+  std::size_t offset = 1;
+  auto object = mp::unpack_one(zone, user_state.data(), user_state.size(), offset);
+  std::uint64_t ltime = 0;
+  if (object && mp::StructReader(*object).u64("LTime", ltime, UINT64_MAX - 1)) serf_clock_ = std::max(serf_clock_, ltime);
+}
+
+bool Membership::is_failed(const std::string& node) const {
+  if (failed_.contains(node)) return true;
+  auto it = members_.find(node);
+  return it != members_.end() && it->second.state == NodeState::dead;
 }
 
 void Membership::relay_serf_message(const UserMessage& m) {
@@ -158,9 +174,11 @@ void Membership::relay_serf_message(const UserMessage& m) {
     msgpack::zone zone;
     std::size_t offset = 1;
     auto object = mp::unpack_one(zone, m.payload.data(), m.payload.size(), offset);
+    if (!object) return;
+    mp::StructReader query(*object);
     std::uint64_t flags = 0;
-    if (!object || !mp::StructReader(*object).ok()) return;
-    mp::StructReader(*object).u64("Flags", flags, UINT32_MAX);
+    if (!query.ok()) return;
+    query.u64("Flags", flags, UINT32_MAX);  // absent: 0
     if (flags & kSerfQueryNoBroadcast) return;
   }
   const std::size_t id = std::hash<std::string_view>{}(
@@ -201,6 +219,7 @@ void Membership::merge(const PushPull& remote, Clock::time_point now) {
       return;
     }
   }
+  follow_serf_clock(remote.user_state);
   for (const PushNodeState& n : remote.nodes) {
     switch (n.state) {
       case NodeState::alive: {

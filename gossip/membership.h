@@ -138,6 +138,8 @@ class Membership {
   void on_user_message(const UserMessage& m, Clock::time_point now);
   Bytes serf_leave_intent(std::uint64_t ltime, const std::string& node) const;
   void mark_left(const std::string& node, Clock::time_point now);
+  bool is_failed(const std::string& node) const;
+  void follow_serf_clock(const Bytes& push_pull_user_state);  // dead here, or reaped but still in failed_
   void relay_serf_message(const UserMessage& m);
   void set_state(Member& m, NodeState state, Clock::time_point now);  // keeps alive_count_ right
   void merge(const PushPull& remote, Clock::time_point now);

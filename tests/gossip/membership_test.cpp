@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "gossip/codec.h"
+#include "gossip/framing.h"
 #include "gossip/msgpack_io.h"
 #include "sim_network.h"
 
@@ -184,6 +185,39 @@ TEST_CASE("serf events, queries and intents are passed on once; no-rebroadcast q
   inject(intent("nobody", 60));  // about an unknown member: dropped
   net.run_for(3s);
   CHECK(user_messages() == after_intent);
+}
+
+TEST_CASE("our serf leave intent is newer than the clock a serf peer sent in its push/pull", "[unit]") {
+  MembershipConfig config;
+  config.name = "h1";
+  config.advertise = Address{Bytes{127, 0, 0, 1}, 7946};
+  const Clock::time_point start{};
+  Membership h1(config, 1, start);
+  PushPull reply;
+  reply.nodes.push_back(PushNodeState{"s1", Bytes{127, 0, 0, 2}, 7946, {}, 1, NodeState::alive, kVersions});
+  reply.user_state = {2};  // serf push/pull state, of which only LTime matters here
+  hearsay::gossip::mp::MapWriter(reply.user_state, 1).uint("LTime", 500);
+  h1.push_pull_reply(reply, start);
+  h1.leave(start);
+  // Gossip rounds carry the intent out; find its LTime.
+  std::uint64_t sent_ltime = 0;
+  for (int round = 1; round <= 5 && sent_ltime == 0; ++round) {
+    h1.tick(start + std::chrono::milliseconds(200 * round));
+    for (const OutgoingPacket& p : h1.take_packets()) {
+      UnwrappedPacket packet = unwrap_packet(p.packet.data(), p.packet.size());
+      for (const ByteView& m : packet.messages) {
+        DecodeResult r = decode(m.data(), m.size());
+        const auto* user = r.message ? std::get_if<UserMessage>(&*r.message) : nullptr;
+        if (!user || user->payload.empty() || user->payload[0] != 0) continue;
+        msgpack::zone zone;
+        std::size_t offset = 1;
+        auto object = hearsay::gossip::mp::unpack_one(zone, user->payload.data(), user->payload.size(), offset);
+        REQUIRE(object);
+        REQUIRE(hearsay::gossip::mp::StructReader(*object).u64("LTime", sent_ltime, UINT64_MAX));
+      }
+    }
+  }
+  CHECK(sent_ltime == 501);
 }
 
 TEST_CASE("accusations about ourselves are refuted with a higher incarnation", "[unit]") {
