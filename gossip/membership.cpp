@@ -119,8 +119,12 @@ void Membership::mark_left(const std::string& node, Clock::time_point now) {
   if (known) events_.push_back(MemberEvent{MemberEvent::Kind::left, gone});
 }
 
-void Membership::on_user_message(const UserMessage& m, Clock::time_point now) {
+void Membership::on_user_message(const Address& from, const UserMessage& m, Clock::time_point now) {
   ++stats_.user_messages;
+  if (!m.payload.empty() && m.payload[0] == kHearsayUserMessage) {
+    app_messages_.push_back(AppMessage{from, Bytes(m.payload.begin() + 1, m.payload.end())});
+    return;
+  }
   // We do not implement serf's messages, but we follow its member clock so that our leave
   // intent is newer than anything serf has seen about us, and we honour a leave intent about a
   // failed member (a force-leave), passing it on as serf does.
@@ -267,7 +271,7 @@ void Membership::handle_message(const Address& from, ByteView message, Clock::ti
         else if constexpr (std::is_same_v<T, Alive>) on_alive(m, now);
         else if constexpr (std::is_same_v<T, Suspect>) on_suspect(m, now);
         else if constexpr (std::is_same_v<T, Dead>) on_dead(m, now);
-        else if constexpr (std::is_same_v<T, UserMessage>) on_user_message(m, now);
+        else if constexpr (std::is_same_v<T, UserMessage>) on_user_message(from, m, now);
         else ++stats_.messages_dropped;  // err belongs to streams
       },
       *decoded.message);

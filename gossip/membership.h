@@ -49,6 +49,15 @@ struct PushPullRequest {
   PushPull request;
 };
 
+// A user message that is not serf's: hearsay's own traffic (catalog replication), whose first
+// payload byte is kHearsayUserMessage. Membership only hands it on.
+inline constexpr std::uint8_t kHearsayUserMessage = 0x48;  // 'H'; serf's types are 0..9
+
+struct AppMessage {
+  Address from;
+  Bytes payload;  // without the leading kHearsayUserMessage byte
+};
+
 struct MembershipStats {
   std::uint64_t packets_received = 0;
   std::uint64_t messages_dropped = 0;  // malformed, or refused by the rules
@@ -93,6 +102,7 @@ class Membership {
   std::vector<OutgoingPacket> take_packets() { return std::exchange(packets_, {}); }
   std::vector<PushPullRequest> take_push_pulls() { return std::exchange(push_pulls_, {}); }
   std::vector<MemberEvent> take_events() { return std::exchange(events_, {}); }
+  std::vector<AppMessage> take_app_messages() { return std::exchange(app_messages_, {}); }
 
   const std::unordered_map<std::string, Member>& members() const { return members_; }
   const Member& self() const { return members_.at(config_.name); }
@@ -135,7 +145,7 @@ class Membership {
   void on_nack(const Nack& n);
   void handle_message(const Address& from, std::span<const std::uint8_t> message, Clock::time_point now);
   void refute(std::uint32_t accused_incarnation);
-  void on_user_message(const UserMessage& m, Clock::time_point now);
+  void on_user_message(const Address& from, const UserMessage& m, Clock::time_point now);
   Bytes serf_leave_intent(std::uint64_t ltime, const std::string& node) const;
   void mark_left(const std::string& node, Clock::time_point now);
   bool is_failed(const std::string& node) const;
@@ -192,6 +202,7 @@ class Membership {
   std::vector<OutgoingPacket> packets_;
   std::vector<PushPullRequest> push_pulls_;
   std::vector<MemberEvent> events_;
+  std::vector<AppMessage> app_messages_;
   MembershipStats stats_;
 };
 
