@@ -92,12 +92,20 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
     if (keyring_.enabled()) mc.udp_buffer_size -= gossip::kEncryptionOverhead;
     membership_ = std::make_unique<gossip::Membership>(mc, std::random_device{}(), gossip::Transport::now());
     gossip_ = std::make_unique<gossip::Transport>(
-        &loop_, *membership_,
-        [](const gossip::MemberEvent& e) {
-          static const char* kinds[] = {"joined", "updated", "failed", "left"};
-          spdlog::info("member {} {} ({})", e.member.name, kinds[static_cast<int>(e.kind)], e.member.address.to_string());
-        },
-        &keyring_);
+        &loop_, *membership_, [this](const gossip::MemberEvent& e) { on_member_event(e); }, &keyring_);
+
+    // The catalog rides on the same sockets, to hearsay peers only.
+    gossip::ReplicationConfig rc;
+    rc.name = config_.node_name;
+    rc.packet_budget = mc.udp_buffer_size - 64;  // room for the user-message framing
+    replication_ = std::make_unique<gossip::Replication>(rc, std::random_device{}(), gossip::Transport::now());
+    catalog_replication_ = std::make_unique<CatalogReplication>(
+        catalog_, *store_, *replication_, *membership_, config_.node_name, [this] { return local_->next_version(); },
+        config_.reap_after);
+    replication_->set_owner_filter([this](const std::string& owner) { return catalog_replication_->accepts(owner); });
+    gossip_->attach(*replication_, [this](std::vector<gossip::ReplicaChange> changes) {
+      catalog_replication_->apply(changes);
+    });
   }
 
   check_uv(uv_idle_init(&loop_, &flush_idle_), "uv_idle_init");
@@ -120,7 +128,14 @@ Agent::~Agent() {
   }
 }
 
+void Agent::on_member_event(const gossip::MemberEvent& e) {
+  static const char* kinds[] = {"joined", "updated", "failed", "left"};
+  spdlog::info("member {} {} ({})", e.member.name, kinds[static_cast<int>(e.kind)], e.member.address.to_string());
+  catalog_replication_->on_member_event(e, gossip::Transport::now());
+}
+
 int Agent::run() {
+  catalog_replication_->restore(local_->generation(), local_->last_version(), gossip::Transport::now());
   local_->start(now());
   flush();  // our node and restored registrations are durable before we serve anything
   int rc = http_server_->listen(config_.client_addr, config_.http_port);
@@ -140,6 +155,8 @@ int Agent::run() {
     auto* self = static_cast<Agent*>(t->data);
     try {
       self->local_->reap_critical_services(now());
+      self->catalog_replication_->reap(gossip::Transport::now());
+      self->gossip_->flush();
     } catch (const std::exception& e) {
       spdlog::error("check reaper: {}", e.what());
     }
@@ -245,6 +262,9 @@ void Agent::flush() {
   try {
     uv_idle_stop(&flush_idle_);
     catalog::DirtyKeys dirty = catalog_.take_dirty();
+    // Our changes go to the replication engine first: a tombstone takes a new version, which
+    // is persisted with this commit.
+    if (!dirty.empty()) catalog_replication_->publish(dirty, gossip::Transport::now());
     bool durable = true;
     if (!dirty.empty() || store_->has_staged()) {
       durable = store_->commit(catalog_, dirty);
@@ -253,6 +273,7 @@ void Agent::flush() {
     auto waiting = std::exchange(waiting_for_commit_, {});
     for (auto& done : waiting) done(durable);
     if (!dirty.empty() && blocking_) blocking_->wake();
+    if (!dirty.empty() && gossip_) gossip_->flush();  // broadcasts out at the next gossip round
   } catch (const std::exception& e) {
     spdlog::error("group commit: {}", e.what());
   }

@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+#include "agent/catalog_replication.h"
 #include "agent/checks/scheduler.h"
 #include "agent/config.h"
 #include "agent/local_state.h"
@@ -19,6 +20,7 @@
 #include "dns/resolver.h"
 #include "dns/server_uv.h"
 #include "gossip/membership.h"
+#include "gossip/replication.h"
 #include "gossip/transport_uv.h"
 #include "http-api/api.h"
 #include "http-api/blocking_uv.h"
@@ -62,6 +64,7 @@ class Agent final : public http::AgentOps {
   bool start_dns();
   bool start_gossip();
   void retry_join();  // one -retry-join attempt, then a check after the backoff
+  void on_member_event(const gossip::MemberEvent& event);
   static LocalState::Clock::time_point now() { return LocalState::Clock::now(); }
 
   AgentConfig config_;
@@ -79,6 +82,8 @@ class Agent final : public http::AgentOps {
   std::unique_ptr<dns::Server> dns_server_;  // null when -dns-port is -1
   gossip::Keyring keyring_;  // empty: gossip in plaintext
   std::unique_ptr<gossip::Membership> membership_;
+  std::unique_ptr<gossip::Replication> replication_;
+  std::unique_ptr<CatalogReplication> catalog_replication_;
   std::unique_ptr<gossip::Transport> gossip_;
 
   // Group commit: `flush_idle_` keeps the loop from sleeping while work is pending, and

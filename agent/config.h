@@ -42,6 +42,9 @@ struct AgentConfig {
   // Consul's check_deregister_interval_min (1 min) and check_reap_interval (30 s); tests shorten them.
   std::chrono::milliseconds deregister_critical_min{std::chrono::minutes(1)};
   std::chrono::milliseconds check_reap_interval{std::chrono::seconds(30)};
+  // A failed node's records (critical meanwhile) leave the catalog after this long; Consul's
+  // reconnect_timeout. Tests shorten it.
+  std::chrono::milliseconds reap_after{std::chrono::hours(72)};
   // SQLite PRAGMA synchronous=FULL (fsync per group commit) unless off.
   bool sync_writes = true;
   // DNS (consul-compat.md 3.1): `domain`, `recursors` and `dns_config`. The agent fills in the

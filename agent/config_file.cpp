@@ -164,6 +164,8 @@ class FileReader {
       if (!v.IsArray()) fail(key, "must be an array of addresses");
       auto& into = key == "start_join" ? config_.join : config_.retry_join;
       for (const auto& a : v.GetArray()) into.push_back(string_of(key, a));
+    } else if (key == "reconnect_timeout" || key == "reap_after") {
+      config_.reap_after = duration_of(key, v);
     } else if (key == "retry_interval") {
       config_.retry_interval = duration_of(key, v);
     } else if (key == "retry_max") {

@@ -16,6 +16,12 @@ using catalog::HealthStatus;
 using http::OpResult;
 
 constexpr const char* kOwnerVersionSetting = "owner_version";
+constexpr const char* kOwnerGenerationSetting = "owner_generation";
+
+std::uint64_t microseconds_since_epoch() {
+  using namespace std::chrono;
+  return static_cast<std::uint64_t>(duration_cast<microseconds>(system_clock::now().time_since_epoch()).count());
+}
 
 std::string unknown_service(const std::string& id) {
   return "Unknown service ID \"" + id + "\". Ensure that the service ID is passed, not the service name.";
@@ -33,13 +39,22 @@ LocalState::LocalState(catalog::Catalog& catalog, catalog::SqliteStore& store, C
       runner_(std::move(runner)),
       config_(config),
       node_id_(std::move(node_id)),
-      address_(std::move(advertise_address)) {}
-
-catalog::RecordOrigin LocalState::next_origin() {
-  ++version_;
-  store_.stage_setting(kOwnerVersionSetting, std::to_string(version_));
-  return catalog::RecordOrigin{config_.node_name, version_, 1};
+      address_(std::move(advertise_address)) {
+  if (auto v = store_.get_setting(kOwnerVersionSetting)) version_ = std::strtoull(v->c_str(), nullptr, 10);
+  if (auto g = store_.get_setting(kOwnerGenerationSetting)) generation_ = std::strtoull(g->c_str(), nullptr, 10);
+  if (generation_ == 0) {
+    generation_ = microseconds_since_epoch();
+    store_.stage_setting(kOwnerGenerationSetting, std::to_string(generation_));
+  }
 }
+
+std::uint64_t LocalState::next_version() {
+  version_ = std::max(version_ + 1, microseconds_since_epoch());
+  store_.stage_setting(kOwnerVersionSetting, std::to_string(version_));
+  return version_;
+}
+
+catalog::RecordOrigin LocalState::next_origin() { return catalog::RecordOrigin{config_.node_name, next_version(), generation_}; }
 
 bool LocalState::scripts_allowed(Source source) const {
   return source == Source::config_file ? (config_.enable_local_script_checks || config_.enable_script_checks)
@@ -69,7 +84,6 @@ void LocalState::upsert_own_node() {
 }
 
 void LocalState::start(Clock::time_point now) {
-  if (auto v = store_.get_setting(kOwnerVersionSetting)) version_ = std::strtoull(v->c_str(), nullptr, 10);
   upsert_own_node();
 
   for (const auto& [id, json] : store_.local_services()) {
@@ -368,6 +382,19 @@ OpResult LocalState::catalog_deregister(const http::CatalogDeregistration& dereg
     if (!dereg.service_id.empty()) return deregister_service(dereg.service_id);
     if (!dereg.check_id.empty()) return deregister_check(dereg.check_id);
     return OpResult::fail(400, "Cannot deregister the agent's own node; use /v1/agent/leave");
+  }
+  // Only the owner writes a record (DESIGN.md): removing a peer's here would not reach the others.
+  const catalog::RecordOrigin* origin = nullptr;
+  if (!dereg.service_id.empty()) {
+    if (const auto* svc = catalog_.service(dereg.node, dereg.service_id)) origin = &svc->origin;
+  } else if (!dereg.check_id.empty()) {
+    if (const auto* check = catalog_.check(dereg.node, dereg.check_id)) origin = &check->origin;
+  } else if (const auto* node = catalog_.node(dereg.node)) {
+    origin = &node->origin;
+  }
+  if (origin && !origin->owner.empty() && origin->owner != config_.node_name) {
+    return OpResult::fail(403, "Permission denied: registered through agent \"" + origin->owner +
+                                   "\"; deregister it there (only the registering agent writes a record)");
   }
   if (!dereg.service_id.empty()) {
     catalog_.remove_service(dereg.node, dereg.service_id);

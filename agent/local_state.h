@@ -58,6 +58,15 @@ class LocalState {
 
   const std::string& node_name() const { return config_.node_name; }
 
+  // Our owner counter (DESIGN.md, "Catalog replication"): every write of ours takes the next
+  // version. Versions are microseconds since the epoch, or one more than the last when the
+  // clock has not moved on, so writes of different owners to one key order by time. Persisted
+  // with the commit, so a restart never reuses one. The generation is fixed when the data dir
+  // is new: a fresh data dir starts a new state that replaces everything older of this node.
+  std::uint64_t next_version();
+  std::uint64_t last_version() const { return version_; }
+  std::uint64_t generation() const { return generation_; }
+
  private:
   catalog::RecordOrigin next_origin();
   void upsert_own_node();
@@ -74,7 +83,8 @@ class LocalState {
   const AgentConfig& config_;
   std::string node_id_;
   std::string address_;
-  std::uint64_t version_ = 0;  // persisted as setting "owner_version"
+  std::uint64_t version_ = 0;     // persisted as setting "owner_version"
+  std::uint64_t generation_ = 0;  // persisted as setting "owner_generation"
 
   std::map<std::string, catalog::ServiceDefinition> services_;  // by service ID
   std::map<std::string, catalog::CheckDefinition> checks_;      // every local check by ID, service checks too

@@ -58,6 +58,8 @@ cxxopts::Options make_options() {
        cxxopts::value<std::string>()->default_value("1m"))
       ("check-reap-interval", "How often critical services are checked for deregistration (Go duration)",
        cxxopts::value<std::string>()->default_value("30s"))
+      ("reap-after", "Remove a failed node's records from the catalog after this long (Go duration)",
+       cxxopts::value<std::string>()->default_value("72h"))
       ("sync-writes", "fsync every group commit (true/false)", cxxopts::value<bool>()->default_value("true"))
       ("h,help", "Show this help");
   return opts;
@@ -253,6 +255,7 @@ ParsedCommandLine parse_agent_command_line(const std::vector<std::string>& args)
     }
     c.deregister_critical_min = duration_flag(r, "check-deregister-min");
     c.check_reap_interval = duration_flag(r, "check-reap-interval");
+    if (r.count("reap-after")) c.reap_after = duration_flag(r, "reap-after");
   } catch (const cxxopts::exceptions::exception& e) {
     throw ConfigError(e.what());
   }

@@ -19,8 +19,9 @@ constexpr std::uint8_t kEncryptionVersion = 1;
 constexpr std::size_t kNonceSize = 12, kTagSize = 16;
 // What sealing adds to a packet: version, nonce and tag.
 constexpr std::size_t kEncryptionOverhead = 1 + kNonceSize + kTagSize;
-// memberlist refuses encrypted streams longer than this before reading them.
-constexpr std::size_t kMaxEncryptedStream = 20 * 1024 * 1024;
+// Encrypted streams longer than this are refused before they are read. memberlist's limit is
+// 20 MiB; only hearsay's catalog anti-entropy between hearsay agents sends more.
+constexpr std::size_t kMaxEncryptedStream = 128 * 1024 * 1024;
 
 // A key from its base64 text (what `-encrypt` and the keyring file hold): 16, 24 or 32 bytes.
 // On failure, `error` says why.

@@ -5,8 +5,11 @@
 #include "gossip/msgpack_io.h"
 
 namespace hearsay::gossip {
-namespace {
-constexpr std::size_t kMaxStreamPlain = 20 * 1024 * 1024;  // memberlist refuses larger streams too
+Bytes encode_stream_user_message(const Bytes& payload) {
+  Bytes out{static_cast<std::uint8_t>(MessageType::user)};
+  mp::MapWriter(out, 1).uint("UserMsgLen", payload.size());
+  out.insert(out.end(), payload.begin(), payload.end());
+  return out;
 }
 
 StreamMessage parse_stream_message(const std::uint8_t* data, std::size_t size) {
@@ -47,6 +50,23 @@ StreamMessage parse_stream_message(const std::uint8_t* data, std::size_t size) {
       out.push_pull = std::move(*r.message);
     }
     return out;  // otherwise incomplete until the stream ends
+  }
+  if (type == MessageType::user) {
+    msgpack::zone zone;
+    std::size_t offset = 1;
+    auto object = mp::unpack_one(zone, data, size, offset);
+    if (!object) return out;  // header not all there yet
+    mp::StructReader r(*object);
+    std::uint64_t length = 0;
+    if (!r.ok() || !r.u64("UserMsgLen", length, kMaxStreamPlain)) {
+      out.kind = StreamMessage::Kind::unsupported;
+      out.error = "bad user message header";
+      return out;
+    }
+    if (size - offset < length) return out;  // payload still coming
+    out.kind = StreamMessage::Kind::user;
+    out.user.assign(data + offset, data + offset + length);
+    return out;
   }
   if (type == MessageType::ping) {
     DecodeResult r = decode(data, size);

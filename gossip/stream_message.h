@@ -10,12 +10,20 @@
 namespace hearsay::gossip {
 
 struct StreamMessage {
-  enum class Kind { incomplete, push_pull, ping, unsupported } kind = Kind::incomplete;
+  enum class Kind { incomplete, push_pull, ping, user, unsupported } kind = Kind::incomplete;
   PushPull push_pull;
   Ping ping;
+  Bytes user;  // a user message's payload (memberlist's SendReliable; hearsay's replication)
   std::string error;  // for unsupported
 };
 
 StreamMessage parse_stream_message(const std::uint8_t* data, std::size_t size);
+
+// A user message as a stream carries it: `08`, {UserMsgLen}, the payload.
+Bytes encode_stream_user_message(const Bytes& payload);
+
+// The most a stream may hold, decompressed. Push/pulls are far smaller; hearsay's catalog
+// anti-entropy sends a whole catalog in one reply (100,000 instances are ~30 MiB).
+inline constexpr std::size_t kMaxStreamPlain = 128 * 1024 * 1024;
 
 }  // namespace hearsay::gossip

@@ -15,7 +15,7 @@ namespace hearsay::gossip {
 namespace {
 
 constexpr std::uint64_t kStreamTimeoutMs = 10000;
-constexpr std::size_t kMaxStreamBytes = 20 * 1024 * 1024;
+constexpr std::size_t kMaxStreamBytes = kMaxStreamPlain;  // on the wire, compressed or not
 
 template <typename T>
 uv_handle_t* handle(T* h) {
@@ -72,6 +72,9 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
   }
   uv_tcp_t* tcp() { return &tcp_; }
   void set_join(bool join) { join_ = join; }
+  void set_peer(Address peer) { peer_ = std::move(peer); }
+  // A replication stream we start: the reply (if one is wanted) goes to Replication.
+  void set_app(bool wants_reply) { app_ = true, app_wants_reply_ = wants_reply; }
   void on_finished(JoinDone done) { finished_ = std::move(done); }
 
   void connect(Bytes request) {
@@ -82,8 +85,9 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
     int rc = uv_tcp_connect(&connect_, &tcp_, reinterpret_cast<const sockaddr*>(&addr), [](uv_connect_t* req, int status) {
       auto* s = static_cast<Stream*>(req->data);
       if (status != 0) return s->fail(uv_strerror(status));
-      s->write(std::move(s->request_), false);
-      s->start_reading();
+      const bool one_way = s->app_ && !s->app_wants_reply_;
+      s->write(std::move(s->request_), one_way);
+      if (!one_way) s->start_reading();
     });
     if (rc != 0) fail(uv_strerror(rc));
   }
@@ -141,8 +145,11 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
     }
     const Clock::time_point now = Transport::now();
     if (m.kind == StreamMessage::Kind::unsupported) return refuse(m.error, false);
+    if (app_ && m.kind != StreamMessage::Kind::user) return fail("the peer answered a replication stream with something else");
     done_ = true;
-    if (initiator_) {
+    if (m.kind == StreamMessage::Kind::user) {
+      on_user_message(m.user, now);
+    } else if (initiator_) {
       if (m.kind == StreamMessage::Kind::push_pull) t_.membership_.push_pull_reply(m.push_pull, now);
       report(m.kind == StreamMessage::Kind::push_pull ? "" : "the peer answered with something else than its state");
       close();
@@ -153,6 +160,18 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
       write(encode(Ack{m.ping.seq_no, {}}), true);  // the TCP fallback probe
     }
     t_.flush();
+  }
+
+  // A user message on a stream: hearsay replication (ours or a peer's), or serf's
+  // SendReliable, which we do not use and close.
+  void on_user_message(const Bytes& payload, Clock::time_point now) {
+    Replication* r = t_.replication_;
+    if (!r || payload.empty() || payload[0] != kHearsayUserMessage) return close();
+    std::optional<Bytes> reply = r->handle_stream(peer_, payload.data() + 1, payload.size() - 1, now);
+    if (initiator_ || !reply) return close();
+    Bytes framed{kHearsayUserMessage};
+    framed.insert(framed.end(), reply->begin(), reply->end());
+    write(compress_message(encode_stream_user_message(framed)), true);
   }
 
   // The peer sent something we will not act on: a responder says why (as memberlist's err
@@ -189,7 +208,11 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
 
   void fail(const char* why) {
     if (closed_) return;
-    if (initiator_ && !done_) {
+    if (initiator_ && !done_ && app_) {
+      ++t_.stats_.streams_failed;
+      spdlog::debug("gossip: replication stream with {} failed: {}", peer_.to_string(), why);
+      if (t_.replication_) t_.replication_->stream_failed(peer_);
+    } else if (initiator_ && !done_) {
       ++t_.stats_.streams_failed;
       // A failed join is worth a warning (the operator asked for it); a failed periodic
       // push/pull is routine while a member is down.
@@ -223,6 +246,7 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
   char chunk_[65536];
   bool done_ = false, closed_ = false;
   bool join_ = false;  // our push/pull that joins a cluster
+  bool app_ = false, app_wants_reply_ = false;
   JoinDone finished_;  // told once how our push/pull ended ("" = merged)
   int closed_handles_ = 0;
 };
@@ -251,6 +275,11 @@ int Transport::listen(const std::string& host, int port) {
     t->streams_.insert(stream);
     ++t->stats_.streams_in;
     if (uv_accept(server, reinterpret_cast<uv_stream_t*>(stream->tcp())) != 0) return stream->close();
+    sockaddr_storage peer{};
+    int length = sizeof(peer);
+    if (uv_tcp_getpeername(stream->tcp(), reinterpret_cast<sockaddr*>(&peer), &length) == 0) {
+      stream->set_peer(from_sockaddr(reinterpret_cast<const sockaddr*>(&peer)));
+    }
     stream->start_reading();
   });
   if (rc != 0) return rc;
@@ -285,26 +314,59 @@ void Transport::on_datagram(const std::uint8_t* data, std::size_t size, const so
   } else {
     membership_.receive_packet(source, data, size, now());
   }
+  if (replication_) {
+    for (const AppMessage& m : membership_.take_app_messages()) {
+      replication_->receive(m.from, m.payload.data(), m.payload.size(), now());
+    }
+  } else {
+    membership_.take_app_messages();  // no replication here: nothing to do with them
+  }
   flush();
+}
+
+void Transport::attach(Replication& replication, ChangeHandler on_changes) {
+  replication_ = &replication;
+  on_changes_ = std::move(on_changes);
+}
+
+void Transport::send_datagram(OutgoingPacket& p) {
+  sockaddr_storage to{};
+  if (!to_sockaddr(p.to, to)) return;
+  // Compressed when that makes it smaller, then sealed: serf's order (memberlist-wire.md 3.2).
+  if (Bytes packed = compress_message(p.packet); packed.size() < p.packet.size()) p.packet = std::move(packed);
+  if (encrypting()) p.packet = keyring_->seal(p.packet.data(), p.packet.size());
+  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(p.packet.data()), static_cast<unsigned>(p.packet.size()));
+  // Gossip is best effort: a datagram the socket cannot take now is dropped, as UDP would.
+  if (uv_udp_try_send(&udp_, &buf, 1, reinterpret_cast<const sockaddr*>(&to)) < 0) ++stats_.udp_send_failed;
+  else ++stats_.udp_out;
+}
+
+void Transport::flush_replication() {
+  if (!replication_) return;
+  for (OutgoingPacket& p : replication_->take_packets()) send_datagram(p);
+  for (StreamSend& s : replication_->take_streams()) start_app_stream(std::move(s));
+  auto changes = replication_->take_changes();
+  if (!changes.empty() && on_changes_) on_changes_(std::move(changes));
+}
+
+void Transport::start_app_stream(StreamSend send) {
+  ++stats_.streams_out;
+  auto stream = std::make_shared<Stream>(*this, true, send.to);
+  stream->set_app(send.wants_reply);
+  streams_.insert(stream);
+  Bytes framed{kHearsayUserMessage};
+  framed.insert(framed.end(), send.payload.begin(), send.payload.end());
+  stream->connect(compress_message(encode_stream_user_message(framed)));
 }
 
 void Transport::flush() {
   if (!open_) return;
-  for (OutgoingPacket& p : membership_.take_packets()) {
-    sockaddr_storage to{};
-    if (!to_sockaddr(p.to, to)) continue;
-    // Compressed when that makes it smaller, then sealed: serf's order (memberlist-wire.md 3.2).
-    if (Bytes packed = compress_message(p.packet); packed.size() < p.packet.size()) p.packet = std::move(packed);
-    if (encrypting()) p.packet = keyring_->seal(p.packet.data(), p.packet.size());
-    uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(p.packet.data()), static_cast<unsigned>(p.packet.size()));
-    // Gossip is best effort: a datagram the socket cannot take now is dropped, as UDP would.
-    if (uv_udp_try_send(&udp_, &buf, 1, reinterpret_cast<const sockaddr*>(&to)) < 0) ++stats_.udp_send_failed;
-    else ++stats_.udp_out;
-  }
+  for (OutgoingPacket& p : membership_.take_packets()) send_datagram(p);
   for (PushPullRequest& r : membership_.take_push_pulls()) start_push_pull(std::move(r));
   for (const MemberEvent& e : membership_.take_events()) {
     if (on_event_) on_event_(e);
   }
+  flush_replication();
   arm_timer();
 }
 
@@ -327,11 +389,16 @@ void Transport::arm_timer() {
   // Rounded up: libuv timers have millisecond resolution, and a deadline less than 1 ms away
   // truncated to 0 fired at once, found nothing due and re-armed: a busy loop until the
   // deadline passed, several times a second (it was most of an idle agent's CPU).
-  const auto wait = std::chrono::ceil<std::chrono::milliseconds>(membership_.next_deadline() - now());
+  Clock::time_point deadline = membership_.next_deadline();
+  if (replication_) deadline = std::min(deadline, replication_->next_deadline());
+  const Clock::time_point current = now();
+  const auto wait = deadline <= current ? std::chrono::milliseconds(0)
+                                        : std::chrono::ceil<std::chrono::milliseconds>(deadline - current);
   const auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, wait.count()));
   uv_timer_start(&timer_, [](uv_timer_t* h) {
     auto* t = static_cast<Transport*>(h->data);
     t->membership_.tick(now());
+    if (t->replication_) t->replication_->tick(now());
     t->flush();
   }, ms, 0);
 }

@@ -5,6 +5,8 @@
 // does not open with one of its keys is counted and dropped before it is parsed.
 // What we send is LZW-compressed as serf's is: streams always, datagrams when that makes them
 // smaller. Not yet: the TCP fallback ping.
+// hearsay's own traffic (catalog replication) rides the same sockets as memberlist user
+// messages whose payload starts with kHearsayUserMessage; only hearsay peers are sent any.
 #pragma once
 
 #include <uv.h>
@@ -16,6 +18,7 @@
 
 #include "gossip/keyring.h"
 #include "gossip/membership.h"
+#include "gossip/replication.h"
 
 namespace hearsay::gossip {
 
@@ -36,6 +39,11 @@ class Transport {
   Transport(const Transport&) = delete;
   Transport& operator=(const Transport&) = delete;
 
+  // Carries hearsay's state replication too: its packets, its streams and its timer. The
+  // handler gets the changes it produced after each input. Both must outlive the transport.
+  using ChangeHandler = std::function<void(std::vector<ReplicaChange>)>;
+  void attach(Replication& replication, ChangeHandler on_changes);
+
   // Binds UDP and TCP on host:port; 0 or a libuv error code.
   int listen(const std::string& host, int port);
   // Sends what Membership produced and re-arms the timer; call after driving Membership
@@ -53,6 +61,9 @@ class Transport {
   class Stream;
   void on_datagram(const std::uint8_t* data, std::size_t size, const sockaddr* from);
   void start_push_pull(PushPullRequest request, JoinDone done = {});
+  void start_app_stream(StreamSend send);
+  void send_datagram(OutgoingPacket& packet);
+  void flush_replication();
   void arm_timer();
   bool encrypting() const { return keyring_ && keyring_->enabled(); }
 
@@ -60,6 +71,8 @@ class Transport {
   Membership& membership_;
   EventHandler on_event_;
   const Keyring* keyring_;
+  Replication* replication_ = nullptr;
+  ChangeHandler on_changes_;
   uv_udp_t udp_{};
   uv_tcp_t tcp_{};
   uv_timer_t timer_{};

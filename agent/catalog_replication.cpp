@@ -1,0 +1,358 @@
+// Catalog records <-> replicated key/values. Keys: "n\0NODE", "s\0NODE\0ID", "c\0NODE\0ID";
+// values: the record codec's msgpack (catalog/record_codec.h), the same bytes SQLite holds.
+#include "agent/catalog_replication.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "catalog/record_codec.h"
+#include "gossip/serf_tags.h"
+
+namespace hearsay::agent {
+namespace {
+
+constexpr const char* kMarksSetting = "replication_marks";
+constexpr const char* kAliveOutput = "Agent alive and reachable";
+constexpr const char* kNotAliveOutput = "Agent not live or unreachable";
+
+gossip::Bytes to_bytes(const std::string& s) { return gossip::Bytes(s.begin(), s.end()); }
+std::string_view as_view(const gossip::Bytes& b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
+bool is_serf_health(const std::string& check_id) { return check_id == catalog::kSerfHealthCheckId; }
+
+// (version, owner) order: the later write shows; equal versions fall to the owner's name.
+bool newer(std::uint64_t version, const std::string& owner, const catalog::RecordOrigin& than) {
+  return version != than.version ? version > than.version : owner > than.owner;
+}
+
+}  // namespace
+
+CatalogReplication::CatalogReplication(catalog::Catalog& catalog, catalog::SqliteStore& store,
+                                       gossip::Replication& engine, const gossip::Membership& membership,
+                                       std::string self, NextVersion next_version, std::chrono::milliseconds reap_after)
+    : catalog_(catalog),
+      store_(store),
+      engine_(engine),
+      membership_(membership),
+      self_(std::move(self)),
+      next_version_(std::move(next_version)),
+      reap_after_(reap_after) {}
+
+std::string CatalogReplication::encode_key(Kind kind, const std::string& node, const std::string& id) {
+  std::string key(1, static_cast<char>(kind));
+  key += '\0';
+  key += node;
+  if (kind != Kind::node) {
+    key += '\0';
+    key += id;
+  }
+  return key;
+}
+
+std::optional<CatalogReplication::Key> CatalogReplication::parse_key(const std::string& key) {
+  if (key.size() < 3 || key[1] != '\0') return std::nullopt;
+  const auto kind = static_cast<Kind>(key[0]);
+  if (kind == Kind::node) {
+    std::string node = key.substr(2);
+    if (node.find('\0') != std::string::npos) return std::nullopt;
+    return Key{kind, std::move(node), {}};
+  }
+  if (kind != Kind::service && kind != Kind::check) return std::nullopt;
+  const auto split = key.find('\0', 2);
+  if (split == std::string::npos || split == 2 || split + 1 == key.size()) return std::nullopt;
+  std::string id = key.substr(split + 1);
+  if (id.find('\0') != std::string::npos) return std::nullopt;
+  return Key{kind, key.substr(2, split - 2), std::move(id)};
+}
+
+// ---- Startup
+
+void CatalogReplication::restore(std::uint64_t own_generation, std::uint64_t own_last_version, Clock::time_point now) {
+  auto restore_one = [&](const std::string& key, const catalog::RecordOrigin& origin, const std::string& value) {
+    if (origin.owner.empty() || origin.version == 0) return;  // derived locally, not replicated
+    engine_.restore(gossip::ReplicaEntry{origin.owner, key, origin.generation, origin.version, 0, false, to_bytes(value)}, now);
+  };
+  std::vector<std::string> other_nodes;
+  for (const catalog::Node* node : catalog_.nodes()) {
+    restore_one(encode_key(Kind::node, node->name), node->origin, catalog::encode_record(*node));
+    for (const catalog::Service* svc : catalog_.services_of_node(node->name)) {
+      restore_one(encode_key(Kind::service, svc->node, svc->id), svc->origin, catalog::encode_record(*svc));
+    }
+    if (node->name != self_) other_nodes.push_back(node->name);
+  }
+  for (const catalog::Check* check : catalog_.all_checks()) {
+    if (is_serf_health(check->id)) continue;
+    restore_one(encode_key(Kind::check, check->node, check->id), check->origin, catalog::encode_record(*check));
+  }
+  if (auto marks = store_.get_setting(kMarksSetting)) {
+    std::istringstream lines(*marks);
+    gossip::OwnerMark mark;
+    while (lines >> mark.generation >> mark.watermark && lines.get() == ' ' && std::getline(lines, mark.owner)) {
+      engine_.restore_mark(mark);
+    }
+  }
+  engine_.set_own_state(own_generation, own_last_version);
+  // Liveness of other nodes comes from membership, which starts empty.
+  for (const std::string& node : other_nodes) {
+    if (catalog_.check(node, std::string(catalog::kSerfHealthCheckId))) set_serf_health(node, false);
+  }
+  staged_marks_ = store_.get_setting(kMarksSetting).value_or("");
+}
+
+// ---- Our writes
+
+void CatalogReplication::publish(const catalog::DirtyKeys& dirty, Clock::time_point now) {
+  // The engine takes our writes in version order; tombstones get new (larger) versions.
+  struct Write {
+    std::uint64_t version;
+    std::string key;
+    std::optional<gossip::Bytes> value;  // none: deleted
+  };
+  std::vector<Write> writes;
+  auto consider = [&](std::string key, const catalog::RecordOrigin* origin, auto encode) {
+    if (origin) {
+      if (origin->owner != self_) return;
+      const gossip::Replication::Value* held = engine_.find(self_, key);
+      if (held && held->version >= origin->version) return;  // touched, not rewritten
+      writes.push_back(Write{origin->version, std::move(key), to_bytes(encode())});
+      return;
+    }
+    const gossip::Replication::Value* held = engine_.find(self_, key);
+    if (held && !held->deleted) writes.push_back(Write{next_version_(), std::move(key), std::nullopt});
+  };
+  for (const std::string& name : dirty.nodes) {
+    const catalog::Node* n = catalog_.node(name);
+    consider(encode_key(Kind::node, name), n ? &n->origin : nullptr, [n] { return catalog::encode_record(*n); });
+  }
+  for (const auto& [node, id] : dirty.services) {
+    const catalog::Service* s = catalog_.service(node, id);
+    consider(encode_key(Kind::service, node, id), s ? &s->origin : nullptr, [s] { return catalog::encode_record(*s); });
+  }
+  for (const auto& [node, id] : dirty.checks) {
+    if (is_serf_health(id)) continue;
+    const catalog::Check* c = catalog_.check(node, id);
+    consider(encode_key(Kind::check, node, id), c ? &c->origin : nullptr, [c] { return catalog::encode_record(*c); });
+  }
+  std::sort(writes.begin(), writes.end(), [](const Write& a, const Write& b) { return a.version < b.version; });
+  for (Write& w : writes) {
+    if (w.value) {
+      engine_.publish(w.key, w.version, std::move(*w.value), now);
+    } else {
+      engine_.publish_delete(w.key, w.version, now);
+      if (auto key = parse_key(w.key)) fall_back(*key);  // another owner's write of it may show now
+    }
+  }
+  stage_marks();
+}
+
+void CatalogReplication::stage_marks() {
+  // One line per owner: "generation watermark owner". Written with the records it describes,
+  // in the same transaction, so after a restart the two agree.
+  std::string text;
+  for (const gossip::OwnerMark& m : engine_.digest()) {
+    if (m.owner.find('\n') != std::string::npos) continue;
+    text += std::to_string(m.generation) + ' ' + std::to_string(m.watermark) + ' ' + m.owner + '\n';
+  }
+  if (text == staged_marks_) return;
+  store_.stage_setting(kMarksSetting, text);
+  staged_marks_ = std::move(text);
+}
+
+// ---- Peers' writes
+
+void CatalogReplication::apply(const std::vector<gossip::ReplicaChange>& changes) {
+  for (const gossip::ReplicaChange& c : changes) {
+    auto key = parse_key(c.key);
+    if (!key || (key->kind == Kind::check && is_serf_health(key->id))) {
+      ++stats_.records_invalid;
+      continue;
+    }
+    if (c.deleted) apply_removal(c.owner, *key);
+    else apply_value(c.owner, *key, c.version, c.value);
+  }
+}
+
+const catalog::RecordOrigin* CatalogReplication::showing(const Key& key) const {
+  switch (key.kind) {
+    case Kind::node: {
+      const catalog::Node* n = catalog_.node(key.node);
+      return n ? &n->origin : nullptr;
+    }
+    case Kind::service: {
+      const catalog::Service* s = catalog_.service(key.node, key.id);
+      return s ? &s->origin : nullptr;
+    }
+    case Kind::check: {
+      const catalog::Check* c = catalog_.check(key.node, key.id);
+      return c ? &c->origin : nullptr;
+    }
+  }
+  return nullptr;
+}
+
+bool CatalogReplication::apply_value(const std::string& owner, const Key& key, std::uint64_t version,
+                                     const gossip::Bytes& value) {
+  const catalog::RecordOrigin* current = showing(key);
+  if (current && current->owner == owner && current->version == version) return true;  // already showing
+  if (current && current->owner != owner && !newer(version, owner, *current)) {
+    ++stats_.conflicts_lost;
+    return false;
+  }
+  const catalog::RecordOrigin origin{owner, version, engine_.generation_of(owner)};
+  auto invalid = [this, &owner] {
+    ++stats_.records_invalid;
+    spdlog::debug("replication: dropped an invalid record from {}", owner);
+    return false;
+  };
+  if (key.kind == Kind::node) {
+    auto node = catalog::decode_node(as_view(value));
+    if (!node || node->name != key.node) return invalid();
+    node->origin = origin;
+    catalog_.upsert_node(std::move(*node));
+    apply_waiting_records(key.node);
+    if (key.node != self_) {
+      auto member = membership_.members().find(key.node);
+      const bool alive = member != membership_.members().end() && (member->second.state == gossip::NodeState::alive ||
+                                                                   member->second.state == gossip::NodeState::suspect);
+      if (member != membership_.members().end() || membership_.failed_members().contains(key.node)) {
+        set_serf_health(key.node, alive);
+      }
+    }
+  } else if (!catalog_.node(key.node)) {
+    ++stats_.records_waiting;  // applied when its node arrives (apply_waiting_records)
+    return false;
+  } else if (key.kind == Kind::service) {
+    auto svc = catalog::decode_service(as_view(value));
+    if (!svc || svc->node != key.node || svc->id != key.id) return invalid();
+    svc->origin = origin;
+    catalog_.upsert_service(std::move(*svc));
+  } else {
+    auto check = catalog::decode_check(as_view(value));
+    if (!check || check->node != key.node || check->id != key.id) return invalid();
+    check->origin = origin;
+    catalog_.upsert_check(std::move(*check));
+  }
+  ++stats_.records_applied;
+  return true;
+}
+
+void CatalogReplication::apply_removal(const std::string& owner, const Key& key) {
+  const catalog::RecordOrigin* current = showing(key);
+  if (!current || current->owner != owner) return;  // what shows is someone else's write
+  switch (key.kind) {
+    case Kind::node: catalog_.remove_node(key.node); break;
+    case Kind::service: catalog_.remove_service(key.node, key.id); break;
+    case Kind::check: catalog_.remove_check(key.node, key.id); break;
+  }
+  ++stats_.records_removed;
+  fall_back(key);
+}
+
+void CatalogReplication::fall_back(const Key& key) {
+  const std::string encoded = encode_key(key.kind, key.node, key.id);
+  std::string best_owner;
+  const gossip::Replication::Value* best = nullptr;
+  for (const std::string& owner : engine_.owners_with(encoded)) {
+    const gossip::Replication::Value* v = engine_.find(owner, encoded);
+    if (!best || v->version > best->version || (v->version == best->version && owner > best_owner)) {
+      best = v;
+      best_owner = owner;
+    }
+  }
+  if (best && best_owner != self_) apply_value(best_owner, key, best->version, best->value);
+}
+
+void CatalogReplication::apply_waiting_records(const std::string& node) {
+  for (Kind kind : {Kind::service, Kind::check}) {
+    std::string prefix = encode_key(kind, node, "");  // "s\0NODE\0"
+    std::vector<std::tuple<std::string, std::string, std::uint64_t, gossip::Bytes>> waiting;
+    engine_.for_each_with_prefix(prefix, [&](const std::string& owner, const std::string& key,
+                                             const gossip::Replication::Value& v) {
+      if (owner != self_) waiting.emplace_back(owner, key, v.version, v.value);
+    });
+    for (auto& [owner, key, version, value] : waiting) {
+      if (auto parsed = parse_key(key); parsed && !(kind == Kind::check && is_serf_health(parsed->id))) {
+        apply_value(owner, *parsed, version, value);
+      }
+    }
+  }
+}
+
+// ---- Membership
+
+void CatalogReplication::set_serf_health(const std::string& node, bool alive) {
+  if (node == self_ || !catalog_.node(node)) return;
+  const auto status = alive ? catalog::HealthStatus::passing : catalog::HealthStatus::critical;
+  const char* output = alive ? kAliveOutput : kNotAliveOutput;
+  const catalog::Check* existing = catalog_.check(node, std::string(catalog::kSerfHealthCheckId));
+  if (existing && existing->status == status && existing->output == output) return;
+  catalog::Check health;
+  health.node = node;
+  health.id = std::string(catalog::kSerfHealthCheckId);
+  health.name = std::string(catalog::kSerfHealthCheckName);
+  health.status = status;
+  health.output = output;
+  health.origin = catalog::RecordOrigin{self_, 0, 0};  // derived here, never replicated
+  catalog_.upsert_check(std::move(health));
+}
+
+void CatalogReplication::on_member_event(const gossip::MemberEvent& event, Clock::time_point now) {
+  const std::string& name = event.member.name;
+  if (name != self_) {
+    switch (event.kind) {
+      case gossip::MemberEvent::Kind::joined:
+      case gossip::MemberEvent::Kind::updated:
+        failed_since_.erase(name);
+        if (reaped_.erase(name) > 0) engine_.sync_soon();  // back after being reaped
+        set_serf_health(name, true);
+        break;
+      case gossip::MemberEvent::Kind::failed:
+        failed_since_.try_emplace(name, now);
+        set_serf_health(name, false);
+        break;
+      case gossip::MemberEvent::Kind::left:
+        // A graceful leave takes the member's records off every agent at once.
+        failed_since_.erase(name);
+        engine_.forget_owner(name);
+        if (const catalog::Node* n = catalog_.node(name); n && n->origin.owner != self_) catalog_.remove_node(name);
+        break;
+    }
+  }
+  update_peers();
+}
+
+void CatalogReplication::reap(Clock::time_point now) {
+  for (auto it = failed_since_.begin(); it != failed_since_.end();) {
+    if (now - it->second < reap_after_) {
+      ++it;
+      continue;
+    }
+    spdlog::info("replication: {} failed {} s ago; removing its records", it->first,
+                 std::chrono::duration_cast<std::chrono::seconds>(now - it->second).count());
+    reaped_.insert(it->first);
+    engine_.forget_owner(it->first);
+    if (const catalog::Node* n = catalog_.node(it->first); n && n->origin.owner != self_) catalog_.remove_node(it->first);
+    it = failed_since_.erase(it);
+  }
+}
+
+bool CatalogReplication::accepts(const std::string& owner) const {
+  if (reaped_.contains(owner)) return false;
+  auto member = membership_.members().find(owner);
+  if (member != membership_.members().end()) return member->second.state != gossip::NodeState::left;
+  return membership_.failed_members().contains(owner);
+}
+
+void CatalogReplication::update_peers() {
+  std::vector<gossip::ReplicationPeer> peers;
+  for (const auto& [name, m] : membership_.members()) {
+    if (name == self_ || (m.state != gossip::NodeState::alive && m.state != gossip::NodeState::suspect)) continue;
+    auto tags = gossip::decode_tags(m.meta);
+    if (!tags || !tags->contains(std::string(gossip::kHearsayTag))) continue;  // serf agents get none of it
+    peers.push_back(gossip::ReplicationPeer{name, m.address});
+  }
+  engine_.set_peers(std::move(peers));
+}
+
+}  // namespace hearsay::agent

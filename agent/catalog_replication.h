@@ -1,0 +1,102 @@
+// The catalog over gossip (DESIGN.md, "Catalog replication"): maps catalog records to the
+// replication engine's owner-written key/values and back, and keeps node liveness in step with
+// membership.
+// - Our records (origin.owner == us) that changed in a loop turn are published before the turn's
+//   commit; a record of ours that disappeared is published as a tombstone at a new version.
+// - Records from peers are validated and applied to the catalog (and so to SQLite, DNS, HTTP and
+//   blocking queries). When two owners write the same key, the higher (version, owner) shows:
+//   versions are microsecond clock readings, so that is the later write.
+// - serfHealth is never replicated: every agent derives it for every member from its own view
+//   of membership. A member that leaves takes its records with it; a failed one's records stay,
+//   critical, until -reap-after.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "catalog/store_sqlite.h"
+#include "gossip/membership.h"
+#include "gossip/replication.h"
+
+namespace hearsay::agent {
+
+struct CatalogReplicationStats {
+  std::uint64_t records_applied = 0;
+  std::uint64_t records_removed = 0;
+  std::uint64_t records_invalid = 0;   // undecodable, or not matching their key
+  std::uint64_t records_waiting = 0;   // arrived before their node (applied when it comes)
+  std::uint64_t conflicts_lost = 0;    // another owner's newer write of the same key shows
+};
+
+class CatalogReplication {
+ public:
+  using Clock = gossip::Clock;
+  // The next version of our owner counter (LocalState's, persisted with the commit).
+  using NextVersion = std::function<std::uint64_t()>;
+
+  CatalogReplication(catalog::Catalog& catalog, catalog::SqliteStore& store, gossip::Replication& engine,
+                     const gossip::Membership& membership, std::string self, NextVersion next_version,
+                     std::chrono::milliseconds reap_after);
+
+  // Startup, after the catalog is loaded: the stored records go into the engine, the stored
+  // watermarks are restored, other nodes' serfHealth waits for membership (critical).
+  void restore(std::uint64_t own_generation, std::uint64_t own_last_version, Clock::time_point now);
+
+  // Before each commit: publishes our records among `dirty`, stages the watermarks.
+  void publish(const catalog::DirtyKeys& dirty, Clock::time_point now);
+  // Changes the engine took from peers.
+  void apply(const std::vector<gossip::ReplicaChange>& changes);
+  // Membership news: liveness checks, removal on leave, peers for the engine.
+  void on_member_event(const gossip::MemberEvent& event, Clock::time_point now);
+  // Removes the records of members failed for longer than reap_after.
+  void reap(Clock::time_point now);
+  // Whether the engine takes writes of `owner` (a member that has not left nor been reaped).
+  bool accepts(const std::string& owner) const;
+
+  const CatalogReplicationStats& stats() const { return stats_; }
+
+ private:
+  enum class Kind : char { node = 'n', service = 's', check = 'c' };
+  struct Key {
+    Kind kind;
+    std::string node;
+    std::string id;  // service or check ID; empty for nodes
+  };
+  static std::string encode_key(Kind kind, const std::string& node, const std::string& id = {});
+  static std::optional<Key> parse_key(const std::string& key);
+
+  void publish_record(const std::string& key, const catalog::RecordOrigin& origin, gossip::Bytes value,
+                      Clock::time_point now);
+  void publish_absent(const std::string& key, Clock::time_point now);
+  // Puts a peer's value into the catalog unless a newer write of another owner shows.
+  bool apply_value(const std::string& owner, const Key& key, std::uint64_t version, const gossip::Bytes& value);
+  void apply_removal(const std::string& owner, const Key& key);
+  // After the showing record went: the newest other owner's value for the key, if any.
+  void fall_back(const Key& key);
+  void apply_waiting_records(const std::string& node);
+  const catalog::RecordOrigin* showing(const Key& key) const;
+  void set_serf_health(const std::string& node, bool alive);
+  void update_peers();
+  void stage_marks();
+
+  catalog::Catalog& catalog_;
+  catalog::SqliteStore& store_;
+  gossip::Replication& engine_;
+  const gossip::Membership& membership_;
+  std::string self_;
+  NextVersion next_version_;
+  std::chrono::milliseconds reap_after_;
+  std::map<std::string, Clock::time_point> failed_since_;
+  std::set<std::string> reaped_;
+  std::string staged_marks_;
+  CatalogReplicationStats stats_;
+};
+
+}  // namespace hearsay::agent

@@ -1,0 +1,408 @@
+// State replication: the merge rules, eager broadcast and scuttlebutt anti-entropy (see the header).
+#include "gossip/replication.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "gossip/codec.h"
+
+namespace hearsay::gossip {
+namespace {
+
+constexpr Duration kTombstoneSweep{60000};
+constexpr std::size_t kMaxLinksPerOwner = 4096;  // out-of-order broadcasts remembered per owner
+
+std::string queue_key(const std::string& owner, const std::string& key) { return owner + '\0' + key; }
+
+// A UDP packet: one memberlist user message that only hearsay agents interpret.
+Bytes user_packet(const Bytes& payload) {
+  UserMessage m;
+  m.payload.reserve(payload.size() + 1);
+  m.payload.push_back(kHearsayUserMessage);
+  m.payload.insert(m.payload.end(), payload.begin(), payload.end());
+  return encode(Message{std::move(m)});
+}
+
+}  // namespace
+
+Replication::OwnerState Replication::fresh_owner(std::uint64_t generation) {
+  OwnerState o;
+  o.generation = generation;
+  return o;
+}
+
+Replication::Replication(ReplicationConfig config, std::uint64_t seed, Clock::time_point now)
+    : config_(std::move(config)), rng_(seed) {
+  next_gossip_ = now + config_.gossip_interval;
+  // The first anti-entropy round comes at a random point of the interval, so agents started
+  // together do not all sync at once.
+  std::uniform_int_distribution<std::int64_t> jitter(0, config_.sync_interval.count());
+  next_sync_ = now + Duration(jitter(rng_));
+  next_expiry_ = now + kTombstoneSweep;
+  own();
+}
+
+void Replication::set_own_state(std::uint64_t generation, std::uint64_t last_version) {
+  OwnerState& o = own();
+  o.generation = generation;
+  o.watermark = std::max(o.watermark, last_version);
+  o.horizon = o.watermark;  // our tombstones from before a restart are gone
+  last_published_ = std::max(last_published_, last_version);
+}
+
+void Replication::restore(const ReplicaEntry& entry, Clock::time_point now) {
+  OwnerState& o = owners_[entry.owner];
+  if (entry.generation < o.generation) return;
+  if (entry.generation > o.generation) o = fresh_owner(entry.generation);
+  store(o, entry.owner, entry.key, Value{entry.version, entry.deleted, entry.value, now}, false);
+}
+
+void Replication::restore_mark(const OwnerMark& mark) {
+  OwnerState& o = owners_[mark.owner];
+  if (o.values.empty() && o.generation == 0) o.generation = mark.generation;
+  if (mark.generation != o.generation) return;
+  o.watermark = std::max(o.watermark, mark.watermark);
+  o.horizon = std::max(o.horizon, o.watermark);  // the tombstones we held are gone
+}
+
+// ---- Our writes
+
+void Replication::publish(const std::string& key, std::uint64_t version, Bytes value, Clock::time_point now) {
+  OwnerState& o = own();
+  ReplicaEntry entry{config_.name, key, o.generation, version, last_published_, false, std::move(value)};
+  if (version <= last_published_) return;  // versions only grow; an older write is not news
+  store(o, config_.name, key, Value{version, false, entry.value, now}, false);
+  last_published_ = version;
+  o.watermark = version;
+  enqueue(entry);
+}
+
+void Replication::publish_delete(const std::string& key, std::uint64_t version, Clock::time_point now) {
+  OwnerState& o = own();
+  if (version <= last_published_) return;
+  ReplicaEntry entry{config_.name, key, o.generation, version, last_published_, true, {}};
+  store(o, config_.name, key, Value{version, true, {}, now}, false);
+  last_published_ = version;
+  o.watermark = version;
+  enqueue(entry);
+}
+
+// ---- Peers and owners
+
+void Replication::set_peers(std::vector<ReplicationPeer> peers) {
+  if (peers_.empty() && !peers.empty()) sync_soon_ = true;  // just joined: catch up at once
+  peers_ = std::move(peers);
+}
+
+void Replication::forget_owner(const std::string& owner) {
+  if (owner == config_.name) return;
+  auto it = owners_.find(owner);
+  if (it == owners_.end()) return;
+  for (auto& [key, value] : it->second.values) {
+    if (!value.deleted) changes_.push_back(ReplicaChange{owner, key, it->second.generation, value.version, true, {}});
+  }
+  owners_.erase(it);
+}
+
+// ---- Merge rules
+
+bool Replication::store(OwnerState& o, const std::string& owner_name, const std::string& key, Value value, bool report) {
+  auto it = o.values.find(key);
+  if (it != o.values.end()) {
+    if (it->second.version >= value.version) {
+      ++stats_.entries_stale;
+      return false;
+    }
+    o.by_version.erase(it->second.version);
+  }
+  o.by_version[value.version] = key;
+  if (report) {
+    // A tombstone for a key we never held alive changes nothing the application sees.
+    const bool was_live = it != o.values.end() && !it->second.deleted;
+    if (!value.deleted || was_live) changes_.push_back(ReplicaChange{owner_name, key, o.generation, value.version, value.deleted, value.value});
+    ++stats_.entries_applied;
+  }
+  o.values.insert_or_assign(key, std::move(value));
+  return true;
+}
+
+void Replication::drop(OwnerState& o, const std::string& owner_name, std::map<std::string, Value>::iterator it,
+                       bool report) {
+  if (report && !it->second.deleted) changes_.push_back(ReplicaChange{owner_name, it->first, o.generation, it->second.version, true, {}});
+  o.by_version.erase(it->second.version);
+  o.values.erase(it);
+}
+
+Replication::OwnerState* Replication::owner_for(const std::string& owner, std::uint64_t generation) {
+  if (owner == config_.name || (accept_ && !accept_(owner))) {
+    ++stats_.entries_rejected;
+    return nullptr;
+  }
+  auto [it, inserted] = owners_.try_emplace(owner);
+  OwnerState& o = it->second;
+  if (inserted) {
+    o.generation = generation;
+    return &o;
+  }
+  if (generation < o.generation) {
+    ++stats_.entries_stale;
+    return nullptr;
+  }
+  if (generation > o.generation) {  // the owner started over: everything older of it goes
+    for (auto& [key, value] : o.values) {
+      if (!value.deleted) changes_.push_back(ReplicaChange{owner, key, o.generation, value.version, true, {}});
+    }
+    o = fresh_owner(generation);
+  }
+  return &o;
+}
+
+void Replication::advance(OwnerState& o, std::uint64_t prev, std::uint64_t version) {
+  if (version <= o.watermark) return;
+  if (prev > o.watermark) {  // a gap before this one: remember the link for later
+    o.links[prev] = version;
+    if (o.links.size() > kMaxLinksPerOwner) o.links.erase(o.links.begin());
+    return;
+  }
+  o.watermark = version;
+  // Links that continue the chain (their prev is now covered).
+  for (auto it = o.links.begin(); it != o.links.end() && it->first <= o.watermark; it = o.links.erase(it)) {
+    o.watermark = std::max(o.watermark, it->second);
+  }
+}
+
+void Replication::apply_broadcast(const ReplicaEntry& e, Clock::time_point now) {
+  OwnerState* o = owner_for(e.owner, e.generation);
+  if (!o) return;
+  const bool news = store(*o, e.owner, e.key, Value{e.version, e.deleted, e.value, now}, true);
+  advance(*o, e.prev, e.version);
+  if (news) enqueue(e);  // pass it on, as memberlist does with membership news
+}
+
+void Replication::apply_block(const OwnerBlock& block, Clock::time_point now) {
+  OwnerState* o = owner_for(block.mark.owner, block.mark.generation);
+  if (!o) return;
+  for (const ReplicaEntry& e : block.entries) {
+    store(*o, e.owner, e.key, Value{e.version, e.deleted, e.value, now}, true);
+  }
+  if (block.full) {
+    // All the sender holds of this owner: what we hold up to its watermark and it does not
+    // have was deleted, and the tombstone is gone.
+    std::unordered_set<std::string_view> sent;
+    for (const ReplicaEntry& e : block.entries) sent.insert(e.key);
+    for (auto it = o->values.begin(); it != o->values.end();) {
+      auto next = std::next(it);
+      if (it->second.version <= block.mark.watermark && !sent.contains(it->first)) drop(*o, block.mark.owner, it, true);
+      it = next;
+    }
+  }
+  // We held everything up to our watermark, and got everything after the one we announced.
+  if (block.mark.watermark > o->watermark) advance(*o, 0, block.mark.watermark);
+}
+
+std::vector<OwnerBlock> Replication::blocks_for(const std::vector<OwnerMark>& their_digest) {
+  std::unordered_map<std::string_view, const OwnerMark*> theirs;
+  for (const OwnerMark& m : their_digest) theirs[m.owner] = &m;
+  std::vector<OwnerBlock> blocks;
+  for (const auto& [name, o] : owners_) {
+    if (o.values.empty() && o.watermark == 0) continue;
+    auto t = theirs.find(name);
+    bool full = false;
+    std::uint64_t after = 0;
+    if (t == theirs.end() || t->second->generation < o.generation) {
+      full = true;
+    } else if (t->second->generation > o.generation || t->second->watermark >= o.watermark) {
+      continue;  // they are as far as we are, or further
+    } else if (t->second->watermark < o.horizon) {
+      full = true;  // tombstones they need are gone: the whole state instead
+    } else {
+      after = t->second->watermark;
+    }
+    OwnerBlock block{OwnerMark{name, o.generation, o.watermark}, full, {}};
+    for (auto v = o.by_version.upper_bound(full ? 0 : after); v != o.by_version.end(); ++v) {
+      const Value& value = o.values.at(v->second);
+      block.entries.push_back(ReplicaEntry{name, v->second, o.generation, value.version, 0, value.deleted, value.value});
+    }
+    if (full) ++stats_.full_states_sent;
+    blocks.push_back(std::move(block));
+  }
+  return blocks;
+}
+
+// ---- Network input
+
+void Replication::receive(const Address& from, const std::uint8_t* data, std::size_t size, Clock::time_point now) {
+  (void)handle_stream(from, data, size, now);
+}
+
+std::optional<Bytes> Replication::handle_stream(const Address& from, const std::uint8_t* data, std::size_t size,
+                                                Clock::time_point now) {
+  std::string error;
+  auto m = decode_replication(data, size, error);
+  if (!m) {
+    ++stats_.messages_invalid;
+    return std::nullopt;
+  }
+  switch (m->kind) {
+    case ReplicationMessage::Kind::broadcast:
+      for (const ReplicaEntry& e : m->entries) apply_broadcast(e, now);
+      return std::nullopt;
+    case ReplicationMessage::Kind::sync_request:
+      return encode_message(ReplicationMessage::Kind::sync_reply, digest(), blocks_for(m->digest));
+    case ReplicationMessage::Kind::sync_reply: {
+      for (const OwnerBlock& b : m->blocks) apply_block(b, now);
+      auto blocks = blocks_for(m->digest);
+      if (!blocks.empty()) streams_.push_back(StreamSend{from, encode_message(ReplicationMessage::Kind::push, {}, std::move(blocks)), false});
+      ++stats_.syncs_completed;
+      return std::nullopt;
+    }
+    case ReplicationMessage::Kind::push:
+      for (const OwnerBlock& b : m->blocks) apply_block(b, now);
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+void Replication::stream_failed(const Address&) { ++stats_.syncs_failed; }
+
+// ---- Timers
+
+void Replication::tick(Clock::time_point now) {
+  if (now >= next_gossip_) {
+    gossip(now);
+    next_gossip_ = now + config_.gossip_interval;
+  }
+  if ((sync_soon_ && !peers_.empty()) || now >= next_sync_) {
+    sync_soon_ = false;
+    start_sync(now);
+    next_sync_ = now + push_pull_scale(config_.sync_interval, peers_.size() + 1);
+  }
+  if (now >= next_expiry_) {
+    expire_tombstones(now);
+    next_expiry_ = now + kTombstoneSweep;
+  }
+}
+
+Clock::time_point Replication::next_deadline() const {
+  Clock::time_point next = std::min(next_sync_, next_expiry_);
+  if (queue_.size() > 0) next = std::min(next, next_gossip_);  // idle: no 200 ms wake-ups
+  if (sync_soon_ && !peers_.empty()) next = Clock::time_point::min();
+  return next;
+}
+
+void Replication::enqueue(const ReplicaEntry& entry) {
+  Bytes encoded = encode_entry(entry);
+  if (encoded.size() <= config_.packet_budget) {
+    queue_.push(queue_key(entry.owner, entry.key), std::move(encoded));
+    return;
+  }
+  // Too large for a datagram: straight to a few peers over TCP; they pass it on the same way.
+  ReplicationMessage m{ReplicationMessage::Kind::broadcast, config_.name, {entry}, {}, {}};
+  const Bytes payload = encode(m);
+  for (const ReplicationPeer* peer : random_peers(config_.gossip_nodes)) streams_.push_back(StreamSend{peer->address, payload, false});
+}
+
+void Replication::gossip(Clock::time_point) {
+  if (queue_.size() == 0 || peers_.empty()) return;
+  const std::size_t limit = retransmit_limit(config_.retransmit_mult, peers_.size() + 1);
+  for (const ReplicationPeer* peer : random_peers(config_.gossip_nodes)) {
+    auto items = queue_.take(config_.packet_budget, 0, limit);
+    if (items.empty()) break;
+    std::vector<const Bytes*> entries;
+    for (const auto& item : items) entries.push_back(item.get());
+    packets_.push_back(OutgoingPacket{peer->address, user_packet(encode_broadcast(config_.name, entries))});
+    ++stats_.broadcasts_sent;
+  }
+}
+
+void Replication::start_sync(Clock::time_point) {
+  auto peer = random_peers(1);
+  if (peer.empty()) return;
+  ++stats_.syncs_started;
+  streams_.push_back(StreamSend{peer[0]->address, encode_message(ReplicationMessage::Kind::sync_request, digest(), {}), true});
+}
+
+void Replication::expire_tombstones(Clock::time_point now) {
+  for (auto& [name, o] : owners_) {
+    for (auto it = o.values.begin(); it != o.values.end();) {
+      auto next = std::next(it);
+      if (it->second.deleted && it->second.stored + config_.tombstone_grace <= now) {
+        o.horizon = std::max(o.horizon, it->second.version);
+        drop(o, name, it, false);
+        ++stats_.tombstones_dropped;
+      }
+      it = next;
+    }
+  }
+}
+
+std::vector<const ReplicationPeer*> Replication::random_peers(std::size_t k) {
+  std::vector<const ReplicationPeer*> out;
+  for (const auto& p : peers_) out.push_back(&p);
+  if (out.size() > k) {
+    // Partial Fisher-Yates: the first k are a uniform sample.
+    for (std::size_t i = 0; i < k; ++i) {
+      std::uniform_int_distribution<std::size_t> pick(i, out.size() - 1);
+      std::swap(out[i], out[pick(rng_)]);
+    }
+    out.resize(k);
+  }
+  return out;
+}
+
+Bytes Replication::encode_message(ReplicationMessage::Kind kind, std::vector<OwnerMark> digest,
+                                  std::vector<OwnerBlock> blocks) const {
+  ReplicationMessage m;
+  m.kind = kind;
+  m.from = config_.name;
+  m.digest = std::move(digest);
+  m.blocks = std::move(blocks);
+  return encode(m);
+}
+
+// ---- Reads
+
+const Replication::Value* Replication::find(const std::string& owner, const std::string& key) const {
+  auto o = owners_.find(owner);
+  if (o == owners_.end()) return nullptr;
+  auto v = o->second.values.find(key);
+  return v == o->second.values.end() ? nullptr : &v->second;
+}
+
+std::vector<std::string> Replication::owners_with(const std::string& key) const {
+  std::vector<std::string> out;
+  for (const auto& [name, o] : owners_) {
+    auto v = o.values.find(key);
+    if (v != o.values.end() && !v->second.deleted) out.push_back(name);
+  }
+  return out;
+}
+
+void Replication::for_each_with_prefix(
+    const std::string& prefix,
+    const std::function<void(const std::string&, const std::string&, const Value&)>& f) const {
+  for (const auto& [name, o] : owners_) {
+    for (auto it = o.values.lower_bound(prefix); it != o.values.end() && it->first.starts_with(prefix); ++it) {
+      if (!it->second.deleted) f(name, it->first, it->second);
+    }
+  }
+}
+
+std::vector<OwnerMark> Replication::digest() const {
+  std::vector<OwnerMark> out;
+  for (const auto& [name, o] : owners_) out.push_back(OwnerMark{name, o.generation, o.watermark});
+  return out;
+}
+
+std::uint64_t Replication::generation_of(const std::string& owner) const {
+  auto o = owners_.find(owner);
+  return o == owners_.end() ? 0 : o->second.generation;
+}
+
+std::size_t Replication::entry_count() const {
+  std::size_t n = 0;
+  for (const auto& [name, o] : owners_) n += o.values.size();
+  return n;
+}
+
+}  // namespace hearsay::gossip

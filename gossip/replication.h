@@ -1,0 +1,183 @@
+// Replication of node-owned, versioned key/value state among hearsay agents (DESIGN.md,
+// "Catalog replication"). Keys and values are opaque here; agent/ maps catalog records to them.
+// Sans-I/O like Membership: fed messages, stream exchanges and the time; it returns packets and
+// streams to send and the changes to apply.
+//
+// Every value has one owner, the only agent that writes it. An owner stamps each write with the
+// next value of its counter, and its state with a generation (a new data dir starts a new one,
+// which replaces everything older of that owner). Two ways carry writes:
+// - eager broadcast: each new write is gossiped to a few random peers per round, a limited number
+//   of times (memberlist's retransmit rule), and every agent that learns it passes it on;
+// - anti-entropy, scuttlebutt style: now and then an agent sends one peer its digest (owner ->
+//   generation and watermark, the version up to which it holds all the owner's writes); the peer
+//   answers with what the agent lacks and its own digest, and the agent pushes back what the peer
+//   lacks. Lost broadcasts are repaired this way.
+// Broadcast entries say which version came before them, so a receiver advances its watermark
+// only along an unbroken chain: a gap leaves it where it was, and anti-entropy fills the gap.
+// Deletes are tombstones, kept `tombstone_grace`; a peer whose watermark is older than a
+// tombstone already dropped gets the owner's full state instead of a delta.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "gossip/broadcast_queue.h"
+#include "gossip/config.h"
+#include "gossip/membership.h"
+#include "gossip/replication_messages.h"
+
+namespace hearsay::gossip {
+
+struct ReplicationConfig {
+  std::string name;  // this agent, itself an owner
+  Duration gossip_interval{200};
+  std::size_t gossip_nodes = 3;
+  unsigned retransmit_mult = 4;
+  std::size_t packet_budget = 1300;  // bytes of entries in one UDP packet; larger ones go by TCP
+  Duration sync_interval{10000};     // anti-entropy with one random peer, scaled up in large clusters
+  Duration tombstone_grace{24 * 3600 * 1000};
+};
+
+struct ReplicationPeer {
+  std::string name;
+  Address address;
+};
+
+// A change to the local replica that the application applies: a new value, or a removal
+// (`deleted`) of that owner's value for the key.
+struct ReplicaChange {
+  std::string owner;
+  std::string key;
+  std::uint64_t generation = 0;
+  std::uint64_t version = 0;
+  bool deleted = false;
+  Bytes value;
+};
+
+struct StreamSend {
+  Address to;
+  Bytes payload;      // an encoded ReplicationMessage
+  bool wants_reply;   // a sync request: the reply comes back on the same stream
+};
+
+struct ReplicationStats {
+  std::uint64_t broadcasts_sent = 0;  // UDP packets
+  std::uint64_t entries_applied = 0;
+  std::uint64_t entries_stale = 0;    // older than what we hold
+  std::uint64_t entries_rejected = 0; // owner not accepted (not a member, or ourselves)
+  std::uint64_t messages_invalid = 0; // undecodable
+  std::uint64_t syncs_started = 0, syncs_completed = 0, syncs_failed = 0;
+  std::uint64_t full_states_sent = 0;
+  std::uint64_t tombstones_dropped = 0;
+};
+
+class Replication {
+ public:
+  Replication(ReplicationConfig config, std::uint64_t seed, Clock::time_point now);
+
+  // ---- Setup, at startup.
+  // Our own epoch and the last version we may have published (restored from disk).
+  void set_own_state(std::uint64_t generation, std::uint64_t last_version);
+  // A value restored from disk: no change reported, nothing broadcast.
+  void restore(const ReplicaEntry& entry, Clock::time_point now);
+  // The restored watermark of an owner (after its entries). Tombstones are not restored, so
+  // peers behind it get full state from us.
+  void restore_mark(const OwnerMark& mark);
+  // Which owners' writes we take (members that have not left); others are counted and dropped.
+  void set_owner_filter(std::function<bool(const std::string& owner)> accept) { accept_ = std::move(accept); }
+
+  // ---- Our writes. Versions must grow.
+  void publish(const std::string& key, std::uint64_t version, Bytes value, Clock::time_point now);
+  void publish_delete(const std::string& key, std::uint64_t version, Clock::time_point now);
+
+  // ---- Peers (hearsay members that are alive, ourselves excluded).
+  void set_peers(std::vector<ReplicationPeer> peers);
+  // Anti-entropy with some peer at the next tick (we just joined, or a peer came back).
+  void sync_soon() { sync_soon_ = true; }
+  // An owner that left or was reaped: its state goes (reported as deletions).
+  void forget_owner(const std::string& owner);
+
+  // ---- Network input.
+  void receive(const Address& from, const std::uint8_t* data, std::size_t size, Clock::time_point now);
+  // A stream message: a sync request gets its reply (send it back on the stream); others none.
+  std::optional<Bytes> handle_stream(const Address& from, const std::uint8_t* data, std::size_t size,
+                                     Clock::time_point now);
+  void stream_failed(const Address& to);
+
+  void tick(Clock::time_point now);
+  Clock::time_point next_deadline() const;
+
+  std::vector<OutgoingPacket> take_packets() { return std::exchange(packets_, {}); }
+  std::vector<StreamSend> take_streams() { return std::exchange(streams_, {}); }
+  std::vector<ReplicaChange> take_changes() { return std::exchange(changes_, {}); }
+
+  // ---- Reads.
+  struct Value {
+    std::uint64_t version = 0;
+    bool deleted = false;
+    Bytes value;
+    Clock::time_point stored{};  // when it reached us (tombstone expiry)
+  };
+  const Value* find(const std::string& owner, const std::string& key) const;
+  // Owners holding a live value for `key`, for the application's conflict rule.
+  std::vector<std::string> owners_with(const std::string& key) const;
+  // Live values of every owner whose key starts with `prefix`, as (owner, key, value).
+  void for_each_with_prefix(const std::string& prefix,
+                            const std::function<void(const std::string& owner, const std::string& key, const Value&)>& f) const;
+  std::vector<OwnerMark> digest() const;
+  std::uint64_t generation_of(const std::string& owner) const;
+  std::size_t entry_count() const;
+  const ReplicationStats& stats() const { return stats_; }
+  const ReplicationConfig& config() const { return config_; }
+
+ private:
+  struct OwnerState {
+    std::uint64_t generation = 0;
+    std::uint64_t watermark = 0;
+    std::uint64_t horizon = 0;  // newest tombstone dropped (or lost at restart)
+    std::map<std::string, Value> values;
+    std::map<std::uint64_t, std::string> by_version;
+    std::map<std::uint64_t, std::uint64_t> links;  // prev -> version, received beyond the watermark
+  };
+
+  static OwnerState fresh_owner(std::uint64_t generation);
+  OwnerState& own() { return owners_[config_.name]; }
+  // Stores a value when it is newer than what we hold; true when it changed our state.
+  bool store(OwnerState& owner, const std::string& owner_name, const std::string& key, Value value, bool report);
+  void drop(OwnerState& owner, const std::string& owner_name, std::map<std::string, Value>::iterator it, bool report);
+  // The owner's state in `generation`, reset when that is newer; null when the entry is stale
+  // or the owner is not accepted.
+  OwnerState* owner_for(const std::string& owner, std::uint64_t generation);
+  void apply_broadcast(const ReplicaEntry& entry, Clock::time_point now);
+  void apply_block(const OwnerBlock& block, Clock::time_point now);
+  void advance(OwnerState& owner, std::uint64_t prev, std::uint64_t version);
+  std::vector<OwnerBlock> blocks_for(const std::vector<OwnerMark>& their_digest);
+  void enqueue(const ReplicaEntry& entry);
+  void gossip(Clock::time_point now);
+  void start_sync(Clock::time_point now);
+  void expire_tombstones(Clock::time_point now);
+  std::vector<const ReplicationPeer*> random_peers(std::size_t k);
+  Bytes encode_message(ReplicationMessage::Kind kind, std::vector<OwnerMark> digest, std::vector<OwnerBlock> blocks) const;
+
+  ReplicationConfig config_;
+  std::mt19937_64 rng_;
+  std::function<bool(const std::string&)> accept_;
+  std::unordered_map<std::string, OwnerState> owners_;
+  std::vector<ReplicationPeer> peers_;
+  BroadcastQueue queue_;
+  std::uint64_t last_published_ = 0;
+  bool sync_soon_ = false;
+  Clock::time_point next_gossip_, next_sync_, next_expiry_;
+  std::vector<OutgoingPacket> packets_;
+  std::vector<StreamSend> streams_;
+  std::vector<ReplicaChange> changes_;
+  ReplicationStats stats_;
+};
+
+}  // namespace hearsay::gossip
