@@ -41,6 +41,7 @@ struct ReplicationConfig {
   unsigned retransmit_mult = 4;
   std::size_t packet_budget = 1300;  // bytes of entries in one UDP packet; larger ones go by TCP
   Duration sync_interval{10000};     // anti-entropy with one random peer, scaled up in large clusters
+  Duration sync_again{1000};         // after an exchange that carried news: another, with another peer
   Duration tombstone_grace{24 * 3600 * 1000};
 };
 
@@ -130,6 +131,8 @@ class Replication {
   // Live values of every owner whose key starts with `prefix`, as (owner, key, value).
   void for_each_with_prefix(const std::string& prefix,
                             const std::function<void(const std::string& owner, const std::string& key, const Value&)>& f) const;
+  // Values of one owner, tombstones included.
+  void for_each_of(const std::string& owner, const std::function<void(const std::string& key, const Value&)>& f) const;
   std::vector<OwnerMark> digest() const;
   std::uint64_t generation_of(const std::string& owner) const;
   std::size_t entry_count() const;
@@ -173,6 +176,7 @@ class Replication {
   BroadcastQueue queue_;
   std::uint64_t last_published_ = 0;
   bool sync_soon_ = false;
+  unsigned fruitless_syncs_ = 3;  // anti-entropy exchanges in a row that found the replicas equal
   Clock::time_point next_gossip_, next_sync_, next_expiry_;
   std::vector<OutgoingPacket> packets_;
   std::vector<StreamSend> streams_;

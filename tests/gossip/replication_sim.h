@@ -1,0 +1,185 @@
+// A deterministic network of replication engines: virtual time, seeded loss and latency on
+// datagrams, TCP exchanges that fail across a partition. Every node has every other as a peer
+// (membership is not simulated here; the membership simulator covers it).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gossip/codec.h"
+#include "gossip/replication.h"
+#include "sim_events.h"
+
+namespace hearsay::gossip::rsim {
+
+struct Options {
+  std::uint64_t seed = 1;
+  double loss = 0.0;  // datagrams only
+  Duration min_latency{1};
+  Duration max_latency{5};
+};
+
+class Network {
+ public:
+  Network(std::size_t n, Options options, ReplicationConfig base = {})
+      : options_(options), rng_(options.seed), events_(Clock::time_point{} + std::chrono::hours(1)) {
+    for (std::size_t i = 0; i < n; ++i) {
+      ReplicationConfig c = base;
+      c.name = name_of(i);
+      nodes_.push_back(Node{std::make_unique<Replication>(c, options.seed * 7919 + i, now())});
+      by_address_[address_of(i)] = i;
+      nodes_.back().engine->set_own_state(1, 0);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      std::vector<ReplicationPeer> peers;
+      for (std::size_t j = 0; j < n; ++j) {
+        if (j != i) peers.push_back(ReplicationPeer{name_of(j), address_of(j)});
+      }
+      node(i).set_peers(std::move(peers));
+      flush(i);
+    }
+  }
+
+  static std::string name_of(std::size_t i) { return "n" + std::to_string(i); }
+  static Address address_of(std::size_t i) {
+    return Address{Bytes{10, static_cast<std::uint8_t>(i >> 16), static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)},
+                   7946};
+  }
+  Clock::time_point now() const { return events_.now(); }
+  Replication& node(std::size_t i) { return *nodes_[i].engine; }
+  std::size_t size() const { return nodes_.size(); }
+
+  // The owner's own writes; the next version of its counter each time.
+  void write(std::size_t i, const std::string& key, const std::string& value) {
+    node(i).publish(key, ++nodes_[i].version, Bytes(value.begin(), value.end()), now());
+    flush(i);
+  }
+  void erase(std::size_t i, const std::string& key) {
+    node(i).publish_delete(key, ++nodes_[i].version, now());
+    flush(i);
+  }
+  // What an agent does when members come back (membership's join events): sync at once.
+  void sync_soon(std::size_t i) {
+    node(i).sync_soon();
+    flush(i);
+  }
+
+  void set_loss(double loss) { options_.loss = loss; }
+  void partition(const std::function<int(std::size_t)>& group_of) {
+    groups_.assign(nodes_.size(), 0);
+    for (std::size_t i = 0; i < nodes_.size(); ++i) groups_[i] = group_of(i);
+  }
+  void heal() { groups_.clear(); }
+
+  void run_for(Duration d) { events_.run_for(d); }
+  std::optional<Duration> run_until_true(const std::function<bool()>& done, Duration limit, Duration step) {
+    return events_.run_until_true(done, limit, step);
+  }
+
+  // Every replica holds exactly the owners' live values (same versions), and nothing of theirs
+  // that the owner deleted. `owners`: the nodes that wrote.
+  bool converged(const std::vector<std::size_t>& owners) {
+    for (std::size_t o : owners) {
+      std::map<std::string, std::uint64_t> truth;
+      node(o).for_each_of(name_of(o), [&](const std::string& key, const Replication::Value& v) {
+        if (!v.deleted) truth[key] = v.version;
+      });
+      for (std::size_t i = 0; i < size(); ++i) {
+        if (i == o) continue;
+        std::size_t live = 0;
+        bool extra = false;
+        node(i).for_each_of(name_of(o), [&](const std::string& key, const Replication::Value& v) {
+          if (v.deleted) return;
+          auto t = truth.find(key);
+          if (t == truth.end() || t->second != v.version) extra = true;
+          else ++live;
+        });
+        if (extra || live != truth.size()) return false;
+      }
+    }
+    return true;
+  }
+  std::uint64_t packets_sent() const { return packets_sent_; }
+  std::uint64_t streams_sent() const { return streams_sent_; }
+
+ private:
+  struct Node {
+    std::unique_ptr<Replication> engine;
+    std::uint64_t version = 0;
+    std::uint64_t wake_version = 0;
+  };
+
+  Duration latency() {
+    std::uniform_int_distribution<std::int64_t> d(options_.min_latency.count(), options_.max_latency.count());
+    return Duration(d(rng_));
+  }
+  bool reachable(std::size_t a, std::size_t b) const { return groups_.empty() || groups_[a] == groups_[b]; }
+  std::size_t index_of(const Address& a) const { return by_address_.at(a); }
+
+  void wake(std::size_t i) {
+    const std::uint64_t version = ++nodes_[i].wake_version;
+    events_.at(node(i).next_deadline(), [this, i, version] {
+      if (nodes_[i].wake_version != version) return;  // superseded by a later wake
+      node(i).tick(now());
+      flush(i);
+    });
+  }
+
+  // Strips memberlist's user-message framing, as Membership does for the transport.
+  static Bytes payload_of(const Bytes& packet) {
+    DecodeResult d = decode(packet.data(), packet.size());
+    const Bytes& framed = std::get<UserMessage>(*d.message).payload;
+    return Bytes(framed.begin() + 1, framed.end());
+  }
+
+  void flush(std::size_t i) {
+    Replication& r = node(i);
+    for (OutgoingPacket& p : r.take_packets()) {
+      ++packets_sent_;
+      const std::size_t j = index_of(p.to);
+      if (!reachable(i, j) || std::bernoulli_distribution(options_.loss)(rng_)) continue;
+      events_.at(now() + latency(), [this, i, j, payload = payload_of(p.packet)] {
+        node(j).receive(address_of(i), payload.data(), payload.size(), now());
+        flush(j);
+      });
+    }
+    for (StreamSend& s : r.take_streams()) {
+      ++streams_sent_;
+      const std::size_t j = index_of(s.to);
+      events_.at(now() + latency(), [this, i, j, send = std::move(s)] {
+        if (!reachable(i, j)) {
+          node(i).stream_failed(address_of(j));
+          return flush(i);
+        }
+        auto reply = node(j).handle_stream(address_of(i), send.payload.data(), send.payload.size(), now());
+        flush(j);
+        if (!send.wants_reply || !reply) return;
+        events_.at(now() + latency(), [this, i, j, reply = std::move(*reply)] {
+          if (!reachable(i, j)) {
+            node(i).stream_failed(address_of(j));
+            return flush(i);
+          }
+          node(i).handle_stream(address_of(j), reply.data(), reply.size(), now());
+          flush(i);
+        });
+      });
+    }
+    r.take_changes();  // the application's business; convergence is read from the engines
+    wake(i);
+  }
+
+  Options options_;
+  std::mt19937_64 rng_;
+  sim::EventQueue events_;
+  std::vector<Node> nodes_;
+  std::map<Address, std::size_t> by_address_;
+  std::vector<int> groups_;
+  std::uint64_t packets_sent_ = 0;
+  std::uint64_t streams_sent_ = 0;
+};
+
+}  // namespace hearsay::gossip::rsim
