@@ -434,6 +434,28 @@ std::vector<std::pair<std::string, double>> Agent::metrics() const {
   add("hearsay.gossip.probes_failed", m.probes_failed);
   add("hearsay.gossip.refutations", m.refutations);
   add("hearsay.gossip.members_alive", membership_->alive_count());
+  add("hearsay.catalog.nodes", catalog_.node_count());
+  add("hearsay.catalog.services", catalog_.service_count());
+  add("hearsay.catalog.index", catalog_.index());
+  const gossip::ReplicationStats& r = replication_->stats();
+  add("hearsay.replication.entries", replication_->entry_count());
+  add("hearsay.replication.broadcasts_sent", r.broadcasts_sent);
+  add("hearsay.replication.entries_applied", r.entries_applied);
+  add("hearsay.replication.entries_stale", r.entries_stale);
+  add("hearsay.replication.entries_rejected", r.entries_rejected);
+  add("hearsay.replication.messages_invalid", r.messages_invalid);
+  add("hearsay.replication.syncs_started", r.syncs_started);
+  add("hearsay.replication.syncs_completed", r.syncs_completed);
+  add("hearsay.replication.syncs_failed", r.syncs_failed);
+  add("hearsay.replication.full_states_sent", r.full_states_sent);
+  add("hearsay.replication.tombstones_dropped", r.tombstones_dropped);
+  add("hearsay.replication.broadcasts_dropped", r.broadcasts_dropped);
+  const CatalogReplicationStats& c = catalog_replication_->stats();
+  add("hearsay.replication.records_applied", c.records_applied);
+  add("hearsay.replication.records_removed", c.records_removed);
+  add("hearsay.replication.records_invalid", c.records_invalid);
+  add("hearsay.replication.records_waiting", c.records_waiting);
+  add("hearsay.replication.conflicts_lost", c.conflicts_lost);
   if (dns_server_) {
     const dns::DnsStats& d = dns_server_->stats();
     add("hearsay.dns.queries", d.queries);

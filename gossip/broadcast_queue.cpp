@@ -49,4 +49,15 @@ std::vector<BroadcastQueue::Shared> BroadcastQueue::take(std::size_t budget, std
   return out;
 }
 
+std::size_t BroadcastQueue::prune(std::size_t max) {
+  std::size_t dropped = 0;
+  while (items_.size() > max) {
+    auto last = std::prev(items_.end());  // most transmits; among equals, the oldest
+    if (!last->node.empty()) by_node_.erase(last->node);
+    items_.erase(last);
+    ++dropped;
+  }
+  return dropped;
+}
+
 }  // namespace hearsay::gossip

@@ -24,6 +24,9 @@ class BroadcastQueue {
   // size, and counts one transmission for each; those sent `limit` times leave the queue.
   std::vector<Shared> take(std::size_t budget, std::size_t per_message_overhead, std::size_t limit);
   std::size_t size() const { return items_.size(); }
+  // Drops the most sent (then oldest) messages until at most `max` are left; returns how many
+  // went. memberlist bounds its queues the same way.
+  std::size_t prune(std::size_t max);
 
  private:
   using Slot = std::pair<std::size_t, std::uint64_t>;  // (transmits, id) of a node's queued item

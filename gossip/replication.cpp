@@ -75,7 +75,7 @@ void Replication::publish(const std::string& key, std::uint64_t version, Bytes v
   store(o, config_.name, key, Value{version, false, entry.value, now}, false);
   last_published_ = version;
   o.watermark = version;
-  enqueue(entry);
+  enqueue(entry, now);
 }
 
 void Replication::publish_delete(const std::string& key, std::uint64_t version, Clock::time_point now) {
@@ -85,7 +85,7 @@ void Replication::publish_delete(const std::string& key, std::uint64_t version, 
   store(o, config_.name, key, Value{version, true, {}, now}, false);
   last_published_ = version;
   o.watermark = version;
-  enqueue(entry);
+  enqueue(entry, now);
 }
 
 // ---- Peers and owners
@@ -177,7 +177,7 @@ void Replication::apply_broadcast(const ReplicaEntry& e, Clock::time_point now) 
   if (!o) return;
   const bool news = store(*o, e.owner, e.key, Value{e.version, e.deleted, e.value, now}, true);
   advance(*o, e.prev, e.version);
-  if (news) enqueue(e);  // pass it on, as memberlist does with membership news
+  if (news) enqueue(e, now);  // pass it on, as memberlist does with membership news
 }
 
 void Replication::apply_block(const OwnerBlock& block, Clock::time_point now) {
@@ -297,10 +297,15 @@ Clock::time_point Replication::next_deadline() const {
   return next;
 }
 
-void Replication::enqueue(const ReplicaEntry& entry) {
+void Replication::enqueue(const ReplicaEntry& entry, Clock::time_point now) {
   Bytes encoded = encode_entry(entry);
   if (encoded.size() <= config_.packet_budget) {
     queue_.push(queue_key(entry.owner, entry.key), std::move(encoded));
+    if (const std::size_t dropped = queue_.prune(config_.max_queued_broadcasts); dropped > 0) {
+      stats_.broadcasts_dropped += dropped;
+      next_sync_ = std::min(next_sync_, now + config_.sync_again);
+      fruitless_syncs_ = 0;
+    }
     return;
   }
   // Too large for a datagram: straight to a few peers over TCP; they pass it on the same way.

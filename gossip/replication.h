@@ -43,6 +43,9 @@ struct ReplicationConfig {
   Duration sync_interval{10000};     // anti-entropy with one random peer, scaled up in large clusters
   Duration sync_again{1000};         // after an exchange that carried news: another, with another peer
   Duration tombstone_grace{24 * 3600 * 1000};
+  // Broadcasts waiting beyond this many are dropped (most sent first) and left to anti-entropy,
+  // which then runs soon: a bulk load is a few TCP exchanges, not 100,000 datagram rounds.
+  std::size_t max_queued_broadcasts = 4096;
 };
 
 struct ReplicationPeer {
@@ -76,6 +79,7 @@ struct ReplicationStats {
   std::uint64_t syncs_started = 0, syncs_completed = 0, syncs_failed = 0;
   std::uint64_t full_states_sent = 0;
   std::uint64_t tombstones_dropped = 0;
+  std::uint64_t broadcasts_dropped = 0;  // over max_queued_broadcasts, left to anti-entropy
 };
 
 class Replication {
@@ -161,7 +165,7 @@ class Replication {
   void apply_block(const OwnerBlock& block, Clock::time_point now);
   void advance(OwnerState& owner, std::uint64_t prev, std::uint64_t version);
   std::vector<OwnerBlock> blocks_for(const std::vector<OwnerMark>& their_digest);
-  void enqueue(const ReplicaEntry& entry);
+  void enqueue(const ReplicaEntry& entry, Clock::time_point now);
   void gossip(Clock::time_point now);
   void start_sync(Clock::time_point now);
   void expire_tombstones(Clock::time_point now);

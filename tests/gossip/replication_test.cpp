@@ -259,3 +259,25 @@ TEST_CASE("a value too large for a datagram goes to peers over TCP", "[unit]") {
   REQUIRE(p.b.find("a", "big"));
   CHECK(p.b.find("a", "big")->value.size() == 5000);
 }
+
+TEST_CASE("a bulk load overflows the broadcast queue into anti-entropy, which comes soon", "[unit]") {
+  Clock::time_point now{};
+  ReplicationConfig c{.name = "a"};
+  c.max_queued_broadcasts = 10;
+  Replication a(c, 1, now);
+  Replication b(ReplicationConfig{.name = "b"}, 2, now);
+  a.set_peers({{"b", addr(2)}});
+  a.tick(now);
+  a.take_streams();  // the sync on first seeing a peer
+  for (std::uint64_t v = 1; v <= 50; ++v) a.publish("k" + std::to_string(v), v, val("x"), now);
+  CHECK(a.stats().broadcasts_dropped == 40);
+  CHECK(a.next_deadline() <= now + c.sync_again);
+  now += c.sync_again;
+  a.tick(now);
+  auto streams = a.take_streams();
+  REQUIRE(streams.size() == 1);
+  auto reply = b.handle_stream(addr(1), streams[0].payload.data(), streams[0].payload.size(), now);
+  a.handle_stream(addr(2), reply->data(), reply->size(), now);
+  for (auto& push : a.take_streams()) b.handle_stream(addr(1), push.payload.data(), push.payload.size(), now);
+  CHECK(b.take_changes().size() == 50);
+}
