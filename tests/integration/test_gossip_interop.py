@@ -5,7 +5,8 @@ For each run: all six list six alive members; `kill -9` of a serf agent is seen 
 the hearsay agents and the other serf agents, and the reverse; a graceful leave (by API, by
 `serf leave`, by SIGTERM) is "left" on both sides. The encrypted run also rotates the key on every member without losing anyone,
 shows that an agent with the wrong key stays out (its packets counted as decryption failures),
-and force-leaves a failed member."""
+and force-leaves a failed member. Catalog replication reaches the hearsay agents and never the
+serf agents."""
 import base64
 import os
 import shutil
@@ -115,6 +116,24 @@ def wrong_key_stays_out(c):
         intruder.cleanup()
 
 
+def catalog_goes_to_hearsay_only(c):
+    """A registration on one hearsay agent reaches the other two; serf agents never receive the
+    catalog traffic (serf would log the unknown message type) and stay undisturbed."""
+    status, body = c.h1.put("/v1/agent/service/register", {"Name": "web", "ID": "web-h1", "Port": 80})[:2]
+    assert status == 200, body
+    for a in (c.h2, c.h3):
+        wait_until(lambda a=a: len(a.get_json("/v1/catalog/service/web")[0]) == 1, timeout=15,
+                   what=f"{a.name} to serve h1's web")
+    nodes = {n["Node"] for n in c.h3.get_json("/v1/catalog/nodes")[0]}
+    assert nodes == {"h1", "h2", "h3"}, nodes  # serf agents are members, not catalog nodes
+    time.sleep(2)  # the broadcast's retransmits
+    for serf in (c.s1, c.s2, c.s3):
+        with open(os.path.join(serf.dir, "serf.log"), errors="replace") as f:
+            log = f.read()
+        assert "unknown type" not in log and "Failed to decode" not in log, (serf.name, log[-2000:])
+    six_alive(c)
+
+
 def serf_crash(c):
     start = time.monotonic()
     c.s3.kill9()
@@ -181,6 +200,7 @@ def run(results, key):
             results.run(f"[{label}] key rotation on every member keeps all six alive", rotate_key, c)
             results.run(f"[{label}] an agent with a retired key stays out; its packets are counted",
                         wrong_key_stays_out, c)
+        results.run(f"[{label}] catalog traffic reaches hearsay members only", catalog_goes_to_hearsay_only, c)
         results.run(f"[{label}] serf kill -9 is failed everywhere", serf_crash, c)
         results.run(f"[{label}] hearsay kill -9 is failed everywhere", hearsay_crash, c)
         if key:
