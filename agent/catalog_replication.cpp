@@ -208,6 +208,9 @@ bool CatalogReplication::apply_value(const std::string& owner, const Key& key, s
   if (key.kind == Kind::node) {
     auto node = catalog::decode_node(as_view(value));
     if (!node || node->name != key.node) return invalid();
+    // An agent's own node is written by that agent only: another owner claiming it (an
+    // external registration under a member's name) is refused, not applied.
+    if (key.node != owner && is_hearsay_member(key.node)) return invalid();
     node->origin = origin;
     catalog_.upsert_node(std::move(*node));
     apply_waiting_records(key.node);
@@ -335,6 +338,13 @@ void CatalogReplication::reap(Clock::time_point now) {
     if (const catalog::Node* n = catalog_.node(it->first); n && n->origin.owner != self_) catalog_.remove_node(it->first);
     it = failed_since_.erase(it);
   }
+}
+
+bool CatalogReplication::is_hearsay_member(const std::string& name) const {
+  auto member = membership_.members().find(name);
+  if (member == membership_.members().end()) return false;
+  auto tags = gossip::decode_tags(member->second.meta);
+  return tags && tags->contains(std::string(gossip::kHearsayTag));
 }
 
 bool CatalogReplication::accepts(const std::string& owner) const {

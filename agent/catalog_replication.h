@@ -84,6 +84,7 @@ class CatalogReplication {
   const catalog::RecordOrigin* showing(const Key& key) const;
   void set_serf_health(const std::string& node, bool alive);
   void update_peers();
+  bool is_hearsay_member(const std::string& name) const;
   void stage_marks();
 
   catalog::Catalog& catalog_;

@@ -346,6 +346,11 @@ OpResult LocalState::set_service_maintenance(const std::string& service_id, bool
 
 OpResult LocalState::catalog_register(const http::CatalogRegistration& reg) {
   const bool own_node = reg.node == config_.node_name;
+  // Another agent's own node (it writes its node record itself) takes no registrations from here.
+  if (const catalog::Node* existing = catalog_.node(reg.node); !own_node && existing && existing->origin.owner == reg.node) {
+    return OpResult::fail(403, "Permission denied: node \"" + reg.node + "\" is agent " + reg.node +
+                                   "'s own node; register through that agent");
+  }
   if (!own_node && (!reg.skip_node_update || !catalog_.node(reg.node))) {
     catalog::Node node;
     node.id = reg.id;

@@ -6,26 +6,16 @@
 #include <filesystem>
 #include <random>
 
+#include "../temp_dir.h"
 #include "agent/local_state.h"
 
 using namespace hearsay;
 using namespace hearsay::agent;
+using hearsay::test::TempDir;
 using catalog::HealthStatus;
 using Clock = LocalState::Clock;
 
 namespace {
-
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    path = std::filesystem::temp_directory_path() / ("hearsay-local-test-" + std::to_string(std::random_device{}()));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
 
 struct RecordingRunner {
   std::map<std::string, catalog::CheckSpec> running;

@@ -6,25 +6,14 @@
 #include <filesystem>
 #include <random>
 
+#include "../temp_dir.h"
 #include "catalog/store_sqlite.h"
 
 using namespace hearsay::catalog;
+using hearsay::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("hearsay-store-test-" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
 void fill(Catalog& cat) {
   Node n;
   n.name = "a";

@@ -147,6 +147,9 @@ def late_joiner_gets_everything(c):
 
 
 def only_the_owner_deregisters(c):
+    # An agent's own node is written by that agent alone.
+    status, body, _ = c.by_name("r1").put("/v1/catalog/register", {"Node": "r2", "Address": "10.6.6.6"})
+    assert status == 403, (status, body)
     status, body, _ = c.by_name("r9").put("/v1/catalog/deregister", {"Node": "db-ext"})
     assert status == 403 and "r1" in body, (status, body)
     status, body, _ = c.by_name("r1").put("/v1/catalog/deregister", {"Node": "db-ext"})

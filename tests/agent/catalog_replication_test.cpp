@@ -1,0 +1,205 @@
+// CatalogReplication without an event loop: a real Catalog, SQLite store, Membership and
+// replication engine; peers' writes arrive as broadcasts to the engine, members as alive
+// messages to Membership. Covers what the agent does with them: applying (a service waits for
+// its node), the later-write rule between owners, refusals, serfHealth, leaves, and publishing
+// our own changes (tombstones included).
+#include <catch2/catch.hpp>
+
+#include "../temp_dir.h"
+#include "agent/catalog_replication.h"
+#include "catalog/record_codec.h"
+#include "gossip/codec.h"
+#include "gossip/serf_tags.h"
+
+using namespace hearsay;
+using namespace std::chrono_literals;
+using gossip::Bytes;
+
+namespace {
+
+gossip::Address addr_of(std::uint8_t i) { return gossip::Address{Bytes{10, 0, 0, i}, 8301}; }
+
+catalog::Node node_record(const std::string& name, const std::string& address) {
+  catalog::Node n;
+  n.name = name;
+  n.address = address;
+  return n;
+}
+
+catalog::Service service_record(const std::string& node, const std::string& id, int port) {
+  catalog::Service s;
+  s.node = node;
+  s.id = id;
+  s.name = "web";
+  s.port = port;
+  return s;
+}
+
+template <typename Record>
+Bytes value_of(const Record& r) {
+  const std::string s = catalog::encode_record(r);
+  return Bytes(s.begin(), s.end());
+}
+
+struct Fixture {
+  test::TempDir dir{"hearsay-replication-test-"};
+  gossip::Clock::time_point now{};
+  catalog::Catalog catalog;
+  std::unique_ptr<catalog::SqliteStore> store =
+      catalog::SqliteStore::open(dir.path, catalog::SqliteStore::Durability::normal);
+  gossip::Membership membership{[] {
+                                  gossip::MembershipConfig c;
+                                  c.name = "self";
+                                  c.advertise = addr_of(1);
+                                  return c;
+                                }(),
+                                1, now};
+  gossip::Replication engine{gossip::ReplicationConfig{.name = "self"}, 2, now};
+  std::uint64_t counter = 1000;
+  agent::CatalogReplication bridge{catalog, *store, engine, membership, "self", [this] { return ++counter; }, 72h};
+  std::map<std::string, std::uint64_t> last_version;  // per peer owner, for the broadcast chain
+
+  Fixture() {
+    engine.set_owner_filter([this](const std::string& owner) { return bridge.accepts(owner); });
+    bridge.restore(1, counter, now);
+  }
+
+  // A member appears (or changes state) through Membership, as from the network.
+  void member(const std::string& name, std::uint8_t i, bool hearsay = true, std::uint32_t incarnation = 1) {
+    gossip::Alive a;
+    a.incarnation = incarnation;
+    a.node = name;
+    a.addr = addr_of(i).ip;
+    a.port = 8301;
+    a.meta = *gossip::encode_tags(hearsay ? gossip::Tags{{gossip::kHearsayTag, "1"}} : gossip::Tags{{"role", "serf"}});
+    deliver(i, gossip::Message{a});
+  }
+  void dead(const std::string& name, std::uint8_t i, bool left, std::uint32_t incarnation = 1) {
+    deliver(i, gossip::Message{gossip::Dead{incarnation, name, left ? name : "someone"}});
+  }
+  void deliver(std::uint8_t from, const gossip::Message& m) {
+    const Bytes bytes = gossip::encode(m);
+    membership.receive_packet(addr_of(from), bytes.data(), bytes.size(), now);
+    for (const auto& e : membership.take_events()) bridge.on_member_event(e, now);
+    drain();
+  }
+  // A peer's write as a broadcast from that peer.
+  void write(const std::string& owner, const std::string& key, std::uint64_t version, Bytes value, bool deleted = false) {
+    gossip::ReplicationMessage m;
+    m.from = owner;
+    m.entries = {gossip::ReplicaEntry{owner, key, 1, version, last_version[owner], deleted, std::move(value)}};
+    last_version[owner] = version;
+    const Bytes bytes = gossip::encode(m);
+    engine.receive(addr_of(9), bytes.data(), bytes.size(), now);
+    drain();
+  }
+  void drain() { bridge.apply(engine.take_changes()); }
+  static std::string node_key(const std::string& n) { return std::string("n") + '\0' + n; }
+  static std::string service_key(const std::string& n, const std::string& id) {
+    return std::string("s") + '\0' + n + '\0' + id;
+  }
+  const catalog::Check* serf_health(const std::string& node) const {
+    return catalog.check(node, std::string(catalog::kSerfHealthCheckId));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a peer's service waits for its node, then both show with the owner's origin", "[unit]") {
+  Fixture f;
+  f.member("p1", 2);
+  f.write("p1", Fixture::service_key("p1", "web1"), 11, value_of(service_record("p1", "web1", 80)));
+  CHECK(f.catalog.service("p1", "web1") == nullptr);
+  CHECK(f.bridge.stats().records_waiting == 1);
+  f.write("p1", Fixture::node_key("p1"), 12, value_of(node_record("p1", "10.0.0.2")));
+  REQUIRE(f.catalog.node("p1"));
+  const catalog::Service* svc = f.catalog.service("p1", "web1");
+  REQUIRE(svc);
+  CHECK(svc->origin.owner == "p1");
+  CHECK(svc->origin.version == 11);
+  // Membership says p1 is alive: its serfHealth passes (derived here, never replicated).
+  REQUIRE(f.serf_health("p1"));
+  CHECK(f.serf_health("p1")->status == catalog::HealthStatus::passing);
+}
+
+TEST_CASE("writes of two owners to one key: the later shows, and the earlier returns when it goes", "[unit]") {
+  Fixture f;
+  f.member("p1", 2);
+  f.member("p2", 3);
+  f.write("p1", Fixture::node_key("ext"), 100, value_of(node_record("ext", "10.1.1.1")));
+  f.write("p2", Fixture::node_key("ext"), 200, value_of(node_record("ext", "10.2.2.2")));
+  REQUIRE(f.catalog.node("ext"));
+  CHECK(f.catalog.node("ext")->address == "10.2.2.2");
+  // An older write arriving late does not replace the newer one.
+  f.write("p1", Fixture::node_key("ext"), 150, value_of(node_record("ext", "10.1.1.5")));
+  CHECK(f.catalog.node("ext")->address == "10.2.2.2");
+  CHECK(f.bridge.stats().conflicts_lost == 1);
+  // p2 deletes its write: p1's (the newest left) shows again.
+  f.write("p2", Fixture::node_key("ext"), 300, {}, true);
+  REQUIRE(f.catalog.node("ext"));
+  CHECK(f.catalog.node("ext")->address == "10.1.1.5");
+}
+
+TEST_CASE("refused: unknown owners, another member's own node, records not matching their key", "[unit]") {
+  Fixture f;
+  f.member("p1", 2);
+  f.member("p2", 3);
+  f.write("stranger", Fixture::node_key("stranger"), 5, value_of(node_record("stranger", "10.9.9.9")));
+  CHECK(f.catalog.node("stranger") == nullptr);
+  CHECK(f.engine.stats().entries_rejected == 1);
+  f.write("p1", Fixture::node_key("p2"), 6, value_of(node_record("p2", "6.6.6.6")));  // p2 is an agent
+  CHECK(f.catalog.node("p2") == nullptr);
+  f.write("p1", Fixture::node_key("x"), 7, value_of(node_record("y", "10.0.0.7")));  // key says x
+  CHECK(f.catalog.node("x") == nullptr);
+  CHECK(f.catalog.node("y") == nullptr);
+  f.write("p1", Fixture::node_key("z"), 8, Bytes{0xc1, 0x00});  // not a record
+  CHECK(f.catalog.node("z") == nullptr);
+  CHECK(f.bridge.stats().records_invalid == 3);
+}
+
+TEST_CASE("membership drives serfHealth; a leave removes the member's records", "[unit]") {
+  Fixture f;
+  f.member("p1", 2);
+  f.write("p1", Fixture::node_key("p1"), 10, value_of(node_record("p1", "10.0.0.2")));
+  f.write("p1", Fixture::service_key("p1", "web1"), 11, value_of(service_record("p1", "web1", 80)));
+  REQUIRE(f.serf_health("p1"));
+  CHECK(f.serf_health("p1")->status == catalog::HealthStatus::passing);
+
+  f.dead("p1", 3, false);  // failed
+  CHECK(f.serf_health("p1")->status == catalog::HealthStatus::critical);
+  CHECK(f.catalog.service("p1", "web1"));  // kept (critical) until -reap-after
+  f.member("p1", 2, true, 2);  // back, refuting with a higher incarnation
+  CHECK(f.serf_health("p1")->status == catalog::HealthStatus::passing);
+
+  f.dead("p1", 2, true, 2);  // a graceful leave
+  CHECK(f.catalog.node("p1") == nullptr);
+  CHECK(f.catalog.service("p1", "web1") == nullptr);
+  // Nothing of p1 is taken any more, not even from peers that have not heard yet.
+  f.write("p1", Fixture::service_key("p1", "web2"), 12, value_of(service_record("p1", "web2", 81)));
+  CHECK(f.catalog.service("p1", "web2") == nullptr);
+}
+
+TEST_CASE("our changes are published in version order; a removal becomes a tombstone", "[unit]") {
+  Fixture f;
+  catalog::Node own = node_record("self", "10.0.0.1");
+  own.origin = {"self", ++f.counter, 1};
+  f.catalog.upsert_node(own);
+  catalog::Service svc = service_record("self", "web1", 80);
+  svc.origin = {"self", ++f.counter, 1};
+  f.catalog.upsert_service(svc);
+  f.bridge.publish(f.catalog.take_dirty(), f.now);
+  REQUIRE(f.engine.find("self", Fixture::node_key("self")));
+  REQUIRE(f.engine.find("self", Fixture::service_key("self", "web1")));
+  CHECK(f.engine.find("self", Fixture::service_key("self", "web1"))->version == svc.origin.version);
+
+  f.catalog.remove_service("self", "web1");
+  f.bridge.publish(f.catalog.take_dirty(), f.now);
+  const auto* tomb = f.engine.find("self", Fixture::service_key("self", "web1"));
+  REQUIRE(tomb);
+  CHECK(tomb->deleted);
+  CHECK(tomb->version == f.counter);  // the next value of the counter
+  // The watermarks are staged for the commit, with the records.
+  REQUIRE(f.store->commit(f.catalog, f.catalog.take_dirty()));
+  REQUIRE(f.store->get_setting("replication_marks"));
+  CHECK(f.store->get_setting("replication_marks")->find(" self\n") != std::string::npos);
+}
