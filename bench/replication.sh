@@ -19,13 +19,15 @@
 # /v1/agent/metrics), and the time for C to restart (SIGTERM without leaving, start on the same
 # data dir, until it answers and holds every instance again).
 #
-# Usage: bench/replication.sh [N-list] [ROUNDS] [NODES] [SVCS]   (defaults "20 50 100" 20 10000 10)
+# Usage: bench/replication.sh [N-list] [ROUNDS] [NODES] [SVCS]   (defaults "20 50 100" 20 10000 10;
+# NODES=0 skips part 2, N-list "-" part 1)
 # Prints a table and writes it to bench/results/replication-<date>.md. Takes ~10 minutes.
 source "$(dirname "$0")/lib/common.sh"
 set -E
 trap 'echo "bench/replication.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 N_LIST=${1:-"20 50 100"}
+[ "$N_LIST" != - ] || N_LIST=""  # "-": part 2 only
 ROUNDS=${2:-20}
 NODES=${3:-10000}
 SVCS=${4:-10}
@@ -80,13 +82,14 @@ for n in $N_LIST; do
   propagation hearsay "$n"
 done
 
-# ---- Part 2: a large catalog
+# ---- Part 2: a large catalog (NODES=0 skips it)
+if [ "$NODES" -gt 0 ]; then
 echo "== large catalog: $NODES nodes x $SVCS services" >&2
 TOTAL=$((NODES * SVCS))
 read -r -a P <<<"$("${POLL[@]}" ports 6)"  # gossip A B C, http A B C
 big_agent() {  # NAME GOSSIP HTTP [JOIN]
   local join=()
-  [ -z "${4:-}" ] || join=(-join "127.0.0.1:$4")
+  [ -z "${4:-}" ] || join=(-retry-join "127.0.0.1:$4")  # A may not listen yet
   "$AGENT_COPY" -node "$PREFIX-$1" -data-dir "$BENCH_TMP/big-$1" -bind 127.0.0.1 -client 127.0.0.1 \
     -serf-lan-port "$2" -http-port "$3" -dns-port -1 -log-level warn \
     "${join[@]}" >>"$BENCH_TMP/big-$1.log" 2>&1 &
@@ -112,6 +115,7 @@ t0=$EPOCHREALTIME
 C=$(big_agent C "${P[2]}" "${P[5]}" "${P[1]}"); BENCH_PIDS+=("$C")
 "${DRIVER[@]}" count "${P[5]}" "$TOTAL" 120 >/dev/null
 RESTART=$(python3 -c "print(f'{$EPOCHREALTIME - $t0:.2f}')")
+fi
 
 # ---- Report
 mkdir -p "$BENCH_ROOT/bench/results"
@@ -127,6 +131,7 @@ REPORT="$BENCH_ROOT/bench/results/replication-$STAMP.md"
     echo "| $n | ${R[hearsay,$n,p50]} / ${R[hearsay,$n,max]} | ${R[serf,$n,p50]} / ${R[serf,$n,max]} |" \
       "$(ratio "${R[hearsay,$n,p50]}" "${R[serf,$n,p50]}")x | $(ratio "${R[hearsay,$n,max]}" "${R[serf,$n,max]}")x |"
   done
+  [ "$NODES" -gt 0 ] || exit 0
   echo
   echo "Large catalog: $NODES nodes x $SVCS services = $TOTAL instances ($LOADED registrations in ${LOAD_S} s through A)"
   echo

@@ -301,6 +301,11 @@ void Replication::enqueue(const ReplicaEntry& entry, Clock::time_point now) {
   Bytes encoded = encode_entry(entry);
   if (encoded.size() <= config_.packet_budget) {
     queue_.push(queue_key(entry.owner, entry.key), std::move(encoded));
+    // News goes out at once when no round went out in the last interval, else with the next
+    // round: each hop costs the network's latency rather than half a gossip interval, and the
+    // rate stays at most one round per interval.
+    const Clock::time_point earliest = std::max(now, last_gossip_ + config_.gossip_interval);
+    if (next_gossip_ > earliest || next_gossip_ < now) next_gossip_ = earliest;
     if (const std::size_t dropped = queue_.prune(config_.max_queued_broadcasts); dropped > 0) {
       stats_.broadcasts_dropped += dropped;
       next_sync_ = std::min(next_sync_, now + config_.sync_again);
@@ -314,8 +319,9 @@ void Replication::enqueue(const ReplicaEntry& entry, Clock::time_point now) {
   for (const ReplicationPeer* peer : random_peers(config_.gossip_nodes)) streams_.push_back(StreamSend{peer->address, payload, false});
 }
 
-void Replication::gossip(Clock::time_point) {
+void Replication::gossip(Clock::time_point now) {
   if (queue_.size() == 0 || peers_.empty()) return;
+  last_gossip_ = now;
   const std::size_t limit = retransmit_limit(config_.retransmit_mult, peers_.size() + 1);
   for (const ReplicationPeer* peer : random_peers(config_.gossip_nodes)) {
     auto items = queue_.take(config_.packet_budget, 0, limit);

@@ -182,6 +182,7 @@ class Replication {
   bool sync_soon_ = false;
   unsigned fruitless_syncs_ = 3;  // anti-entropy exchanges in a row that found the replicas equal
   Clock::time_point next_gossip_, next_sync_, next_expiry_;
+  Clock::time_point last_gossip_{};  // the last round that sent something
   std::vector<OutgoingPacket> packets_;
   std::vector<StreamSend> streams_;
   std::vector<ReplicaChange> changes_;

@@ -87,7 +87,21 @@ def cmd_propagate(impl, rounds, ports):
             origin.request("PUT", "/v1/agent/service/register", json.dumps({"Name": f"bench-{label}", "Port": 1000 + r}))
         pending = set(range(n))
         last = None
+        slow_reported = False
         while pending:
+            if not slow_reported and time.monotonic() - t0 > 2:
+                slow_reported = True
+                print(f"round {r}: after 2 s still waiting for ports {[ports[i] for i in sorted(pending)]} "
+                      f"(origin port {ports[r % n]})", file=sys.stderr, flush=True)
+                if impl == "hearsay":  # what the late agents and the origin have counted
+                    for i in sorted(pending | {r % n}):
+                        try:
+                            gauges = json.loads(clients[i].request("GET", "/v1/agent/metrics"))["Gauges"]
+                            picked = {g["Name"].split(".", 1)[1]: g["Value"] for g in gauges
+                                      if g["Name"].startswith(("hearsay.replication.", "hearsay.gossip.udp"))}
+                            print(f"  port {ports[i]}: {picked}", file=sys.stderr, flush=True)
+                        except Exception as e:  # noqa: BLE001 - diagnostics only
+                            print(f"  port {ports[i]}: {e}", file=sys.stderr)
             done = list(pool.map(lambda i: (i, served(clients[i])), sorted(pending)))
             now = time.monotonic()
             for i, ok in done:

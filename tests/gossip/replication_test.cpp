@@ -281,3 +281,19 @@ TEST_CASE("a bulk load overflows the broadcast queue into anti-entropy, which co
   for (auto& push : a.take_streams()) b.handle_stream(addr(1), push.payload.data(), push.payload.size(), now);
   CHECK(b.take_changes().size() == 50);
 }
+
+TEST_CASE("news goes out at once, but never more than one round per gossip interval", "[unit]") {
+  Pair p;
+  p.now += 5s;
+  p.a.tick(p.now);
+  p.a.take_streams();
+  p.a.publish("k1", 1, val("1"), p.now);
+  CHECK(p.a.next_deadline() == p.now);  // no round lately: now
+  p.a.tick(p.now);
+  CHECK(p.a.take_packets().size() == 1);
+  p.now += 50ms;
+  p.a.publish("k2", 2, val("2"), p.now);
+  CHECK(p.a.next_deadline() == p.now + 150ms);  // a round went out 50 ms ago
+  p.a.tick(p.now);
+  CHECK(p.a.take_packets().empty());
+}
