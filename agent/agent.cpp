@@ -98,6 +98,7 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
     gossip::ReplicationConfig rc;
     rc.name = config_.node_name;
     rc.packet_budget = mc.udp_buffer_size - 64;  // room for the user-message framing
+    rc.tombstone_grace = config_.tombstone_grace;
     replication_ = std::make_unique<gossip::Replication>(rc, std::random_device{}(), gossip::Transport::now());
     catalog_replication_ = std::make_unique<CatalogReplication>(
         catalog_, *store_, *replication_, *membership_, config_.node_name, [this] { return local_->next_version(); },

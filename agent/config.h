@@ -45,6 +45,8 @@ struct AgentConfig {
   // A failed node's records (critical meanwhile) leave the catalog after this long; Consul's
   // reconnect_timeout. Tests shorten it.
   std::chrono::milliseconds reap_after{std::chrono::hours(72)};
+  // Deleted catalog records are remembered this long; a peer further behind gets full state.
+  std::chrono::milliseconds tombstone_grace{std::chrono::hours(24)};
   // SQLite PRAGMA synchronous=FULL (fsync per group commit) unless off.
   bool sync_writes = true;
   // DNS (consul-compat.md 3.1): `domain`, `recursors` and `dns_config`. The agent fills in the

@@ -166,6 +166,8 @@ class FileReader {
       for (const auto& a : v.GetArray()) into.push_back(string_of(key, a));
     } else if (key == "reconnect_timeout" || key == "reap_after") {
       config_.reap_after = duration_of(key, v);
+    } else if (key == "tombstone_grace") {
+      config_.tombstone_grace = duration_of(key, v);
     } else if (key == "retry_interval") {
       config_.retry_interval = duration_of(key, v);
     } else if (key == "retry_max") {

@@ -60,6 +60,8 @@ cxxopts::Options make_options() {
        cxxopts::value<std::string>()->default_value("30s"))
       ("reap-after", "Remove a failed node's records from the catalog after this long (Go duration)",
        cxxopts::value<std::string>()->default_value("72h"))
+      ("tombstone-grace", "Keep catalog deletions this long for peers that missed them (Go duration)",
+       cxxopts::value<std::string>()->default_value("24h"))
       ("sync-writes", "fsync every group commit (true/false)", cxxopts::value<bool>()->default_value("true"))
       ("h,help", "Show this help");
   return opts;
@@ -256,6 +258,7 @@ ParsedCommandLine parse_agent_command_line(const std::vector<std::string>& args)
     c.deregister_critical_min = duration_flag(r, "check-deregister-min");
     c.check_reap_interval = duration_flag(r, "check-reap-interval");
     if (r.count("reap-after")) c.reap_after = duration_flag(r, "reap-after");
+    if (r.count("tombstone-grace")) c.tombstone_grace = duration_flag(r, "tombstone-grace");
   } catch (const cxxopts::exceptions::exception& e) {
     throw ConfigError(e.what());
   }

@@ -117,3 +117,13 @@ TEST_CASE("DNS flags and dns_config", "[unit]") {
   CHECK_THROWS_WITH(apply_config_text(R"({"dns_config": {"nonsense": 1}})", "x.json", bad),
                     Catch::Contains("dns_config.nonsense"));
 }
+
+TEST_CASE("replication timings: -reap-after and -tombstone-grace, defaults as documented", "[unit]") {
+  auto defaults = parse_agent_command_line({"-dev"}).config;
+  CHECK(defaults.reap_after == std::chrono::hours(72));
+  CHECK(defaults.tombstone_grace == std::chrono::hours(24));
+  auto set = parse_agent_command_line({"-dev", "-reap-after", "20s", "-tombstone-grace", "1h30m"}).config;
+  CHECK(set.reap_after == std::chrono::seconds(20));
+  CHECK(set.tombstone_grace == std::chrono::minutes(90));
+  CHECK(message_of({"-dev", "-reap-after", "soon"}).find("reap-after") != std::string::npos);
+}
