@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <malloc.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -32,6 +34,11 @@ void check_uv(int rc, const char* what) {
 }  // namespace
 
 Agent::Agent(AgentConfig config) : config_(std::move(config)) {
+  // A full catalog sync moves tens of MB through a few large buffers. With glibc's default,
+  // the mmap threshold rises after the first such buffer is freed, later ones come from the
+  // heap and their pages stay with the process: RSS after receiving 100,000 instances was
+  // 240 MiB, 180 MiB of it live. A fixed threshold hands large buffers back when freed.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   if (config_.dev && config_.data_dir.empty()) {
     dev_data_dir_ = make_temp_dir("hearsay-dev-");
     config_.data_dir = dev_data_dir_;
@@ -273,11 +280,23 @@ void Agent::flush() {
     }
     auto waiting = std::exchange(waiting_for_commit_, {});
     for (auto& done : waiting) done(durable);
+    return_memory_after_bulk_work(dirty.nodes.size() + dirty.services.size() + dirty.checks.size());
     if (!dirty.empty() && blocking_) blocking_->wake();
     if (!dirty.empty() && gossip_) gossip_->flush();  // broadcasts out at the next gossip round
   } catch (const std::exception& e) {
     spdlog::error("group commit: {}", e.what());
   }
+}
+
+void Agent::return_memory_after_bulk_work(std::size_t keys_committed) {
+  // After a bulk change (a full sync applied, or sent: many small allocations freed at once),
+  // free heap pages go back to the system rather than stay in RSS. Rare, and cheap then.
+  constexpr std::size_t kBulkKeys = 10000;
+  constexpr std::uint64_t kBulkStreamBytes = 4 << 20;
+  const std::uint64_t streamed = gossip_ ? gossip_->stats().stream_bytes_out + gossip_->stats().stream_bytes_in : 0;
+  if (keys_committed < kBulkKeys && streamed - stream_bytes_at_trim_ < kBulkStreamBytes) return;
+  stream_bytes_at_trim_ = streamed;
+  malloc_trim(0);
 }
 
 void Agent::after_commit(std::function<void(bool)> done) {

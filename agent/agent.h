@@ -60,6 +60,7 @@ class Agent final : public http::AgentOps {
  private:
   void request_flush();
   void flush();
+  void return_memory_after_bulk_work(std::size_t keys_committed);
   void shutdown();
   bool start_dns();
   bool start_gossip();
@@ -95,6 +96,7 @@ class Agent final : public http::AgentOps {
   uv_timer_t retry_join_timer_{};
   std::optional<RetryJoinSchedule> retry_join_schedule_;
   int exit_code_ = 0;  // what run() returns
+  std::uint64_t stream_bytes_at_trim_ = 0;
   uv_signal_t sigint_{};
   uv_signal_t sigterm_{};
   bool shutting_down_ = false;

@@ -104,6 +104,7 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
           auto keep = s->shared_from_this();
           if (n < 0) return s->fail(n == UV_EOF ? "closed before a complete message" : uv_strerror(static_cast<int>(n)));
           s->input_.insert(s->input_.end(), b->base, b->base + n);
+          s->t_.stats_.stream_bytes_in += static_cast<std::uint64_t>(n);
           if (s->input_.size() > kMaxStreamBytes) return s->fail("stream too large");
           s->try_parse();
         });
@@ -198,6 +199,7 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
     int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, [](uv_write_t* req, int status) {
       std::unique_ptr<Write> owned(static_cast<Write*>(req->data));
       if (status != 0) return owned->stream->fail(uv_strerror(status));
+      owned->stream->t_.stats_.stream_bytes_out += owned->data.size();
       if (owned->close_after) owned->stream->close();
     });
     if (rc != 0) {

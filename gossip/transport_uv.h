@@ -25,6 +25,7 @@ namespace hearsay::gossip {
 struct TransportStats {
   std::uint64_t udp_in = 0, udp_out = 0, udp_send_failed = 0;
   std::uint64_t streams_in = 0, streams_out = 0, streams_failed = 0;
+  std::uint64_t stream_bytes_in = 0, stream_bytes_out = 0;  // on the wire, as read / once written
   std::uint64_t decrypt_failed = 0;  // packets and streams no key opened (or plaintext when encrypting)
 };
 
