@@ -11,7 +11,7 @@ namespace {
 
 constexpr Duration kTombstoneSweep{60000};
 constexpr std::size_t kMaxLinksPerOwner = 4096;  // out-of-order broadcasts remembered per owner
-constexpr unsigned kSyncsAfterNews = 3;          // quick exchanges that may find nothing before we slow down
+constexpr unsigned kSyncsAfterNews = 6;          // quick exchanges that may find nothing before we slow down
 
 std::string queue_key(const std::string& owner, const std::string& key) { return owner + '\0' + key; }
 
@@ -91,7 +91,7 @@ void Replication::publish_delete(const std::string& key, std::uint64_t version, 
 // ---- Peers and owners
 
 void Replication::set_peers(std::vector<ReplicationPeer> peers) {
-  if (peers_.empty() && !peers.empty()) sync_soon_ = true;  // just joined: catch up at once
+  if (peers_.empty() && !peers.empty()) sync_soon();  // just joined: catch up at once
   peers_ = std::move(peers);
 }
 

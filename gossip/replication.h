@@ -40,7 +40,7 @@ struct ReplicationConfig {
   std::size_t gossip_nodes = 3;
   unsigned retransmit_mult = 4;
   std::size_t packet_budget = 1300;  // bytes of entries in one UDP packet; larger ones go by TCP
-  Duration sync_interval{10000};     // anti-entropy with one random peer, scaled up in large clusters
+  Duration sync_interval{30000};     // anti-entropy with one random peer, scaled up in large clusters
   Duration sync_again{1000};         // after an exchange that carried news: another, with another peer
   Duration tombstone_grace{24 * 3600 * 1000};
   // Broadcasts waiting beyond this many are dropped (most sent first) and left to anti-entropy,
@@ -103,8 +103,9 @@ class Replication {
 
   // ---- Peers (hearsay members that are alive, ourselves excluded).
   void set_peers(std::vector<ReplicationPeer> peers);
-  // Anti-entropy with some peer at the next tick (we just joined, or a peer came back).
-  void sync_soon() { sync_soon_ = true; }
+  // Anti-entropy with some peer at the next tick (we just joined, or a peer came back), and
+  // again soon after, with others, until a few exchanges in a row find nothing to do.
+  void sync_soon() { sync_soon_ = true, fruitless_syncs_ = 0; }
   // An owner that left or was reaped: its state goes (reported as deletions).
   void forget_owner(const std::string& owner);
 
@@ -180,7 +181,7 @@ class Replication {
   BroadcastQueue queue_;
   std::uint64_t last_published_ = 0;
   bool sync_soon_ = false;
-  unsigned fruitless_syncs_ = 3;  // anti-entropy exchanges in a row that found the replicas equal
+  unsigned fruitless_syncs_ = 6;  // anti-entropy exchanges in a row that found the replicas equal
   Clock::time_point next_gossip_, next_sync_, next_expiry_;
   Clock::time_point last_gossip_{};  // the last round that sent something
   std::vector<OutgoingPacket> packets_;

@@ -52,7 +52,9 @@ TEST_CASE("1000 replicas: writes and deletes converge with loss, and again after
   for (std::size_t i = 0; i < net.size(); ++i) net.sync_soon(i);
   auto healed = net.run_until_true([&] { return net.converged(owners); }, 900s, 1s);
   REQUIRE(healed);
-  CHECK(*healed <= 120s);  // two anti-entropy intervals
+  // Members coming back make every agent sync at once and keep syncing while exchanges find
+  // news; a straggler would otherwise wait for the periodic exchange (every 180 s at this size).
+  CHECK(*healed <= 60s);
   WARN("1000 replicas, 100 owners: converged " << converged->count() << " ms after the writes (5% loss); one write in "
                                                 << single->count() << " ms; " << healed->count() << " ms after a 300 s partition healed; "
                                                 << net.packets_sent() << " packets, " << net.streams_sent() << " streams");
