@@ -375,12 +375,7 @@ void Membership::on_suspect(const Suspect& s, Clock::time_point now) {
   if (s.incarnation < m.incarnation) return;
   // Already suspected: a new accuser confirms, which shortens the timeout (Lifeguard).
   if (auto sus = suspicions_.find(s.node); sus != suspicions_.end()) {
-    Suspicion& timer = sus->second;
-    if (timer.accusers.insert(s.from).second) {
-      const std::size_t confirmations = timer.accusers.size() - 1;
-      timer.fires_at = timer.start + suspicion_timeout(confirmations, timer.k, timer.min, timer.max);
-      broadcast(s.node, s);
-    }
+    if (sus->second.confirm(s.from)) broadcast(s.node, s);
     return;
   }
   if (m.state != NodeState::alive) return;
@@ -396,7 +391,7 @@ void Membership::on_suspect(const Suspect& s, Clock::time_point now) {
   std::size_t k = config_.suspicion_mult > 2 ? config_.suspicion_mult - 2 : 0;
   if (n < k + 2) k = 0;  // too few members to expect independent confirmations
   Suspicion timer;
-  timer.accusers.insert(s.from);
+  timer.accusers.push_back(s.from);
   timer.k = k;
   timer.min = suspicion_min_timeout(config_.suspicion_mult, n, config_.probe_interval);
   timer.max = timer.min * config_.suspicion_max_timeout_mult;
@@ -404,6 +399,18 @@ void Membership::on_suspect(const Suspect& s, Clock::time_point now) {
   timer.state_change = now;
   timer.fires_at = now + (k == 0 ? timer.min : timer.max);
   suspicions_[s.node] = timer;
+}
+
+bool Membership::Suspicion::confirm(const std::string& accuser) {
+  // As memberlist's suspicion.Confirm: once k confirmations are in, the timeout is at its
+  // minimum and further ones are neither counted nor passed on. Without that cap every member
+  // of a large cluster would re-gossip the suspicion once per accuser.
+  const std::size_t confirmations = accusers.size() - 1;
+  if (confirmations >= k) return false;
+  if (std::find(accusers.begin(), accusers.end(), accuser) != accusers.end()) return false;
+  accusers.push_back(accuser);
+  fires_at = start + suspicion_timeout(confirmations + 1, k, min, max);
+  return true;
 }
 
 void Membership::on_dead(const Dead& d, Clock::time_point now) {

@@ -10,7 +10,6 @@
 #include <map>
 #include <optional>
 #include <random>
-#include <set>
 #include <span>
 #include <utility>
 #include <string>
@@ -129,10 +128,13 @@ class Membership {
     Clock::time_point deadline;
   };
   struct Suspicion {
-    std::set<std::string> accusers;
+    // Who accused it, the first accuser first: at most k + 1 names (see confirm()).
+    std::vector<std::string> accusers;
     std::size_t k = 0;
     Duration min{}, max{};
     Clock::time_point start, fires_at, state_change;
+    // A new accuser's confirmation; true when it counted (and so is worth passing on).
+    bool confirm(const std::string& accuser);
   };
 
   // Message rules (memberlist state.go).
