@@ -99,9 +99,8 @@ class Network {
 
   // The state node `viewer` has for node `subject` (dead if it does not know it).
   NodeState state_of(std::size_t viewer, std::size_t subject) const {
-    const auto& members = nodes_[viewer].membership->members();
-    auto it = members.find(names_[subject]);
-    return it == members.end() ? NodeState::dead : it->second.state;
+    const Member* m = nodes_[viewer].membership->members().find(names_[subject]);
+    return m ? m->state : NodeState::dead;
   }
   bool alive(std::size_t i) const { return !nodes_[i].killed; }
   std::uint64_t packets_sent() const { return packets_sent_; }
