@@ -687,9 +687,8 @@ void Membership::start_push_pull(Clock::time_point) {
 // ---------------------------------------------------------------------------------------------
 // Sending
 
-void Membership::send(const Address& to, const Message& message) {
+void Membership::send_encoded(const Address& to, Bytes first) {
   // Piggyback pending broadcasts on everything we send, as memberlist does.
-  Bytes first = encode(message);
   const std::size_t limit = retransmit_limit(config_.retransmit_mult, estimated_members());
   const std::size_t room = config_.udp_buffer_size > first.size() + kCompoundHeader + kCompoundPart
                                ? config_.udp_buffer_size - first.size() - kCompoundHeader - kCompoundPart
@@ -709,7 +708,6 @@ void Membership::send(const Address& to, const Message& message) {
   packets_.push_back(OutgoingPacket{to, make_compound(parts)});
 }
 
-void Membership::broadcast(const std::string& about, const Message& message) { broadcasts_.push(about, encode(message)); }
 
 void Membership::apply_awareness(int delta) {
   awareness_ = std::clamp(awareness_ + delta, 0, static_cast<int>(config_.awareness_max_multiplier) - 1);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "gossip/broadcast_queue.h"
+#include "gossip/codec.h"
 #include "gossip/config.h"
 #include "gossip/member_table.h"
 #include "gossip/messages.h"
@@ -162,8 +163,12 @@ class Membership {
   std::optional<Clock::time_point> next_suspicion() const;
 
   // Sending.
-  void send(const Address& to, const Message& message);
-  void broadcast(const std::string& about, const Message& message);
+  // Templates over the message type, so no Message (a copy of every field) is built to encode.
+  template <typename M>
+  void send(const Address& to, const M& message) { send_encoded(to, encode(message)); }
+  void send_encoded(const Address& to, Bytes first);
+  template <typename M>
+  void broadcast(const std::string& about, const M& message) { broadcasts_.push(about, encode(message)); }
   void apply_awareness(int delta);
   Duration scaled(Duration d) const { return d * (awareness_ + 1); }
   template <typename Keep>
