@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "gossip/address.h"
 #include "gossip/msgpack_io.h"
 
 namespace hearsay::gossip {
@@ -77,6 +78,9 @@ msgpack::zone& decode_zone() {
 
 DecodeResult fail(std::string why) { return DecodeResult{std::nullopt, std::move(why)}; }
 
+// An IP is 4 or 16 bytes; anything over 16 cannot be one (and would not fit an Address).
+bool ip_fits(const Bytes& ip) { return ip.size() <= IpBytes::kMaxSize; }
+
 template <typename M>
 Bytes encode_one(const M& message) {
   Bytes out;
@@ -116,7 +120,7 @@ DecodeResult decode(const std::uint8_t* data, std::size_t size) {
     case MessageType::ping: {
       Ping m;
       ok = r.str("Node", m.node) && r.uint("SeqNo", m.seq_no) && r.bytes("SourceAddr", m.source_addr) &&
-           r.str("SourceNode", m.source_node) && r.uint("SourcePort", m.source_port);
+           r.str("SourceNode", m.source_node) && r.uint("SourcePort", m.source_port) && ip_fits(m.source_addr);
       if (ok) return DecodeResult{std::move(m), {}};
       break;
     }
@@ -124,7 +128,8 @@ DecodeResult decode(const std::uint8_t* data, std::size_t size) {
       IndirectPing m;
       ok = r.boolean("Nack", m.nack) && r.str("Node", m.node) && r.uint("Port", m.port) && r.uint("SeqNo", m.seq_no) &&
            r.bytes("SourceAddr", m.source_addr) && r.str("SourceNode", m.source_node) &&
-           r.uint("SourcePort", m.source_port) && r.bytes("Target", m.target);
+           r.uint("SourcePort", m.source_port) && r.bytes("Target", m.target) && ip_fits(m.source_addr) &&
+           ip_fits(m.target);
       if (ok) return DecodeResult{std::move(m), {}};
       break;
     }
@@ -155,6 +160,7 @@ DecodeResult decode(const std::uint8_t* data, std::size_t size) {
            r.str("Node", m.node) && r.uint("Port", m.port) && r.bytes("Vsn", m.vsn);
       if (!ok) break;
       if (!valid_versions(m.vsn)) return fail("alive with an invalid Vsn");
+      if (!ip_fits(m.addr)) return fail("alive with an Addr longer than an IPv6 address");
       if (m.meta.size() > 512) return fail("alive with Meta over 512 bytes");
       return DecodeResult{std::move(m), {}};
     }
@@ -213,7 +219,8 @@ PushPullResult decode_push_pull(const std::uint8_t* data, std::size_t size) {
     n.vsn.clear();
     std::uint8_t st = 0;
     if (!r.ok() || !r.bytes("Addr", n.addr) || !r.uint("Incarnation", n.incarnation) || !r.bytes("Meta", n.meta) ||
-        !r.str("Name", n.name) || !r.uint("Port", n.port) || !r.uint("State", st) || !r.bytes("Vsn", n.vsn) || st > 3) {
+        !r.str("Name", n.name) || !r.uint("Port", n.port) || !r.uint("State", st) || !r.bytes("Vsn", n.vsn) || st > 3 ||
+        !ip_fits(n.addr)) {
       return PushPullResult{std::nullopt, "bad push/pull node state", 0};
     }
     n.state = static_cast<NodeState>(st);

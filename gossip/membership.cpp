@@ -328,7 +328,7 @@ void Membership::on_alive(const Alive& a, Clock::time_point now) {
     probe_order_.push_back(id);
     std::uniform_int_distribution<std::size_t> pick(0, probe_order_.size() - 1);
     std::swap(probe_order_.back(), probe_order_[pick(rng_)]);
-  } else if (members_[id].address.port != a.port || members_[id].address.ip != a.addr) {
+  } else if (members_[id].address.port != a.port || !members_[id].address.ip.equals(a.addr)) {
     // Same name, other address: a conflict unless the old one left (memberlist keeps the dead
     // entry until it is reaped).
     if (members_[id].state != NodeState::left) {
