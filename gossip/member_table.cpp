@@ -26,6 +26,21 @@ MemberTable::Id MemberTable::id_of(std::string_view name) const {
   }
 }
 
+void MemberTable::prefetch_slot(std::string_view name) const {
+  if (!slots_.empty()) __builtin_prefetch(&slots_[hash_of(name) & (slots_.size() - 1)]);
+}
+
+void MemberTable::prefetch_member(std::string_view name) const {
+  if (slots_.empty()) return;
+  // Like id_of, but trusting the tag: a wrong guess only fetches the wrong member.
+  const std::size_t hash = hash_of(name);
+  const std::uint32_t tag = tag_of(hash);
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = hash & mask; slots_[i].id_plus_one != 0; i = (i + 1) & mask) {
+    if (slots_[i].tag == tag) return __builtin_prefetch(&members_[slots_[i].id_plus_one - 1]);
+  }
+}
+
 const Member* MemberTable::find(std::string_view name) const {
   const Id id = id_of(name);
   return id == npos ? nullptr : &members_[id];

@@ -42,6 +42,13 @@ class MemberTable {
   Member& operator[](Id id) { return members_[id]; }
   const Member& operator[](Id id) const { return members_[id]; }
 
+  // Hints that `name` will be looked up soon, for a caller with several names in hand (the
+  // messages of one packet): first the index slots, then (once those have arrived) the
+  // members they point to, so the cache misses of many lookups overlap instead of queueing.
+  // No effect on results.
+  void prefetch_slot(std::string_view name) const;
+  void prefetch_member(std::string_view name) const;
+
   // `member.name` must be unknown. Ids are handed out densely: the new one is size() - 1.
   Id add(Member member);
   // Removes the members `drop` selects, keeping the others in order (so the first member keeps

@@ -249,15 +249,38 @@ void Membership::merge(const PushPull& remote, Clock::time_point now) {
 // ---------------------------------------------------------------------------------------------
 // Receiving
 
+namespace {
+
+// The member an alive, suspect or dead message is about.
+const std::string* subject(const Message& m) {
+  if (const auto* a = std::get_if<Alive>(&m)) return &a->node;
+  if (const auto* s = std::get_if<Suspect>(&m)) return &s->node;
+  if (const auto* d = std::get_if<Dead>(&m)) return &d->node;
+  return nullptr;
+}
+
+}  // namespace
+
 void Membership::receive_packet(const Address& from, const std::uint8_t* data, std::size_t size, Clock::time_point now) {
   ++stats_.packets_received;
   UnwrappedPacket packet = unwrap_packet(data, size);
   stats_.messages_dropped += packet.dropped + (packet.error.empty() ? 0 : 1);
-  for (const ByteView& message : packet.messages) handle_message(from, message, now);
+  // Decode the whole packet first and prefetch the members its messages are about: a gossip
+  // packet carries a few dozen, and in a large cluster each lookup is two cache misses, which
+  // then overlap instead of coming one after another.
+  std::vector<DecodeResult> decoded;
+  decoded.reserve(packet.messages.size());
+  for (const ByteView& message : packet.messages) decoded.push_back(decode(message.data(), message.size()));
+  for (const DecodeResult& d : decoded) {
+    if (const std::string* node = d.message ? subject(*d.message) : nullptr) members_.prefetch_slot(*node);
+  }
+  for (const DecodeResult& d : decoded) {
+    if (const std::string* node = d.message ? subject(*d.message) : nullptr) members_.prefetch_member(*node);
+  }
+  for (const DecodeResult& d : decoded) handle_message(from, d, now);
 }
 
-void Membership::handle_message(const Address& from, ByteView message, Clock::time_point now) {
-  DecodeResult decoded = decode(message.data(), message.size());
+void Membership::handle_message(const Address& from, const DecodeResult& decoded, Clock::time_point now) {
   if (!decoded.message) {
     ++stats_.messages_dropped;
     return;

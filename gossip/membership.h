@@ -136,7 +136,7 @@ class Membership {
   void on_indirect_ping(const Address& from, const IndirectPing& p, Clock::time_point now);
   void on_ack(const Ack& a, Clock::time_point now);
   void on_nack(const Nack& n);
-  void handle_message(const Address& from, std::span<const std::uint8_t> message, Clock::time_point now);
+  void handle_message(const Address& from, const DecodeResult& decoded, Clock::time_point now);
   void refute(std::uint32_t accused_incarnation);
   void on_user_message(const Address& from, const UserMessage& m, Clock::time_point now);
   Bytes serf_leave_intent(std::uint64_t ltime, const std::string& node) const;
