@@ -8,6 +8,7 @@ namespace {
 constexpr std::size_t kMaxScan = 64;          // items looked at per take: enough to fill a packet
 constexpr std::size_t kSmallestMessage = 16;  // below this much room nothing more fits
 constexpr std::size_t kStaleSlack = 64;       // stale entries tolerated beyond the live count
+constexpr std::size_t kTypicalTake = 32;      // room reserved up front for a take's results
 }  // namespace
 
 void BroadcastQueue::push(const std::string& node, Bytes message) {
@@ -36,6 +37,8 @@ std::vector<BroadcastQueue::Shared> BroadcastQueue::take(std::size_t budget, std
                                                          std::size_t limit) {
   std::vector<Shared> out;
   std::vector<std::pair<std::size_t, Entry>> taken;  // (transmits after this one, entry)
+  out.reserve(kTypicalTake);
+  taken.reserve(kTypicalTake);
   std::size_t used = 0, scanned = 0;
   bool full = false;
   for (std::size_t t = 0; t < buckets_.size() && !full && scanned < kMaxScan; ++t) {
@@ -68,10 +71,11 @@ std::vector<BroadcastQueue::Shared> BroadcastQueue::take(std::size_t budget, std
     bucket.resize(next);
     bucket.insert(bucket.end(), skipped_.rbegin(), skipped_.rend());
   }
-  // Only now, so that a take never sends the same item twice.
-  for (const auto& [transmits, e] : taken) {
-    if (transmits >= limit) release(e.slot);
-    else insert(transmits, e);
+  // Only now, so that a take never sends the same item twice. Oldest first, so that each
+  // tends to be the newest of its new bucket and goes on the end.
+  for (auto it = taken.rbegin(); it != taken.rend(); ++it) {
+    if (it->first >= limit) release(it->second.slot);
+    else insert(it->first, it->second);
   }
   return out;
 }
