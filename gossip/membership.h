@@ -6,11 +6,9 @@
 
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <map>
 #include <optional>
 #include <random>
-#include <span>
 #include <utility>
 #include <string>
 #include <unordered_set>
