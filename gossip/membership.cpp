@@ -268,8 +268,8 @@ void Membership::receive_packet(const Address& from, const std::uint8_t* data, s
   // Decode the whole packet first and prefetch the members its messages are about: a gossip
   // packet carries a few dozen, and in a large cluster each lookup is two cache misses, which
   // then overlap instead of coming one after another.
-  std::vector<DecodeResult> decoded;
-  decoded.reserve(packet.messages.size());
+  std::vector<DecodeResult>& decoded = decoded_;  // a member, so its buffer is reused
+  decoded.clear();
   for (const ByteView& message : packet.messages) decoded.push_back(decode(message.data(), message.size()));
   for (const DecodeResult& d : decoded) {
     if (const std::string* node = d.message ? subject(*d.message) : nullptr) members_.prefetch_slot(*node);
@@ -278,6 +278,7 @@ void Membership::receive_packet(const Address& from, const std::uint8_t* data, s
     if (const std::string* node = d.message ? subject(*d.message) : nullptr) members_.prefetch_member(*node);
   }
   for (const DecodeResult& d : decoded) handle_message(from, d, now);
+  decoded.clear();
 }
 
 void Membership::handle_message(const Address& from, const DecodeResult& decoded, Clock::time_point now) {
