@@ -413,7 +413,7 @@ std::vector<http::MemberInfo> Agent::members() const {
   // Failed members stay listed after memberlist reaps them, as serf (and so Consul) lists them
   // until reconnect_timeout.
   std::vector<const gossip::Member*> all;
-  for (const auto& [name, m] : membership_->members()) all.push_back(&m);
+  for (const gossip::Member& m : membership_->members()) all.push_back(&m);
   for (const auto& [name, m] : membership_->failed_members()) {
     if (!membership_->members().contains(name)) all.push_back(&m);
   }

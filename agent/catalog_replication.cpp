@@ -215,10 +215,10 @@ bool CatalogReplication::apply_value(const std::string& owner, const Key& key, s
     catalog_.upsert_node(std::move(*node));
     apply_waiting_records(key.node);
     if (key.node != self_) {
-      auto member = membership_.members().find(key.node);
-      const bool alive = member != membership_.members().end() && (member->second.state == gossip::NodeState::alive ||
-                                                                   member->second.state == gossip::NodeState::suspect);
-      if (member != membership_.members().end() || membership_.failed_members().contains(key.node)) {
+      const gossip::Member* member = membership_.members().find(key.node);
+      const bool alive =
+          member && (member->state == gossip::NodeState::alive || member->state == gossip::NodeState::suspect);
+      if (member || membership_.failed_members().contains(key.node)) {
         set_serf_health(key.node, alive);
       }
     }
@@ -341,22 +341,22 @@ void CatalogReplication::reap(Clock::time_point now) {
 }
 
 bool CatalogReplication::is_hearsay_member(const std::string& name) const {
-  auto member = membership_.members().find(name);
-  if (member == membership_.members().end()) return false;
-  auto tags = gossip::decode_tags(member->second.meta);
+  const gossip::Member* member = membership_.members().find(name);
+  if (!member) return false;
+  auto tags = gossip::decode_tags(member->meta);
   return tags && tags->contains(std::string(gossip::kHearsayTag));
 }
 
 bool CatalogReplication::accepts(const std::string& owner) const {
   if (reaped_.contains(owner)) return false;
-  auto member = membership_.members().find(owner);
-  if (member != membership_.members().end()) return member->second.state != gossip::NodeState::left;
+  if (const gossip::Member* member = membership_.members().find(owner)) return member->state != gossip::NodeState::left;
   return membership_.failed_members().contains(owner);
 }
 
 void CatalogReplication::update_peers() {
   std::vector<gossip::ReplicationPeer> peers;
-  for (const auto& [name, m] : membership_.members()) {
+  for (const gossip::Member& m : membership_.members()) {
+    const std::string& name = m.name;
     if (name == self_ || (m.state != gossip::NodeState::alive && m.state != gossip::NodeState::suspect)) continue;
     auto tags = gossip::decode_tags(m.meta);
     if (!tags || !tags->contains(std::string(gossip::kHearsayTag))) continue;  // serf agents get none of it

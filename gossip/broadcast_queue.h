@@ -1,14 +1,15 @@
 // Messages waiting to be piggybacked on gossip (memberlist's TransmitLimitedQueue): each is sent
-// a limited number of times, least-sent first; a newer message about the same node replaces the
-// queued one, so stale alive/suspect/dead news is never spread. Ordered containers keep push
-// and take logarithmic: a 1,000-member simulation queues thousands of these per node.
+// a limited number of times, least-sent first and, among equals, newest first; a newer message
+// about the same node replaces the queued one, so stale alive/suspect/dead news is never
+// spread. A 1,000-member simulation queues thousands of these per node and takes from the
+// queue for every packet sent, so the items sit in one bucket per transmit count (a sorted
+// vector each) rather than in one tree: a take touches only the items it looks at.
 #pragma once
 
 #include <cstdint>
-#include <unordered_map>
 #include <memory>
-#include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "gossip/messages.h"
@@ -23,28 +24,40 @@ class BroadcastQueue {
   // Takes messages that fit in `budget` bytes, `per_message_overhead` each on top of their
   // size, and counts one transmission for each; those sent `limit` times leave the queue.
   std::vector<Shared> take(std::size_t budget, std::size_t per_message_overhead, std::size_t limit);
-  std::size_t size() const { return items_.size(); }
-  // Drops the most sent (then oldest) messages until at most `max` are left; returns how many
-  // went. memberlist bounds its queues the same way.
+  std::size_t size() const { return live_; }
+  // Drops the most sent (and among those the oldest) messages until at most `max` are left;
+  // returns how many went. memberlist bounds its queues the same way.
   std::size_t prune(std::size_t max);
 
  private:
-  using Slot = std::pair<std::size_t, std::uint64_t>;  // (transmits, id) of a node's queued item
   struct Item {
-    std::size_t transmits = 0;
-    std::uint64_t id = 0;  // newer is larger
+    std::uint64_t id = 0;  // newer is larger; 0 marks a free slot
     std::string node;
     Shared message;
-    Slot* slot = nullptr;  // its by_node_ entry (stable: unordered_map never moves values)
-    bool operator<(const Item& o) const {  // least transmitted first; among equals, newest first
-      return transmits != o.transmits ? transmits < o.transmits : id > o.id;
-    }
   };
-  std::set<Item> items_;
-  // node -> (transmits, id): what identifies its queued item. take() updates it through
-  // Item::slot without a lookup, because a 1,000-member simulation sends millions of messages.
-  std::unordered_map<std::string, Slot> by_node_;
-  std::uint64_t next_id_ = 0;
+  // A queued item in a bucket. A replaced item leaves its entry behind, stale (the slot's id
+  // no longer matches); stale entries are dropped when a take walks over them, or all at
+  // once when there are more of them than live items.
+  struct Entry {
+    std::uint64_t id = 0;
+    std::uint32_t slot = 0;
+  };
+
+  bool live(const Entry& e) const { return items_[e.slot].id == e.id; }
+  std::uint32_t store(Item item);
+  void release(std::uint32_t slot);  // forgets the item (and its node's claim on it)
+  void insert(std::size_t transmits, Entry e);
+  void drop_stale();
+
+  std::vector<Item> items_;
+  std::vector<std::uint32_t> free_slots_;
+  // buckets_[t]: the items sent t times, ascending by id (the newest at the back).
+  std::vector<std::vector<Entry>> buckets_;
+  std::unordered_map<std::string, std::uint32_t> by_node_;  // node -> slot of its queued item
+  std::vector<Entry> skipped_;  // scratch for take()
+  std::size_t live_ = 0;
+  std::size_t stale_ = 0;
+  std::uint64_t next_id_ = 1;
 };
 
 }  // namespace hearsay::gossip

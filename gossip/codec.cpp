@@ -1,6 +1,9 @@
 // Keys are the Go field names, written in sorted order.
 #include "gossip/codec.h"
 
+#include <utility>
+
+#include "gossip/address.h"
 #include "gossip/msgpack_io.h"
 
 namespace hearsay::gossip {
@@ -75,14 +78,33 @@ msgpack::zone& decode_zone() {
 
 DecodeResult fail(std::string why) { return DecodeResult{std::nullopt, std::move(why)}; }
 
+// An IP is 4 or 16 bytes; anything over 16 cannot be one (and would not fit an Address).
+bool ip_fits(const Bytes& ip) { return ip.size() <= IpBytes::kMaxSize; }
+
+template <typename M>
+Bytes encode_one(const M& message) {
+  Bytes out;
+  out.reserve(128);  // gossip messages fit, so one allocation instead of a doubling series
+  Encoder{out}(message);
+  return out;
+}
+
 
 }  // namespace
 
 Bytes encode(const Message& message) {
-  Bytes out;
-  std::visit(Encoder{out}, message);
-  return out;
+  return std::visit([](const auto& m) { return encode(m); }, message);
 }
+
+Bytes encode(const Ping& message) { return encode_one(message); }
+Bytes encode(const IndirectPing& message) { return encode_one(message); }
+Bytes encode(const Ack& message) { return encode_one(message); }
+Bytes encode(const Nack& message) { return encode_one(message); }
+Bytes encode(const Suspect& message) { return encode_one(message); }
+Bytes encode(const Alive& message) { return encode_one(message); }
+Bytes encode(const Dead& message) { return encode_one(message); }
+Bytes encode(const UserMessage& message) { return encode_one(message); }
+Bytes encode(const ErrorMessage& message) { return encode_one(message); }
 
 DecodeResult decode(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return fail("empty message");
@@ -98,28 +120,29 @@ DecodeResult decode(const std::uint8_t* data, std::size_t size) {
     case MessageType::ping: {
       Ping m;
       ok = r.str("Node", m.node) && r.uint("SeqNo", m.seq_no) && r.bytes("SourceAddr", m.source_addr) &&
-           r.str("SourceNode", m.source_node) && r.uint("SourcePort", m.source_port);
-      if (ok) return DecodeResult{m, {}};
+           r.str("SourceNode", m.source_node) && r.uint("SourcePort", m.source_port) && ip_fits(m.source_addr);
+      if (ok) return DecodeResult{std::move(m), {}};
       break;
     }
     case MessageType::indirect_ping: {
       IndirectPing m;
       ok = r.boolean("Nack", m.nack) && r.str("Node", m.node) && r.uint("Port", m.port) && r.uint("SeqNo", m.seq_no) &&
            r.bytes("SourceAddr", m.source_addr) && r.str("SourceNode", m.source_node) &&
-           r.uint("SourcePort", m.source_port) && r.bytes("Target", m.target);
-      if (ok) return DecodeResult{m, {}};
+           r.uint("SourcePort", m.source_port) && r.bytes("Target", m.target) && ip_fits(m.source_addr) &&
+           ip_fits(m.target);
+      if (ok) return DecodeResult{std::move(m), {}};
       break;
     }
     case MessageType::ack: {
       Ack m;
       ok = r.uint("SeqNo", m.seq_no) && r.bytes("Payload", m.payload);
-      if (ok) return DecodeResult{m, {}};
+      if (ok) return DecodeResult{std::move(m), {}};
       break;
     }
     case MessageType::nack: {
       Nack m;
       ok = r.uint("SeqNo", m.seq_no);
-      if (ok) return DecodeResult{m, {}};
+      if (ok) return DecodeResult{std::move(m), {}};
       break;
     }
     case MessageType::suspect:
@@ -127,8 +150,8 @@ DecodeResult decode(const std::uint8_t* data, std::size_t size) {
       Suspect m;
       ok = r.str("From", m.from) && r.uint("Incarnation", m.incarnation) && r.str("Node", m.node);
       if (!ok) break;
-      if (type == MessageType::dead) return DecodeResult{Dead{m.incarnation, m.node, m.from}, {}};
-      return DecodeResult{m, {}};
+      if (type == MessageType::dead) return DecodeResult{Dead{m.incarnation, std::move(m.node), std::move(m.from)}, {}};
+      return DecodeResult{std::move(m), {}};
     }
     case MessageType::alive: {
       Alive m;
@@ -137,13 +160,14 @@ DecodeResult decode(const std::uint8_t* data, std::size_t size) {
            r.str("Node", m.node) && r.uint("Port", m.port) && r.bytes("Vsn", m.vsn);
       if (!ok) break;
       if (!valid_versions(m.vsn)) return fail("alive with an invalid Vsn");
+      if (!ip_fits(m.addr)) return fail("alive with an Addr longer than an IPv6 address");
       if (m.meta.size() > 512) return fail("alive with Meta over 512 bytes");
-      return DecodeResult{m, {}};
+      return DecodeResult{std::move(m), {}};
     }
     case MessageType::err: {
       ErrorMessage m;
       ok = r.str("Error", m.error);
-      if (ok) return DecodeResult{m, {}};
+      if (ok) return DecodeResult{std::move(m), {}};
       break;
     }
     default: return fail("not a single message (type " + std::to_string(static_cast<int>(type)) + ")");
@@ -195,7 +219,8 @@ PushPullResult decode_push_pull(const std::uint8_t* data, std::size_t size) {
     n.vsn.clear();
     std::uint8_t st = 0;
     if (!r.ok() || !r.bytes("Addr", n.addr) || !r.uint("Incarnation", n.incarnation) || !r.bytes("Meta", n.meta) ||
-        !r.str("Name", n.name) || !r.uint("Port", n.port) || !r.uint("State", st) || !r.bytes("Vsn", n.vsn) || st > 3) {
+        !r.str("Name", n.name) || !r.uint("Port", n.port) || !r.uint("State", st) || !r.bytes("Vsn", n.vsn) || st > 3 ||
+        !ip_fits(n.addr)) {
       return PushPullResult{std::nullopt, "bad push/pull node state", 0};
     }
     n.state = static_cast<NodeState>(st);

@@ -11,6 +11,16 @@
 namespace hearsay::gossip {
 
 Bytes encode(const Message& message);
+// The same for one message type, without building a Message (and copying the fields) first.
+Bytes encode(const Ping& message);
+Bytes encode(const IndirectPing& message);
+Bytes encode(const Ack& message);
+Bytes encode(const Nack& message);
+Bytes encode(const Suspect& message);
+Bytes encode(const Alive& message);
+Bytes encode(const Dead& message);
+Bytes encode(const UserMessage& message);
+Bytes encode(const ErrorMessage& message);
 
 struct DecodeResult {
   std::optional<Message> message;

@@ -38,8 +38,8 @@ Membership::Membership(MembershipConfig config, std::uint64_t seed, Clock::time_
   self.incarnation = 1;
   self.state = NodeState::alive;
   self.state_change = now;
-  members_.emplace(self.name, self);
-  probe_order_.push_back(self.name);
+  members_.add(self);  // id 0: kSelf
+  probe_order_.push_back(kSelf);
   // Spread the first probe and gossip over one interval, so nodes started together do not
   // probe in lockstep.
   auto jitter = [&](Duration d) { return Duration(static_cast<std::int64_t>(rng_() % static_cast<std::uint64_t>(d.count() + 1))); };
@@ -88,9 +88,9 @@ Bytes Membership::serf_leave_intent(std::uint64_t ltime, const std::string& node
 std::string Membership::force_leave(const std::string& node, Clock::time_point now) {
   if (node == config_.name) return "cannot force-leave this agent itself (use leave)";
   if (!is_failed(node)) {
-    auto it = members_.find(node);
-    if (it == members_.end()) return "no member named " + node;
-    if (it->second.state == NodeState::left) return {};  // already gone: nothing to do
+    const Member* m = members_.find(node);
+    if (!m) return "no member named " + node;
+    if (m->state == NodeState::left) return {};  // already gone: nothing to do
     return node + " is not failed; only failed members can be forced to leave";
   }
   // serf's RemoveFailedNode: a leave intent about the node. serf members then list it as left,
@@ -110,9 +110,9 @@ void Membership::mark_left(const std::string& node, Clock::time_point now) {
     known = true;
     failed_.erase(failed);
   }
-  if (auto it = members_.find(node); it != members_.end() && it->second.state == NodeState::dead) {
-    set_state(it->second, NodeState::left, now);
-    gone = it->second;
+  if (Member* m = members_.find(node); m && m->state == NodeState::dead) {
+    set_state(*m, NodeState::left, now);
+    gone = *m;
     known = true;
   }
   gone.state = NodeState::left;
@@ -166,8 +166,8 @@ void Membership::follow_serf_clock(const Bytes& user_state) {
 
 bool Membership::is_failed(const std::string& node) const {
   if (failed_.contains(node)) return true;
-  auto it = members_.find(node);
-  return it != members_.end() && it->second.state == NodeState::dead;
+  const Member* m = members_.find(node);
+  return m && m->state == NodeState::dead;
 }
 
 void Membership::relay_serf_message(const UserMessage& m) {
@@ -199,7 +199,8 @@ void Membership::relay_serf_message(const UserMessage& m) {
 PushPull Membership::local_state(bool join) const {
   PushPull p;
   p.join = join;
-  for (const auto& [name, m] : members_) {
+  p.nodes.reserve(members_.size());
+  for (const Member& m : members_) {
     p.nodes.push_back(PushNodeState{m.name, m.address.ip, m.address.port, m.meta, m.incarnation, m.state, m.vsn});
   }
   return p;
@@ -248,15 +249,39 @@ void Membership::merge(const PushPull& remote, Clock::time_point now) {
 // ---------------------------------------------------------------------------------------------
 // Receiving
 
+namespace {
+
+// The member an alive, suspect or dead message is about.
+const std::string* subject(const Message& m) {
+  if (const auto* a = std::get_if<Alive>(&m)) return &a->node;
+  if (const auto* s = std::get_if<Suspect>(&m)) return &s->node;
+  if (const auto* d = std::get_if<Dead>(&m)) return &d->node;
+  return nullptr;
+}
+
+}  // namespace
+
 void Membership::receive_packet(const Address& from, const std::uint8_t* data, std::size_t size, Clock::time_point now) {
   ++stats_.packets_received;
   UnwrappedPacket packet = unwrap_packet(data, size);
   stats_.messages_dropped += packet.dropped + (packet.error.empty() ? 0 : 1);
-  for (const ByteView& message : packet.messages) handle_message(from, message, now);
+  // Decode the whole packet first and prefetch the members its messages are about: a gossip
+  // packet carries a few dozen, and in a large cluster each lookup is two cache misses, which
+  // then overlap instead of coming one after another.
+  std::vector<DecodeResult>& decoded = decoded_;  // a member, so its buffer is reused
+  decoded.clear();
+  for (const ByteView& message : packet.messages) decoded.push_back(decode(message.data(), message.size()));
+  for (const DecodeResult& d : decoded) {
+    if (const std::string* node = d.message ? subject(*d.message) : nullptr) members_.prefetch_slot(*node);
+  }
+  for (const DecodeResult& d : decoded) {
+    if (const std::string* node = d.message ? subject(*d.message) : nullptr) members_.prefetch_member(*node);
+  }
+  for (const DecodeResult& d : decoded) handle_message(from, d, now);
+  decoded.clear();
 }
 
-void Membership::handle_message(const Address& from, ByteView message, Clock::time_point now) {
-  DecodeResult decoded = decode(message.data(), message.size());
+void Membership::handle_message(const Address& from, const DecodeResult& decoded, Clock::time_point now) {
   if (!decoded.message) {
     ++stats_.messages_dropped;
     return;
@@ -315,34 +340,34 @@ void Membership::on_nack(const Nack& n) {
 // Alive messages arrive decoded (decode() refuses a bad Vsn) or from merge() (checked there).
 void Membership::on_alive(const Alive& a, Clock::time_point now) {
   if (leaving_ && a.node == config_.name) return;  // our own old alive must not undo the leave
-  auto it = members_.find(a.node);
+  MemberTable::Id id = members_.id_of(a.node);
   bool address_changed = false;
-  if (it == members_.end()) {
+  if (id == MemberTable::npos) {
     Member fresh;
     fresh.name = a.node;
     fresh.address = Address{a.addr, a.port};
     fresh.state = NodeState::dead;  // new members start dead, so becoming alive is a join
-    it = members_.emplace(a.node, fresh).first;
+    id = members_.add(std::move(fresh));
     // A random place in the probe order, so new members are not all probed last.
-    probe_order_.push_back(a.node);
+    probe_order_.push_back(id);
     std::uniform_int_distribution<std::size_t> pick(0, probe_order_.size() - 1);
     std::swap(probe_order_.back(), probe_order_[pick(rng_)]);
-  } else if (it->second.address.ip != a.addr || it->second.address.port != a.port) {
+  } else if (members_[id].address.port != a.port || !members_[id].address.ip.equals(a.addr)) {
     // Same name, other address: a conflict unless the old one left (memberlist keeps the dead
     // entry until it is reaped).
-    if (it->second.state != NodeState::left) {
+    if (members_[id].state != NodeState::left) {
       ++stats_.messages_dropped;
       return;
     }
     address_changed = true;
   }
-  Member& m = it->second;
-  const bool is_self = a.node == config_.name;
+  Member& m = members_[id];
+  const bool is_self = id == kSelf;
   // Only newer news about others. A restarted member (incarnation 1 again) is therefore ignored
   // until it finds our view of it in a push/pull and refutes with a higher incarnation.
   if (!is_self && !address_changed && a.incarnation <= m.incarnation) return;
   if (is_self && a.incarnation < m.incarnation) return;
-  suspicions_.erase(a.node);
+  clear_suspicion(id);
 
   const NodeState old_state = m.state;
   const Bytes old_meta = m.meta;
@@ -369,22 +394,20 @@ void Membership::on_alive(const Alive& a, Clock::time_point now) {
 }
 
 void Membership::on_suspect(const Suspect& s, Clock::time_point now) {
-  auto it = members_.find(s.node);
-  if (it == members_.end()) return;
-  Member& m = it->second;
+  const MemberTable::Id id = members_.id_of(s.node);
+  if (id == MemberTable::npos) return;
+  Member& m = members_[id];
   if (s.incarnation < m.incarnation) return;
   // Already suspected: a new accuser confirms, which shortens the timeout (Lifeguard).
-  if (auto sus = suspicions_.find(s.node); sus != suspicions_.end()) {
-    Suspicion& timer = sus->second;
-    if (timer.accusers.insert(s.from).second) {
-      const std::size_t confirmations = timer.accusers.size() - 1;
-      timer.fires_at = timer.start + suspicion_timeout(confirmations, timer.k, timer.min, timer.max);
+  if (auto sus = suspicions_.find(id); sus != suspicions_.end()) {
+    if (sus->second.confirm(s.from)) {
       broadcast(s.node, s);
+      note_suspicion_deadline(sus->second.fires_at);
     }
     return;
   }
   if (m.state != NodeState::alive) return;
-  if (s.node == config_.name) {
+  if (id == kSelf) {
     refute(s.incarnation);
     return;
   }
@@ -396,31 +419,44 @@ void Membership::on_suspect(const Suspect& s, Clock::time_point now) {
   std::size_t k = config_.suspicion_mult > 2 ? config_.suspicion_mult - 2 : 0;
   if (n < k + 2) k = 0;  // too few members to expect independent confirmations
   Suspicion timer;
-  timer.accusers.insert(s.from);
+  timer.accusers.push_back(s.from);
   timer.k = k;
   timer.min = suspicion_min_timeout(config_.suspicion_mult, n, config_.probe_interval);
   timer.max = timer.min * config_.suspicion_max_timeout_mult;
   timer.start = now;
   timer.state_change = now;
   timer.fires_at = now + (k == 0 ? timer.min : timer.max);
-  suspicions_[s.node] = timer;
+  note_suspicion_deadline(timer.fires_at);
+  suspicions_[id] = std::move(timer);
+}
+
+bool Membership::Suspicion::confirm(const std::string& accuser) {
+  // As memberlist's suspicion.Confirm: once k confirmations are in, the timeout is at its
+  // minimum and further ones are neither counted nor passed on. Without that cap every member
+  // of a large cluster would re-gossip the suspicion once per accuser.
+  const std::size_t confirmations = accusers.size() - 1;
+  if (confirmations >= k) return false;
+  if (std::find(accusers.begin(), accusers.end(), accuser) != accusers.end()) return false;
+  accusers.push_back(accuser);
+  fires_at = start + suspicion_timeout(confirmations + 1, k, min, max);
+  return true;
 }
 
 void Membership::on_dead(const Dead& d, Clock::time_point now) {
-  auto it = members_.find(d.node);
-  if (it == members_.end()) return;
-  Member& m = it->second;
+  const MemberTable::Id id = members_.id_of(d.node);
+  if (id == MemberTable::npos) return;
+  Member& m = members_[id];
   if (d.incarnation < m.incarnation) return;
-  suspicions_.erase(d.node);
+  clear_suspicion(id);
   if (m.state == NodeState::dead || m.state == NodeState::left) return;
-  if (d.node == config_.name && !leaving_) {
+  if (id == kSelf && !leaving_) {
     refute(d.incarnation);
     return;
   }
   broadcast(d.node, d);
   m.incarnation = d.incarnation;
   set_state(m, d.node == d.from ? NodeState::left : NodeState::dead, now);
-  if (d.node != config_.name) {
+  if (id != kSelf) {
     if (m.state == NodeState::dead) failed_[m.name] = m;
     else failed_.erase(m.name);
     events_.push_back(MemberEvent{m.state == NodeState::left ? MemberEvent::Kind::left : MemberEvent::Kind::failed, m});
@@ -428,7 +464,7 @@ void Membership::on_dead(const Dead& d, Clock::time_point now) {
 }
 
 void Membership::refute(std::uint32_t accused_incarnation) {
-  Member& me = members_.at(config_.name);
+  Member& me = members_[kSelf];
   me.incarnation = std::max(me.incarnation + 1, accused_incarnation + 1);
   ++stats_.refutations;
   apply_awareness(1);  // being accused is a hint that we are the slow one
@@ -452,7 +488,7 @@ Clock::time_point Membership::next_deadline() const {
   if (probe_) next = std::min(next, probe_->indirect_sent ? probe_->deadline : probe_->indirect_at);
   else next = std::min(next, next_probe_);
   for (const auto& [seq, relay] : relays_) next = std::min(next, relay.deadline);
-  for (const auto& [name, s] : suspicions_) next = std::min(next, s.fires_at);
+  if (const auto s = next_suspicion(); s) next = std::min(next, *s);
   return next;
 }
 
@@ -465,7 +501,7 @@ void Membership::tick(Clock::time_point now) {
     } else {
       left_ = true;
       left_at_ = now;
-      const Member& me = members_.at(config_.name);
+      const Member& me = members_[kSelf];
       on_dead(Dead{me.incarnation, me.name, me.name}, now);  // dead about ourselves, From = us: left
     }
   }
@@ -499,19 +535,44 @@ void Membership::reconnect(Clock::time_point now) {
 }
 
 void Membership::fire_suspicions(Clock::time_point now) {
-  std::vector<std::string> due;
-  for (const auto& [name, s] : suspicions_) {
-    if (now >= s.fires_at) due.push_back(name);
+  const auto first = next_suspicion();
+  if (!first || now < *first) return;
+  std::vector<MemberTable::Id> due;
+  for (const auto& [id, s] : suspicions_) {
+    if (now >= s.fires_at) due.push_back(id);
   }
-  for (const std::string& name : due) {
-    Suspicion s = suspicions_[name];
-    suspicions_.erase(name);
-    Member& m = members_.at(name);
+  for (const MemberTable::Id id : due) {
+    const Clock::time_point suspected_at = suspicions_[id].state_change;
+    clear_suspicion(id);
+    const Member& m = members_[id];
     // Only if nothing happened to the member since we suspected it.
-    if (m.state == NodeState::suspect && m.state_change == s.state_change) {
-      on_dead(Dead{m.incarnation, name, config_.name}, now);
+    if (m.state == NodeState::suspect && m.state_change == suspected_at) {
+      on_dead(Dead{m.incarnation, m.name, config_.name}, now);
     }
   }
+}
+
+void Membership::clear_suspicion(MemberTable::Id id) {
+  auto it = suspicions_.find(id);
+  if (it == suspicions_.end()) return;
+  if (next_suspicion_ && it->second.fires_at <= *next_suspicion_) next_suspicion_.reset();  // recomputed when asked
+  suspicions_.erase(it);
+}
+
+void Membership::note_suspicion_deadline(Clock::time_point fires_at) {
+  // A deadline only moves earlier here (a new timer, or a confirmation), so the known minimum
+  // stays right; an unknown one is recomputed when asked.
+  if (next_suspicion_) next_suspicion_ = std::min(*next_suspicion_, fires_at);
+}
+
+std::optional<Clock::time_point> Membership::next_suspicion() const {
+  if (suspicions_.empty()) return std::nullopt;
+  if (!next_suspicion_) {
+    Clock::time_point first = Clock::time_point::max();
+    for (const auto& [id, s] : suspicions_) first = std::min(first, s.fires_at);
+    next_suspicion_ = first;
+  }
+  return next_suspicion_;
 }
 
 void Membership::expire_relays(Clock::time_point now) {
@@ -527,19 +588,21 @@ void Membership::expire_relays(Clock::time_point now) {
 
 void Membership::reset_probe_order(Clock::time_point now) {
   // Members dead or left for longer than gossip_to_the_dead are forgotten here, once per round.
-  for (auto it = members_.begin(); it != members_.end();) {
-    const Member& m = it->second;
-    if (m.name != config_.name && (m.state == NodeState::dead || m.state == NodeState::left) &&
-        now - m.state_change > config_.gossip_to_the_dead) {
-      suspicions_.erase(m.name);
-      if (!failed_.contains(m.name)) intent_ltimes_.erase(m.name);
-      it = members_.erase(it);
-    } else {
-      ++it;
-    }
+  const std::vector<MemberTable::Id> new_ids = members_.remove_if([&](const Member& m) {
+    const bool reap = m.name != config_.name && (m.state == NodeState::dead || m.state == NodeState::left) &&
+                      now - m.state_change > config_.gossip_to_the_dead;
+    if (reap && !failed_.contains(m.name)) intent_ltimes_.erase(m.name);
+    return reap;
+  });
+  // Ids have moved: re-key the suspicions (those of reaped members go).
+  std::map<MemberTable::Id, Suspicion> moved;
+  for (auto& [id, s] : suspicions_) {
+    if (new_ids[id] != MemberTable::npos) moved.emplace(new_ids[id], std::move(s));
   }
+  suspicions_ = std::move(moved);
+  next_suspicion_.reset();
   probe_order_.clear();
-  for (const auto& [name, m] : members_) probe_order_.push_back(name);
+  for (MemberTable::Id id = 0; id < members_.size(); ++id) probe_order_.push_back(id);
   std::shuffle(probe_order_.begin(), probe_order_.end(), rng_);
   probe_index_ = 0;
 }
@@ -549,11 +612,11 @@ void Membership::start_probe(Clock::time_point now) {
   const Member* target = nullptr;
   for (std::size_t tried = 0; tried <= probe_order_.size() && !target; ++tried) {
     if (probe_index_ >= probe_order_.size()) reset_probe_order(now);
-    const std::string& name = probe_order_[probe_index_++];
-    auto it = members_.find(name);
-    if (it == members_.end() || name == config_.name) continue;
-    if (it->second.state == NodeState::dead || it->second.state == NodeState::left) continue;
-    target = &it->second;
+    const MemberTable::Id id = probe_order_[probe_index_++];
+    if (id == kSelf) continue;
+    const Member& m = members_[id];
+    if (m.state == NodeState::dead || m.state == NodeState::left) continue;
+    target = &m;
   }
   if (!target) {
     next_probe_ = now + config_.probe_interval;
@@ -579,9 +642,9 @@ void Membership::start_probe(Clock::time_point now) {
 
 void Membership::probe_indirect(Probe& probe, Clock::time_point) {
   probe.indirect_sent = true;
-  auto target_it = members_.find(probe.target);
-  if (target_it == members_.end()) return;
-  const Member target = target_it->second;
+  const Member* found = members_.find(probe.target);
+  if (!found) return;
+  const Member target = *found;
   auto helpers = random_members(config_.indirect_checks, [&](const Member& m) {
     return m.name != config_.name && m.name != probe.target && m.state == NodeState::alive;
   });
@@ -615,9 +678,9 @@ void Membership::finish_probe(Clock::time_point now) {
   // Also when the target is already suspect: our failed probe is then an independent
   // confirmation, and confirmations are what shorten Lifeguard's suspicion timeout from its
   // maximum towards its minimum (memberlist's probeNode does the same).
-  auto it = members_.find(p.target);
-  if (it != members_.end() && (it->second.state == NodeState::alive || it->second.state == NodeState::suspect)) {
-    on_suspect(Suspect{it->second.incarnation, p.target, config_.name}, now);
+  const Member* target = members_.find(p.target);
+  if (target && (target->state == NodeState::alive || target->state == NodeState::suspect)) {
+    on_suspect(Suspect{target->incarnation, p.target, config_.name}, now);
   }
 }
 
@@ -648,9 +711,8 @@ void Membership::start_push_pull(Clock::time_point) {
 // ---------------------------------------------------------------------------------------------
 // Sending
 
-void Membership::send(const Address& to, const Message& message) {
+void Membership::send_encoded(const Address& to, Bytes first) {
   // Piggyback pending broadcasts on everything we send, as memberlist does.
-  Bytes first = encode(message);
   const std::size_t limit = retransmit_limit(config_.retransmit_mult, estimated_members());
   const std::size_t room = config_.udp_buffer_size > first.size() + kCompoundHeader + kCompoundPart
                                ? config_.udp_buffer_size - first.size() - kCompoundHeader - kCompoundPart
@@ -670,13 +732,13 @@ void Membership::send(const Address& to, const Message& message) {
   packets_.push_back(OutgoingPacket{to, make_compound(parts)});
 }
 
-void Membership::broadcast(const std::string& about, const Message& message) { broadcasts_.push(about, encode(message)); }
 
 void Membership::apply_awareness(int delta) {
   awareness_ = std::clamp(awareness_ + delta, 0, static_cast<int>(config_.awareness_max_multiplier) - 1);
 }
 
-std::vector<const Member*> Membership::random_members(std::size_t k, const std::function<bool(const Member&)>& keep) {
+template <typename Keep>
+std::vector<const Member*> Membership::random_members(std::size_t k, const Keep& keep) {
   // As memberlist's kRandomNodes: up to 3k random picks from the probe order, skipping members
   // the filter refuses and repeats. Constant work per call however large the cluster is.
   std::vector<const Member*> chosen;
@@ -684,10 +746,10 @@ std::vector<const Member*> Membership::random_members(std::size_t k, const std::
   if (n == 0) return chosen;
   std::uniform_int_distribution<std::size_t> pick(0, n - 1);
   for (std::size_t tries = 0; tries < 3 * n && tries < 3 * k + 32 && chosen.size() < k; ++tries) {
-    auto it = members_.find(probe_order_[pick(rng_)]);
-    if (it == members_.end() || !keep(it->second)) continue;
-    if (std::find(chosen.begin(), chosen.end(), &it->second) != chosen.end()) continue;
-    chosen.push_back(&it->second);
+    const Member& m = members_[probe_order_[pick(rng_)]];
+    if (!keep(m)) continue;
+    if (std::find(chosen.begin(), chosen.end(), &m) != chosen.end()) continue;
+    chosen.push_back(&m);
   }
   return chosen;
 }

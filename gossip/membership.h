@@ -6,33 +6,21 @@
 
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <map>
 #include <optional>
 #include <random>
-#include <set>
-#include <span>
 #include <utility>
 #include <string>
-#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "gossip/broadcast_queue.h"
+#include "gossip/codec.h"
 #include "gossip/config.h"
+#include "gossip/member_table.h"
 #include "gossip/messages.h"
 
 namespace hearsay::gossip {
-
-struct Member {
-  std::string name;
-  Address address;
-  Bytes meta;
-  Bytes vsn = kVersions;
-  std::uint32_t incarnation = 0;
-  NodeState state = NodeState::dead;
-  Clock::time_point state_change{};
-};
 
 struct MemberEvent {
   enum class Kind { joined, updated, failed, left } kind;
@@ -104,8 +92,8 @@ class Membership {
   std::vector<MemberEvent> take_events() { return std::exchange(events_, {}); }
   std::vector<AppMessage> take_app_messages() { return std::exchange(app_messages_, {}); }
 
-  const std::unordered_map<std::string, Member>& members() const { return members_; }
-  const Member& self() const { return members_.at(config_.name); }
+  const MemberTable& members() const { return members_; }
+  const Member& self() const { return members_[kSelf]; }
   // Failed members, including those already reaped from members(), until reconnect_timeout.
   const std::map<std::string, Member>& failed_members() const { return failed_; }
   std::size_t alive_count() const { return alive_count_; }
@@ -129,10 +117,13 @@ class Membership {
     Clock::time_point deadline;
   };
   struct Suspicion {
-    std::set<std::string> accusers;
+    // Who accused it, the first accuser first: at most k + 1 names (see confirm()).
+    std::vector<std::string> accusers;
     std::size_t k = 0;
     Duration min{}, max{};
     Clock::time_point start, fires_at, state_change;
+    // A new accuser's confirmation; true when it counted (and so is worth passing on).
+    bool confirm(const std::string& accuser);
   };
 
   // Message rules (memberlist state.go).
@@ -143,7 +134,7 @@ class Membership {
   void on_indirect_ping(const Address& from, const IndirectPing& p, Clock::time_point now);
   void on_ack(const Ack& a, Clock::time_point now);
   void on_nack(const Nack& n);
-  void handle_message(const Address& from, std::span<const std::uint8_t> message, Clock::time_point now);
+  void handle_message(const Address& from, const DecodeResult& decoded, Clock::time_point now);
   void refute(std::uint32_t accused_incarnation);
   void on_user_message(const Address& from, const UserMessage& m, Clock::time_point now);
   Bytes serf_leave_intent(std::uint64_t ltime, const std::string& node) const;
@@ -165,24 +156,38 @@ class Membership {
   void reset_probe_order(Clock::time_point now);
   void expire_relays(Clock::time_point now);
   void fire_suspicions(Clock::time_point now);
+  void clear_suspicion(MemberTable::Id id);
+  void note_suspicion_deadline(Clock::time_point fires_at);  // a timer started or moved earlier
+  std::optional<Clock::time_point> next_suspicion() const;
 
   // Sending.
-  void send(const Address& to, const Message& message);
-  void broadcast(const std::string& about, const Message& message);
+  // Templates over the message type, so no Message (a copy of every field) is built to encode.
+  template <typename M>
+  void send(const Address& to, const M& message) { send_encoded(to, encode(message)); }
+  void send_encoded(const Address& to, Bytes first);
+  template <typename M>
+  void broadcast(const std::string& about, const M& message) { broadcasts_.push(about, encode(message)); }
   void apply_awareness(int delta);
   Duration scaled(Duration d) const { return d * (awareness_ + 1); }
-  std::vector<const Member*> random_members(std::size_t k, const std::function<bool(const Member&)>& keep);
+  template <typename Keep>
+  std::vector<const Member*> random_members(std::size_t k, const Keep& keep);
   std::size_t estimated_members() const { return members_.size(); }
   bool peer_supports_nack(const Member& m) const { return m.vsn.size() >= 2 && m.vsn[1] >= 4; }
 
+  // We are the first member added, and removals keep the order, so our id never changes.
+  static constexpr MemberTable::Id kSelf = 0;
+
   MembershipConfig config_;
   std::mt19937_64 rng_;
-  std::unordered_map<std::string, Member> members_;
-  std::vector<std::string> probe_order_;
+  MemberTable members_;
+  std::vector<MemberTable::Id> probe_order_;  // ids, valid until the next reset_probe_order()
   std::size_t probe_index_ = 0;
   std::optional<Probe> probe_;
   std::map<std::uint32_t, Relay> relays_;  // by our ping's seq
-  std::map<std::string, Suspicion> suspicions_;
+  std::map<MemberTable::Id, Suspicion> suspicions_;
+  // The earliest fires_at in suspicions_, when known: next_deadline() runs after every packet,
+  // and in a partition a member suspects hundreds of others.
+  mutable std::optional<Clock::time_point> next_suspicion_;
   BroadcastQueue broadcasts_;
   std::uint32_t next_seq_ = 1;
   int awareness_ = 0;
@@ -204,6 +209,7 @@ class Membership {
   std::vector<MemberEvent> events_;
   std::vector<AppMessage> app_messages_;
   MembershipStats stats_;
+  std::vector<DecodeResult> decoded_;  // receive_packet()'s scratch: one allocation per packet less
 };
 
 }  // namespace hearsay::gossip

@@ -306,7 +306,10 @@ void Replication::enqueue(const ReplicaEntry& entry, Clock::time_point now) {
     // rate stays at most one round per interval.
     const Clock::time_point earliest = std::max(now, last_gossip_ + config_.gossip_interval);
     if (next_gossip_ > earliest || next_gossip_ < now) next_gossip_ = earliest;
-    if (const std::size_t dropped = queue_.prune(config_.max_queued_broadcasts); dropped > 0) {
+    // Pruned in batches (down to the limit once it is exceeded by an eighth), so a bulk load
+    // does not shift the queue once per write.
+    const std::size_t limit = config_.max_queued_broadcasts;
+    if (const std::size_t dropped = queue_.size() > limit + limit / 8 ? queue_.prune(limit) : 0; dropped > 0) {
       stats_.broadcasts_dropped += dropped;
       next_sync_ = std::min(next_sync_, now + config_.sync_again);
       fruitless_syncs_ = 0;

@@ -153,6 +153,18 @@ TEST_CASE("hostile messages are refused, never trusted", "[unit]") {
   alive.vsn = {1, 5};
   Bytes b = encode(alive);
   CHECK(refused(b));
+  // Addresses longer than an IPv6 address are not IPs (an Address holds at most 16 bytes).
+  alive.vsn = kVersions;
+  alive.addr = Bytes(17, 1);
+  CHECK(refused(encode(alive)));
+  alive.addr = Bytes(16, 1);
+  CHECK_FALSE(refused(encode(alive)));
+  IndirectPing ind;
+  ind.target = Bytes(20, 1);
+  CHECK(refused(encode(ind)));
+  Ping ping;
+  ping.source_addr = Bytes(17, 1);
+  CHECK(refused(encode(ping)));
   // A compound claiming more parts than bytes, compression that expands to nothing.
   Bytes liar{7, 200, 0, 5};
   CHECK(unwrap_packet(liar.data(), liar.size()).messages.empty());

@@ -6,7 +6,7 @@
 
 #include <algorithm>
 #include <functional>
-#include <map>
+#include <optional>
 #include <memory>
 #include <queue>
 #include <random>
@@ -36,14 +36,22 @@ class Network {
       names_.push_back(c.name);
       c.advertise = address_of(i);
       nodes_.push_back(Node{std::make_unique<Membership>(c, options.seed * 7919 + i, now_)});
-      by_address_[c.advertise] = i;
+      addresses_.push_back(c.advertise);
       wake(i);
     }
   }
 
   static Address address_of(std::size_t i) {
     return Address{Bytes{10, static_cast<std::uint8_t>(i >> 16), static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)},
-                   7946};
+                   kPort};
+  }
+  // The inverse of address_of (no map to search for every packet); nullopt for an address
+  // that is not one of ours.
+  std::optional<std::size_t> index_of(const Address& a) const {
+    if (a.port != kPort || a.ip.size() != 4 || a.ip[0] != 10) return std::nullopt;
+    const std::size_t i = std::size_t{a.ip[1]} << 16 | std::size_t{a.ip[2]} << 8 | a.ip[3];
+    if (i >= nodes_.size()) return std::nullopt;
+    return i;
   }
   Clock::time_point now() const { return now_; }
   Membership& node(std::size_t i) { return *nodes_[i].membership; }
@@ -99,9 +107,8 @@ class Network {
 
   // The state node `viewer` has for node `subject` (dead if it does not know it).
   NodeState state_of(std::size_t viewer, std::size_t subject) const {
-    const auto& members = nodes_[viewer].membership->members();
-    auto it = members.find(names_[subject]);
-    return it == members.end() ? NodeState::dead : it->second.state;
+    const Member* m = nodes_[viewer].membership->members().find(names_[subject]);
+    return m ? m->state : NodeState::dead;
   }
   bool alive(std::size_t i) const { return !nodes_[i].killed; }
   std::uint64_t packets_sent() const { return packets_sent_; }
@@ -114,11 +121,14 @@ class Network {
   const std::vector<Failure>& failures() const { return failures_; }
 
  private:
+  static constexpr std::uint16_t kPort = 7946;
+
   struct Node {
     std::unique_ptr<Membership> membership;
     bool killed = false;
     Clock::time_point paused_until{};
     std::uint64_t wake_version = 0;
+    std::optional<Clock::time_point> wake_at{};  // of the pending wake event, if any
   };
   struct Event {
     Clock::time_point when;
@@ -143,18 +153,24 @@ class Network {
   void on_node(std::size_t i, std::function<void()> fn) {
     if (nodes_[i].killed) return;
     if (paused(i)) {
-      at(nodes_[i].paused_until, [this, i, fn = std::move(fn)] { on_node(i, fn); });
+      at(nodes_[i].paused_until, [this, i, fn = std::move(fn)]() mutable { on_node(i, std::move(fn)); });
       return;
     }
     fn();
     flush(i);
   }
 
+  // Schedules node i's next tick. Every flush calls this: a wake already pending for the same
+  // time stands, so the event queue does not fill with superseded wakes.
   void wake(std::size_t i) {
-    const std::uint64_t version = ++nodes_[i].wake_version;
-    const Clock::time_point when = std::max(now_, nodes_[i].membership->next_deadline());
+    Node& n = nodes_[i];
+    const Clock::time_point when = std::max(now_, n.membership->next_deadline());
+    if (n.wake_at == when) return;
+    const std::uint64_t version = ++n.wake_version;
+    n.wake_at = when;
     at(when, [this, i, version] {
       if (nodes_[i].wake_version != version) return;  // superseded by a later wake
+      nodes_[i].wake_at.reset();
       on_node(i, [this, i] { node(i).tick(now_); });
     });
   }
@@ -164,28 +180,31 @@ class Network {
     Membership& m = node(i);
     for (OutgoingPacket& p : m.take_packets()) {
       ++packets_sent_;
-      auto to = by_address_.find(p.to);
-      if (to == by_address_.end()) continue;
-      const std::size_t j = to->second;
+      const auto to = index_of(p.to);
+      if (!to) continue;
+      const std::size_t j = *to;
       if (!reachable(i, j) || std::bernoulli_distribution(options_.loss)(rng_)) continue;
-      // Inner callbacks own copies: a paused receiver runs them after this event is gone.
-      at(now_ + latency(), [this, i, j, bytes = std::move(p.packet)] {
-        on_node(j, [this, i, j, bytes] { node(j).receive_packet(address_of(i), bytes.data(), bytes.size(), now_); });
+      // Each event runs once, so it hands its bytes on to the inner callback, which a paused
+      // receiver runs after this event is gone.
+      at(now_ + latency(), [this, i, j, bytes = std::move(p.packet)]() mutable {
+        on_node(j, [this, i, j, bytes = std::move(bytes)] {
+          node(j).receive_packet(addresses_[i], bytes.data(), bytes.size(), now_);
+        });
       });
     }
     for (PushPullRequest& r : m.take_push_pulls()) {
-      auto to = by_address_.find(r.to);
-      if (to == by_address_.end()) continue;
-      const std::size_t j = to->second;
-      at(now_ + latency(), [this, i, j, request = std::move(r.request)] {
+      const auto to = index_of(r.to);
+      if (!to) continue;
+      const std::size_t j = *to;
+      at(now_ + latency(), [this, i, j, request = std::move(r.request)]() mutable {
         if (!reachable(i, j) || nodes_[j].killed) {
-          on_node(i, [this, i, j] { node(i).push_pull_failed(address_of(j)); });
+          on_node(i, [this, i, j] { node(i).push_pull_failed(addresses_[j]); });
           return;
         }
-        on_node(j, [this, i, j, request] {
+        on_node(j, [this, i, j, request = std::move(request)] {
           PushPull reply = node(j).handle_push_pull(request, now_);
-          at(now_ + latency(), [this, i, reply = std::move(reply)] {
-            on_node(i, [this, i, reply] { node(i).push_pull_reply(reply, now_); });
+          at(now_ + latency(), [this, i, reply = std::move(reply)]() mutable {
+            on_node(i, [this, i, reply = std::move(reply)] { node(i).push_pull_reply(reply, now_); });
           });
         });
       });
@@ -200,7 +219,7 @@ class Network {
   std::mt19937_64 rng_;
   Clock::time_point now_ = Clock::time_point{} + std::chrono::hours(1);
   std::vector<Node> nodes_;
-  std::map<Address, std::size_t> by_address_;
+  std::vector<Address> addresses_;  // addresses_[i] == address_of(i)
   std::vector<int> groups_;
   std::vector<Event> events_;  // a heap ordered by time
   std::uint64_t next_id_ = 0;
