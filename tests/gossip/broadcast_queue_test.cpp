@@ -71,3 +71,20 @@ TEST_CASE("what does not fit waits, and the rest of the room is still filled", "
   CHECK(names(q.take(60, 2, 10)) == std::vector<std::uint8_t>{2});
   CHECK(q.size() == 3);
 }
+
+TEST_CASE("prune drops the most sent, oldest first, and forgets their nodes", "[unit]") {
+  BroadcastQueue q;
+  q.push("a", message(1));
+  q.push("b", message(2));
+  q.take(22, 2, 10);  // b (newest) sent once
+  q.push("c", message(3));
+  q.push("d", message(4));
+  q.push("c", message(5));  // replaces 3: a stale entry stays behind
+  CHECK(q.size() == 4);
+  CHECK(q.prune(2) == 2);  // b (sent once), then a (the oldest unsent)
+  CHECK(q.size() == 2);
+  CHECK(names(q.take(1000, 2, 10)) == std::vector<std::uint8_t>{5, 4});
+  q.push("a", message(6));  // a's claim went with the pruned item
+  CHECK(q.size() == 3);
+  CHECK(q.prune(5) == 0);
+}

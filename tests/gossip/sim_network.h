@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "gossip/membership.h"
+#include "sim_events.h"
 
 namespace hearsay::gossip::sim {
 
@@ -35,7 +36,7 @@ class Network {
       c.name = "n" + std::to_string(i);
       names_.push_back(c.name);
       c.advertise = address_of(i);
-      nodes_.push_back(Node{std::make_unique<Membership>(c, options.seed * 7919 + i, now_)});
+      nodes_.push_back(Node{std::make_unique<Membership>(c, options.seed * 7919 + i, now())});
       addresses_.push_back(c.advertise);
       wake(i);
     }
@@ -53,20 +54,20 @@ class Network {
     if (i >= nodes_.size()) return std::nullopt;
     return i;
   }
-  Clock::time_point now() const { return now_; }
+  Clock::time_point now() const { return events_.now(); }
   Membership& node(std::size_t i) { return *nodes_[i].membership; }
   std::size_t size() const { return nodes_.size(); }
 
   // Node i joins through node `via` after `delay`.
   void join(std::size_t i, std::size_t via, Duration delay = Duration(0)) {
-    at(now_ + delay, [this, i, via] {
+    at(now() + delay, [this, i, via] {
       node(i).join({address_of(via)});
       flush(i);
     });
   }
   void kill(std::size_t i) { nodes_[i].killed = true; }
   void set_loss(double loss) { options_.loss = loss; }
-  void pause(std::size_t i, Duration d) { nodes_[i].paused_until = now_ + d; }
+  void pause(std::size_t i, Duration d) { nodes_[i].paused_until = now() + d; }
   // Members in different groups cannot reach each other until heal().
   void partition(const std::function<int(std::size_t)>& group_of) {
     groups_.assign(nodes_.size(), 0);
@@ -74,35 +75,21 @@ class Network {
   }
   void heal() { groups_.clear(); }
   void leave(std::size_t i) {
-    node(i).leave(now_);
+    node(i).leave(now());
     flush(i);
   }
   // Node `at` forces failed node `victim` out; returns Membership's error text.
   std::string force_leave(std::size_t at, std::size_t victim) {
-    std::string error = node(at).force_leave(names_[victim], now_);
+    std::string error = node(at).force_leave(names_[victim], now());
     flush(at);
     return error;
   }
 
-  void run_for(Duration d) { run_until(now_ + d); }
-  void run_until(Clock::time_point end) {
-    while (!events_.empty() && events_.front().when <= end) {
-      std::pop_heap(events_.begin(), events_.end());
-      Event e = std::move(events_.back());
-      events_.pop_back();
-      now_ = e.when;
-      e.action();
-    }
-    now_ = end;
-  }
+  void run_for(Duration d) { events_.run_for(d); }
+  void run_until(Clock::time_point end) { events_.run_until(end); }
   // Runs until `done()` holds (checked every `step`) or `limit` passes; returns the time taken.
   std::optional<Duration> run_until_true(const std::function<bool()>& done, Duration limit, Duration step = Duration(100)) {
-    const Clock::time_point start = now_;
-    while (now_ - start <= limit) {
-      if (done()) return std::chrono::duration_cast<Duration>(now_ - start);
-      run_for(step);
-    }
-    return std::nullopt;
+    return events_.run_until_true(done, limit, step);
   }
 
   // The state node `viewer` has for node `subject` (dead if it does not know it).
@@ -130,23 +117,14 @@ class Network {
     std::uint64_t wake_version = 0;
     std::optional<Clock::time_point> wake_at{};  // of the pending wake event, if any
   };
-  struct Event {
-    Clock::time_point when;
-    std::uint64_t order;  // ties in time keep insertion order
-    std::function<void()> action;
-    bool operator<(const Event& o) const { return when != o.when ? when > o.when : order > o.order; }
-  };
 
-  void at(Clock::time_point when, std::function<void()> fn) {
-    events_.push_back(Event{when, next_id_++, std::move(fn)});
-    std::push_heap(events_.begin(), events_.end());
-  }
+  void at(Clock::time_point when, std::function<void()> fn) { events_.at(when, std::move(fn)); }
   Duration latency() {
     std::uniform_int_distribution<std::int64_t> d(options_.min_latency.count(), options_.max_latency.count());
     return Duration(d(rng_));
   }
   bool reachable(std::size_t a, std::size_t b) const { return groups_.empty() || groups_[a] == groups_[b]; }
-  bool paused(std::size_t i) const { return now_ < nodes_[i].paused_until; }
+  bool paused(std::size_t i) const { return now() < nodes_[i].paused_until; }
 
   // Runs `fn` on node i now, or when its pause ends (a starved process handles its backlog
   // late, in order); nothing for a killed node.
@@ -164,14 +142,14 @@ class Network {
   // time stands, so the event queue does not fill with superseded wakes.
   void wake(std::size_t i) {
     Node& n = nodes_[i];
-    const Clock::time_point when = std::max(now_, n.membership->next_deadline());
+    const Clock::time_point when = std::max(now(), n.membership->next_deadline());
     if (n.wake_at == when) return;
     const std::uint64_t version = ++n.wake_version;
     n.wake_at = when;
     at(when, [this, i, version] {
       if (nodes_[i].wake_version != version) return;  // superseded by a later wake
       nodes_[i].wake_at.reset();
-      on_node(i, [this, i] { node(i).tick(now_); });
+      on_node(i, [this, i] { node(i).tick(now()); });
     });
   }
 
@@ -186,9 +164,9 @@ class Network {
       if (!reachable(i, j) || std::bernoulli_distribution(options_.loss)(rng_)) continue;
       // Each event runs once, so it hands its bytes on to the inner callback, which a paused
       // receiver runs after this event is gone.
-      at(now_ + latency(), [this, i, j, bytes = std::move(p.packet)]() mutable {
+      at(now() + latency(), [this, i, j, bytes = std::move(p.packet)]() mutable {
         on_node(j, [this, i, j, bytes = std::move(bytes)] {
-          node(j).receive_packet(addresses_[i], bytes.data(), bytes.size(), now_);
+          node(j).receive_packet(addresses_[i], bytes.data(), bytes.size(), now());
         });
       });
     }
@@ -196,33 +174,31 @@ class Network {
       const auto to = index_of(r.to);
       if (!to) continue;
       const std::size_t j = *to;
-      at(now_ + latency(), [this, i, j, request = std::move(r.request)]() mutable {
+      at(now() + latency(), [this, i, j, request = std::move(r.request)]() mutable {
         if (!reachable(i, j) || nodes_[j].killed) {
           on_node(i, [this, i, j] { node(i).push_pull_failed(addresses_[j]); });
           return;
         }
         on_node(j, [this, i, j, request = std::move(request)] {
-          PushPull reply = node(j).handle_push_pull(request, now_);
-          at(now_ + latency(), [this, i, reply = std::move(reply)]() mutable {
-            on_node(i, [this, i, reply = std::move(reply)] { node(i).push_pull_reply(reply, now_); });
+          PushPull reply = node(j).handle_push_pull(request, now());
+          at(now() + latency(), [this, i, reply = std::move(reply)]() mutable {
+            on_node(i, [this, i, reply = std::move(reply)] { node(i).push_pull_reply(reply, now()); });
           });
         });
       });
     }
     for (MemberEvent& e : m.take_events()) {
-      if (e.kind == MemberEvent::Kind::failed) failures_.push_back({i, e.member.name, now_});
+      if (e.kind == MemberEvent::Kind::failed) failures_.push_back({i, e.member.name, now()});
     }
     wake(i);
   }
 
   Options options_;
   std::mt19937_64 rng_;
-  Clock::time_point now_ = Clock::time_point{} + std::chrono::hours(1);
   std::vector<Node> nodes_;
   std::vector<Address> addresses_;  // addresses_[i] == address_of(i)
   std::vector<int> groups_;
-  std::vector<Event> events_;  // a heap ordered by time
-  std::uint64_t next_id_ = 0;
+  sim::EventQueue events_{Clock::time_point{} + std::chrono::hours(1)};
   std::uint64_t packets_sent_ = 0;
   std::vector<Failure> failures_;
   std::vector<std::string> names_;
