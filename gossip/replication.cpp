@@ -232,8 +232,16 @@ std::vector<OwnerBlock> Replication::blocks_for(const std::vector<OwnerMark>& th
 
 // ---- Network input
 
-void Replication::receive(const Address& from, const std::uint8_t* data, std::size_t size, Clock::time_point now) {
-  (void)handle_stream(from, data, size, now);
+void Replication::receive(const Address&, const std::uint8_t* data, std::size_t size, Clock::time_point now) {
+  // Datagrams carry broadcasts only: a sync request by UDP would make us build a reply (up to
+  // the whole catalog) for nobody.
+  std::string error;
+  auto m = decode_replication(data, size, error);
+  if (!m || m->kind != ReplicationMessage::Kind::broadcast) {
+    ++stats_.messages_invalid;
+    return;
+  }
+  for (const ReplicaEntry& e : m->entries) apply_broadcast(e, now);
 }
 
 std::optional<Bytes> Replication::handle_stream(const Address& from, const std::uint8_t* data, std::size_t size,

@@ -297,3 +297,12 @@ TEST_CASE("news goes out at once, but never more than one round per gossip inter
   p.a.tick(p.now);
   CHECK(p.a.take_packets().empty());
 }
+
+TEST_CASE("a datagram carries broadcasts only; a sync request by UDP is dropped and counted", "[unit]") {
+  Pair p;
+  ReplicationMessage request{ReplicationMessage::Kind::sync_request, "x", {}, {{"x", 1, 0}}, {}};
+  const Bytes bytes = encode(request);
+  p.b.receive(addr(3), bytes.data(), bytes.size(), p.now);
+  CHECK(p.b.stats().messages_invalid == 1);
+  CHECK(p.b.take_streams().empty());
+}
