@@ -34,11 +34,6 @@ void check_uv(int rc, const char* what) {
 }  // namespace
 
 Agent::Agent(AgentConfig config) : config_(std::move(config)) {
-  // A full catalog sync moves tens of MB through a few large buffers. With glibc's default,
-  // the mmap threshold rises after the first such buffer is freed, later ones come from the
-  // heap and their pages stay with the process: RSS after receiving 100,000 instances was
-  // 240 MiB, 180 MiB of it live. A fixed threshold hands large buffers back when freed.
-  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   if (config_.dev && config_.data_dir.empty()) {
     dev_data_dir_ = make_temp_dir("hearsay-dev-");
     config_.data_dir = dev_data_dir_;

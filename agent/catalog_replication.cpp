@@ -21,6 +21,11 @@ gossip::Bytes to_bytes(const std::string& s) { return gossip::Bytes(s.begin(), s
 std::string_view as_view(const gossip::Bytes& b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 bool is_serf_health(const std::string& check_id) { return check_id == catalog::kSerfHealthCheckId; }
 
+bool carries_hearsay_tag(const gossip::Member& m) {
+  auto tags = gossip::decode_tags(m.meta);
+  return tags && tags->contains(std::string(gossip::kHearsayTag));
+}
+
 // (version, owner) order: the later write shows; equal versions fall to the owner's name.
 bool newer(std::uint64_t version, const std::string& owner, const catalog::RecordOrigin& than) {
   return version != than.version ? version > than.version : owner > than.owner;
@@ -85,8 +90,9 @@ void CatalogReplication::restore(std::uint64_t own_generation, std::uint64_t own
     if (is_serf_health(check->id)) continue;
     restore_one(encode_key(Kind::check, check->node, check->id), check->origin, catalog::encode_record(*check));
   }
-  if (auto marks = store_.get_setting(kMarksSetting)) {
-    std::istringstream lines(*marks);
+  staged_marks_ = store_.get_setting(kMarksSetting).value_or("");
+  {
+    std::istringstream lines(staged_marks_);
     gossip::OwnerMark mark;
     while (lines >> mark.generation >> mark.watermark && lines.get() == ' ' && std::getline(lines, mark.owner)) {
       engine_.restore_mark(mark);
@@ -97,7 +103,6 @@ void CatalogReplication::restore(std::uint64_t own_generation, std::uint64_t own
   for (const std::string& node : other_nodes) {
     if (catalog_.check(node, std::string(catalog::kSerfHealthCheckId))) set_serf_health(node, false);
   }
-  staged_marks_ = store_.get_setting(kMarksSetting).value_or("");
 }
 
 // ---- Our writes
@@ -256,8 +261,7 @@ void CatalogReplication::fall_back(const Key& key) {
   const std::string encoded = encode_key(key.kind, key.node, key.id);
   std::string best_owner;
   const gossip::Replication::Value* best = nullptr;
-  for (const std::string& owner : engine_.owners_with(encoded)) {
-    const gossip::Replication::Value* v = engine_.find(owner, encoded);
+  for (const auto& [owner, v] : engine_.live_values_of(encoded)) {
     if (!best || v->version > best->version || (v->version == best->version && owner > best_owner)) {
       best = v;
       best_owner = owner;
@@ -342,9 +346,7 @@ void CatalogReplication::reap(Clock::time_point now) {
 
 bool CatalogReplication::is_hearsay_member(const std::string& name) const {
   const gossip::Member* member = membership_.members().find(name);
-  if (!member) return false;
-  auto tags = gossip::decode_tags(member->meta);
-  return tags && tags->contains(std::string(gossip::kHearsayTag));
+  return member && carries_hearsay_tag(*member);
 }
 
 bool CatalogReplication::accepts(const std::string& owner) const {
@@ -358,8 +360,7 @@ void CatalogReplication::update_peers() {
   for (const gossip::Member& m : membership_.members()) {
     const std::string& name = m.name;
     if (name == self_ || (m.state != gossip::NodeState::alive && m.state != gossip::NodeState::suspect)) continue;
-    auto tags = gossip::decode_tags(m.meta);
-    if (!tags || !tags->contains(std::string(gossip::kHearsayTag))) continue;  // serf agents get none of it
+    if (!carries_hearsay_tag(m)) continue;  // serf agents get none of it
     peers.push_back(gossip::ReplicationPeer{name, m.address});
   }
   engine_.set_peers(std::move(peers));

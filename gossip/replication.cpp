@@ -48,7 +48,6 @@ void Replication::set_own_state(std::uint64_t generation, std::uint64_t last_ver
   o.generation = generation;
   o.watermark = std::max(o.watermark, last_version);
   o.horizon = o.watermark;  // our tombstones from before a restart are gone
-  last_published_ = std::max(last_published_, last_version);
 }
 
 void Replication::restore(const ReplicaEntry& entry, Clock::time_point now) {
@@ -69,21 +68,20 @@ void Replication::restore_mark(const OwnerMark& mark) {
 // ---- Our writes
 
 void Replication::publish(const std::string& key, std::uint64_t version, Bytes value, Clock::time_point now) {
-  OwnerState& o = own();
-  ReplicaEntry entry{config_.name, key, o.generation, version, last_published_, false, std::move(value)};
-  if (version <= last_published_) return;  // versions only grow; an older write is not news
-  store(o, config_.name, key, Value{version, false, entry.value, now}, false);
-  last_published_ = version;
-  o.watermark = version;
-  enqueue(entry, now);
+  publish_entry(key, version, false, std::move(value), now);
 }
 
 void Replication::publish_delete(const std::string& key, std::uint64_t version, Clock::time_point now) {
+  publish_entry(key, version, true, {}, now);
+}
+
+void Replication::publish_entry(const std::string& key, std::uint64_t version, bool deleted, Bytes value,
+                                Clock::time_point now) {
   OwnerState& o = own();
-  if (version <= last_published_) return;
-  ReplicaEntry entry{config_.name, key, o.generation, version, last_published_, true, {}};
-  store(o, config_.name, key, Value{version, true, {}, now}, false);
-  last_published_ = version;
+  // Our watermark is the last version we published: versions only grow, an older one is not news.
+  if (version <= o.watermark) return;
+  ReplicaEntry entry{config_.name, key, o.generation, version, o.watermark, deleted, std::move(value)};
+  store(o, config_.name, key, Value{version, deleted, entry.value, now}, false);
   o.watermark = version;
   enqueue(entry, now);
 }
@@ -400,11 +398,11 @@ const Replication::Value* Replication::find(const std::string& owner, const std:
   return v == o->second.values.end() ? nullptr : &v->second;
 }
 
-std::vector<std::string> Replication::owners_with(const std::string& key) const {
-  std::vector<std::string> out;
+std::vector<std::pair<std::string, const Replication::Value*>> Replication::live_values_of(const std::string& key) const {
+  std::vector<std::pair<std::string, const Value*>> out;
   for (const auto& [name, o] : owners_) {
     auto v = o.values.find(key);
-    if (v != o.values.end() && !v->second.deleted) out.push_back(name);
+    if (v != o.values.end() && !v->second.deleted) out.emplace_back(name, &v->second);
   }
   return out;
 }

@@ -131,8 +131,8 @@ class Replication {
     Clock::time_point stored{};  // when it reached us (tombstone expiry)
   };
   const Value* find(const std::string& owner, const std::string& key) const;
-  // Owners holding a live value for `key`, for the application's conflict rule.
-  std::vector<std::string> owners_with(const std::string& key) const;
+  // Every owner's live value for `key`, for the application's conflict rule.
+  std::vector<std::pair<std::string, const Value*>> live_values_of(const std::string& key) const;
   // Live values of every owner whose key starts with `prefix`, as (owner, key, value).
   void for_each_with_prefix(const std::string& prefix,
                             const std::function<void(const std::string& owner, const std::string& key, const Value&)>& f) const;
@@ -142,7 +142,6 @@ class Replication {
   std::uint64_t generation_of(const std::string& owner) const;
   std::size_t entry_count() const;
   const ReplicationStats& stats() const { return stats_; }
-  const ReplicationConfig& config() const { return config_; }
 
  private:
   struct OwnerState {
@@ -158,6 +157,8 @@ class Replication {
   OwnerState& own() { return owners_[config_.name]; }
   // Stores a value when it is newer than what we hold; true when it changed our state.
   bool store(OwnerState& owner, const std::string& owner_name, const std::string& key, Value value, bool report);
+  // Our write: stored, our watermark moved to it, queued for broadcast with the previous one.
+  void publish_entry(const std::string& key, std::uint64_t version, bool deleted, Bytes value, Clock::time_point now);
   void drop(OwnerState& owner, const std::string& owner_name, std::map<std::string, Value>::iterator it, bool report);
   // The owner's state in `generation`, reset when that is newer; null when the entry is stale
   // or the owner is not accepted.
@@ -179,7 +180,6 @@ class Replication {
   std::unordered_map<std::string, OwnerState> owners_;
   std::vector<ReplicationPeer> peers_;
   BroadcastQueue queue_;
-  std::uint64_t last_published_ = 0;
   bool sync_soon_ = false;
   unsigned fruitless_syncs_ = 6;  // anti-entropy exchanges in a row that found the replicas equal
   Clock::time_point next_gossip_, next_sync_, next_expiry_;

@@ -22,6 +22,16 @@ uv_handle_t* handle(T* h) {
   return reinterpret_cast<uv_handle_t*>(h);
 }
 
+// A replication message as a stream carries it: a memberlist user message whose payload is
+// kHearsayUserMessage + the message, LZW-compressed like every stream we send.
+Bytes replication_stream(const Bytes& message) {
+  Bytes framed;
+  framed.reserve(message.size() + 1);
+  framed.push_back(kHearsayUserMessage);
+  framed.insert(framed.end(), message.begin(), message.end());
+  return compress_message(encode_stream_user_message(framed));
+}
+
 }  // namespace
 
 bool to_sockaddr(const Address& address, sockaddr_storage& out) {
@@ -170,9 +180,7 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
     if (!r || payload.empty() || payload[0] != kHearsayUserMessage) return close();
     std::optional<Bytes> reply = r->handle_stream(peer_, payload.data() + 1, payload.size() - 1, now);
     if (initiator_ || !reply) return close();
-    Bytes framed{kHearsayUserMessage};
-    framed.insert(framed.end(), reply->begin(), reply->end());
-    write(compress_message(encode_stream_user_message(framed)), true);
+    write(replication_stream(*reply), true);
   }
 
   // The peer sent something we will not act on: a responder says why (as memberlist's err
@@ -356,9 +364,7 @@ void Transport::start_app_stream(StreamSend send) {
   auto stream = std::make_shared<Stream>(*this, true, send.to);
   stream->set_app(send.wants_reply);
   streams_.insert(stream);
-  Bytes framed{kHearsayUserMessage};
-  framed.insert(framed.end(), send.payload.begin(), send.payload.end());
-  stream->connect(compress_message(encode_stream_user_message(framed)));
+  stream->connect(replication_stream(send.payload));
 }
 
 void Transport::flush() {

@@ -7,6 +7,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <malloc.h>
 #include <sys/random.h>
 
 #include <cstdio>
@@ -330,6 +331,11 @@ int main(int argc, char** argv) {
       return 0;
     }
     setup_logging(parsed.config.log_level);
+    // Process-wide, so here: a full catalog sync moves tens of MB through a few large buffers.
+    // With glibc's default the mmap threshold rises after the first such buffer is freed, later
+    // ones come from the heap and their pages stay with the process (RSS 242 MiB after
+    // receiving 100,000 instances, 180 MiB of it live). A fixed threshold returns them on free.
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     Agent agent(std::move(parsed.config));
     return agent.run();
   } catch (const ConfigError& e) {

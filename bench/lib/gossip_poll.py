@@ -286,11 +286,11 @@ class HearsayAgent:
         self.port = port
         self.conn = None
 
-    def request(self, method, path):
+    def request(self, method, path, body=None):
         try:
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT)
-            self.conn.request(method, path)
+            self.conn.request(method, path, body=body)
             r = self.conn.getresponse()
             body = r.read()
             if r.status != 200:

@@ -29,37 +29,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, __import__("os").path.dirname(__import__("os").path.abspath(__file__)))
-from gossip_poll import SerfAgent  # noqa: E402  (serf's msgpack RPC client)
+from gossip_poll import HearsayAgent, SerfAgent  # noqa: E402  (the clients bench/gossip.sh uses)
 
-REQUEST_TIMEOUT = 10.0
-
-
-class Http:
-    def __init__(self, port):
-        self.port = port
-        self.conn = None
+class Http(HearsayAgent):
+    """gossip_poll's keep-alive HTTP client; a request that fails on a kept connection is tried
+    once more on a fresh one, so that one dropped connection does not end a long load."""
 
     def request(self, method, path, body=None):
-        for attempt in range(2):
-            try:
-                if self.conn is None:
-                    self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT)
-                self.conn.request(method, path, body=body)
-                r = self.conn.getresponse()
-                data = r.read()
-                if r.status != 200:
-                    raise RuntimeError(f"{method} {path}: HTTP {r.status} {data[:200]!r}")
-                return data
-            except (OSError, http.client.HTTPException):
-                self.close()
-                if attempt == 1:
-                    raise
-        return b""
-
-    def close(self):
-        if self.conn is not None:
-            self.conn.close()
-        self.conn = None
+        try:
+            return super().request(method, path, body)
+        except (OSError, http.client.HTTPException):
+            return super().request(method, path, body)
 
 
 def raw_members(buf, start, end):

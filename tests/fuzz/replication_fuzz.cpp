@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   engine.receive(from, data, size, Clock::time_point{});
   for (const auto& c : engine.take_changes()) {
-    if (c.deleted != c.value.empty() && c.deleted) std::abort();  // a removal carries no value
+    if (c.deleted && !c.value.empty()) std::abort();  // a removal carries no value
   }
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
   (void)hearsay::catalog::decode_node(bytes);
