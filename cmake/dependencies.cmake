@@ -1,4 +1,6 @@
 # Third-party libraries, all from Debian packages (packaging/install-deps.sh installs them).
+# The project links them through the dep:: targets below, never by their packages' own names,
+# so that cmake/static_link.cmake can point the same names at the static archives.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
@@ -6,25 +8,41 @@ pkg_check_modules(LIBKNOT REQUIRED IMPORTED_TARGET libknot)
 # RE2 for the filter language's `matches`: Go regexp syntax (as Consul) in linear time.
 pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 find_package(spdlog REQUIRED)
+find_package(fmt REQUIRED)
 find_package(cxxopts REQUIRED)
 find_package(RapidJSON REQUIRED)
 find_package(Catch2 REQUIRED)
 find_package(ZLIB REQUIRED)
 
 # libhttp-parser and mbedTLS ship no CMake or pkg-config files on Debian 12.
-find_library(HTTP_PARSER_LIBRARY NAMES http_parser REQUIRED)
 find_path(HTTP_PARSER_INCLUDE_DIR http_parser.h REQUIRED)
-add_library(http_parser::http_parser UNKNOWN IMPORTED)
-set_target_properties(http_parser::http_parser PROPERTIES
-  IMPORTED_LOCATION ${HTTP_PARSER_LIBRARY}
-  INTERFACE_INCLUDE_DIRECTORIES ${HTTP_PARSER_INCLUDE_DIR})
 
-find_library(MBEDTLS_LIBRARY mbedtls REQUIRED)
-find_library(MBEDX509_LIBRARY mbedx509 REQUIRED)
-find_library(MBEDCRYPTO_LIBRARY mbedcrypto REQUIRED)
-add_library(mbedtls::mbedtls INTERFACE IMPORTED)
-set_target_properties(mbedtls::mbedtls PROPERTIES
-  INTERFACE_LINK_LIBRARIES "${MBEDTLS_LIBRARY};${MBEDX509_LIBRARY};${MBEDCRYPTO_LIBRARY}")
+if(HEARSAY_STATIC)
+  include(cmake/static_link.cmake)
+else()
+  find_library(HTTP_PARSER_LIBRARY NAMES http_parser REQUIRED)
+  find_library(MBEDTLS_LIBRARY mbedtls REQUIRED)
+  find_library(MBEDX509_LIBRARY mbedx509 REQUIRED)
+  find_library(MBEDCRYPTO_LIBRARY mbedcrypto REQUIRED)
+  add_library(dep::uv INTERFACE IMPORTED)
+  target_link_libraries(dep::uv INTERFACE PkgConfig::LIBUV)
+  add_library(dep::sqlite3 INTERFACE IMPORTED)
+  target_link_libraries(dep::sqlite3 INTERFACE PkgConfig::SQLITE3)
+  add_library(dep::knot INTERFACE IMPORTED)
+  target_link_libraries(dep::knot INTERFACE PkgConfig::LIBKNOT)
+  add_library(dep::re2 INTERFACE IMPORTED)
+  target_link_libraries(dep::re2 INTERFACE PkgConfig::RE2)
+  add_library(dep::zlib INTERFACE IMPORTED)
+  target_link_libraries(dep::zlib INTERFACE ZLIB::ZLIB)
+  add_library(dep::spdlog INTERFACE IMPORTED)
+  target_link_libraries(dep::spdlog INTERFACE spdlog::spdlog)
+  add_library(dep::http_parser INTERFACE IMPORTED)
+  target_include_directories(dep::http_parser INTERFACE ${HTTP_PARSER_INCLUDE_DIR})
+  target_link_libraries(dep::http_parser INTERFACE ${HTTP_PARSER_LIBRARY})
+  add_library(dep::mbedtls INTERFACE IMPORTED)
+  target_link_libraries(dep::mbedtls INTERFACE
+    ${MBEDTLS_LIBRARY} ${MBEDX509_LIBRARY} ${MBEDCRYPTO_LIBRARY})
+endif()
 
 # RapidJSON is header-only; Debian's config file sets RAPIDJSON_INCLUDE_DIRS.
 add_library(rapidjson INTERFACE)

@@ -18,7 +18,7 @@ socklen_t length_of(const sockaddr_storage& addr) {
 }  // namespace
 
 UdpListener::UdpListener(uv_loop_t* loop, Handler handler)
-    : loop_(loop), handler_(std::move(handler)), buffers_(kBatch) {}
+    : loop_(loop), handler_(std::move(handler)), buffers_(std::make_unique_for_overwrite<std::uint8_t[]>(kBatch * kMaxDatagram)) {}
 
 UdpListener::~UdpListener() { close(); }
 
@@ -51,7 +51,7 @@ void UdpListener::on_readable() {
   std::array<iovec, kBatch> iov{};
   std::array<sockaddr_storage, kBatch> from{};
   for (std::size_t i = 0; i < kBatch; ++i) {
-    iov[i] = {buffers_[i].data(), buffers_[i].size()};
+    iov[i] = {buffer(i), kMaxDatagram};
     messages[i].msg_hdr.msg_name = &from[i];
     messages[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
     messages[i].msg_hdr.msg_iov = &iov[i];
@@ -61,7 +61,7 @@ void UdpListener::on_readable() {
   if (n <= 0) return;  // EAGAIN (another reader was faster) or a transient error
   in_batch_ = true;
   for (int i = 0; i < n; ++i) {
-    handler_(buffers_[static_cast<std::size_t>(i)].data(), messages[static_cast<std::size_t>(i)].msg_len,
+    handler_(buffer(static_cast<std::size_t>(i)), messages[static_cast<std::size_t>(i)].msg_len,
              from[static_cast<std::size_t>(i)]);
   }
   in_batch_ = false;

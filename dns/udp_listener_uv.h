@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 namespace hearsay::dns {
@@ -52,7 +53,10 @@ class UdpListener {
   uv_poll_t* poll_ = nullptr;  // heap: freed in its close callback
   bool in_batch_ = false;
   std::vector<Pending> pending_;
-  std::vector<std::array<std::uint8_t, kMaxDatagram>> buffers_;
+  // kBatch receive buffers of kMaxDatagram bytes in one block, deliberately not zero-filled:
+  // untouched pages stay unmapped, so the 640 KiB costs only what queries actually write.
+  std::unique_ptr<std::uint8_t[]> buffers_;
+  std::uint8_t* buffer(std::size_t i) { return buffers_.get() + i * kMaxDatagram; }
   std::uint64_t send_drops_ = 0;
 };
 

@@ -6,7 +6,7 @@ set -euo pipefail
 
 # Build: compiler, CMake, and the libraries named in DEVELOPERS.md.
 build_packages=(
-  build-essential cmake ninja-build pkg-config
+  build-essential cmake ninja-build pkg-config lld
   libuv1-dev libmsgpack-cxx-dev libmbedtls-dev libsqlite3-dev
   libcxxopts-dev libspdlog-dev libfmt-dev rapidjson-dev libhttp-parser-dev libknot-dev libre2-dev zlib1g-dev
   catch2

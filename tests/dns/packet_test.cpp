@@ -6,6 +6,7 @@ extern "C" {
 #include <libknot/libknot.h>
 }
 
+#include <cstring>
 #include <memory>
 #include <set>
 
@@ -298,4 +299,53 @@ TEST_CASE("glue owners are compressed against the SRV targets", "[unit]") {
   // of 16 (owner = a 2-byte pointer to the target); OPT 11: 627. Spelling out each glue owner
   // again would make it 827.
   CHECK(r.bytes.size() == 627);
+}
+
+namespace {
+
+// `query` with a TSIG record (RFC 8945) appended, as `dig -y hmac-sha256:k1:...` sends it.
+std::vector<std::uint8_t> with_tsig(std::vector<std::uint8_t> query) {
+  auto put16 = [&](std::uint16_t v) { query.push_back(static_cast<std::uint8_t>(v >> 8)); query.push_back(v & 0xff); };
+  auto put_name = [&](std::initializer_list<const char*> labels) {
+    for (const char* l : labels) {
+      query.push_back(static_cast<std::uint8_t>(std::strlen(l)));
+      query.insert(query.end(), l, l + std::strlen(l));
+    }
+    query.push_back(0);
+  };
+  put_name({"k1"});
+  put16(KNOT_RRTYPE_TSIG);
+  put16(KNOT_CLASS_ANY);
+  put16(0);
+  put16(0);  // TTL 0
+  std::vector<std::uint8_t> rdata;
+  std::swap(rdata, query);  // build the RDATA alone to know its length
+  put_name({"hmac-sha256"});
+  for (int i = 0; i < 6; ++i) query.push_back(0x01);  // time signed
+  put16(300);                                          // fudge
+  put16(32);                                           // MAC size
+  query.insert(query.end(), 32, 0xaa);                 // MAC
+  put16(0x1234);                                       // original ID
+  put16(0);                                            // error
+  put16(0);                                            // other len
+  std::swap(rdata, query);
+  put16(static_cast<std::uint16_t>(rdata.size()));
+  query.insert(query.end(), rdata.begin(), rdata.end());
+  knot_wire_set_arcount(query.data(), static_cast<std::uint16_t>(knot_wire_get_arcount(query.data()) + 1));
+  return query;
+}
+
+}  // namespace
+
+// hearsay verifies no TSIG (as Consul). The static build links libknot without libdnssec
+// (link/knot_without_dnssec.c), where every TSIG algorithm is unknown; the shared build links the
+// real one. In both, a signed query is answered like the same query unsigned.
+TEST_CASE("a TSIG-signed query is answered as if unsigned", "[unit]") {
+  Fixture f;
+  Reply plain = f.reply(make_query("big.service.consul.", KNOT_RRTYPE_SRV));
+  Reply signed_query = f.reply(with_tsig(make_query("big.service.consul.", KNOT_RRTYPE_SRV)));
+  CHECK(signed_query.rcode() == KNOT_RCODE_NOERROR);
+  CHECK(signed_query.count(KNOT_ANSWER) == plain.count(KNOT_ANSWER));
+  CHECK(knot_wire_get_id(signed_query.bytes.data()) == 0x1234);
+  CHECK(f.stats.formerr == 0);
 }
