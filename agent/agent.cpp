@@ -109,8 +109,21 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
     gossip_->attach(*replication_, [this](std::vector<gossip::ReplicaChange> changes) {
       catalog_replication_->apply(changes);
     });
+
+    // Keyring operations reach every member as serf's key queries, and we answer theirs.
+    cluster_keyring_ = std::make_unique<ClusterKeyring>(
+        *membership_, config_.datacenter,
+        [this](http::KeyringOp op, const gossip::Bytes& key) { return apply_keyring_change(op, key); },
+        [this] { return keyring(); });
+    gossip_->on_queries([this](std::vector<gossip::SerfQuery> queries, std::vector<gossip::SerfQueryResponse> answers) {
+      for (const gossip::SerfQuery& q : queries) cluster_keyring_->answer(q);
+      for (const gossip::SerfQueryResponse& a : answers) cluster_keyring_->on_response(a);
+      arm_keyring_timer();
+    });
   }
 
+  check_uv(uv_timer_init(&loop_, &keyring_timer_), "uv_timer_init");
+  keyring_timer_.data = this;
   check_uv(uv_idle_init(&loop_, &flush_idle_), "uv_idle_init");
   check_uv(uv_check_init(&loop_, &flush_check_), "uv_check_init");
   flush_idle_.data = this;
@@ -309,7 +322,7 @@ void Agent::shutdown() {
   if (gossip_) gossip_->close();
   scheduler_->stop_all([] {});
   for (uv_handle_t* h : {as_handle(&flush_idle_), as_handle(&flush_check_), as_handle(&reap_timer_),
-                         as_handle(&retry_join_timer_), as_handle(&sigint_), as_handle(&sigterm_)}) {
+                         as_handle(&retry_join_timer_), as_handle(&keyring_timer_), as_handle(&sigint_), as_handle(&sigterm_)}) {
     if (h->loop == &loop_ && !uv_is_closing(h)) uv_close(h, nullptr);
   }
 }
@@ -373,26 +386,46 @@ http::OpResult Agent::force_leave(const std::string& node) {
   return http::OpResult::fail(error.starts_with("no member") ? 404 : 400, error);
 }
 
-http::OpResult Agent::change_keyring(http::KeyringChange change, const std::string& key_text) {
-  if (!keyring_.enabled()) return http::OpResult::fail(500, "No keyring to modify (encryption not enabled)");
-  std::string error;
-  const auto key = gossip::decode_key(key_text, error);
-  if (!key) return http::OpResult::fail(400, "bad key: " + error);
+std::string Agent::apply_keyring_change(http::KeyringOp op, const gossip::Bytes& key) {
   gossip::Keyring changed = keyring_;
-  switch (change) {
-    case http::KeyringChange::install: error = changed.add(*key); break;
-    case http::KeyringChange::use: error = changed.use(*key); break;
-    case http::KeyringChange::remove: error = changed.remove(*key); break;
+  std::string error;
+  switch (op) {
+    case http::KeyringOp::install: error = changed.add(key); break;
+    case http::KeyringOp::use: error = changed.use(key); break;
+    case http::KeyringOp::remove: error = changed.remove(key); break;
+    case http::KeyringOp::list: return {};
   }
-  if (!error.empty()) return http::OpResult::fail(500, error);
+  if (!error.empty()) return error;
   // On disk first: a change that is not durable is not made.
   try {
     save_keyring(config_.data_dir, changed);
   } catch (const std::exception& e) {
-    return http::OpResult::fail(500, e.what());
+    return e.what();
   }
   keyring_ = std::move(changed);
-  return http::OpResult::ok();
+  return {};
+}
+
+void Agent::keyring_operation(http::KeyringOp op, const std::string& key,
+                              std::function<void(http::OpResult, http::KeyringReport)> done) {
+  cluster_keyring_->start(op, key, gossip::Transport::now(), std::move(done));
+  gossip_->flush();  // the query goes out with the next gossip round
+  arm_keyring_timer();
+}
+
+void Agent::arm_keyring_timer() {
+  if (shutting_down_) return;
+  const auto deadline = cluster_keyring_->next_deadline();
+  if (!deadline) {
+    uv_timer_stop(&keyring_timer_);
+    return;
+  }
+  const auto wait = std::chrono::ceil<std::chrono::milliseconds>(*deadline - gossip::Transport::now());
+  uv_timer_start(&keyring_timer_, [](uv_timer_t* t) {
+    auto* self = static_cast<Agent*>(t->data);
+    self->cluster_keyring_->expire(gossip::Transport::now());
+    self->arm_keyring_timer();
+  }, static_cast<std::uint64_t>(std::max<std::int64_t>(wait.count(), 0)), 0);
 }
 
 std::optional<http::KeyringInfo> Agent::keyring() const {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "agent/catalog_replication.h"
+#include "agent/cluster_keyring.h"
 #include "agent/checks/scheduler.h"
 #include "agent/config.h"
 #include "agent/local_state.h"
@@ -50,7 +51,8 @@ class Agent final : public http::AgentOps {
   void join(const std::string& address, std::function<void(http::OpResult)> done) override;
   http::OpResult leave() override;
   http::OpResult force_leave(const std::string& node) override;
-  http::OpResult change_keyring(http::KeyringChange change, const std::string& key) override;
+  void keyring_operation(http::KeyringOp op, const std::string& key,
+                         std::function<void(http::OpResult, http::KeyringReport)> done) override;
   std::optional<http::KeyringInfo> keyring() const override;
   std::vector<http::MemberInfo> members() const override;
   std::vector<std::pair<std::string, double>> metrics() const override;
@@ -66,6 +68,8 @@ class Agent final : public http::AgentOps {
   bool start_gossip();
   void retry_join();  // one -retry-join attempt, then a check after the backoff
   void on_member_event(const gossip::MemberEvent& event);
+  std::string apply_keyring_change(http::KeyringOp op, const gossip::Bytes& key);  // durable; "" or why not
+  void arm_keyring_timer();
   static LocalState::Clock::time_point now() { return LocalState::Clock::now(); }
 
   AgentConfig config_;
@@ -86,6 +90,8 @@ class Agent final : public http::AgentOps {
   std::unique_ptr<gossip::Replication> replication_;
   std::unique_ptr<CatalogReplication> catalog_replication_;
   std::unique_ptr<gossip::Transport> gossip_;
+  std::unique_ptr<ClusterKeyring> cluster_keyring_;
+  uv_timer_t keyring_timer_{};  // the earliest cluster keyring operation's time-out
 
   // Group commit: `flush_idle_` keeps the loop from sleeping while work is pending, and
   // `flush_check_` commits after the loop has handled this turn's I/O.

@@ -3,6 +3,7 @@
 #include "gossip/membership.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string_view>
 
 #include "gossip/codec.h"
@@ -19,8 +20,8 @@ constexpr std::uint8_t kSerfLeaveIntent = 0;    // serf message types (memberlis
 constexpr std::uint8_t kSerfJoinIntent = 1;
 constexpr std::uint8_t kSerfPushPull = 2;
 constexpr std::uint8_t kSerfUserEvent = 3;
-constexpr std::uint8_t kSerfQuery = 4;
-constexpr std::uint64_t kSerfQueryNoBroadcast = 2;  // query Flags bit
+constexpr std::uint64_t kQueryBuffer = 512;  // serf's QueryBuffer: query clock values remembered
+constexpr unsigned kQueryTimeoutMult = 16;   // serf's QueryTimeoutMult
 constexpr std::size_t kMaxRelayed = 1024;  // serf messages remembered as already passed on
 // serf's BroadcastTimeout (wait for the leave intent to go out) and LeavePropagateDelay (wait
 // for our departure to spread before stopping).
@@ -129,7 +130,9 @@ void Membership::on_user_message(const Address& from, const UserMessage& m, Cloc
   // intent is newer than anything serf has seen about us, and we honour a leave intent about a
   // failed member (a force-leave), passing it on as serf does.
   if (m.payload.empty()) return;
-  if (m.payload[0] == kSerfUserEvent || m.payload[0] == kSerfQuery) return relay_serf_message(m);
+  if (m.payload[0] == kSerfUserEvent) return relay_serf_message(m);
+  if (m.payload[0] == kSerfQueryType) return on_serf_query(m);
+  if (m.payload[0] == kSerfQueryResponseType) return on_serf_query_response(m);
   if (m.payload[0] != kSerfLeaveIntent && m.payload[0] != kSerfJoinIntent) return;
   msgpack::zone zone;
   std::size_t offset = 1;
@@ -161,7 +164,84 @@ void Membership::follow_serf_clock(const Bytes& user_state) {
   std::size_t offset = 1;
   auto object = mp::unpack_one(zone, user_state.data(), user_state.size(), offset);
   std::uint64_t ltime = 0;
-  if (object && mp::StructReader(*object).u64("LTime", ltime, UINT64_MAX - 1)) serf_clock_ = std::max(serf_clock_, ltime);
+  if (!object) return;
+  mp::StructReader state(*object);
+  if (state.u64("LTime", ltime, UINT64_MAX - 1)) serf_clock_ = std::max(serf_clock_, ltime);
+  // And its query clock: serf drops queries more than kQueryBuffer behind its own.
+  std::uint64_t query_ltime = 0;
+  if (state.u64("QueryLTime", query_ltime, UINT64_MAX - 1)) query_clock_ = std::max(query_clock_, query_ltime);
+}
+
+void Membership::on_serf_query(const UserMessage& m) {
+  // serf's handleQuery: every query is passed on once (unless it says not to) and delivered
+  // once; we act on the key-management ones, which keep every member's keyring in step.
+  auto query = decode_serf_query(m.payload);
+  if (!query || query->ltime == UINT64_MAX) {
+    ++stats_.messages_dropped;
+    return;
+  }
+  query_clock_ = std::max(query_clock_, query->ltime);
+  if (query_clock_ > kQueryBuffer && query->ltime < query_clock_ - kQueryBuffer) return;  // too old to tell
+  if (!first_sight_of_query(query->ltime, query->id)) return;
+  if (!(query->flags & kSerfQueryNoBroadcast)) broadcast("", m);
+  if (query->filtered) return;  // node or tag filters: never on key queries, which are all we answer
+  if (query->addr.size() != 4 && query->addr.size() != 16) return;  // nowhere to answer
+  if (query->flags & kSerfQueryAck) {
+    const SerfQueryResponse ack{query->ltime, query->id, config_.name, kSerfQueryAck, {}};
+    send_query_response(*query, ack);
+  }
+  const std::string& name = query->name;
+  if (name == kInstallKeyQuery || name == kUseKeyQuery || name == kRemoveKeyQuery || name == kListKeysQuery) {
+    queries_.push_back(std::move(*query));
+  }
+}
+
+bool Membership::first_sight_of_query(std::uint64_t ltime, std::uint32_t id) {
+  std::vector<std::uint32_t>& ids = queries_seen_[ltime];
+  if (std::find(ids.begin(), ids.end(), id) != ids.end()) return false;
+  ids.push_back(id);
+  while (queries_seen_.size() > kQueryBuffer) queries_seen_.erase(queries_seen_.begin());
+  return true;
+}
+
+void Membership::on_serf_query_response(const UserMessage& m) {
+  auto response = decode_serf_query_response(m.payload);
+  if (!response) {
+    ++stats_.messages_dropped;
+    return;
+  }
+  query_responses_.push_back(std::move(*response));
+}
+
+SerfQuery Membership::start_query(const std::string& name, Bytes payload) {
+  SerfQuery q;
+  q.ltime = ++query_clock_;
+  q.id = static_cast<std::uint32_t>(rng_() & 0x7fffffff);  // serf: rand.Int31()
+  q.addr = self().address.ip;
+  q.port = self().address.port;
+  q.source_node = config_.name;
+  q.timeout = query_timeout();
+  q.name = name;
+  q.payload = std::move(payload);
+  first_sight_of_query(q.ltime, q.id);  // our own, coming back by gossip, is not news
+  broadcast("", UserMessage{encode_serf_query(q)});
+  return q;
+}
+
+void Membership::respond(const SerfQuery& query, Bytes payload) {
+  send_query_response(query, SerfQueryResponse{query.ltime, query.id, config_.name, 0, std::move(payload)});
+}
+
+void Membership::send_query_response(const SerfQuery& query, const SerfQueryResponse& response) {
+  // Straight to the asker, never gossiped (serf's SendToAddress): a user message of its own.
+  const Address asker{query.addr, query.port};
+  packets_.push_back(OutgoingPacket{asker, encode(UserMessage{encode_serf_query_response(response)})});
+}
+
+std::chrono::nanoseconds Membership::query_timeout() const {
+  const auto scale = static_cast<unsigned>(std::ceil(std::log10(static_cast<double>(alive_count_) + 1.0)));
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(config_.gossip_interval) * kQueryTimeoutMult *
+         std::max(1u, scale);
 }
 
 bool Membership::is_failed(const std::string& node) const {
@@ -174,17 +254,6 @@ void Membership::relay_serf_message(const UserMessage& m) {
   // serf members pass on every user event and query they have not seen; doing the same keeps
   // serf's own dissemination (key rotation queries, events) from stalling at hearsay members.
   // The message is relayed as it came, so its bytes identify it.
-  if (m.payload[0] == kSerfQuery) {
-    msgpack::zone zone;
-    std::size_t offset = 1;
-    auto object = mp::unpack_one(zone, m.payload.data(), m.payload.size(), offset);
-    if (!object) return;
-    mp::StructReader query(*object);
-    std::uint64_t flags = 0;
-    if (!query.ok()) return;
-    query.u64("Flags", flags, UINT32_MAX);  // absent: 0
-    if (flags & kSerfQueryNoBroadcast) return;
-  }
   const std::size_t id = std::hash<std::string_view>{}(
       std::string_view(reinterpret_cast<const char*>(m.payload.data()), m.payload.size()));
   if (!relayed_.insert(id).second) return;

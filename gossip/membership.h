@@ -19,6 +19,7 @@
 #include "gossip/config.h"
 #include "gossip/member_table.h"
 #include "gossip/messages.h"
+#include "gossip/serf_query.h"
 
 namespace hearsay::gossip {
 
@@ -44,6 +45,11 @@ inline constexpr std::uint8_t kHearsayUserMessage = 0x48;  // 'H'; serf's types 
 struct AppMessage {
   Address from;
   Bytes payload;  // without the leading kHearsayUserMessage byte
+};
+
+// A serf query this agent should answer (one of the key-management queries), from a member.
+struct IncomingQuery {
+  SerfQuery query;
 };
 
 struct MembershipStats {
@@ -91,6 +97,17 @@ class Membership {
   std::vector<PushPullRequest> take_push_pulls() { return std::exchange(push_pulls_, {}); }
   std::vector<MemberEvent> take_events() { return std::exchange(events_, {}); }
   std::vector<AppMessage> take_app_messages() { return std::exchange(app_messages_, {}); }
+
+  // serf queries (gossip/serf_query.h). start_query spreads a new query from us and returns it;
+  // we are not among those it is delivered to, so the caller answers for itself. Key queries
+  // from others arrive through take_queries (once each, acked if asked); respond() sends one
+  // answer to the asker, and answers to our queries arrive through take_query_responses.
+  SerfQuery start_query(const std::string& name, Bytes payload);
+  void respond(const SerfQuery& query, Bytes payload);
+  std::vector<SerfQuery> take_queries() { return std::exchange(queries_, {}); }
+  std::vector<SerfQueryResponse> take_query_responses() { return std::exchange(query_responses_, {}); }
+  // serf's default: gossip_interval * 16 * ceil(log10(alive members + 1)).
+  std::chrono::nanoseconds query_timeout() const;
 
   const MemberTable& members() const { return members_; }
   const Member& self() const { return members_[kSelf]; }
@@ -142,6 +159,10 @@ class Membership {
   bool is_failed(const std::string& node) const;
   void follow_serf_clock(const Bytes& push_pull_user_state);  // dead here, or reaped but still in failed_
   void relay_serf_message(const UserMessage& m);
+  void on_serf_query(const UserMessage& m);
+  void on_serf_query_response(const UserMessage& m);
+  bool first_sight_of_query(std::uint64_t ltime, std::uint32_t id);  // remembers it
+  void send_query_response(const SerfQuery& query, const SerfQueryResponse& response);
   void set_state(Member& m, NodeState state, Clock::time_point now);  // keeps alive_count_ right
   void merge(const PushPull& remote, Clock::time_point now);
   PushPull local_state(bool join) const;
@@ -201,6 +222,11 @@ class Membership {
   std::unordered_set<std::size_t> relayed_;
   std::deque<std::size_t> relayed_order_;
   std::uint64_t serf_clock_ = 0;   // largest serf member-event LTime seen
+  std::uint64_t query_clock_ = 0;  // serf's query clock: largest query LTime seen or sent
+  // Queries seen, as serf keeps them: by LTime, the last kQueryBuffer clock values.
+  std::map<std::uint64_t, std::vector<std::uint32_t>> queries_seen_;
+  std::vector<SerfQuery> queries_;
+  std::vector<SerfQueryResponse> query_responses_;
   Clock::time_point next_probe_, next_gossip_, next_push_pull_, next_reconnect_;
   // Failed (not left) members, kept after they are reaped so reconnect() can try them.
   std::map<std::string, Member> failed_;

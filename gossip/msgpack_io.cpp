@@ -37,6 +37,28 @@ MapWriter& MapWriter::boolean(std::string_view key, bool value) {
   return *this;
 }
 
+MapWriter& MapWriter::strings(std::string_view key, const std::vector<std::string>& values) {
+  raw(key);
+  if (values.empty()) {
+    packer_.pack_nil();
+    return *this;
+  }
+  packer_.pack_array(static_cast<std::uint32_t>(values.size()));
+  for (const std::string& v : values) raw(v);
+  return *this;
+}
+
+MapWriter& MapWriter::byte_strings(std::string_view key, const std::vector<Bytes>& values) {
+  raw(key);
+  if (values.empty()) {
+    packer_.pack_nil();
+    return *this;
+  }
+  packer_.pack_array(static_cast<std::uint32_t>(values.size()));
+  for (const Bytes& v : values) raw(std::string_view(reinterpret_cast<const char*>(v.data()), v.size()));
+  return *this;
+}
+
 StructReader::StructReader(const msgpack::object& map) {
   if (map.type != msgpack::type::MAP) return;
   map_ = &map.via.map;
@@ -102,6 +124,21 @@ bool StructReader::boolean(const char* key, bool& out) const {
   if (v->type == msgpack::type::BOOLEAN) return out = v->via.boolean, true;
   if (v->type == msgpack::type::POSITIVE_INTEGER && v->via.u64 <= 1) return out = v->via.u64 == 1, true;
   return false;
+}
+
+bool StructReader::strings(const char* key, std::vector<std::string>& out) const {
+  const msgpack::object* v = find(key);
+  if (!v) return true;
+  if (v->type == msgpack::type::NIL) return out.clear(), true;
+  if (v->type != msgpack::type::ARRAY) return false;
+  std::vector<std::string> tmp;
+  for (std::uint32_t i = 0; i < v->via.array.size; ++i) {
+    const msgpack::object& e = v->via.array.ptr[i];
+    if (e.type != msgpack::type::STR) return false;
+    tmp.emplace_back(e.via.str.ptr, e.via.str.size);
+  }
+  out = std::move(tmp);
+  return true;
 }
 
 std::optional<msgpack::object> unpack_one(msgpack::zone& zone, const std::uint8_t* data, std::size_t size,

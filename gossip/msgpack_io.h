@@ -31,6 +31,9 @@ class MapWriter {
   MapWriter& bytes(std::string_view key, const Bytes& value, bool nil_when_empty = true);
   MapWriter& uint(std::string_view key, std::uint64_t value);
   MapWriter& boolean(std::string_view key, bool value);
+  // []string and [][]byte; a nil slice (written for an empty one) is nil, as Go writes it.
+  MapWriter& strings(std::string_view key, const std::vector<std::string>& values);
+  MapWriter& byte_strings(std::string_view key, const std::vector<Bytes>& values);
 
  private:
   void raw(std::string_view s);
@@ -55,6 +58,7 @@ class StructReader {
     return true;
   }
   bool boolean(const char* key, bool& out) const;
+  bool strings(const char* key, std::vector<std::string>& out) const;
 
  private:
   const msgpack::object* find(const char* key) const;

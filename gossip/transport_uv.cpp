@@ -369,6 +369,11 @@ void Transport::start_app_stream(StreamSend send) {
 
 void Transport::flush() {
   if (!open_) return;
+  if (on_queries_) {  // first: answers become packets, sent below
+    auto queries = membership_.take_queries();
+    auto responses = membership_.take_query_responses();
+    if (!queries.empty() || !responses.empty()) on_queries_(std::move(queries), std::move(responses));
+  }
   for (OutgoingPacket& p : membership_.take_packets()) send_datagram(p);
   for (PushPullRequest& r : membership_.take_push_pulls()) start_push_pull(std::move(r));
   for (const MemberEvent& e : membership_.take_events()) {

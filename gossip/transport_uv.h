@@ -45,6 +45,11 @@ class Transport {
   using ChangeHandler = std::function<void(std::vector<ReplicaChange>)>;
   void attach(Replication& replication, ChangeHandler on_changes);
 
+  // serf queries for this agent to answer and answers to its own (Membership::take_queries,
+  // take_query_responses), handed over after each input.
+  using QueryHandler = std::function<void(std::vector<SerfQuery>, std::vector<SerfQueryResponse>)>;
+  void on_queries(QueryHandler handler) { on_queries_ = std::move(handler); }
+
   // Binds UDP and TCP on host:port; 0 or a libuv error code.
   int listen(const std::string& host, int port);
   // Sends what Membership produced and re-arms the timer; call after driving Membership
@@ -74,6 +79,7 @@ class Transport {
   const Keyring* keyring_;
   Replication* replication_ = nullptr;
   ChangeHandler on_changes_;
+  QueryHandler on_queries_;
   uv_udp_t udp_{};
   uv_tcp_t tcp_{};
   uv_timer_t timer_{};

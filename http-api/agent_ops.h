@@ -44,12 +44,22 @@ struct AgentIdentity {
   std::map<std::string, std::string> node_meta;
 };
 
-// This agent's gossip keyring (/v1/operator/keyring): base64 keys, primary first.
+// This agent's gossip keyring (/v1/operator/keyring?local-only): base64 keys, primary first.
 struct KeyringInfo {
   std::vector<std::string> keys;
   std::string primary;
 };
-enum class KeyringChange { install, use, remove };
+enum class KeyringOp { list, install, use, remove };
+
+// Consul's KeyringResponse for the LAN pool: what the members that answered a keyring
+// operation reported (list: which keys they hold).
+struct KeyringReport {
+  std::map<std::string, int> keys;          // base64 key -> members that hold it
+  std::map<std::string, int> primary_keys;  // base64 key -> members using it as primary
+  std::map<std::string, std::string> messages;  // member -> why it failed
+  int num_nodes = 0;                        // alive members when the operation started
+  int num_responses = 0, num_errors = 0;
+};
 
 class AgentOps {
  public:
@@ -70,9 +80,13 @@ class AgentOps {
   virtual void join(const std::string& address, std::function<void(OpResult)> done) = 0;
   virtual OpResult leave() = 0;
   virtual OpResult force_leave(const std::string& node) = 0;
-  // 500 "encryption not enabled" without a keyring, 400 for a malformed key.
-  virtual OpResult change_keyring(KeyringChange change, const std::string& key) = 0;
-  virtual std::optional<KeyringInfo> keyring() const = 0;  // nullopt: gossip is not encrypted
+  // A keyring operation on every member, as Consul and `serf keys` do it (serf's key queries):
+  // `done` gets the report once every alive member answered, or at the query's time-out.
+  // Refused at once (`done` called before returning) with 500 when encryption is off here and
+  // 400 for a malformed key. A report with failures or missing answers is 500 (Consul's text).
+  virtual void keyring_operation(KeyringOp op, const std::string& key,
+                                 std::function<void(OpResult, KeyringReport)> done) = 0;
+  virtual std::optional<KeyringInfo> keyring() const = 0;  // this agent's; nullopt: not encrypted
 
   virtual std::vector<MemberInfo> members() const = 0;
   // Counters since start (dropped packets, decryption failures, DNS rcodes...) as

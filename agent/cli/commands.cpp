@@ -35,10 +35,10 @@ constexpr const char* kUsage = R"(Usage: agent [flags]              run the agen
        agent catalog nodes            list the nodes in the catalog
        agent leave                    make the local agent leave the cluster and stop
        agent force-leave NODE         mark a failed member as left, so nobody reconnects to it
-       agent keyring -list            list the gossip keys of the local agent
-       agent keyring -install KEY     add a gossip key (base64) to the local agent's keyring
+       agent keyring -list            list the gossip keys of every member, with their counts
+       agent keyring -install KEY     add a gossip key (base64) to every member's keyring
        agent keyring -use KEY         make an installed key the one gossip is encrypted with
-       agent keyring -remove KEY      remove a key that is not the primary
+       agent keyring -remove KEY      remove a key that is not the primary, everywhere
        agent keygen                   print a new random 32-byte gossip key (base64)
        agent version
 Subcommands take -http-addr=HOST:PORT (default: $CONSUL_HTTP_ADDR or 127.0.0.1:8500).
@@ -195,7 +195,7 @@ int cmd_catalog_nodes(const CliArgs& args) {
 }
 
 // Consul's `keyring` flags: -list, or one of -install/-use/-remove with a key (-flag KEY or
-// -flag=KEY). Changes apply to the local agent's keyring (see /v1/operator/keyring).
+// -flag=KEY). Like Consul's, each reaches every member of the cluster (/v1/operator/keyring).
 int cmd_keyring(const CliArgs& args) {
   const auto& p = args.positional;
   std::string op, key;
@@ -223,11 +223,14 @@ int cmd_keyring(const CliArgs& args) {
     if (!doc || !doc->IsArray()) return 1;
     for (const auto& pool : doc->GetArray()) {
       if (!pool.IsObject() || !pool.HasMember("Keys") || !pool["Keys"].IsObject()) continue;
-      std::printf("==> Keys of the local agent (dc %s):\n", str(pool, "Datacenter").c_str());
+      // Consul's layout: each key with how many of the members hold it.
+      std::printf("==> Gathering installed encryption keys...\n\n%s (LAN):\n", str(pool, "Datacenter").c_str());
+      const int nodes = pool.HasMember("NumNodes") && pool["NumNodes"].IsInt() ? pool["NumNodes"].GetInt() : 0;
       const rapidjson::Value* primary = pool.HasMember("PrimaryKeys") ? &pool["PrimaryKeys"] : nullptr;
       for (auto it = pool["Keys"].MemberBegin(); it != pool["Keys"].MemberEnd(); ++it) {
         const bool is_primary = primary && primary->IsObject() && primary->HasMember(it->name.GetString());
-        std::printf("  %s%s\n", it->name.GetString(), is_primary ? "  [primary]" : "");
+        const int holders = it->value.IsInt() ? it->value.GetInt() : 0;
+        std::printf("  %s [%d/%d]%s\n", it->name.GetString(), holders, nodes, is_primary ? "  (primary)" : "");
       }
     }
     return 0;

@@ -156,9 +156,10 @@ TEST_CASE("serf events, queries and intents are passed on once; no-rebroadcast q
     Bytes packet = encode(UserMessage{std::move(payload)});
     net.node(0).receive_packet(sim::Network::address_of(3), packet.data(), packet.size(), net.now());
   };
-  auto query = [](std::uint64_t flags) {
+  // A query is known by (LTime, ID), as serf knows it.
+  auto query = [](std::uint64_t flags, std::uint64_t id) {
     Bytes q{4};
-    hearsay::gossip::mp::MapWriter(q, 4).uint("Flags", flags).uint("ID", 7).uint("LTime", 3).str("Name", "_serf_ping");
+    hearsay::gossip::mp::MapWriter(q, 4).uint("Flags", flags).uint("ID", id).uint("LTime", 3).str("Name", "_serf_ping");
     return q;
   };
   auto intent = [](const std::string& node, std::uint64_t ltime) {
@@ -167,14 +168,14 @@ TEST_CASE("serf events, queries and intents are passed on once; no-rebroadcast q
     return j;
   };
   const std::uint64_t before = user_messages();
-  inject(query(2));  // "do not rebroadcast"
+  inject(query(2, 6));  // "do not rebroadcast"
   net.run_for(3s);
   CHECK(user_messages() == before);
-  inject(query(0));
+  inject(query(0, 7));
   net.run_for(3s);
   const std::uint64_t after_query = user_messages();
   CHECK(after_query > before);
-  inject(query(0));  // the same query again: already passed on
+  inject(query(0, 7));  // the same query again: already passed on
   net.run_for(3s);
   CHECK(user_messages() == after_query);
   inject(intent("n2", 50));  // a join intent about a known member: passed on, once

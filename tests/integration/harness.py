@@ -183,8 +183,8 @@ class Serf:
         return {m["name"]: (m["status"], m["tags"]) for m in json.loads(out.stdout)["members"]}
 
     def keys(self, *args):
-        """`serf keys ...`; its exit status is 1 when any member (hearsay ones: they do not answer
-        serf queries) reports no success, so the caller checks the effect, not the status."""
+        """`serf keys ...`: serf's key query to every member; exit status 1 when any member
+        (serf or hearsay) fails or does not answer."""
         return subprocess.run(["serf", "keys", f"-rpc-addr=127.0.0.1:{self.rpc}", *args],
                               capture_output=True, text=True, timeout=30)
 
