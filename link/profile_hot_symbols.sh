@@ -32,34 +32,40 @@ wait_http() {  # port: until the agent answers (callgrind runs it ~50x slower)
   echo "agent on $1 did not start" >&2; exit 1
 }
 
-"$AGENT" -node peer -data-dir "$WORK/peer" -bind 127.0.0.1 -client 127.0.0.1 -serf-lan-port 28301 \
-  -http-port 28500 -dns-port 28600 -log-level warn &
-PIDS+=($!)
+# Four peers, so the profiled agent probes, gossips and merges push/pulls as in a cluster.
+for i in 0 1 2 3; do
+  join=()
+  [ "$i" -gt 0 ] && join=(-retry-join 127.0.0.1:28300)  # peer0 may still be starting
+  "$AGENT" -node "peer$i" -data-dir "$WORK/peer$i" -bind 127.0.0.1 -client 127.0.0.1 -serf-lan-port $((28300 + i)) \
+    -http-port $((28500 + i)) -dns-port $((28600 + i)) -log-level warn "${join[@]}" &
+  PIDS+=($!)
+done
 valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out" --compress-strings=no --demangle=no \
   "$AGENT" -node profiled -data-dir "$WORK/profiled" -bind 127.0.0.1 -client 127.0.0.1 -serf-lan-port 18301 \
-  -http-port 18500 -dns-port 18600 -log-level info -join 127.0.0.1:28301 2>"$WORK/valgrind.log" &
-PIDS+=($!)
+  -http-port 18500 -dns-port 18600 -log-level info -retry-join 127.0.0.1:28300 2>"$WORK/valgrind.log" &
+PROFILED=$!
+PIDS+=($PROFILED)
 wait_http 28500
 wait_http 18500
 
 A=127.0.0.1:18500
 http -X PUT "$A/v1/agent/service/register" -d '{"Name":"web","ID":"web1","Port":8080,"Tags":["v1","primary"],"Meta":{"team":"a"},"Check":{"TTL":"30s"}}'
 http -X PUT "$A/v1/agent/check/pass/service:web1"
-http -X PUT "127.0.0.1:28500/v1/agent/service/register" -d '{"Name":"db","Port":5432}'
+http -X PUT "127.0.0.1:28501/v1/agent/service/register" -d '{"Name":"db","Port":5432}'
 sleep 5
 for path in agent/members agent/self agent/services agent/checks catalog/services catalog/nodes \
     "catalog/service/web" "catalog/service/db?tag=v1" "health/service/web?passing" "health/state/any" \
-    "catalog/node/peer" agent/metrics "catalog/services?index=1&wait=1s"; do
+    "catalog/node/peer1" agent/metrics "catalog/services?index=1&wait=1s"; do
   http "$A/v1/$path"
 done
 for q in "web.service.consul A" "web.service.consul SRV" "v1.web.service.consul SRV" \
-    "_web._tcp.service.consul SRV" "peer.node.consul A" "db.service.consul A" "missing.service.consul A"; do
+    "_web._tcp.service.consul SRV" "peer1.node.consul A" "db.service.consul A" "missing.service.consul A"; do
   # shellcheck disable=SC2086
   dig +time=10 +tries=1 @127.0.0.1 -p 18600 $q >/dev/null || echo "query failed: $q" >&2
 done
 sleep 20  # idle: probes, gossip, a push/pull, anti-entropy
 http -X PUT "$A/v1/agent/leave"
-wait "${PIDS[1]}" || true
+wait "$PROFILED" || true
 
 {
   echo "# Functions a running agent executes, in the order lld should lay them out (one mangled"
