@@ -22,6 +22,9 @@ constexpr std::uint8_t kSerfPushPull = 2;
 constexpr std::uint8_t kSerfUserEvent = 3;
 constexpr std::uint64_t kQueryBuffer = 512;  // serf's QueryBuffer: query clock values remembered
 constexpr unsigned kQueryTimeoutMult = 16;   // serf's QueryTimeoutMult
+constexpr Duration kFastPushPullDelay{1000};  // see push_pull_soon()
+constexpr unsigned kFastPushPulls = 3;
+constexpr std::size_t kBacklogFanout = 2;  // see gossip()
 constexpr std::size_t kMaxRelayed = 1024;  // serf messages remembered as already passed on
 // serf's BroadcastTimeout (wait for the leave intent to go out) and LeavePropagateDelay (wait
 // for our departure to spread before stopping).
@@ -51,6 +54,7 @@ Membership::Membership(MembershipConfig config, std::uint64_t seed, Clock::time_
 }
 
 void Membership::set_state(Member& m, NodeState state, Clock::time_point now) {
+  ++state_changes_;
   if (m.state == NodeState::alive) --alive_count_;
   if (state == NodeState::alive) ++alive_count_;
   m.state = state;
@@ -277,22 +281,41 @@ PushPull Membership::local_state(bool join) const {
 
 PushPull Membership::handle_push_pull(const PushPull& request, Clock::time_point now) {
   PushPull reply = local_state(request.join);  // the reply goes first, then we merge (as memberlist)
-  merge(request, now);
+  if (merge(request, now)) push_pull_soon(now);
   return reply;
 }
 
-void Membership::push_pull_reply(const PushPull& reply, Clock::time_point now) { merge(reply, now); }
+void Membership::push_pull_reply(const PushPull& reply, Clock::time_point now) {
+  if (merge(reply, now)) {
+    push_pull_soon(now);
+  } else {
+    fast_push_pulls_ = 0;  // our view and a peer's agree: the burst is over
+  }
+}
+
+void Membership::push_pull_soon(Clock::time_point now) {
+  // An exchange that changed our view (a join storm, a healed partition) means others may
+  // also have missed what we just learned, or we what they hold: another exchange with a
+  // random member follows shortly instead of a whole push/pull interval later. Gossip alone
+  // leaves some members a full interval behind when many join at once (each alive message is
+  // sent a bounded number of times). At most kFastPushPulls in a row, so steady churn cannot
+  // turn push/pull into a once-a-second full-state exchange; an idle cluster never gets here.
+  if (fast_push_pull_due_ || fast_push_pulls_ >= kFastPushPulls) return;
+  fast_push_pull_due_ = true;
+  next_push_pull_ = std::min(next_push_pull_, now + kFastPushPullDelay);
+}
 
 void Membership::push_pull_failed(const Address&) {}
 
-void Membership::merge(const PushPull& remote, Clock::time_point now) {
+bool Membership::merge(const PushPull& remote, Clock::time_point now) {
   // memberlist's verifyProtocol: refuse the whole state if any entry lacks a usable Vsn.
   for (const PushNodeState& n : remote.nodes) {
     if (!valid_versions(n.vsn)) {
       ++stats_.messages_dropped;
-      return;
+      return false;
     }
   }
+  const std::uint64_t changes_before = state_changes_;
   follow_serf_clock(remote.user_state);
   for (const PushNodeState& n : remote.nodes) {
     switch (n.state) {
@@ -313,6 +336,7 @@ void Membership::merge(const PushPull& remote, Clock::time_point now) {
       case NodeState::suspect: on_suspect(Suspect{n.incarnation, n.name, config_.name}, now); break;
     }
   }
+  return state_changes_ != changes_before;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -584,6 +608,7 @@ void Membership::tick(Clock::time_point now) {
     next_gossip_ = now + config_.gossip_interval;
   }
   if (now >= next_push_pull_) {
+    if (std::exchange(fast_push_pull_due_, false)) ++fast_push_pulls_;
     start_push_pull(now);
     next_push_pull_ = now + push_pull_scale(config_.push_pull_interval, estimated_members());
   }
@@ -754,7 +779,12 @@ void Membership::finish_probe(Clock::time_point now) {
 }
 
 void Membership::gossip(Clock::time_point now) {
-  auto targets = random_members(config_.gossip_nodes, [&](const Member& m) {
+  // memberlist sends to gossip_nodes members a round. While news is still queued after those,
+  // we go on to as many more: in a join storm every member re-gossips every join, and with
+  // hearsay's tags only ~7 alive messages fit in a packet, so the queue drained at memberlist's
+  // pace held joins back for seconds. Each message is still sent `limit` times in all, only
+  // sooner; an idle member (empty queue) sends nothing either way.
+  auto targets = random_members(config_.gossip_nodes * kBacklogFanout, [&](const Member& m) {
     if (m.name == config_.name) return false;
     if (m.state == NodeState::alive || m.state == NodeState::suspect) return true;
     return m.state == NodeState::dead && now - m.state_change <= config_.gossip_to_the_dead;
@@ -762,7 +792,7 @@ void Membership::gossip(Clock::time_point now) {
   const std::size_t limit = retransmit_limit(config_.retransmit_mult, estimated_members());
   for (const Member* target : targets) {
     auto messages = broadcasts_.take(config_.udp_buffer_size - kCompoundHeader, kCompoundPart, limit);
-    if (messages.empty()) return;
+    if (messages.empty()) return;  // the extra targets get packets only while news is queued
     if (messages.size() > kMaxCompoundParts) messages.resize(kMaxCompoundParts);
     std::vector<ByteView> parts;
     parts.reserve(messages.size());

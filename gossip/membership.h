@@ -164,7 +164,8 @@ class Membership {
   bool first_sight_of_query(std::uint64_t ltime, std::uint32_t id);  // remembers it
   void send_query_response(const SerfQuery& query, const SerfQueryResponse& response);
   void set_state(Member& m, NodeState state, Clock::time_point now);  // keeps alive_count_ right
-  void merge(const PushPull& remote, Clock::time_point now);
+  bool merge(const PushPull& remote, Clock::time_point now);  // true when our view changed
+  void push_pull_soon(Clock::time_point now);
   PushPull local_state(bool join) const;
 
   // Timers.
@@ -213,6 +214,9 @@ class Membership {
   std::uint32_t next_seq_ = 1;
   int awareness_ = 0;
   std::size_t alive_count_ = 1;  // ourselves
+  std::uint64_t state_changes_ = 0;  // every set_state(): tells whether a merge brought news
+  bool fast_push_pull_due_ = false;  // next_push_pull_ was brought forward by push_pull_soon()
+  unsigned fast_push_pulls_ = 0;     // such early exchanges in a row, each of which found news
   bool leaving_ = false;
   bool left_ = false;              // our own "dead" has been queued
   Clock::time_point leave_started_{}, leave_at_{}, left_at_{};

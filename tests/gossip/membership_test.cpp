@@ -260,6 +260,45 @@ TEST_CASE("garbage packets are counted and dropped", "[unit]") {
 // join and converge; a crash is detected by everyone within the Lifeguard bound; then 10% loss
 // and a member starved of CPU for 5 s, with no live member declared dead; then a partition of
 // 20 s that heals and converges again.
+// bench/gossip.sh's join: everyone joins one member at once. Each alive message is sent a
+// bounded number of times, and with hearsay's ~110 bytes of tags few fit in a packet, so at
+// memberlist's pace (3 packets a round, the next push/pull 60 s away at N = 50) the median
+// storm took 2.7 s and more than one in ten left a member waiting for push/pull. Gossiping to
+// more members while news is queued, and exchanging state again soon after a push/pull that
+// brought news, converge every seed in about a second.
+TEST_CASE("a join storm of 50 converges within seconds, never waiting for a push/pull interval", "[unit]") {
+  MembershipConfig base;
+  base.meta = Bytes(110, 'x');  // the size of hearsay's serf tags
+  constexpr std::size_t n = 50;
+  for (std::uint64_t seed = 1; seed <= 12; ++seed) {
+    sim::Network net(n, sim::Options{.seed = seed, .min_latency = Duration(0), .max_latency = Duration(1)}, base);
+    for (std::size_t i = 1; i < n; ++i) net.join(i, 0, Duration(static_cast<std::int64_t>(i % 5)));
+    auto everyone_sees_everyone = [&] {
+      for (std::size_t v = 0; v < n; ++v) {
+        if (net.node(v).alive_count() != n) return false;
+      }
+      return true;
+    };
+    const auto took = net.run_until_true(everyone_sees_everyone, 30s, Duration(10));
+    INFO("seed " << seed);
+    REQUIRE(took);
+    CHECK(*took <= 3s);
+  }
+}
+
+TEST_CASE("early push/pulls stop once views agree: an idle cluster keeps the regular interval", "[unit]") {
+  sim::Network net(8, sim::Options{.seed = 9});
+  join_all(net, 9);
+  REQUIRE(net.run_until_true([&] { return converged(net); }, 20s));
+  net.run_for(30s);  // the join's early exchanges are over
+  const std::uint64_t before = net.push_pulls_started();
+  net.run_for(300s);
+  // One push/pull per member per 30 s interval (jittered), nothing more.
+  const std::uint64_t started = net.push_pulls_started() - before;
+  CHECK(started >= 8 * 9);
+  CHECK(started <= 8 * 11);
+}
+
 TEST_CASE("1000 members: join, crash, loss with a starved member, partition and heal", "[sim]") {
   sim::Network net(1000, sim::Options{.seed = 42, .loss = 0.01});
   join_all(net, 42);

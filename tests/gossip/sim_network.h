@@ -99,6 +99,7 @@ class Network {
   }
   bool alive(std::size_t i) const { return !nodes_[i].killed; }
   std::uint64_t packets_sent() const { return packets_sent_; }
+  std::uint64_t push_pulls_started() const { return push_pulls_started_; }
   // Every "failed" event any node raised: (viewer, subject, when).
   struct Failure {
     std::size_t viewer;
@@ -171,6 +172,7 @@ class Network {
       });
     }
     for (PushPullRequest& r : m.take_push_pulls()) {
+      ++push_pulls_started_;
       const auto to = index_of(r.to);
       if (!to) continue;
       const std::size_t j = *to;
@@ -200,6 +202,7 @@ class Network {
   std::vector<int> groups_;
   sim::EventQueue events_{Clock::time_point{} + std::chrono::hours(1)};
   std::uint64_t packets_sent_ = 0;
+  std::uint64_t push_pulls_started_ = 0;
   std::vector<Failure> failures_;
   std::vector<std::string> names_;
 };
