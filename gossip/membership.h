@@ -2,6 +2,9 @@
 // 5.2, 7) so serf agents and hearsay agents can share a cluster. Sans-I/O: fed packets, push/pull
 // exchanges and the time; it returns packets to send, push/pulls to start and member events.
 // The libuv shell (transport) does the sockets; the simulator in tests/ does a whole network.
+// Two departures from memberlist's pacing, both wire-compatible and idle when nothing changes:
+// gossip reaches up to twice as many members a round while news is queued (gossip()), and a
+// push/pull that changed our view brings the next one forward (push_pull_soon()).
 #pragma once
 
 #include <cstdint>
