@@ -344,10 +344,10 @@ class Poller:
         return 1000 * sum(self.round_seconds) / max(1, len(self.round_seconds))
 
 
-def false_failed(results, killed=None):
-    """Names some agent lists as failed/left/leaving (none may be, but the one we killed)."""
+def false_failed(results, killed=()):
+    """Names some agent lists as failed/left/leaving (none may be, but those we killed)."""
     return {name for members, _, _ in results.values() for name, status in (members or {}).items()
-            if name != killed and status in ("failed", "left", "leaving")}
+            if name not in killed and status in ("failed", "left", "leaving")}
 
 
 def poll_until_done(poller, is_done, t0, timeout, poll_ms, describe):
@@ -363,7 +363,7 @@ def poll_until_done(poller, is_done, t0, timeout, poll_ms, describe):
         confirming = not pending
         results = poller.round(None if confirming else pending)
         rounds += 1
-        seen_failed |= false_failed(results, describe.get("killed"))
+        seen_failed |= false_failed(results, describe.get("killed", ()))
         not_done = []
         for i, (members, at, _) in results.items():
             if members is not None and is_done(members):
@@ -487,7 +487,10 @@ def cmd_check(impl, ports):
     os._exit(0)
 
 
-def cmd_detect(impl, pid, name, timeout, poll_ms, ports):
+def cmd_detect(impl, pid, name, earlier, timeout, poll_ms, ports):
+    """Kills `pid` (member `name`) and times until every agent on `ports` lists it failed.
+    `earlier`: members killed before in this group (comma-separated, or -), failed already."""
+    killed = {name} | ({n for n in earlier.split(",") if n} if earlier != "-" else set())
     group = agents(impl, ports)
     poller = Poller(group)
     poller.round()  # connect before t0
@@ -502,7 +505,7 @@ def cmd_detect(impl, pid, name, timeout, poll_ms, ports):
     # Failed stays failed (serf reaps after 24 h), so "first seen failed" needs no run of samples.
     done_at, rounds, seen_failed = poll_until_done(
         poller, lambda m: m.get(name) == "failed", t0, timeout, poll_ms,
-        {"what": f"{name} failed", "progress": progress, "killed": name,
+        {"what": f"{name} failed", "progress": progress, "killed": killed,
          "state": lambda m: None if m is None else m.get(name)})
     print(f"{max(done_at) - t0:.3f} {rounds} {poller.mean_round_ms():.1f} {','.join(sorted(seen_failed)) or '-'}",
           flush=True)
@@ -520,7 +523,7 @@ def main(argv):
     elif cmd == "check":
         cmd_check(args[0], args[1:])
     elif cmd == "detect":
-        cmd_detect(args[0], int(args[1]), args[2], float(args[3]), float(args[4]), args[5:])
+        cmd_detect(args[0], int(args[1]), args[2], args[3], float(args[4]), float(args[5]), args[6:])
     else:
         sys.exit(f"unknown subcommand {cmd}")
 
