@@ -14,6 +14,7 @@
 
 #include "agent/identity.h"
 #include "agent/keyring_file.h"
+#include "agent/startup_pages.h"
 #include "gossip/serf_tags.h"
 
 namespace hearsay::agent {
@@ -178,6 +179,16 @@ int Agent::run() {
     }
   }, reap_ms, reap_ms);
 
+  // Start-up (the catalog load, the listeners, the first joins and syncs) is over by then.
+  constexpr std::uint64_t kSettleMs = 10000;
+  settle_timer_.data = this;
+  uv_timer_init(&loop_, &settle_timer_);
+  uv_timer_start(&settle_timer_, [](uv_timer_t*) {
+    const ReleasedPages r = release_startup_pages();
+    spdlog::debug("start-up over: dropped the mappings of {} KiB of the executable{}", r.executable_bytes / 1024,
+                  r.heap_trimmed ? ", trimmed the heap" : "");
+  }, kSettleMs, 0);
+
   for (uv_signal_t* sig : {&sigint_, &sigterm_}) {
     uv_signal_init(&loop_, sig);
     sig->data = this;
@@ -322,7 +333,8 @@ void Agent::shutdown() {
   if (gossip_) gossip_->close();
   scheduler_->stop_all([] {});
   for (uv_handle_t* h : {as_handle(&flush_idle_), as_handle(&flush_check_), as_handle(&reap_timer_),
-                         as_handle(&retry_join_timer_), as_handle(&keyring_timer_), as_handle(&sigint_), as_handle(&sigterm_)}) {
+                         as_handle(&retry_join_timer_), as_handle(&settle_timer_), as_handle(&keyring_timer_),
+                         as_handle(&sigint_), as_handle(&sigterm_)}) {
     if (h->loop == &loop_ && !uv_is_closing(h)) uv_close(h, nullptr);
   }
 }

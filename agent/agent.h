@@ -100,6 +100,7 @@ class Agent final : public http::AgentOps {
   std::vector<std::function<void(bool)>> waiting_for_commit_;
   uv_timer_t reap_timer_{};
   uv_timer_t retry_join_timer_{};
+  uv_timer_t settle_timer_{};  // once, when start-up is over: agent/startup_pages.h
   std::optional<RetryJoinSchedule> retry_join_schedule_;
   int exit_code_ = 0;  // what run() returns
   std::uint64_t stream_bytes_at_trim_ = 0;

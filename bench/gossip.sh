@@ -5,7 +5,8 @@
 #     until 90% of them do (the last few can miss a join broadcast and wait for push/pull);
 #  2. failure detection: from kill -9 of a non-seed member until all others list it failed; the
 #     last BENCH_KILLS (3) members are killed one after another, and the median is reported;
-#  3. RSS per agent: mean VmRSS, read at the end of the idle window (after convergence + settle),
+#  3. RSS per agent: mean VmRSS, read after the idle window (after convergence + settle) and one
+#     member-list query to every agent (step 6, so that the query path counts),
 #     mean RssAnon (private memory: RSS without shared library and program text pages), and
 #     mean PSS (shared pages divided among the processes mapping them: what N agents cost a host);
 #  4. idle CPU per agent: scheduler CPU time (cpu_seconds in lib/common.sh) over the idle window;
@@ -174,11 +175,20 @@ run_group() {
 
   if [ -n "${R[$impl,$n,conv]:-}" ]; then
     sleep "$SETTLE"
-    # ---- 3-5. idle window: nothing is sent to the agents from here to its end
+    # ---- 4-5. idle window: nothing is sent to the agents from here to its end
     local c0 c1 b0=0 b1=0 w0 w1
     w0=$EPOCHREALTIME; c0=$(group_cpu "${pids[@]}"); [ -z "$holder" ] || b0=$(lo_tx_bytes "$holder")
     sleep "$(idle_seconds "$n")"
     c1=$(group_cpu "${pids[@]}"); [ -z "$holder" ] || b1=$(lo_tx_bytes "$holder"); w1=$EPOCHREALTIME
+    R[$impl,$n,cpu]=$(calc "($c1 - $c0) / ($w1 - $w0) / $n * 1000" .2f)  # ms of CPU per s
+    if [ -n "$holder" ]; then R[$impl,$n,bytes]=$(calc "($b1 - $b0) / ($w1 - $w0) / $n" .0f); else R[$impl,$n,bytes]=SKIP; fi
+    # ---- 6. every live member lists every other alive
+    out=$("${in_ns[@]}" "${POLLER[@]}" check "$impl" "${cports[@]}") || out="check-failed -"
+    read -r "R[$impl,$n,bad_pairs]" "R[$impl,$n,ff_idle]" <<<"$out"
+    [ "${R[$impl,$n,bad_pairs]}" = 0 ] || anomaly "after the idle window ${R[$impl,$n,bad_pairs]} (agent, member) pairs not alive"
+    # ---- 3. memory, after that query: an agent's resident set includes the code and data that
+    # serve its API (hearsay drops its start-up pages 10 s after start, agent/startup_pages.h;
+    # read before the query, RSS would leave out the query path, which the idle window never runs).
     R[$impl,$n,rss]=$(calc "$(group_rss_kb VmRSS "${pids[@]}") / $n / 1024" .1f)
     # Private memory: RSS without the file-backed pages (program text and shared libraries,
     # which 100 copies of one binary share), i.e. each agent's own heap and stacks.
@@ -186,12 +196,6 @@ run_group() {
     # Proportional set size: RSS with each shared page divided among the processes that map
     # it, so N copies of one binary count its text once: the memory N agents cost a host.
     R[$impl,$n,pss]=$(calc "$(group_pss_kb "${pids[@]}") / $n / 1024" .2f)
-    R[$impl,$n,cpu]=$(calc "($c1 - $c0) / ($w1 - $w0) / $n * 1000" .2f)  # ms of CPU per s
-    if [ -n "$holder" ]; then R[$impl,$n,bytes]=$(calc "($b1 - $b0) / ($w1 - $w0) / $n" .0f); else R[$impl,$n,bytes]=SKIP; fi
-    # ---- 6. every live member lists every other alive
-    out=$("${in_ns[@]}" "${POLLER[@]}" check "$impl" "${cports[@]}") || out="check-failed -"
-    read -r "R[$impl,$n,bad_pairs]" "R[$impl,$n,ff_idle]" <<<"$out"
-    [ "${R[$impl,$n,bad_pairs]}" = 0 ] || anomaly "after the idle window ${R[$impl,$n,bad_pairs]} (agent, member) pairs not alive"
     # ---- 2. failure detection: the last KILLS agents (never the seed) die one after another;
     # the median of their times is reported. One kill is too noisy to compare: when the first
     # prober reaches the victim and how fast confirmations come vary by seconds between runs.
@@ -295,7 +299,7 @@ OUT="$BENCH_ROOT/bench/results/gossip-$STAMP.md"
   echo
   echo "Loopback, $(nproc) cores, one group at a time$([ $NETNS = 1 ] && echo ", each in its own network namespace")." \
        "t0 = all N agents up, then agents 2..N asked at once to join agent 1; member lists polled every ${POLL_MS} ms" \
-       "over persistent connections. Settle ${SETTLE} s, then the idle window with no queries (RSS at its end, CPU from" \
+       "over persistent connections. Settle ${SETTLE} s, then the idle window with no queries (RSS after it and one member-list query, CPU from" \
        "schedstat, bytes = lo tx with headers$([ $NETNS = 1 ] || echo ", SKIPPED: $NETNS_WHY")). Failure detection: kill -9 of agents N, N-1, ... ($KILLS, ${KILL_GAP} s apart), median." \
        "Agents at -log-level info. hearsay $(git -C "$BENCH_ROOT" describe --always --dirty 2>/dev/null || echo "?"), agent $AGENT_ID."
   echo

@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Writes lld's symbol ordering file from the per-phase callgrind dumps of
+link/profile_hot_symbols.sh (see there for why the order matters).
+
+usage: order_symbols.py AGENT_BINARY START_DUMP LATER_DUMP... > hot_symbols.txt
+
+The order: the functions of each later phase (idle gossip, reads, writes, DNS, leave), each
+where it first ran, then those that ran only during start-up. An agent drops its mappings of
+the executable once it is up (agent/startup_pages.cpp), so what it keeps resident is the
+prefix it runs from then on; start-up-only code sits in one run of pages behind it.
+
+After the functions come the read-only data they refer to (tables, constants with a symbol),
+in the same order, found in the binary's disassembly: callgrind does not see data reads, but
+.rodata is mapped in 64 KiB runs too. Data without a symbol (merged string literals) stays
+where the linker puts it.
+
+Two corrections to what callgrind saw:
+- glibc picks its string functions (memcpy, strlen, ...) by CPU at start. Under valgrind it
+  picks the SSE2 variants; on the machine it is often AVX2 or EVEX. Every variant of a listed
+  family goes next to the one that ran, so the native one is laid out hot too.
+- Names callgrind gives to code without a symbol (addresses, "(below main)") are dropped.
+"""
+import bisect
+import re
+import subprocess
+import sys
+
+VARIANT = re.compile(r"^(__\w+?)_(sse2|ssse3|sse4_1|sse4_2|sse42|avx2|avx512\w*|avx|evex\w*|erms)(_\w+)?$")
+
+
+def functions(dump):
+    """The functions a callgrind dump has cost for, in the dump's order, without duplicates."""
+    seen = []
+    with open(dump, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("fn="):
+                name = re.sub(r"'\d+$", "", line[3:].strip())
+                if name and not name.startswith(("0x", "(below main)")):
+                    seen.append(name)
+    return sorted(set(seen))
+
+
+def variant_families(binary):
+    """family base name -> every variant the binary defines (e.g. __strchr -> __strchr_avx2, ...)."""
+    nm = subprocess.run(["nm", "--defined-only", binary], capture_output=True, text=True, check=True)
+    families = {}
+    for line in nm.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and (m := VARIANT.match(parts[2])):
+            families.setdefault(m.group(1), []).append(parts[2])
+    return families
+
+
+def section_range(binary, name):
+    out = subprocess.run(["readelf", "-SW", binary], capture_output=True, text=True, check=True).stdout
+    m = re.search(re.escape(name) + r"\s+PROGBITS\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)", out)
+    start = int(m.group(1), 16)
+    return start, start + int(m.group(2), 16)
+
+
+def rodata_refs(binary):
+    """function name -> the .rodata symbols its code refers to (RIP-relative or absolute)."""
+    lo, hi = section_range(binary, ".rodata")
+    nm = subprocess.run(["nm", "-n", "-S", "--defined-only", binary], capture_output=True, text=True, check=True)
+    data = []  # (address, size, name) inside .rodata
+    for line in nm.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and lo <= int(parts[0], 16) < hi:
+            data.append((int(parts[0], 16), int(parts[1], 16), parts[3]))
+    starts = [d[0] for d in data]
+
+    def symbol_at(addr):
+        i = bisect.bisect_right(starts, addr) - 1
+        return data[i][2] if i >= 0 and addr < data[i][0] + data[i][1] else None
+
+    refs, current = {}, None
+    dis = subprocess.run(["objdump", "-d", "--no-show-raw-insn", binary], capture_output=True, text=True, check=True)
+    for line in dis.stdout.splitlines():
+        if line.endswith(">:") and (m := re.match(r"^[0-9a-f]+ <(.+)>:$", line)):
+            current = refs.setdefault(m.group(1), [])
+        elif current is not None:
+            for addr in re.findall(r"# ([0-9a-f]+) <|\$0x([0-9a-f]+)", line):
+                a = int(addr[0] or addr[1], 16)
+                if lo <= a < hi and (name := symbol_at(a)) and name not in current:
+                    current.append(name)
+    return refs
+
+
+def main(binary, start_dump, later_dumps):
+    steady = [fn for dump in later_dumps for fn in functions(dump)]
+    steady_set = set(steady)
+    order = steady + [fn for fn in functions(start_dump) if fn not in steady_set]
+    families = variant_families(binary)
+    out, placed = [], set()
+    for fn in order:
+        names = [fn]
+        if (m := VARIANT.match(fn)) and m.group(1) in families:
+            names += sorted(families[m.group(1)])
+        for name in names:
+            if name not in placed:
+                placed.add(name)
+                out.append(name)
+    refs = rodata_refs(binary)
+    data = [d for fn in out for d in refs.get(fn, ())]
+    out += [d for d in dict.fromkeys(data) if d not in placed]
+    print("# Functions a running agent executes, then the read-only data they refer to, in the order")
+    print("# lld should lay them out (one mangled name a line). Generated by")
+    print("# link/profile_hot_symbols.sh; do not edit by hand.")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 4:
+        sys.exit(__doc__)
+    main(sys.argv[1], sys.argv[2], sys.argv[3:])
