@@ -4,7 +4,7 @@
 #  1. join convergence: from t0 (see below) until every agent lists all N members alive, and
 #     until 90% of them do (the last few can miss a join broadcast and wait for push/pull);
 #  2. failure detection: from kill -9 of a non-seed member until all others list it failed; the
-#     last BENCH_KILLS (3) members are killed one after another, and the median is reported;
+#     last BENCH_KILLS (5) members are killed one after another, and the median is reported;
 #  3. RSS per agent: mean VmRSS, read after the idle window (after convergence + settle) and one
 #     member-list query to every agent (step 6, so that the query path counts),
 #     mean RssAnon (private memory: RSS without shared library and program text pages), and
@@ -56,7 +56,7 @@ POLL_MS=${BENCH_POLL_MS:-250}
 SETTLE=${BENCH_SETTLE:-10}
 CONVERGE_TIMEOUT=180  # a member that missed the join gossip waits for push/pull (90 s at N=100)
 DETECT_TIMEOUT=120
-KILLS=${BENCH_KILLS:-3}  # failure detection: members killed one after another, median reported
+KILLS=${BENCH_KILLS:-5}  # failure detection: members killed one after another, median reported
 KILL_GAP=5
 START_TIMEOUT=120
 POLLER=(python3 "$BENCH_ROOT/bench/lib/gossip_poll.py")

@@ -22,6 +22,7 @@ struct MembershipConfig {
   Duration probe_interval{1000};      // one probe per interval, scaled by awareness
   Duration probe_timeout{500};        // wait for a direct ack before asking others
   std::size_t indirect_checks = 3;    // helpers asked when a direct probe fails
+  bool tcp_pings = true;              // and the target itself over TCP (memberlist: !DisableTcpPings)
   unsigned suspicion_mult = 4;        // suspicion timeout = mult * log10(n) * probe interval
   unsigned suspicion_max_timeout_mult = 6;  // upper bound, shortened by confirmations
   unsigned awareness_max_multiplier = 8;    // a starved node probes at most 8x slower

@@ -430,6 +430,10 @@ void Membership::on_nack(const Nack& n) {
   if (probe_ && probe_->seq == n.seq_no) ++probe_->nacks;
 }
 
+void Membership::stream_ping_result(std::uint32_t seq, bool answered) {
+  if (probe_ && probe_->seq == seq && answered) probe_->acked_over_tcp = true;
+}
+
 // Alive messages arrive decoded (decode() refuses a bad Vsn) or from merge() (checked there).
 void Membership::on_alive(const Alive& a, Clock::time_point now) {
   if (leaving_ && a.node == config_.name) return;  // our own old alive must not undo the leave
@@ -739,6 +743,12 @@ void Membership::probe_indirect(Probe& probe, Clock::time_point) {
   const Member* found = members_.find(probe.target);
   if (!found) return;
   const Member target = *found;
+  if (config_.tcp_pings && peer_supports_stream_ping(target)) {
+    // Only the current probe's: a driver that never takes them does not collect them.
+    stream_pings_.assign(1, StreamPing{target.address,
+                                       Ping{target.name, probe.seq, config_.advertise.ip, config_.name, config_.advertise.port},
+                                       probe.deadline});
+  }
   auto helpers = random_members(config_.indirect_checks, [&](const Member& m) {
     return m.name != config_.name && m.name != probe.target && m.state == NodeState::alive;
   });
@@ -769,6 +779,13 @@ void Membership::finish_probe(Clock::time_point now) {
   // Lifeguard: missing nacks mean our own network or CPU is the problem, not the target.
   if (p.expected_nacks > 0) apply_awareness(static_cast<int>(p.expected_nacks - std::min(p.nacks, p.expected_nacks)));
   else apply_awareness(1);
+  stream_pings_.clear();  // an answer too late for this probe
+  if (p.acked_over_tcp) {
+    // Alive, but no UDP got through either way: memberlist warns and does not suspect.
+    ++stats_.probes_answered_over_tcp_only;
+    if (udp_silent_.size() < 16) udp_silent_.push_back(p.target);
+    return;
+  }
   // Also when the target is already suspect: our failed probe is then an independent
   // confirmation, and confirmations are what shorten Lifeguard's suspicion timeout from its
   // maximum towards its minimum (memberlist's probeNode does the same).

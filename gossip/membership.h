@@ -41,6 +41,16 @@ struct PushPullRequest {
   PushPull request;
 };
 
+// memberlist's TCP fallback probe: when a direct ping went unanswered, the same ping also goes
+// over a TCP stream, alongside the indirect pings. A member that answers it is not suspected:
+// it is alive and only its UDP is lost (a firewall, a full socket buffer). The shell reports
+// the outcome through stream_ping_result, before `deadline` or not at all.
+struct StreamPing {
+  Address to;
+  Ping ping;
+  Clock::time_point deadline;
+};
+
 // A user message that is not serf's: hearsay's own traffic (catalog replication), whose first
 // payload byte is kHearsayUserMessage. Membership only hands it on.
 inline constexpr std::uint8_t kHearsayUserMessage = 0x48;  // 'H'; serf's types are 0..9
@@ -61,6 +71,7 @@ struct MembershipStats {
   std::uint64_t user_messages = 0;
   std::uint64_t probes = 0;
   std::uint64_t probes_failed = 0;
+  std::uint64_t probes_answered_over_tcp_only = 0;  // UDP lost both ways, TCP fallback answered
   std::uint64_t refutations = 0;
 };
 
@@ -98,6 +109,12 @@ class Membership {
 
   std::vector<OutgoingPacket> take_packets() { return std::exchange(packets_, {}); }
   std::vector<PushPullRequest> take_push_pulls() { return std::exchange(push_pulls_, {}); }
+  std::vector<StreamPing> take_stream_pings() { return std::exchange(stream_pings_, {}); }
+  // The TCP fallback ping with this sequence number was answered (or could not be).
+  void stream_ping_result(std::uint32_t seq, bool answered);
+  // Members that answered a probe over TCP only since the last call (for the shell to warn:
+  // their UDP is lost, which usually means a firewall or a misconfigured address).
+  std::vector<std::string> take_udp_silent() { return std::exchange(udp_silent_, {}); }
   std::vector<MemberEvent> take_events() { return std::exchange(events_, {}); }
   std::vector<AppMessage> take_app_messages() { return std::exchange(app_messages_, {}); }
 
@@ -128,6 +145,7 @@ class Membership {
     Clock::time_point start, indirect_at, deadline;
     bool indirect_sent = false;
     bool acked = false;
+    bool acked_over_tcp = false;
     std::size_t expected_nacks = 0, nacks = 0;
   };
   struct Relay {  // we ping a target on someone else's behalf
@@ -198,6 +216,8 @@ class Membership {
   std::vector<const Member*> random_members(std::size_t k, const Keep& keep);
   std::size_t estimated_members() const { return members_.size(); }
   bool peer_supports_nack(const Member& m) const { return m.vsn.size() >= 2 && m.vsn[1] >= 4; }
+  // memberlist answers a ping on a stream from protocol version 3 on.
+  bool peer_supports_stream_ping(const Member& m) const { return m.vsn.size() >= 2 && m.vsn[1] >= 3; }
 
   // We are the first member added, and removals keep the order, so our id never changes.
   static constexpr MemberTable::Id kSelf = 0;
@@ -239,6 +259,8 @@ class Membership {
   std::map<std::string, Member> failed_;
   std::vector<OutgoingPacket> packets_;
   std::vector<PushPullRequest> push_pulls_;
+  std::vector<StreamPing> stream_pings_;  // at most the current probe's
+  std::vector<std::string> udp_silent_;
   std::vector<MemberEvent> events_;
   std::vector<AppMessage> app_messages_;
   MembershipStats stats_;

@@ -255,10 +255,11 @@ std::optional<Bytes> Replication::handle_stream(const Address& from, const std::
       for (const ReplicaEntry& e : m->entries) apply_broadcast(e, now);
       return std::nullopt;
     case ReplicationMessage::Kind::sync_request:
-      return encode_message(ReplicationMessage::Kind::sync_reply, digest(), blocks_for(m->digest));
+      return encode_message(ReplicationMessage::Kind::sync_reply, digest_changes(m->digest), blocks_for(m->digest));
     case ReplicationMessage::Kind::sync_reply: {
+      const std::vector<OwnerMark> theirs = responder_digest(from, m->digest);  // before the blocks move our marks
       for (const OwnerBlock& b : m->blocks) apply_block(b, now);
-      auto blocks = blocks_for(m->digest);
+      auto blocks = blocks_for(theirs);
       // The two replicas differed: more of them may differ too (a partition healed, we were
       // away), so the next exchanges come soon rather than a whole interval later, until a few
       // in a row find nothing to do (rumour mongering's stop rule: one would leave ~20% behind).
@@ -276,7 +277,40 @@ std::optional<Bytes> Replication::handle_stream(const Address& from, const std::
   return std::nullopt;
 }
 
-void Replication::stream_failed(const Address&) { ++stats_.syncs_failed; }
+void Replication::stream_failed(const Address& to) {
+  sent_digests_.erase(to);
+  ++stats_.syncs_failed;
+}
+
+std::vector<OwnerMark> Replication::digest_changes(const std::vector<OwnerMark>& theirs) const {
+  std::unordered_map<std::string_view, const OwnerMark*> by_owner;
+  for (const OwnerMark& m : theirs) by_owner[m.owner] = &m;
+  std::vector<OwnerMark> changes;
+  for (const auto& [name, o] : owners_) {
+    auto t = by_owner.find(name);
+    if (t == by_owner.end() || t->second->generation != o.generation || t->second->watermark != o.watermark) {
+      changes.push_back(OwnerMark{name, o.generation, o.watermark});
+    }
+  }
+  for (const OwnerMark& m : theirs) {
+    if (!owners_.contains(m.owner)) changes.push_back(OwnerMark{m.owner, 0, 0});
+  }
+  return changes;
+}
+
+std::vector<OwnerMark> Replication::responder_digest(const Address& responder, const std::vector<OwnerMark>& changes) {
+  auto sent = sent_digests_.extract(responder);
+  std::map<std::string, OwnerMark> marks;
+  for (OwnerMark& m : sent ? sent.mapped() : digest()) marks[m.owner] = std::move(m);
+  for (const OwnerMark& c : changes) {
+    if (c.generation == 0) marks.erase(c.owner);  // it holds nothing of that owner
+    else marks[c.owner] = c;
+  }
+  std::vector<OwnerMark> out;
+  out.reserve(marks.size());
+  for (auto& [name, m] : marks) out.push_back(std::move(m));
+  return out;
+}
 
 // ---- Timers
 
@@ -346,7 +380,10 @@ void Replication::start_sync(Clock::time_point) {
   auto peer = random_peers(1);
   if (peer.empty()) return;
   ++stats_.syncs_started;
-  streams_.push_back(StreamSend{peer[0]->address, encode_message(ReplicationMessage::Kind::sync_request, digest(), {}), true});
+  std::vector<OwnerMark> ours = digest();
+  if (sent_digests_.size() >= 64) sent_digests_.clear();  // replies that never came (streams time out)
+  streams_.push_back(StreamSend{peer[0]->address, encode_message(ReplicationMessage::Kind::sync_request, ours, {}), true});
+  sent_digests_[peer[0]->address] = std::move(ours);
 }
 
 void Replication::expire_tombstones(Clock::time_point now) {

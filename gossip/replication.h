@@ -10,8 +10,9 @@
 //   of times (memberlist's retransmit rule), and every agent that learns it passes it on;
 // - anti-entropy, scuttlebutt style: now and then an agent sends one peer its digest (owner ->
 //   generation and watermark, the version up to which it holds all the owner's writes); the peer
-//   answers with what the agent lacks and its own digest, and the agent pushes back what the peer
-//   lacks. Lost broadcasts are repaired this way.
+//   answers with what the agent lacks and its own digest (only where it differs from the agent's:
+//   nothing between replicas in step), and the agent pushes back what the peer lacks. Lost
+//   broadcasts are repaired this way.
 // Broadcast entries say which version came before them, so a receiver advances its watermark
 // only along an unbroken chain: a gap leaves it where it was, and anti-entropy fills the gap.
 // Deletes are tombstones, kept `tombstone_grace`; a peer whose watermark is older than a
@@ -167,6 +168,11 @@ class Replication {
   void apply_block(const OwnerBlock& block, Clock::time_point now);
   void advance(OwnerState& owner, std::uint64_t prev, std::uint64_t version);
   std::vector<OwnerBlock> blocks_for(const std::vector<OwnerMark>& their_digest);
+  // A sync reply's digest: only our marks that differ from the requester's digest (an owner we
+  // do not know as generation 0), so two replicas in step exchange one digest, not two.
+  std::vector<OwnerMark> digest_changes(const std::vector<OwnerMark>& theirs) const;
+  // The responder's whole digest again: what we sent it, with its changes applied.
+  std::vector<OwnerMark> responder_digest(const Address& responder, const std::vector<OwnerMark>& changes);
   void enqueue(const ReplicaEntry& entry, Clock::time_point now);
   void gossip(Clock::time_point now);
   void start_sync(Clock::time_point now);
@@ -182,6 +188,7 @@ class Replication {
   BroadcastQueue queue_;
   bool sync_soon_ = false;
   unsigned fruitless_syncs_ = 6;  // anti-entropy exchanges in a row that found the replicas equal
+  std::map<Address, std::vector<OwnerMark>> sent_digests_;  // of our syncs awaiting a reply
   Clock::time_point next_gossip_, next_sync_, next_expiry_;
   Clock::time_point last_gossip_{};  // the last round that sent something
   std::vector<OutgoingPacket> packets_;

@@ -49,7 +49,7 @@ struct ReplicationMessage {
   enum class Kind : std::uint8_t {
     broadcast = 1,     // entries, eagerly spread
     sync_request = 2,  // digest (anti-entropy, first leg: TCP request)
-    sync_reply = 3,    // blocks the requester lacks + the responder's digest (same stream)
+    sync_reply = 3,    // blocks the requester lacks + where the responder's digest differs (same stream)
     push = 4,          // blocks the responder lacks (third leg, a one-way stream)
   } kind = Kind::broadcast;
   std::string from;  // the sending agent's node name

@@ -76,6 +76,14 @@ StreamMessage parse_stream_message(const std::uint8_t* data, std::size_t size) {
     }
     return out;
   }
+  if (type == MessageType::ack) {  // the answer to our TCP fallback ping
+    DecodeResult r = decode(data, size);
+    if (r.message && std::holds_alternative<Ack>(*r.message)) {
+      out.kind = StreamMessage::Kind::ack;
+      out.ack = std::get<Ack>(*r.message);
+    }
+    return out;
+  }
   out.kind = StreamMessage::Kind::unsupported;
   out.error = "stream message type " + std::to_string(static_cast<int>(type)) + " not supported";
   return out;

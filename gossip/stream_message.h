@@ -1,5 +1,5 @@
-// The one request or reply a memberlist TCP stream carries (memberlist-wire.md 5.1): push/pull
-// or ping, possibly inside a compress wrapper. No length prefix: the message ends where it
+// The one request or reply a memberlist TCP stream carries (memberlist-wire.md 5.1): push/pull,
+// ping or the ack that answers it, possibly inside a compress wrapper. No length prefix: the message ends where it
 // parses, so a reader calls this on what it has so far until it stops saying "incomplete".
 #pragma once
 
@@ -10,9 +10,10 @@
 namespace hearsay::gossip {
 
 struct StreamMessage {
-  enum class Kind { incomplete, push_pull, ping, user, unsupported } kind = Kind::incomplete;
+  enum class Kind { incomplete, push_pull, ping, ack, user, unsupported } kind = Kind::incomplete;
   PushPull push_pull;
   Ping ping;
+  Ack ack;
   Bytes user;  // a user message's payload (memberlist's SendReliable; hearsay's replication)
   std::string error;  // for unsupported
 };

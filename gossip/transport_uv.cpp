@@ -85,6 +85,11 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
   void set_peer(Address peer) { peer_ = std::move(peer); }
   // A replication stream we start: the reply (if one is wanted) goes to Replication.
   void set_app(bool wants_reply) { app_ = true, app_wants_reply_ = wants_reply; }
+  // A TCP fallback ping we start: the outcome goes to Membership, by `ms` at the latest.
+  void set_ping(std::uint32_t seq, std::uint64_t ms) {
+    ping_seq_ = seq;
+    uv_timer_start(&timer_, [](uv_timer_t* h) { static_cast<Stream*>(h->data)->fail("timed out"); }, ms, 0);
+  }
   void on_finished(JoinDone done) { finished_ = std::move(done); }
 
   void connect(Bytes request) {
@@ -160,6 +165,9 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
     done_ = true;
     if (m.kind == StreamMessage::Kind::user) {
       on_user_message(m.user, now);
+    } else if (initiator_ && ping_seq_) {
+      t_.membership_.stream_ping_result(*ping_seq_, m.kind == StreamMessage::Kind::ack && m.ack.seq_no == *ping_seq_);
+      close();
     } else if (initiator_) {
       if (m.kind == StreamMessage::Kind::push_pull) t_.membership_.push_pull_reply(m.push_pull, now);
       report(m.kind == StreamMessage::Kind::push_pull ? "" : "the peer answered with something else than its state");
@@ -167,8 +175,10 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
     } else if (m.kind == StreamMessage::Kind::push_pull) {
       PushPull reply = t_.membership_.handle_push_pull(m.push_pull, now);
       write(compress_message(encode_push_pull(reply)), true);
+    } else if (m.kind == StreamMessage::Kind::ping) {
+      write(encode(Ack{m.ping.seq_no, {}}), true);  // someone's TCP fallback probe
     } else {
-      write(encode(Ack{m.ping.seq_no, {}}), true);  // the TCP fallback probe
+      return refuse("an ack nobody asked for", false);
     }
     t_.flush();
   }
@@ -218,7 +228,11 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
 
   void fail(const char* why) {
     if (closed_) return;
-    if (initiator_ && !done_ && app_) {
+    if (initiator_ && !done_ && ping_seq_) {
+      ++t_.stats_.streams_failed;
+      spdlog::debug("gossip: TCP ping to {} failed: {}", peer_.to_string(), why);
+      t_.membership_.stream_ping_result(*ping_seq_, false);
+    } else if (initiator_ && !done_ && app_) {
       ++t_.stats_.streams_failed;
       spdlog::debug("gossip: replication stream with {} failed: {}", peer_.to_string(), why);
       if (t_.replication_) t_.replication_->stream_failed(peer_);
@@ -257,6 +271,7 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
   bool done_ = false, closed_ = false;
   bool join_ = false;  // our push/pull that joins a cluster
   bool app_ = false, app_wants_reply_ = false;
+  std::optional<std::uint32_t> ping_seq_;  // our TCP fallback ping's sequence number
   JoinDone finished_;  // told once how our push/pull ended ("" = merged)
   int closed_handles_ = 0;
 };
@@ -376,6 +391,10 @@ void Transport::flush() {
   }
   for (OutgoingPacket& p : membership_.take_packets()) send_datagram(p);
   for (PushPullRequest& r : membership_.take_push_pulls()) start_push_pull(std::move(r));
+  for (StreamPing& p : membership_.take_stream_pings()) start_stream_ping(std::move(p));
+  for (const std::string& name : membership_.take_udp_silent()) {
+    spdlog::warn("gossip: {} answered a probe over TCP but none over UDP; the network may be misconfigured", name);
+  }
   for (const MemberEvent& e : membership_.take_events()) {
     if (on_event_) on_event_(e);
   }
@@ -396,6 +415,16 @@ void Transport::start_push_pull(PushPullRequest request, JoinDone done) {
   // Streams go LZW-compressed, as serf sends them: a push/pull repeats every field name (and
   // our tag names) for every member, which LZW takes out.
   stream->connect(compress_message(encode_push_pull(request.request)));
+}
+
+void Transport::start_stream_ping(StreamPing ping) {
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(ping.deadline - now()).count();
+  if (left <= 0) return;  // too late to count for its probe
+  ++stats_.streams_out;
+  auto stream = std::make_shared<Stream>(*this, true, ping.to);
+  stream->set_ping(ping.ping.seq_no, static_cast<std::uint64_t>(left));
+  streams_.insert(stream);
+  stream->connect(compress_message(encode(ping.ping)));  // compressed, as serf's streams are
 }
 
 void Transport::arm_timer() {

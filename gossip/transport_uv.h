@@ -4,7 +4,7 @@
 // With an enabled keyring every datagram and stream is sealed with AES-GCM, and anything that
 // does not open with one of its keys is counted and dropped before it is parsed.
 // What we send is LZW-compressed as serf's is: streams always, datagrams when that makes them
-// smaller. Not yet: the TCP fallback ping.
+// smaller.
 // hearsay's own traffic (catalog replication) rides the same sockets as memberlist user
 // messages whose payload starts with kHearsayUserMessage; only hearsay peers are sent any.
 #pragma once
@@ -68,6 +68,7 @@ class Transport {
   void on_datagram(const std::uint8_t* data, std::size_t size, const sockaddr* from);
   void start_push_pull(PushPullRequest request, JoinDone done = {});
   void start_app_stream(StreamSend send);
+  void start_stream_ping(StreamPing ping);
   void send_datagram(OutgoingPacket& packet);
   void flush_replication();
   void arm_timer();

@@ -115,6 +115,63 @@ TEST_CASE("members that also fail to reach a suspect confirm it: detection nears
   }
 }
 
+TEST_CASE("a member whose UDP is blocked but answers over TCP is not declared dead (TCP fallback probe)", "[unit]") {
+  // As memberlist: a probe that gets no ack over UDP also pings the target over TCP; an answer
+  // there means the member is alive and its UDP is lost, so it is not suspected. Without the
+  // fallback (memberlist's DisableTcpPings) the same member is declared dead.
+  for (const bool tcp_pings : {true, false}) {
+    MembershipConfig base;
+    base.tcp_pings = tcp_pings;
+    sim::Network net(5, sim::Options{.seed = 21}, base);
+    join_all(net, 21);
+    REQUIRE(net.run_until_true([&] { return converged(net); }, 20s));
+    net.block_udp(3);
+    net.run_for(60s);  // 24 s is the longest suspicion at this size
+    INFO("tcp_pings " << tcp_pings);
+    std::uint64_t saved = 0;
+    for (std::size_t v = 0; v < net.size(); ++v) {
+      saved += net.node(v).stats().probes_answered_over_tcp_only;
+      if (v == 3) continue;
+      if (tcp_pings) CHECK(net.state_of(v, 3) == NodeState::alive);
+      else CHECK(net.state_of(v, 3) == NodeState::dead);
+    }
+    if (tcp_pings) {
+      CHECK(saved > 0);
+      CHECK(net.stream_pings_started() > 0);
+    } else {
+      CHECK(net.stream_pings_started() == 0);
+    }
+  }
+}
+
+TEST_CASE("the TCP fallback ping does not delay detecting a crashed member, nor go to old peers", "[unit]") {
+  sim::Network net(5, sim::Options{.seed = 4});
+  join_all(net, 4);
+  REQUIRE(net.run_until_true([&] { return converged(net); }, 20s));
+  net.run_for(3s);
+  net.kill(2);
+  auto detected = net.run_until_true([&] { return sees_dead(net, 2); }, 60s);
+  REQUIRE(detected);
+  CHECK(*detected <= 12s);  // as in the confirmation test above: the fallback fails at once
+  CHECK(net.stream_pings_started() > 0);
+
+  // A member that advertises protocol 2 at most (memberlist before 0.1.x) is never pinged over TCP.
+  Membership& n0 = net.node(0);
+  Alive old;
+  old.incarnation = 1;
+  old.node = "old";
+  old.addr = Bytes{10, 0, 0, 99};
+  old.port = 7946;
+  old.vsn = Bytes{1, 2, 2, 2, 5, 4};
+  Bytes packet = encode(old);
+  n0.receive_packet(sim::Network::address_of(1), packet.data(), packet.size(), net.now());
+  REQUIRE(n0.members().find("old") != nullptr);
+  for (int i = 0; i < 200; ++i) {
+    n0.tick(net.now() + std::chrono::milliseconds(500 * i));
+    for (const StreamPing& p : n0.take_stream_pings()) CHECK(p.ping.node != "old");
+  }
+}
+
 TEST_CASE("force-leave turns a failed member into a left one everywhere, and only a failed one", "[unit]") {
   sim::Network net(8, sim::Options{.seed = 21});
   join_all(net, 21);

@@ -298,6 +298,52 @@ TEST_CASE("news goes out at once, but never more than one round per gossip inter
   CHECK(p.a.take_packets().empty());
 }
 
+TEST_CASE("a sync reply carries only the marks that differ: none between replicas in step", "[unit]") {
+  Pair p;
+  p.a.publish("k1", 5, val("a1"), p.now);
+  p.b.publish("k2", 6, val("b2"), p.now);
+  p.sync(p.a, p.b, addr(1), addr(2));  // now both hold both owners, at the same marks
+
+  p.a.sync_soon();
+  p.a.tick(p.now);
+  auto requests = p.a.take_streams();
+  REQUIRE(requests.size() == 1);
+  std::string error;
+  auto request = decode_replication(requests[0].payload.data(), requests[0].payload.size(), error);
+  REQUIRE(request);
+  CHECK(request->digest.size() == 2);
+  auto reply = p.b.handle_stream(addr(1), requests[0].payload.data(), requests[0].payload.size(), p.now);
+  REQUIRE(reply);
+  auto decoded = decode_replication(reply->data(), reply->size(), error);
+  REQUIRE(decoded);
+  CHECK(decoded->digest.empty());
+  CHECK(decoded->blocks.empty());
+  REQUIRE_FALSE(p.a.handle_stream(addr(2), reply->data(), reply->size(), p.now));
+  CHECK(p.a.take_streams().empty());  // nothing to push back
+
+  // Both move on and both broadcasts are lost: the reply carries the two marks that differ, and
+  // the push back still carries what b lacks.
+  p.b.publish("k3", 7, val("b3"), p.now);
+  p.b.take_packets();  // the broadcast is lost
+  p.a.publish("k4", 8, val("a4"), p.now);
+  p.a.take_packets();
+  p.a.sync_soon();
+  p.a.tick(p.now);
+  requests = p.a.take_streams();
+  REQUIRE(requests.size() == 1);
+  reply = p.b.handle_stream(addr(1), requests[0].payload.data(), requests[0].payload.size(), p.now);
+  REQUIRE(reply);
+  decoded = decode_replication(reply->data(), reply->size(), error);
+  REQUIRE(decoded);
+  REQUIRE(decoded->digest.size() == 2);  // a's mark (b is behind on it) and b's (a is behind)
+  REQUIRE_FALSE(p.a.handle_stream(addr(2), reply->data(), reply->size(), p.now));
+  auto pushes = p.a.take_streams();
+  REQUIRE(pushes.size() == 1);
+  p.b.handle_stream(addr(1), pushes[0].payload.data(), pushes[0].payload.size(), p.now);
+  CHECK(p.a.find("b", "k3"));
+  CHECK(p.b.find("a", "k4"));
+}
+
 TEST_CASE("a datagram carries broadcasts only; a sync request by UDP is dropped and counted", "[unit]") {
   Pair p;
   ReplicationMessage request{ReplicationMessage::Kind::sync_request, "x", {}, {{"x", 1, 0}}, {}};

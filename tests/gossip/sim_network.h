@@ -1,6 +1,7 @@
 // A deterministic network for Membership: virtual time, seeded randomness, per-packet latency
-// and loss, partitions, killed members and paused (CPU-starved) members. Push/pull exchanges
-// travel as two messages with latency; a partition or a dead responder fails them. Nothing here
+// and loss, partitions, killed members, paused (CPU-starved) members and members whose UDP is
+// blocked. Push/pull exchanges and TCP fallback pings travel as two messages with latency; a
+// partition or a dead responder fails them. Nothing here
 // reads the wall clock, so a seed reproduces a run exactly.
 #pragma once
 
@@ -74,6 +75,8 @@ class Network {
     for (std::size_t i = 0; i < nodes_.size(); ++i) groups_[i] = group_of(i);
   }
   void heal() { groups_.clear(); }
+  // Node i's datagrams are lost both ways (a firewall that lets only TCP through).
+  void block_udp(std::size_t i, bool blocked = true) { nodes_[i].udp_blocked = blocked; }
   void leave(std::size_t i) {
     node(i).leave(now());
     flush(i);
@@ -100,6 +103,7 @@ class Network {
   bool alive(std::size_t i) const { return !nodes_[i].killed; }
   std::uint64_t packets_sent() const { return packets_sent_; }
   std::uint64_t push_pulls_started() const { return push_pulls_started_; }
+  std::uint64_t stream_pings_started() const { return stream_pings_started_; }
   // Every "failed" event any node raised: (viewer, subject, when).
   struct Failure {
     std::size_t viewer;
@@ -114,6 +118,7 @@ class Network {
   struct Node {
     std::unique_ptr<Membership> membership;
     bool killed = false;
+    bool udp_blocked = false;
     Clock::time_point paused_until{};
     std::uint64_t wake_version = 0;
     std::optional<Clock::time_point> wake_at{};  // of the pending wake event, if any
@@ -162,7 +167,8 @@ class Network {
       const auto to = index_of(p.to);
       if (!to) continue;
       const std::size_t j = *to;
-      if (!reachable(i, j) || std::bernoulli_distribution(options_.loss)(rng_)) continue;
+      if (!reachable(i, j) || nodes_[i].udp_blocked || nodes_[j].udp_blocked) continue;
+      if (std::bernoulli_distribution(options_.loss)(rng_)) continue;
       // Each event runs once, so it hands its bytes on to the inner callback, which a paused
       // receiver runs after this event is gone.
       at(now() + latency(), [this, i, j, bytes = std::move(p.packet)]() mutable {
@@ -189,6 +195,26 @@ class Network {
         });
       });
     }
+    // TCP fallback pings: TCP loses nothing (it retransmits), but a partition or a killed
+    // member stops it, and a paused member answers only once it runs again (too late, as a
+    // stalled process would be).
+    for (StreamPing& p : m.take_stream_pings()) {
+      ++stream_pings_started_;
+      const auto to = index_of(p.to);
+      if (!to) continue;
+      const std::size_t j = *to;
+      const std::uint32_t seq = p.ping.seq_no;
+      at(now() + latency(), [this, i, j, seq] {
+        if (!reachable(i, j) || nodes_[j].killed) {
+          on_node(i, [this, i, seq] { node(i).stream_ping_result(seq, false); });
+          return;
+        }
+        on_node(j, [this, i, seq] {
+          at(now() + latency(), [this, i, seq] { on_node(i, [this, i, seq] { node(i).stream_ping_result(seq, true); }); });
+        });
+      });
+    }
+    (void)m.take_udp_silent();
     for (MemberEvent& e : m.take_events()) {
       if (e.kind == MemberEvent::Kind::failed) failures_.push_back({i, e.member.name, now()});
     }
@@ -203,6 +229,7 @@ class Network {
   sim::EventQueue events_{Clock::time_point{} + std::chrono::hours(1)};
   std::uint64_t packets_sent_ = 0;
   std::uint64_t push_pulls_started_ = 0;
+  std::uint64_t stream_pings_started_ = 0;
   std::vector<Failure> failures_;
   std::vector<std::string> names_;
 };
