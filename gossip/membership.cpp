@@ -581,6 +581,7 @@ void Membership::refute(std::uint32_t accused_incarnation) {
 Clock::time_point Membership::next_deadline() const {
   // While a probe runs, its own timers stand in for the next probe's start.
   Clock::time_point next = std::min({next_gossip_, next_push_pull_, next_reconnect_});
+  if (broadcasts_.size() > 0) next = std::min(next, eager_gossip_at());
   if (leaving_ && !left_) next = std::min(next, leave_at_);
   if (probe_) next = std::min(next, probe_->indirect_sent ? probe_->deadline : probe_->indirect_at);
   else next = std::min(next, next_probe_);
@@ -607,7 +608,7 @@ void Membership::tick(Clock::time_point now) {
   if (probe_ && !probe_->indirect_sent && now >= probe_->indirect_at) probe_indirect(*probe_, now);
   if (probe_ && now >= probe_->deadline) finish_probe(now);
   if (!probe_ && now >= next_probe_) start_probe(now);
-  if (now >= next_gossip_) {
+  if (now >= next_gossip_ || (broadcasts_.size() > 0 && now >= eager_gossip_at())) {
     gossip(now);
     next_gossip_ = now + config_.gossip_interval;
   }
@@ -807,16 +808,21 @@ void Membership::gossip(Clock::time_point now) {
     return m.state == NodeState::dead && now - m.state_change <= config_.gossip_to_the_dead;
   });
   const std::size_t limit = retransmit_limit(config_.retransmit_mult, estimated_members());
+  bool sent = false;
   for (const Member* target : targets) {
     auto messages = broadcasts_.take(config_.udp_buffer_size - kCompoundHeader, kCompoundPart, limit);
-    if (messages.empty()) return;  // the extra targets get packets only while news is queued
+    if (messages.empty()) break;  // the extra targets get packets only while news is queued
     if (messages.size() > kMaxCompoundParts) messages.resize(kMaxCompoundParts);
     std::vector<ByteView> parts;
     parts.reserve(messages.size());
     for (const auto& m : messages) parts.emplace_back(*m);
     Bytes packet = parts.size() == 1 ? Bytes(parts[0].begin(), parts[0].end()) : make_compound(parts);
     packets_.push_back(OutgoingPacket{target->address, std::move(packet)});
+    sent = true;
   }
+  // A round that sent news, or that had news and nobody to send it to (alone, say): either way
+  // the next eager round is an interval away, so a queue nobody can take does not spin the loop.
+  if (sent || broadcasts_.size() > 0) last_gossip_ = now;
 }
 
 void Membership::start_push_pull(Clock::time_point) {

@@ -2,9 +2,11 @@
 // 5.2, 7) so serf agents and hearsay agents can share a cluster. Sans-I/O: fed packets, push/pull
 // exchanges and the time; it returns packets to send, push/pulls to start and member events.
 // The libuv shell (transport) does the sockets; the simulator in tests/ does a whole network.
-// Two departures from memberlist's pacing, both wire-compatible and idle when nothing changes:
-// gossip reaches up to twice as many members a round while news is queued (gossip()), and a
-// push/pull that changed our view brings the next one forward (push_pull_soon()).
+// Three departures from memberlist's pacing, all wire-compatible and idle when nothing changes:
+// news goes out at once when no gossip round went out in the last interval, instead of waiting
+// for the next tick (eager_gossip_at(); still at most one round per interval); gossip reaches up
+// to twice as many members a round while news is queued (gossip()); and a push/pull that
+// changed our view brings the next one forward (push_pull_soon()).
 #pragma once
 
 #include <cstdint>
@@ -240,6 +242,11 @@ class Membership {
   std::uint64_t state_changes_ = 0;  // every set_state(): tells whether a merge brought news
   bool fast_push_pull_due_ = false;  // next_push_pull_ was brought forward by push_pull_soon()
   unsigned fast_push_pulls_ = 0;     // such early exchanges in a row, each of which found news
+  // The last gossip round that sent something. Queued news goes at once when that was an
+  // interval ago or more: each hop of a suspicion, a death or a join then costs the network's
+  // latency instead of half a gossip interval on average, and the rate of rounds is unchanged.
+  Clock::time_point last_gossip_{};
+  Clock::time_point eager_gossip_at() const { return last_gossip_ + config_.gossip_interval; }
   bool leaving_ = false;
   bool left_ = false;              // our own "dead" has been queued
   Clock::time_point leave_started_{}, leave_at_{}, left_at_{};

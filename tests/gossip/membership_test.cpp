@@ -2,6 +2,7 @@
 // and the 1,000-member scenarios of the membership issue ([sim]).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 
 #include "gossip/codec.h"
@@ -170,6 +171,38 @@ TEST_CASE("the TCP fallback ping does not delay detecting a crashed member, nor 
     n0.tick(net.now() + std::chrono::milliseconds(500 * i));
     for (const StreamPing& p : n0.take_stream_pings()) CHECK(p.ping.node != "old");
   }
+}
+
+TEST_CASE("news goes out at once when no gossip round went out in the last interval, else with the next", "[unit]") {
+  sim::Network net(3, sim::Options{.seed = 5});
+  join_all(net, 5);
+  REQUIRE(net.run_until_true([&] { return converged(net); }, 20s));
+  net.run_for(10s);  // the join news has died out
+  Membership& n0 = net.node(0);
+  const std::uint32_t inc = n0.members().at("n2").incarnation;
+  const Clock::time_point t = net.now();
+  Bytes suspect = encode(Suspect{inc, "n2", "n1"});
+  n0.receive_packet(sim::Network::address_of(1), suspect.data(), suspect.size(), t);
+  CHECK(n0.next_deadline() <= t);  // not the next 200 ms tick
+  n0.tick(t);
+  bool gossiped = false;
+  for (const OutgoingPacket& p : n0.take_packets()) {
+    gossiped |= std::search(p.packet.begin(), p.packet.end(), suspect.begin() + 1, suspect.end()) != p.packet.end();
+  }
+  CHECK(gossiped);
+  // More news 50 ms later waits for the interval: at most one round per gossip interval.
+  Bytes other = encode(Suspect{n0.members().at("n1").incarnation, "n1", "n2"});
+  n0.receive_packet(sim::Network::address_of(2), other.data(), other.size(), t + 50ms);
+  CHECK(n0.next_deadline() >= t + 200ms);
+
+  // Alone, with news nobody can take, a member does not spin: the next round is an interval away.
+  MembershipConfig c;
+  c.name = "alone";
+  c.advertise = sim::Network::address_of(9);
+  Membership alone(c, 1, Clock::time_point{});
+  alone.leave(Clock::time_point{} + 1s);  // queues serf's leave intent
+  alone.tick(Clock::time_point{} + 1s);
+  CHECK(alone.next_deadline() > Clock::time_point{} + 1s);
 }
 
 TEST_CASE("force-leave turns a failed member into a left one everywhere, and only a failed one", "[unit]") {
