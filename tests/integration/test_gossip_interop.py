@@ -92,6 +92,19 @@ def hearsay_keyring(agent):
         return json.load(f)
 
 
+def cluster_keyring(agent):
+    """GET /v1/operator/keyring (serf's list-keys query to every member). Each answer is one UDP
+    datagram that serf never sends again (Consul's -relay-factor is 0 by default), so a lost one
+    turns the list into a 500 naming n-1/n; that happened once in ~9 runs under CI load. It is
+    asked again once, and said: a member that does not answer at all still fails the test."""
+    status, body, _ = agent.get("/v1/operator/keyring")
+    if status == 500 and "nodes reported success" in str(body):
+        print(f"  list-keys through {agent.name} missed an answer ({str(body).strip()}); asking again")
+        status, body, _ = agent.get("/v1/operator/keyring")
+    assert status == 200, f"GET /v1/operator/keyring -> {status}: {body}"
+    return json.loads(body)
+
+
 def rotate_key(c):
     """Consul's rotation, each step run once and reaching every member through serf's key
     queries: install the new key (through hearsay h2), make it primary (through serf s1: a serf
@@ -105,7 +118,7 @@ def rotate_key(c):
         assert hearsay_keyring(a) == [KEY_A, KEY_B], (a.name, hearsay_keyring(a))
     for serf in (c.s1, c.s2, c.s3):
         assert serf.keyring() == [KEY_A, KEY_B], (serf.name, serf.keyring())
-    ring, _ = c.h1.get_json("/v1/operator/keyring")
+    ring = cluster_keyring(c.h1)
     assert ring[0]["Keys"] == {KEY_A: 6, KEY_B: 6} and ring[0]["NumNodes"] == 6, ring
     cli = subprocess.run([AGENT, "keyring", "-list", f"-http-addr=127.0.0.1:{c.h3.http_port}"],
                          capture_output=True, text=True, timeout=30)
@@ -119,7 +132,7 @@ def rotate_key(c):
         assert hearsay_keyring(a)[0] == KEY_B, (a.name, hearsay_keyring(a))
     time.sleep(3)  # gossip and probes under the new primary key
     assert c.h2.request("DELETE", "/v1/operator/keyring", body=f'{{"Key": "{KEY_A}"}}')[0] == 200
-    ring, _ = c.h3.get_json("/v1/operator/keyring")
+    ring = cluster_keyring(c.h3)
     assert ring[0]["Keys"] == {KEY_B: 6} and ring[0]["PrimaryKeys"] == {KEY_B: 6}, ring
     for serf in (c.s1, c.s2, c.s3):
         assert serf.keyring() == [KEY_B], (serf.name, serf.keyring())
