@@ -68,19 +68,15 @@ StreamMessage parse_stream_message(const std::uint8_t* data, std::size_t size) {
     out.user.assign(data + offset, data + offset + length);
     return out;
   }
-  if (type == MessageType::ping) {
+  if (type == MessageType::ping || type == MessageType::ack) {  // a TCP fallback ping, or its answer
     DecodeResult r = decode(data, size);
-    if (r.message && std::holds_alternative<Ping>(*r.message)) {
+    if (!r.message) return out;  // still coming
+    if (const Ping* ping = std::get_if<Ping>(&*r.message)) {
       out.kind = StreamMessage::Kind::ping;
-      out.ping = std::get<Ping>(*r.message);
-    }
-    return out;
-  }
-  if (type == MessageType::ack) {  // the answer to our TCP fallback ping
-    DecodeResult r = decode(data, size);
-    if (r.message && std::holds_alternative<Ack>(*r.message)) {
+      out.ping = *ping;
+    } else if (const Ack* ack = std::get_if<Ack>(&*r.message)) {
       out.kind = StreamMessage::Kind::ack;
-      out.ack = std::get<Ack>(*r.message);
+      out.ack = *ack;
     }
     return out;
   }

@@ -1,6 +1,7 @@
 // The one request or reply a memberlist TCP stream carries (memberlist-wire.md 5.1): push/pull,
-// ping or the ack that answers it, possibly inside a compress wrapper. No length prefix: the message ends where it
-// parses, so a reader calls this on what it has so far until it stops saying "incomplete".
+// ping or the ack that answers it, possibly inside a compress wrapper. No length prefix: the
+// message ends where it parses, so a reader calls this on what it has so far until it stops
+// saying "incomplete".
 #pragma once
 
 #include <string>

@@ -78,7 +78,7 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
     uv_timer_init(t_.loop_, &timer_);
     tcp_.data = this;
     timer_.data = this;
-    uv_timer_start(&timer_, [](uv_timer_t* h) { static_cast<Stream*>(h->data)->fail("timed out"); }, kStreamTimeoutMs, 0);
+    time_out_after(kStreamTimeoutMs);
   }
   uv_tcp_t* tcp() { return &tcp_; }
   void set_join(bool join) { join_ = join; }
@@ -88,7 +88,7 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
   // A TCP fallback ping we start: the outcome goes to Membership, by `ms` at the latest.
   void set_ping(std::uint32_t seq, std::uint64_t ms) {
     ping_seq_ = seq;
-    uv_timer_start(&timer_, [](uv_timer_t* h) { static_cast<Stream*>(h->data)->fail("timed out"); }, ms, 0);
+    time_out_after(ms);
   }
   void on_finished(JoinDone done) { finished_ = std::move(done); }
 
@@ -123,6 +123,11 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
           if (s->input_.size() > kMaxStreamBytes) return s->fail("stream too large");
           s->try_parse();
         });
+  }
+
+  // (Re)arms the stream's one timer: when it fires, the stream fails as timed out.
+  void time_out_after(std::uint64_t ms) {
+    uv_timer_start(&timer_, [](uv_timer_t* h) { static_cast<Stream*>(h->data)->fail("timed out"); }, ms, 0);
   }
 
   void close() {

@@ -29,7 +29,7 @@ VARIANT = re.compile(r"^(__\w+?)_(sse2|ssse3|sse4_1|sse4_2|sse42|avx2|avx512\w*|
 
 
 def functions(dump):
-    """The functions a callgrind dump has cost for, in the dump's order, without duplicates."""
+    """The functions a callgrind dump has cost for (or calls from), sorted, without duplicates."""
     seen = []
     with open(dump, encoding="utf-8", errors="replace") as f:
         for line in f:
@@ -40,14 +40,18 @@ def functions(dump):
     return sorted(set(seen))
 
 
-def variant_families(binary):
+def defined_symbols(binary):
+    """(address, size, name) of every sized symbol the binary defines, by address."""
+    nm = subprocess.run(["nm", "-n", "-S", "--defined-only", binary], capture_output=True, text=True, check=True)
+    return [(int(p[0], 16), int(p[1], 16), p[3]) for p in (line.split() for line in nm.stdout.splitlines()) if len(p) == 4]
+
+
+def variant_families(symbols):
     """family base name -> every variant the binary defines (e.g. __strchr -> __strchr_avx2, ...)."""
-    nm = subprocess.run(["nm", "--defined-only", binary], capture_output=True, text=True, check=True)
     families = {}
-    for line in nm.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and (m := VARIANT.match(parts[2])):
-            families.setdefault(m.group(1), []).append(parts[2])
+    for _, _, name in symbols:
+        if m := VARIANT.match(name):
+            families.setdefault(m.group(1), []).append(name)
     return families
 
 
@@ -58,15 +62,10 @@ def section_range(binary, name):
     return start, start + int(m.group(2), 16)
 
 
-def rodata_refs(binary):
+def rodata_refs(binary, symbols):
     """function name -> the .rodata symbols its code refers to (RIP-relative or absolute)."""
     lo, hi = section_range(binary, ".rodata")
-    nm = subprocess.run(["nm", "-n", "-S", "--defined-only", binary], capture_output=True, text=True, check=True)
-    data = []  # (address, size, name) inside .rodata
-    for line in nm.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 4 and lo <= int(parts[0], 16) < hi:
-            data.append((int(parts[0], 16), int(parts[1], 16), parts[3]))
+    data = [sym for sym in symbols if lo <= sym[0] < hi]  # by address, as nm -n lists them
     starts = [d[0] for d in data]
 
     def symbol_at(addr):
@@ -90,7 +89,8 @@ def main(binary, start_dump, later_dumps):
     steady = [fn for dump in later_dumps for fn in functions(dump)]
     steady_set = set(steady)
     order = steady + [fn for fn in functions(start_dump) if fn not in steady_set]
-    families = variant_families(binary)
+    symbols = defined_symbols(binary)
+    families = variant_families(symbols)
     out, placed = [], set()
     for fn in order:
         names = [fn]
@@ -100,7 +100,7 @@ def main(binary, start_dump, later_dumps):
             if name not in placed:
                 placed.add(name)
                 out.append(name)
-    refs = rodata_refs(binary)
+    refs = rodata_refs(binary, symbols)
     data = [d for fn in out for d in refs.get(fn, ())]
     out += [d for d in dict.fromkeys(data) if d not in placed]
     print("# Functions a running agent executes, then the read-only data they refer to, in the order")

@@ -14,6 +14,8 @@
 #
 #   bash link/profile_hot_symbols.sh [build-dir]     (default: build; needs valgrind)
 #
+# PROFILE_KEEP=DIR keeps the per-phase dumps (copied to DIR) for a look at what each phase ran.
+#
 # It runs the agent under callgrind on loopback in a 5-member cluster, dumps the profile at
 # the end of each phase (callgrind_control -d) and keeps every function entered (mangled).
 set -euo pipefail
@@ -25,7 +27,6 @@ OUT=$ROOT/link/hot_symbols.txt
 command -v valgrind >/dev/null || { echo "needs valgrind (Debian package valgrind)" >&2; exit 1; }
 
 WORK=$(mktemp -d)
-
 PIDS=()
 cleanup() { kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true; [ -n "${PROFILE_KEEP:-}" ] && cp -r "$WORK" "$PROFILE_KEEP"; rm -rf "$WORK"; }
 trap cleanup EXIT

@@ -167,10 +167,14 @@ TEST_CASE("the TCP fallback ping does not delay detecting a crashed member, nor 
   Bytes packet = encode(old);
   n0.receive_packet(sim::Network::address_of(1), packet.data(), packet.size(), net.now());
   REQUIRE(n0.members().find("old") != nullptr);
+  const Address old_address{old.addr, old.port};
+  bool probed_old = false;  // the loop below must have reached it, or it proves nothing
   for (int i = 0; i < 200; ++i) {
     n0.tick(net.now() + std::chrono::milliseconds(500 * i));
+    for (const OutgoingPacket& p : n0.take_packets()) probed_old |= p.to == old_address;
     for (const StreamPing& p : n0.take_stream_pings()) CHECK(p.ping.node != "old");
   }
+  CHECK(probed_old);
 }
 
 TEST_CASE("news goes out at once when no gossip round went out in the last interval, else with the next", "[unit]") {

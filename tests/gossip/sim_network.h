@@ -1,8 +1,8 @@
 // A deterministic network for Membership: virtual time, seeded randomness, per-packet latency
 // and loss, partitions, killed members, paused (CPU-starved) members and members whose UDP is
 // blocked. Push/pull exchanges and TCP fallback pings travel as two messages with latency; a
-// partition or a dead responder fails them. Nothing here
-// reads the wall clock, so a seed reproduces a run exactly.
+// partition or a dead responder fails them. Nothing here reads the wall clock, so a seed
+// reproduces a run exactly.
 #pragma once
 
 #include <algorithm>
@@ -159,6 +159,20 @@ class Network {
     });
   }
 
+  // A request from i to j over TCP, which loses nothing (it retransmits): after a latency,
+  // `answer` runs on j and returns what runs on i another latency later; a partition or a dead
+  // j runs `failed` on i instead.
+  void tcp_exchange(std::size_t i, std::size_t j, std::function<std::function<void()>()> answer,
+                    std::function<void()> failed) {
+    at(now() + latency(), [this, i, j, answer = std::move(answer), failed = std::move(failed)]() mutable {
+      if (!reachable(i, j) || nodes_[j].killed) return on_node(i, std::move(failed));
+      on_node(j, [this, i, answer = std::move(answer)] {
+        std::function<void()> reply = answer();
+        at(now() + latency(), [this, i, reply = std::move(reply)]() mutable { on_node(i, std::move(reply)); });
+      });
+    });
+  }
+
   // Delivers whatever node i wants to send, then re-arms its timer.
   void flush(std::size_t i) {
     Membership& m = node(i);
@@ -182,37 +196,24 @@ class Network {
       const auto to = index_of(r.to);
       if (!to) continue;
       const std::size_t j = *to;
-      at(now() + latency(), [this, i, j, request = std::move(r.request)]() mutable {
-        if (!reachable(i, j) || nodes_[j].killed) {
-          on_node(i, [this, i, j] { node(i).push_pull_failed(addresses_[j]); });
-          return;
-        }
-        on_node(j, [this, i, j, request = std::move(request)] {
-          PushPull reply = node(j).handle_push_pull(request, now());
-          at(now() + latency(), [this, i, reply = std::move(reply)]() mutable {
-            on_node(i, [this, i, reply = std::move(reply)] { node(i).push_pull_reply(reply, now()); });
-          });
-        });
-      });
+      tcp_exchange(
+          i, j,
+          [this, i, j, request = std::move(r.request)]() -> std::function<void()> {
+            PushPull reply = node(j).handle_push_pull(request, now());
+            return [this, i, reply = std::move(reply)] { node(i).push_pull_reply(reply, now()); };
+          },
+          [this, i, j] { node(i).push_pull_failed(addresses_[j]); });
     }
-    // TCP fallback pings: TCP loses nothing (it retransmits), but a partition or a killed
-    // member stops it, and a paused member answers only once it runs again (too late, as a
+    // TCP fallback pings. A paused member answers only once it runs again (too late, as a
     // stalled process would be).
     for (StreamPing& p : m.take_stream_pings()) {
       ++stream_pings_started_;
       const auto to = index_of(p.to);
       if (!to) continue;
-      const std::size_t j = *to;
       const std::uint32_t seq = p.ping.seq_no;
-      at(now() + latency(), [this, i, j, seq] {
-        if (!reachable(i, j) || nodes_[j].killed) {
-          on_node(i, [this, i, seq] { node(i).stream_ping_result(seq, false); });
-          return;
-        }
-        on_node(j, [this, i, seq] {
-          at(now() + latency(), [this, i, seq] { on_node(i, [this, i, seq] { node(i).stream_ping_result(seq, true); }); });
-        });
-      });
+      tcp_exchange(
+          i, *to, [this, i, seq]() -> std::function<void()> { return [this, i, seq] { node(i).stream_ping_result(seq, true); }; },
+          [this, i, seq] { node(i).stream_ping_result(seq, false); });
     }
     (void)m.take_udp_silent();
     for (MemberEvent& e : m.take_events()) {
