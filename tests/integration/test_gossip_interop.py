@@ -12,6 +12,7 @@ serf agents."""
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -92,55 +93,93 @@ def hearsay_keyring(agent):
         return json.load(f)
 
 
+# serf's queries are best effort: each member passes a query on a few times, to peers picked at
+# random, and nothing sends it again, so now and then one member hears it from nobody. Measured
+# by bench/query_reach.sh (BENCHMARKS.md), 1,500 `serf keys -list` each: in this test's mixed
+# cluster 0.47 % of the queries missed a member (the hearsay members as often as the model
+# predicts, none of it counted as dropped), in a cluster of six serf agents alone 1.40 %. A key
+# operation whose report says a member did not answer ("5/6 nodes reported ...") is therefore
+# asked once more, as an operator re-runs `consul keyring`: the key operations are idempotent.
+# It is said when it happens, and every member's keyring is then checked on its own, so a member
+# that never applies a change still fails the test.
+UNANSWERED = re.compile(r"(\d+)/(\d+) nodes reported")
+
+
+def unanswered(text):
+    """A key operation's report in which fewer members answered (or failed) than exist."""
+    m = UNANSWERED.search(text)
+    return bool(m) and int(m.group(1)) < int(m.group(2))
+
+
+def ask_everyone(what, ask, report):
+    """ask() once, and once more when report(result) says a member did not answer."""
+    result = ask()
+    if unanswered(report(result)):
+        print(f"  {what}: a member did not answer ({report(result).strip()}); asking again")
+        result = ask()
+    return result
+
+
 def cluster_keyring(agent):
-    """GET /v1/operator/keyring (serf's list-keys query to every member). Each answer is one UDP
-    datagram that serf never sends again (Consul's -relay-factor is 0 by default), so a lost one
-    turns the list into a 500 naming n-1/n; that happened once in ~9 runs under CI load. It is
-    asked again once, and said: a member that does not answer at all still fails the test."""
-    status, body, _ = agent.get("/v1/operator/keyring")
-    if status == 500 and "nodes reported success" in str(body):
-        print(f"  list-keys through {agent.name} missed an answer ({str(body).strip()}); asking again")
-        status, body, _ = agent.get("/v1/operator/keyring")
+    """GET /v1/operator/keyring: serf's list-keys query to every member."""
+    status, body, _ = ask_everyone(f"list through {agent.name}", lambda: agent.get("/v1/operator/keyring"),
+                                   lambda r: str(r[1]))
     assert status == 200, f"GET /v1/operator/keyring -> {status}: {body}"
     return json.loads(body)
 
 
+def keyring_change(agent, method, key):
+    """POST (install) or DELETE (remove) /v1/operator/keyring through a hearsay agent."""
+    return ask_everyone(f"{method} through {agent.name}",
+                        lambda: agent.request(method, "/v1/operator/keyring", body=f'{{"Key": "{key}"}}')[:2],
+                        lambda r: str(r[1]))
+
+
+def serf_keys(serf, *args):
+    """`serf keys ARGS` through a serf agent."""
+    return ask_everyone(f"serf keys {args[0]} through {serf.name}", lambda: serf.keys(*args),
+                        lambda r: r.stdout + r.stderr)
+
+
+def every_keyring(c):
+    """Each member's keyring as it holds it: hearsay's and serf's keyring files."""
+    return {m.name: hearsay_keyring(m) if isinstance(m, Agent) else m.keyring() for m in c.members}
+
+
 def rotate_key(c):
-    """Consul's rotation, each step run once and reaching every member through serf's key
+    """Consul's rotation, each step run on one member and reaching every member through serf's key
     queries: install the new key (through hearsay h2), make it primary (through serf s1: a serf
     agent's query reaches the hearsay agents too), remove the old one (through h2)."""
-    hearsay_agents = [m for m in c.members if isinstance(m, Agent)]
     start = time.monotonic()
-    status, body = c.h2.request("POST", "/v1/operator/keyring", body=f'{{"Key": "{KEY_B}"}}')[:2]
+    status, body = keyring_change(c.h2, "POST", KEY_B)
     assert status == 200, (status, body)
-    print(f"  install through h2 answered by all six in {time.monotonic() - start:.2f}s")
-    for a in hearsay_agents:
-        assert hearsay_keyring(a) == [KEY_A, KEY_B], (a.name, hearsay_keyring(a))
-    for serf in (c.s1, c.s2, c.s3):
-        assert serf.keyring() == [KEY_A, KEY_B], (serf.name, serf.keyring())
+    print(f"  install through h2 answered in {time.monotonic() - start:.2f}s")
+    assert all(ring == [KEY_A, KEY_B] for ring in every_keyring(c).values()), every_keyring(c)
     ring = cluster_keyring(c.h1)
     assert ring[0]["Keys"] == {KEY_A: 6, KEY_B: 6} and ring[0]["NumNodes"] == 6, ring
-    cli = subprocess.run([AGENT, "keyring", "-list", f"-http-addr=127.0.0.1:{c.h3.http_port}"],
-                         capture_output=True, text=True, timeout=30)
+    cli = ask_everyone("agent keyring -list through h3",
+                       lambda: subprocess.run([AGENT, "keyring", "-list", f"-http-addr=127.0.0.1:{c.h3.http_port}"],
+                                              capture_output=True, text=True, timeout=30),
+                       lambda r: r.stdout + r.stderr)
     assert cli.returncode == 0 and f"{KEY_B} [6/6]" in cli.stdout, cli.stdout + cli.stderr
-    listed = c.s1.keys("-list")  # serf's list-keys query, answered by the hearsay agents too
+    listed = serf_keys(c.s1, "-list")  # serf's list-keys query, answered by the hearsay agents too
     assert listed.returncode == 0 and f"{KEY_B}  [6/6]" in listed.stdout, listed.stdout + listed.stderr
 
-    used = c.s1.keys("-use", KEY_B)
+    used = serf_keys(c.s1, "-use", KEY_B)
     assert used.returncode == 0, used.stdout + used.stderr  # all six answered, none failed
-    for a in hearsay_agents:
-        assert hearsay_keyring(a)[0] == KEY_B, (a.name, hearsay_keyring(a))
+    assert all(ring[0] == KEY_B for ring in every_keyring(c).values()), every_keyring(c)
     time.sleep(3)  # gossip and probes under the new primary key
-    assert c.h2.request("DELETE", "/v1/operator/keyring", body=f'{{"Key": "{KEY_A}"}}')[0] == 200
+    assert keyring_change(c.h2, "DELETE", KEY_A)[0] == 200
     ring = cluster_keyring(c.h3)
     assert ring[0]["Keys"] == {KEY_B: 6} and ring[0]["PrimaryKeys"] == {KEY_B: 6}, ring
-    for serf in (c.s1, c.s2, c.s3):
-        assert serf.keyring() == [KEY_B], (serf.name, serf.keyring())
+    assert all(ring == [KEY_B] for ring in every_keyring(c).values()), every_keyring(c)
     local, _ = c.h1.get_json("/v1/operator/keyring?local-only=1")
     assert local[0]["NumNodes"] == 1 and local[0]["Keys"] == {KEY_B: 1}, local
-    # Removing the primary key fails on every member; Consul answers 500 naming them.
-    status, body = c.h1.request("DELETE", "/v1/operator/keyring", body=f'{{"Key": "{KEY_B}"}}')[:2]
+    # Removing the primary key fails on every member; Consul answers 500 naming them, and
+    # nobody's keyring changes.
+    status, body = keyring_change(c.h1, "DELETE", KEY_B)
     assert status == 500 and "6/6 nodes reported failure" in str(body), (status, body)
+    assert all(ring == [KEY_B] for ring in every_keyring(c).values()), every_keyring(c)
     time.sleep(4)  # several probe rounds with only the new key: nobody may turn suspect or failed
     six_alive(c)
 
