@@ -410,7 +410,15 @@ void Membership::on_indirect_ping(const Address& from, const IndirectPing& p, Cl
   Address requester = from;
   if (!p.source_addr.empty() && p.source_port != 0) requester = Address{p.source_addr, p.source_port};
   const std::uint32_t seq = next_seq_++;
-  relays_[seq] = Relay{requester, p.seq_no, p.nack, now + config_.probe_timeout};
+  // The nack goes at 4/5 of the probe timeout, the ack window stays the whole of it. memberlist
+  // nacks at the full timeout, and the requester, which sent us this request a probe timeout
+  // after its ping, stops counting nacks one probe interval (two timeouts) after it: the nack
+  // lands just too late, nearly always, and a requester probing a member that is really dead
+  // counts every helper as silent and raises its own awareness (slowing its probes, and so the
+  // confirmations that shorten the suspicion) for a fault that is not its own. Lifeguard's
+  // nack only works if it arrives in time; swift-cluster-membership fixed the same at 80 %.
+  const auto nack_at = now + config_.probe_timeout * 4 / 5;
+  relays_[seq] = Relay{requester, p.seq_no, p.nack, nack_at, now + config_.probe_timeout};
   send(Address{p.target, p.port}, Ping{p.node, seq, config_.advertise.ip, config_.name, config_.advertise.port});
 }
 
@@ -585,7 +593,7 @@ Clock::time_point Membership::next_deadline() const {
   if (leaving_ && !left_) next = std::min(next, leave_at_);
   if (probe_) next = std::min(next, probe_->indirect_sent ? probe_->deadline : probe_->indirect_at);
   else next = std::min(next, next_probe_);
-  for (const auto& [seq, relay] : relays_) next = std::min(next, relay.deadline);
+  for (const auto& [seq, relay] : relays_) next = std::min(next, relay.next_due());
   if (const auto s = next_suspicion(); s) next = std::min(next, *s);
   return next;
 }
@@ -676,12 +684,13 @@ std::optional<Clock::time_point> Membership::next_suspicion() const {
 
 void Membership::expire_relays(Clock::time_point now) {
   for (auto it = relays_.begin(); it != relays_.end();) {
-    if (now < it->second.deadline) {
-      ++it;
-      continue;
+    Relay& relay = it->second;
+    if (relay.nack && now >= relay.nack_at) {
+      send(relay.requester, Nack{relay.requester_seq});
+      relay.nack = false;
     }
-    if (it->second.nack) send(it->second.requester, Nack{it->second.requester_seq});
-    it = relays_.erase(it);
+    if (now < relay.deadline) ++it;
+    else it = relays_.erase(it);
   }
 }
 

@@ -153,8 +153,10 @@ class Membership {
   struct Relay {  // we ping a target on someone else's behalf
     Address requester;
     std::uint32_t requester_seq = 0;
-    bool nack = false;
-    Clock::time_point deadline;
+    bool nack = false;            // a nack is still owed if no ack comes by nack_at
+    Clock::time_point nack_at;    // see on_indirect_ping
+    Clock::time_point deadline;   // an ack after this is not passed on
+    Clock::time_point next_due() const { return nack ? nack_at : deadline; }
   };
   struct Suspicion {
     // Who accused it, the first accuser first: at most k + 1 names (see confirm()).

@@ -116,6 +116,32 @@ TEST_CASE("members that also fail to reach a suspect confirm it: detection nears
   }
 }
 
+TEST_CASE("helpers nack in time: probing a crashed member does not raise the prober's awareness", "[unit]") {
+  // Lifeguard counts a helper's nack as proof that the prober's own network works. memberlist's
+  // helpers nack a full probe timeout after the request, which lands just after the prober's
+  // deadline: every prober of a dead member then blamed itself. Ours nack at 4/5 of it.
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    sim::Network net(8, sim::Options{.seed = seed});
+    join_all(net, seed);
+    REQUIRE(net.run_until_true([&] { return converged(net); }, 20s));
+    net.run_for(5s);  // awareness from the joins, if any, has gone
+    std::uint64_t failed_before = 0;
+    for (std::size_t v = 0; v < net.size(); ++v) failed_before += net.node(v).stats().probes_failed;
+    net.kill(4);
+    REQUIRE(net.run_until_true([&] { return sees_dead(net, 4); }, 60s));
+    std::uint64_t failed_probes = 0;
+    int awareness = 0;
+    for (std::size_t v = 0; v < net.size(); ++v) {
+      if (v == 4) continue;
+      failed_probes += net.node(v).stats().probes_failed;
+      awareness += net.node(v).awareness();
+    }
+    INFO("seed " << seed);
+    CHECK(failed_probes - failed_before >= 2);  // the suspicion and a confirmation at least
+    CHECK(awareness == 0);
+  }
+}
+
 TEST_CASE("a member whose UDP is blocked but answers over TCP is not declared dead (TCP fallback probe)", "[unit]") {
   // As memberlist: a probe that gets no ack over UDP also pings the target over TCP; an answer
   // there means the member is alive and its UDP is lost, so it is not suspected. Without the
@@ -430,3 +456,4 @@ TEST_CASE("1000 members: join, crash, loss with a starved member, partition and 
                                   << detected->count() << " ms; 20 s partition healed in " << healed->count()
                                   << " ms; " << net.packets_sent() << " packets");
 }
+
