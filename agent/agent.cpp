@@ -493,6 +493,7 @@ std::vector<std::pair<std::string, double>> Agent::metrics() const {
   add("hearsay.gossip.probes", m.probes);
   add("hearsay.gossip.probes_failed", m.probes_failed);
   add("hearsay.gossip.probes_answered_over_tcp_only", m.probes_answered_over_tcp_only);
+  add("hearsay.gossip.ports_unreachable", m.ports_unreachable);
   add("hearsay.gossip.refutations", m.refutations);
   add("hearsay.gossip.members_alive", membership_->alive_count());
   add("hearsay.catalog.nodes", catalog_.node_count());

@@ -385,7 +385,7 @@ void Membership::handle_message(const Address& from, const DecodeResult& decoded
         if constexpr (std::is_same_v<T, Ping>) on_ping(from, m);
         else if constexpr (std::is_same_v<T, IndirectPing>) on_indirect_ping(from, m, now);
         else if constexpr (std::is_same_v<T, Ack>) on_ack(m, now);
-        else if constexpr (std::is_same_v<T, Nack>) on_nack(m);
+        else if constexpr (std::is_same_v<T, Nack>) on_nack(m, now);
         else if constexpr (std::is_same_v<T, Alive>) on_alive(m, now);
         else if constexpr (std::is_same_v<T, Suspect>) on_suspect(m, now);
         else if constexpr (std::is_same_v<T, Dead>) on_dead(m, now);
@@ -418,7 +418,7 @@ void Membership::on_indirect_ping(const Address& from, const IndirectPing& p, Cl
   // confirmations that shorten the suspicion) for a fault that is not its own. Lifeguard's
   // nack only works if it arrives in time; swift-cluster-membership fixed the same at 80 %.
   const auto nack_at = now + config_.probe_timeout * 4 / 5;
-  relays_[seq] = Relay{requester, p.seq_no, p.nack, nack_at, now + config_.probe_timeout};
+  relays_[seq] = Relay{requester, Address{p.target, p.port}, p.seq_no, p.nack, nack_at, now + config_.probe_timeout};
   send(Address{p.target, p.port}, Ping{p.node, seq, config_.advertise.ip, config_.name, config_.advertise.port});
 }
 
@@ -434,12 +434,41 @@ void Membership::on_ack(const Ack& a, Clock::time_point now) {
   }
 }
 
-void Membership::on_nack(const Nack& n) {
-  if (probe_ && probe_->seq == n.seq_no) ++probe_->nacks;
+void Membership::on_nack(const Nack& n, Clock::time_point now) {
+  if (!probe_ || probe_->seq != n.seq_no) return;
+  ++probe_->nacks;
+  finish_probe_if_certain(now);
 }
 
-void Membership::stream_ping_result(std::uint32_t seq, bool answered) {
-  if (probe_ && probe_->seq == seq && answered) probe_->acked_over_tcp = true;
+void Membership::stream_ping_result(std::uint32_t seq, bool answered, Clock::time_point now) {
+  if (!probe_ || probe_->seq != seq) return;
+  probe_->stream_ping_pending = false;
+  if (answered) probe_->acked_over_tcp = true;
+  else finish_probe_if_certain(now);
+}
+
+void Membership::port_unreachable(const Address& to, Clock::time_point now) {
+  for (auto& [seq, relay] : relays_) {
+    if (relay.target != to || !relay.nack) continue;
+    ++stats_.ports_unreachable;
+    send(relay.requester, Nack{relay.requester_seq});
+    relay.nack = false;
+  }
+  if (!probe_ || probe_->acked) return;
+  const Member* target = members_.find(probe_->target);
+  if (!target || target->address != to) return;
+  ++stats_.ports_unreachable;
+  probe_->unreachable = true;
+  if (!probe_->indirect_sent) probe_indirect(*probe_, now);
+  finish_probe_if_certain(now);
+}
+
+void Membership::finish_probe_if_certain(Clock::time_point now) {
+  // Only on the evidence port_unreachable needs; otherwise the probe runs to its deadline.
+  const Probe& p = *probe_;
+  if (!p.unreachable || !p.indirect_sent || p.acked || p.acked_over_tcp || p.stream_ping_pending) return;
+  if (p.expected_nacks == 0 || p.nacks < p.expected_nacks) return;
+  finish_probe(now);
 }
 
 // Alive messages arrive decoded (decode() refuses a bad Vsn) or from merge() (checked there).
@@ -758,6 +787,7 @@ void Membership::probe_indirect(Probe& probe, Clock::time_point) {
     stream_pings_.assign(1, StreamPing{target.address,
                                        Ping{target.name, probe.seq, config_.advertise.ip, config_.name, config_.advertise.port},
                                        probe.deadline});
+    probe.stream_ping_pending = true;
   }
   auto helpers = random_members(config_.indirect_checks, [&](const Member& m) {
     return m.name != config_.name && m.name != probe.target && m.state == NodeState::alive;

@@ -7,6 +7,9 @@
 // for the next tick (eager_gossip_at(); still at most one round per interval); gossip reaches up
 // to twice as many members a round while news is queued (gossip()); and a push/pull that
 // changed our view brings the next one forward (push_pull_soon()).
+// Two in probing, also wire-compatible: a helper nacks at 4/5 of the probe timeout, so that the
+// nack arrives before the prober's deadline (on_indirect_ping), and a probe of a member whose
+// host reports its port unreachable ends once the helpers' nacks confirm it (port_unreachable).
 #pragma once
 
 #include <cstdint>
@@ -74,6 +77,7 @@ struct MembershipStats {
   std::uint64_t probes = 0;
   std::uint64_t probes_failed = 0;
   std::uint64_t probes_answered_over_tcp_only = 0;  // UDP lost both ways, TCP fallback answered
+  std::uint64_t ports_unreachable = 0;  // "nothing listens" reports about a probe's or relay's target
   std::uint64_t refutations = 0;
 };
 
@@ -113,7 +117,13 @@ class Membership {
   std::vector<PushPullRequest> take_push_pulls() { return std::exchange(push_pulls_, {}); }
   std::vector<StreamPing> take_stream_pings() { return std::exchange(stream_pings_, {}); }
   // The TCP fallback ping with this sequence number was answered (or could not be).
-  void stream_ping_result(std::uint32_t seq, bool answered);
+  void stream_ping_result(std::uint32_t seq, bool answered, Clock::time_point now);
+  // The network reports that nothing listens at `to` any more (an ICMP port unreachable for a
+  // datagram we sent there): the member's process is gone though its host is up. A probe of it
+  // goes on to its indirect pings at once, and a helper pinging it for someone nacks at once.
+  // A probe then ends as soon as the outcome is certain: no ack, the TCP ping failed too, and
+  // every helper nacked (so our own network is fine). memberlist waits out both timeouts.
+  void port_unreachable(const Address& to, Clock::time_point now);
   // Members that answered a probe over TCP only since the last call (for the shell to warn:
   // their UDP is lost, which usually means a firewall or a misconfigured address).
   std::vector<std::string> take_udp_silent() { return std::exchange(udp_silent_, {}); }
@@ -148,10 +158,13 @@ class Membership {
     bool indirect_sent = false;
     bool acked = false;
     bool acked_over_tcp = false;
+    bool stream_ping_pending = false;  // handed to the shell, no result yet
+    bool unreachable = false;          // see port_unreachable
     std::size_t expected_nacks = 0, nacks = 0;
   };
   struct Relay {  // we ping a target on someone else's behalf
     Address requester;
+    Address target;
     std::uint32_t requester_seq = 0;
     bool nack = false;            // a nack is still owed if no ack comes by nack_at
     Clock::time_point nack_at;    // see on_indirect_ping
@@ -175,7 +188,8 @@ class Membership {
   void on_ping(const Address& from, const Ping& p);
   void on_indirect_ping(const Address& from, const IndirectPing& p, Clock::time_point now);
   void on_ack(const Ack& a, Clock::time_point now);
-  void on_nack(const Nack& n);
+  void on_nack(const Nack& n, Clock::time_point now);
+  void finish_probe_if_certain(Clock::time_point now);
   void handle_message(const Address& from, const DecodeResult& decoded, Clock::time_point now);
   void refute(std::uint32_t accused_incarnation);
   void on_user_message(const Address& from, const UserMessage& m, Clock::time_point now);

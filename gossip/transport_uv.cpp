@@ -9,6 +9,7 @@
 
 #include "gossip/codec.h"
 #include "gossip/framing.h"
+#include "gossip/icmp_errors_uv.h"
 #include "gossip/stream_message.h"
 
 namespace hearsay::gossip {
@@ -171,7 +172,8 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
     if (m.kind == StreamMessage::Kind::user) {
       on_user_message(m.user, now);
     } else if (initiator_ && ping_seq_) {
-      t_.membership_.stream_ping_result(*ping_seq_, m.kind == StreamMessage::Kind::ack && m.ack.seq_no == *ping_seq_);
+      t_.membership_.stream_ping_result(*ping_seq_, m.kind == StreamMessage::Kind::ack && m.ack.seq_no == *ping_seq_,
+                                        Transport::now());
       close();
     } else if (initiator_) {
       if (m.kind == StreamMessage::Kind::push_pull) t_.membership_.push_pull_reply(m.push_pull, now);
@@ -236,7 +238,7 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
     if (initiator_ && !done_ && ping_seq_) {
       ++t_.stats_.streams_failed;
       spdlog::debug("gossip: TCP ping to {} failed: {}", peer_.to_string(), why);
-      t_.membership_.stream_ping_result(*ping_seq_, false);
+      t_.membership_.stream_ping_result(*ping_seq_, false, Transport::now());
     } else if (initiator_ && !done_ && app_) {
       ++t_.stats_.streams_failed;
       spdlog::debug("gossip: replication stream with {} failed: {}", peer_.to_string(), why);
@@ -297,6 +299,7 @@ int Transport::listen(const std::string& host, int port) {
   open_ = true;
   udp_.data = tcp_.data = timer_.data = this;
   if ((rc = uv_udp_bind(&udp_, reinterpret_cast<const sockaddr*>(&addr), 0)) != 0) return rc;
+  if (!ask_for_port_unreachable(&udp_)) spdlog::debug("gossip: no ICMP port-unreachable reports here; probes wait out their timeouts");
   if ((rc = uv_tcp_bind(&tcp_, reinterpret_cast<const sockaddr*>(&addr), 0)) != 0) return rc;
   rc = uv_listen(reinterpret_cast<uv_stream_t*>(&tcp_), 128, [](uv_stream_t* server, int status) {
     auto* t = static_cast<Transport*>(server->data);
@@ -320,9 +323,12 @@ int Transport::listen(const std::string& host, int port) {
         *b = uv_buf_init(t->buffer_.data(), static_cast<unsigned>(t->buffer_.size()));
       },
       [](uv_udp_t* h, ssize_t n, const uv_buf_t* b, const sockaddr* from, unsigned) {
-        if (n <= 0 || !from) return;
-        static_cast<Transport*>(h->data)->on_datagram(reinterpret_cast<const std::uint8_t*>(b->base),
-                                                      static_cast<std::size_t>(n), from);
+        auto* t = static_cast<Transport*>(h->data);
+        // An error (or an empty read) may mean ICMP reports are queued; they must be read, or
+        // the socket stays readable and the loop spins.
+        if (n < 0 || !from) return t->read_port_unreachable();
+        if (n == 0) return;
+        t->on_datagram(reinterpret_cast<const std::uint8_t*>(b->base), static_cast<std::size_t>(n), from);
       });
   if (rc != 0) return rc;
   flush();
@@ -352,6 +358,15 @@ void Transport::on_datagram(const std::uint8_t* data, std::size_t size, const so
     membership_.take_app_messages();  // no replication here: nothing to do with them
   }
   flush();
+}
+
+void Transport::read_port_unreachable() {
+  bool any = false;
+  for (const Address& to : take_port_unreachable(&udp_)) {
+    membership_.port_unreachable(to, now());
+    any = true;
+  }
+  if (any) flush();
 }
 
 void Transport::attach(Replication& replication, ChangeHandler on_changes) {

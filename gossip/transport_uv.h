@@ -66,6 +66,7 @@ class Transport {
  private:
   class Stream;
   void on_datagram(const std::uint8_t* data, std::size_t size, const sockaddr* from);
+  void read_port_unreachable();
   void start_push_pull(PushPullRequest request, JoinDone done = {});
   void start_app_stream(StreamSend send);
   void start_stream_ping(StreamPing ping);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "gossip/codec.h"
 #include "gossip/framing.h"
@@ -140,6 +141,95 @@ TEST_CASE("helpers nack in time: probing a crashed member does not raise the pro
     CHECK(failed_probes - failed_before >= 2);  // the suspicion and a confirmation at least
     CHECK(awareness == 0);
   }
+}
+
+TEST_CASE("a crashed member whose host reports its port unreachable is suspected without waiting out the probe", "[unit]") {
+  // With the reports, a probe of the dead member goes on to its indirect pings at once, the
+  // helpers nack at once, and the probe ends as soon as every nack and the failed TCP ping are
+  // in: the suspicion starts a few latencies after the ping instead of a probe interval after.
+  // Same seeds, same kill, with and without the reports.
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    std::optional<Duration> to_suspicion[2];
+    for (bool reports : {false, true}) {
+      sim::Network net(10, sim::Options{.seed = seed, .port_unreachable = reports});
+      join_all(net, seed);
+      REQUIRE(net.run_until_true([&] { return converged(net); }, 20s));
+      net.run_for(3s);
+      net.kill(6);
+      auto suspected = net.run_until_true(
+          [&] {
+            for (std::size_t v = 0; v < net.size(); ++v) {
+              if (v != 6 && net.state_of(v, 6) != NodeState::alive) return true;
+            }
+            return false;
+          },
+          30s, 1ms);
+      REQUIRE(suspected);
+      to_suspicion[reports] = suspected;
+      REQUIRE(net.run_until_true([&] { return sees_dead(net, 6); }, 60s));
+      std::uint64_t reported = 0;
+      int awareness = 0;
+      for (std::size_t v = 0; v < net.size(); ++v) {
+        if (v == 6) continue;
+        reported += net.node(v).stats().ports_unreachable;
+        awareness += net.node(v).awareness();
+      }
+      INFO("seed " << seed << (reports ? " with" : " without") << " reports");
+      CHECK((reported > 0) == reports);
+      CHECK(awareness == 0);  // every prober heard its helpers' nacks
+    }
+    INFO("seed " << seed << ": first suspicion " << to_suspicion[0]->count() << " ms without the reports, "
+                 << to_suspicion[1]->count() << " ms with them");
+    // Without: the first prober of the dead member waits a whole probe interval (1 s).
+    CHECK(*to_suspicion[0] - *to_suspicion[1] >= 900ms);
+  }
+}
+
+TEST_CASE("a port-unreachable report alone never ends a probe: a member that still answers stays alive", "[unit]") {
+  // Reports can be forged or stale (a member restarting on its port). Without every helper's
+  // nack and a failed TCP ping the probe runs to its deadline, and a member that answers a
+  // helper is not suspected.
+  sim::Network net(6, sim::Options{.seed = 9});
+  join_all(net, 9);
+  REQUIRE(net.run_until_true([&] { return converged(net); }, 20s));
+  net.run_for(2s);
+  for (int step = 0; step < 10000; ++step) {  // 10 s of a report every millisecond
+    for (std::size_t v = 0; v < net.size(); ++v) {
+      if (v != 3) net.node(v).port_unreachable(sim::Network::address_of(3), net.now());
+    }
+    net.run_for(1ms);
+  }
+  std::uint64_t probed_while_reported = 0;
+  for (std::size_t v = 0; v < net.size(); ++v) {
+    CHECK(net.state_of(v, 3) == NodeState::alive);
+    probed_while_reported += net.node(v).stats().ports_unreachable;
+  }
+  CHECK(probed_while_reported > 0);  // the reports did reach probes of member 3
+  CHECK(net.node(3).stats().refutations == 0);  // nobody suspected it, even for a moment
+}
+
+TEST_CASE("a prober cut off from everyone is no quicker to suspect with port-unreachable reports", "[unit]") {
+  // Lifeguard: without the helpers' nacks the prober cannot tell a dead member from its own
+  // broken network, so a report (forged, say) must not shorten the probe.
+  std::optional<Duration> to_suspicion[2];
+  for (bool reports : {false, true}) {
+    sim::Network net(6, sim::Options{.seed = 4});
+    join_all(net, 4);
+    REQUIRE(net.run_until_true([&] { return converged(net); }, 20s));
+    net.run_for(2s);
+    net.partition([](std::size_t i) { return i == 0 ? 0 : 1; });
+    const auto start = net.now();
+    while (!to_suspicion[reports] && net.now() - start < 5s) {
+      for (std::size_t v = 1; v < net.size() && reports; ++v) net.node(0).port_unreachable(sim::Network::address_of(v), net.now());
+      net.run_for(1ms);
+      for (std::size_t v = 1; v < net.size(); ++v) {
+        if (net.state_of(0, v) != NodeState::alive) to_suspicion[reports] = std::chrono::duration_cast<Duration>(net.now() - start);
+      }
+    }
+    REQUIRE(to_suspicion[reports]);
+  }
+  INFO("first suspicion " << to_suspicion[0]->count() << " ms without reports, " << to_suspicion[1]->count() << " ms with");
+  CHECK(*to_suspicion[1] >= *to_suspicion[0]);
 }
 
 TEST_CASE("a member whose UDP is blocked but answers over TCP is not declared dead (TCP fallback probe)", "[unit]") {
@@ -456,4 +546,5 @@ TEST_CASE("1000 members: join, crash, loss with a starved member, partition and 
                                   << detected->count() << " ms; 20 s partition healed in " << healed->count()
                                   << " ms; " << net.packets_sent() << " packets");
 }
+
 

@@ -25,6 +25,9 @@ struct Options {
   double loss = 0.0;  // UDP packets only
   Duration min_latency{1};
   Duration max_latency{5};
+  // A killed member's host answers datagrams to it with an ICMP port unreachable (a crashed
+  // process on a running host), reported to the sender's Membership::port_unreachable.
+  bool port_unreachable = false;
 };
 
 class Network {
@@ -186,6 +189,10 @@ class Network {
       // Each event runs once, so it hands its bytes on to the inner callback, which a paused
       // receiver runs after this event is gone.
       at(now() + latency(), [this, i, j, bytes = std::move(p.packet)]() mutable {
+        if (nodes_[j].killed && options_.port_unreachable) {
+          at(now() + latency(), [this, i, j] { on_node(i, [this, i, j] { node(i).port_unreachable(addresses_[j], now()); }); });
+          return;
+        }
         on_node(j, [this, i, j, bytes = std::move(bytes)] {
           node(j).receive_packet(addresses_[i], bytes.data(), bytes.size(), now());
         });
@@ -212,8 +219,8 @@ class Network {
       if (!to) continue;
       const std::uint32_t seq = p.ping.seq_no;
       tcp_exchange(
-          i, *to, [this, i, seq]() -> std::function<void()> { return [this, i, seq] { node(i).stream_ping_result(seq, true); }; },
-          [this, i, seq] { node(i).stream_ping_result(seq, false); });
+          i, *to, [this, i, seq]() -> std::function<void()> { return [this, i, seq] { node(i).stream_ping_result(seq, true, now()); }; },
+          [this, i, seq] { node(i).stream_ping_result(seq, false, now()); });
     }
     (void)m.take_udp_silent();
     for (MemberEvent& e : m.take_events()) {

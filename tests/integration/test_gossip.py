@@ -43,6 +43,15 @@ def crash_detected(agents):
     for a in (a1, a2):
         wait_until(lambda a=a: statuses(a).get("g3") == FAILED, timeout=30, what=f"{a.name} to see g3 failed")
     print(f"  kill -9 seen as failed by both in {time.monotonic() - start:.1f}s")
+    # The host (loopback) answered pings to the dead port with ICMP port unreachable, and the
+    # agents read those reports (gossip/icmp_errors_uv.h) to end their probes early.
+    reports = {a.name: ports_unreachable(a) for a in (a1, a2)}
+    assert sum(reports.values()) > 0, reports
+
+
+def ports_unreachable(agent):
+    body, _ = agent.get_json("/v1/agent/metrics")
+    return next(g["Value"] for g in body["Gauges"] if g["Name"] == "hearsay.gossip.ports_unreachable")
 
 
 def graceful_leave(agents):

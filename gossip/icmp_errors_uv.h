@@ -1,0 +1,24 @@
+// "Port unreachable" reports for the gossip UDP socket. When a member's process dies but its
+// host stays up, the host answers each datagram sent to the dead port with an ICMP port
+// unreachable. Linux hands those to an unconnected UDP socket only when IP_RECVERR is on, and
+// then queues them on the socket's error queue, each with the destination of the datagram that
+// caused it. Membership::port_unreachable turns that into a faster, still cautious, probe.
+// Elsewhere (no IP_RECVERR) both calls do nothing and probes wait out their timeouts.
+#pragma once
+
+#include <uv.h>
+
+#include <vector>
+
+#include "gossip/address.h"
+
+namespace hearsay::gossip {
+
+// Turns the reports on for a bound UDP handle (IPv4 or IPv6); false if the system refused.
+bool ask_for_port_unreachable(uv_udp_t* udp);
+
+// Reads the socket's error queue empty and returns the destinations reported unreachable
+// (other reports, host or network unreachable, are read and dropped). Never blocks.
+std::vector<Address> take_port_unreachable(uv_udp_t* udp);
+
+}  // namespace hearsay::gossip
