@@ -239,6 +239,8 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
       ++t_.stats_.streams_failed;
       spdlog::debug("gossip: TCP ping to {} failed: {}", peer_.to_string(), why);
       t_.membership_.stream_ping_result(*ping_seq_, false, Transport::now());
+      close();
+      return t_.flush();  // the probe may have ended on it: its suspicion goes out now
     } else if (initiator_ && !done_ && app_) {
       ++t_.stats_.streams_failed;
       spdlog::debug("gossip: replication stream with {} failed: {}", peer_.to_string(), why);
