@@ -4,7 +4,7 @@
 #  1. join convergence: from t0 (see below) until every agent lists all N members alive, and
 #     until 90% of them do (the last few can miss a join broadcast and wait for push/pull);
 #  2. failure detection: from kill -9 of a non-seed member until all others list it failed; the
-#     last BENCH_KILLS (5) members are killed one after another, and the median is reported;
+#     last BENCH_KILLS (10) members are killed one after another, and the median is reported;
 #  3. RSS per agent: mean VmRSS, read after the idle window (after convergence + settle) and one
 #     member-list query to every agent (step 6, so that the query path counts),
 #     mean RssAnon (private memory: RSS without shared library and program text pages), and
@@ -43,7 +43,7 @@
 # Usage: bench/gossip.sh [N-list] [idle-seconds]   (defaults "20 50 100" and one push/pull period
 # per N; a number uses that window for every N). Prints a table and writes it to
 # bench/results/gossip-<date>.md. Needs serf (Debian package serf) and the agent built; takes
-# about 12-15 minutes with the defaults. BENCH_KEEP_LOGS=1 keeps all agent logs; they are kept
+# about 28 minutes with the defaults. BENCH_KEEP_LOGS=1 keeps all agent logs; they are kept
 # anyway for a group that fails to converge or to detect, crashes or reports a false failure
 # (the path is printed). BENCH_DEBUG=1 prints the poller's progress, round by round.
 source "$(dirname "$0")/lib/common.sh"
@@ -56,7 +56,7 @@ POLL_MS=${BENCH_POLL_MS:-250}
 SETTLE=${BENCH_SETTLE:-10}
 CONVERGE_TIMEOUT=180  # a member that missed the join gossip waits for push/pull (90 s at N=100)
 DETECT_TIMEOUT=120
-KILLS=${BENCH_KILLS:-5}  # failure detection: members killed one after another, median reported
+KILLS=${BENCH_KILLS:-10}  # failure detection: members killed one after another, median reported
 KILL_GAP=5
 START_TIMEOUT=120
 POLLER=(python3 "$BENCH_ROOT/bench/lib/gossip_poll.py")
