@@ -52,6 +52,16 @@ bool sees_dead(sim::Network& net, std::size_t victim) {
   return true;
 }
 
+// Sums f(member) over every member but `victim`.
+template <typename F>
+auto sum_over_survivors(sim::Network& net, std::size_t victim, F f) {
+  decltype(f(net.node(0))) total{};
+  for (std::size_t v = 0; v < net.size(); ++v) {
+    if (v != victim) total += f(net.node(v));
+  }
+  return total;
+}
+
 }  // namespace
 
 TEST_CASE("Lifeguard timing formulas match memberlist", "[unit]") {
@@ -130,13 +140,8 @@ TEST_CASE("helpers nack in time: probing a crashed member does not raise the pro
     for (std::size_t v = 0; v < net.size(); ++v) failed_before += net.node(v).stats().probes_failed;
     net.kill(4);
     REQUIRE(net.run_until_true([&] { return sees_dead(net, 4); }, 60s));
-    std::uint64_t failed_probes = 0;
-    int awareness = 0;
-    for (std::size_t v = 0; v < net.size(); ++v) {
-      if (v == 4) continue;
-      failed_probes += net.node(v).stats().probes_failed;
-      awareness += net.node(v).awareness();
-    }
+    const std::uint64_t failed_probes = sum_over_survivors(net, 4, [](Membership& m) { return m.stats().probes_failed; });
+    const int awareness = sum_over_survivors(net, 4, [](Membership& m) { return m.awareness(); });
     INFO("seed " << seed);
     CHECK(failed_probes - failed_before >= 2);  // the suspicion and a confirmation at least
     CHECK(awareness == 0);
@@ -167,13 +172,8 @@ TEST_CASE("a crashed member whose host reports its port unreachable is suspected
       REQUIRE(suspected);
       to_suspicion[reports] = suspected;
       REQUIRE(net.run_until_true([&] { return sees_dead(net, 6); }, 60s));
-      std::uint64_t reported = 0;
-      int awareness = 0;
-      for (std::size_t v = 0; v < net.size(); ++v) {
-        if (v == 6) continue;
-        reported += net.node(v).stats().ports_unreachable;
-        awareness += net.node(v).awareness();
-      }
+      const std::uint64_t reported = sum_over_survivors(net, 6, [](Membership& m) { return m.stats().ports_unreachable; });
+      const int awareness = sum_over_survivors(net, 6, [](Membership& m) { return m.awareness(); });
       INFO("seed " << seed << (reports ? " with" : " without") << " reports");
       CHECK((reported > 0) == reports);
       CHECK(awareness == 0);  // every prober heard its helpers' nacks
