@@ -66,10 +66,27 @@ std::vector<Address> take_port_unreachable(uv_udp_t* udp) {
   return out;
 }
 
+bool is_earlier_datagrams_error(int uv_code) {
+  // What the kernel makes of ICMP errors (icmp_err_convert, icmpv6_err_convert).
+  switch (uv_code) {
+    case UV_ECONNREFUSED:
+    case UV_EHOSTUNREACH:
+    case UV_ENETUNREACH:
+    case UV_EHOSTDOWN:
+    case UV_ENONET:
+    case UV_EPROTO:
+    case UV_EMSGSIZE:
+      return true;
+    default:
+      return false;
+  }
+}
+
 #else
 
 bool ask_for_port_unreachable(uv_udp_t*) { return false; }
 std::vector<Address> take_port_unreachable(uv_udp_t*) { return {}; }
+bool is_earlier_datagrams_error(int) { return false; }
 
 #endif
 

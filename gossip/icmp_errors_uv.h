@@ -21,4 +21,9 @@ bool ask_for_port_unreachable(uv_udp_t* udp);
 // (other reports, host or network unreachable, are read and dropped). Never blocks.
 std::vector<Address> take_port_unreachable(uv_udp_t* udp);
 
+// With the reports on, an ICMP error also becomes the socket's pending error, which the next
+// send returns once (libuv code), having sent nothing. True for the errors an ICMP report can
+// leave there; such a send should be made again.
+bool is_earlier_datagrams_error(int uv_code);
+
 }  // namespace hearsay::gossip

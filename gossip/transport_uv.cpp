@@ -384,7 +384,12 @@ void Transport::send_datagram(OutgoingPacket& p) {
   if (encrypting()) p.packet = keyring_->seal(p.packet.data(), p.packet.size());
   uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(p.packet.data()), static_cast<unsigned>(p.packet.size()));
   // Gossip is best effort: a datagram the socket cannot take now is dropped, as UDP would.
-  if (uv_udp_try_send(&udp_, &buf, 1, reinterpret_cast<const sockaddr*>(&to)) < 0) ++stats_.udp_send_failed;
+  int rc = uv_udp_try_send(&udp_, &buf, 1, reinterpret_cast<const sockaddr*>(&to));
+  // With the ICMP reports on (icmp_errors_uv.h), Linux also keeps the last report as the
+  // socket's pending error and fails the next send with it, once, without sending: that error
+  // belongs to an earlier datagram, so this one goes again. (The report itself stays queued.)
+  if (is_earlier_datagrams_error(rc)) rc = uv_udp_try_send(&udp_, &buf, 1, reinterpret_cast<const sockaddr*>(&to));
+  if (rc < 0) ++stats_.udp_send_failed;
   else ++stats_.udp_out;
 }
 
