@@ -15,7 +15,6 @@ namespace {
 
 constexpr std::uint8_t kIcmpDestUnreachable = 3, kIcmpPortUnreachable = 3;    // RFC 792
 constexpr std::uint8_t kIcmp6DestUnreachable = 1, kIcmp6PortUnreachable = 4;  // RFC 4443
-constexpr int kMaxReportsPerRead = 64;  // bounds one call; the rest wait for the next wake-up
 
 bool is_port_unreachable(const sock_extended_err& e) {
   if (e.ee_origin == SO_EE_ORIGIN_ICMP) return e.ee_type == kIcmpDestUnreachable && e.ee_code == kIcmpPortUnreachable;
@@ -40,7 +39,7 @@ std::vector<Address> take_port_unreachable(uv_udp_t* udp) {
   std::vector<Address> out;
   uv_os_fd_t fd = -1;
   if (uv_fileno(reinterpret_cast<uv_handle_t*>(udp), &fd) != 0) return out;
-  for (int i = 0; i < kMaxReportsPerRead; ++i) {
+  for (;;) {
     sockaddr_storage offender{};
     alignas(cmsghdr) char control[512];
     char payload[64];  // the start of our own datagram, which the report carries; not needed

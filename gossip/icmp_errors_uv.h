@@ -3,7 +3,7 @@
 // unreachable. Linux hands those to an unconnected UDP socket only when IP_RECVERR is on, and
 // then queues them on the socket's error queue, each with the destination of the datagram that
 // caused it. Membership::port_unreachable turns that into a faster, still cautious, probe.
-// Elsewhere (no IP_RECVERR) both calls do nothing and probes wait out their timeouts.
+// Elsewhere (no IP_RECVERR) these do nothing and probes wait out their timeouts.
 #pragma once
 
 #include <uv.h>
@@ -18,7 +18,8 @@ namespace hearsay::gossip {
 bool ask_for_port_unreachable(uv_udp_t* udp);
 
 // Reads the socket's error queue empty and returns the destinations reported unreachable
-// (other reports, host or network unreachable, are read and dropped). Never blocks.
+// (other reports, host or network unreachable, are read and dropped). Never blocks. The queue
+// is charged to the socket's receive buffer, so the kernel bounds it.
 std::vector<Address> take_port_unreachable(uv_udp_t* udp);
 
 // With the reports on, an ICMP error also becomes the socket's pending error, which the next

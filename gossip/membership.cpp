@@ -451,8 +451,7 @@ void Membership::port_unreachable(const Address& to, Clock::time_point now) {
   for (auto& [seq, relay] : relays_) {
     if (relay.target != to || !relay.nack) continue;
     ++stats_.ports_unreachable;
-    send(relay.requester, Nack{relay.requester_seq});
-    relay.nack = false;
+    send_nack(relay);
   }
   if (!probe_ || probe_->acked) return;
   const Member* target = members_.find(probe_->target);
@@ -461,6 +460,11 @@ void Membership::port_unreachable(const Address& to, Clock::time_point now) {
   probe_->unreachable = true;
   if (!probe_->indirect_sent) probe_indirect(*probe_, now);
   finish_probe_if_certain(now);
+}
+
+void Membership::send_nack(Relay& relay) {
+  send(relay.requester, Nack{relay.requester_seq});
+  relay.nack = false;  // one per request
 }
 
 void Membership::finish_probe_if_certain(Clock::time_point now) {
@@ -714,10 +718,7 @@ std::optional<Clock::time_point> Membership::next_suspicion() const {
 void Membership::expire_relays(Clock::time_point now) {
   for (auto it = relays_.begin(); it != relays_.end();) {
     Relay& relay = it->second;
-    if (relay.nack && now >= relay.nack_at) {
-      send(relay.requester, Nack{relay.requester_seq});
-      relay.nack = false;
-    }
+    if (relay.nack && now >= relay.nack_at) send_nack(relay);
     if (now < relay.deadline) ++it;
     else it = relays_.erase(it);
   }

@@ -190,6 +190,7 @@ class Membership {
   void on_ack(const Ack& a, Clock::time_point now);
   void on_nack(const Nack& n, Clock::time_point now);
   void finish_probe_if_certain(Clock::time_point now);
+  void send_nack(Relay& relay);
   void handle_message(const Address& from, const DecodeResult& decoded, Clock::time_point now);
   void refute(std::uint32_t accused_incarnation);
   void on_user_message(const Address& from, const UserMessage& m, Clock::time_point now);

@@ -326,9 +326,10 @@ int Transport::listen(const std::string& host, int port) {
       },
       [](uv_udp_t* h, ssize_t n, const uv_buf_t* b, const sockaddr* from, unsigned) {
         auto* t = static_cast<Transport*>(h->data);
-        // An error (or an empty read) may mean ICMP reports are queued; they must be read, or
-        // the socket stays readable and the loop spins.
-        if (n < 0 || !from) return t->read_port_unreachable();
+        // Queued ICMP reports keep the socket readable, so they must be read or the loop spins.
+        // They show as a receive error, or (when a send took that error, see send_datagram) as
+        // the empty read that ends a batch; only then is the queue read, not on every batch.
+        if (n < 0 || (!from && t->reports_pending_)) return t->read_port_unreachable();
         if (n == 0) return;
         t->on_datagram(reinterpret_cast<const std::uint8_t*>(b->base), static_cast<std::size_t>(n), from);
       });
@@ -363,12 +364,10 @@ void Transport::on_datagram(const std::uint8_t* data, std::size_t size, const so
 }
 
 void Transport::read_port_unreachable() {
-  bool any = false;
-  for (const Address& to : take_port_unreachable(&udp_)) {
-    membership_.port_unreachable(to, now());
-    any = true;
-  }
-  if (any) flush();
+  reports_pending_ = false;
+  const std::vector<Address> unreachable = take_port_unreachable(&udp_);
+  for (const Address& to : unreachable) membership_.port_unreachable(to, now());
+  if (!unreachable.empty()) flush();
 }
 
 void Transport::attach(Replication& replication, ChangeHandler on_changes) {
@@ -388,7 +387,10 @@ void Transport::send_datagram(OutgoingPacket& p) {
   // With the ICMP reports on (icmp_errors_uv.h), Linux also keeps the last report as the
   // socket's pending error and fails the next send with it, once, without sending: that error
   // belongs to an earlier datagram, so this one goes again. (The report itself stays queued.)
-  if (is_earlier_datagrams_error(rc)) rc = uv_udp_try_send(&udp_, &buf, 1, reinterpret_cast<const sockaddr*>(&to));
+  if (is_earlier_datagrams_error(rc)) {
+    reports_pending_ = true;  // the report behind that error is still queued
+    rc = uv_udp_try_send(&udp_, &buf, 1, reinterpret_cast<const sockaddr*>(&to));
+  }
   if (rc < 0) ++stats_.udp_send_failed;
   else ++stats_.udp_out;
 }

@@ -86,6 +86,7 @@ class Transport {
   uv_tcp_t tcp_{};
   uv_timer_t timer_{};
   bool open_ = false;
+  bool reports_pending_ = false;  // a send took an ICMP report's error: the queue needs reading
   std::vector<char> buffer_;
   std::set<std::shared_ptr<Stream>> streams_;
   TransportStats stats_;
