@@ -107,6 +107,7 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
         catalog_, *store_, *replication_, *membership_, config_.node_name, [this] { return local_->next_version(); },
         config_.reap_after);
     replication_->set_owner_filter([this](const std::string& owner) { return catalog_replication_->accepts(owner); });
+    replication_->set_generation_source([this](std::uint64_t above) { return local_->new_generation(above); });
     gossip_->attach(*replication_, [this](std::vector<gossip::ReplicaChange> changes) {
       catalog_replication_->apply(changes);
     });
@@ -289,13 +290,15 @@ void Agent::flush() {
   try {
     uv_idle_stop(&flush_idle_);
     catalog::DirtyKeys dirty = catalog_.take_dirty();
-    // Our changes go to the replication engine first: a tombstone takes a new version, which
-    // is persisted with this commit.
-    if (!dirty.empty()) catalog_replication_->publish(dirty, gossip::Transport::now());
+    // Our writes reach the replication engine (and so peers) only once durable; a tombstone
+    // takes its version now, persisted with this commit.
+    auto outgoing = dirty.empty() ? CatalogReplication::Outgoing{} : catalog_replication_->prepare(dirty);
     bool durable = true;
-    if (!dirty.empty() || store_->has_staged()) {
-      durable = store_->commit(catalog_, dirty);
-      if (!durable) spdlog::error("SQLite commit failed; the change will be retried with the next commit");
+    if (!dirty.empty() || store_->has_staged()) durable = store_->commit(catalog_, dirty);
+    if (durable) {
+      catalog_replication_->publish(std::move(outgoing), gossip::Transport::now());
+    } else {
+      undo_failed_commit();
     }
     auto waiting = std::exchange(waiting_for_commit_, {});
     for (auto& done : waiting) done(durable);
@@ -305,6 +308,16 @@ void Agent::flush() {
   } catch (const std::exception& e) {
     spdlog::error("group commit: {}", e.what());
   }
+}
+
+void Agent::undo_failed_commit() {
+  // The writers of this turn are answered with an error, so their writes take no effect: our
+  // records go back to their durable rows, our registrations and checks to the durable ones.
+  spdlog::error("SQLite commit to {} failed (disk full?): this turn's writes are undone and answered with an error; "
+                "replicated records are written with the next commit", store_->path().string());
+  store_->revert(catalog_, config_.node_name);
+  (void)catalog_.take_dirty();  // the revert put back what is durable: nothing to write
+  local_->reload_definitions(now());
 }
 
 void Agent::return_memory_after_bulk_work(std::size_t keys_committed) {
@@ -512,6 +525,13 @@ std::vector<std::pair<std::string, double>> Agent::metrics() const {
   add("hearsay.replication.full_states_sent", r.full_states_sent);
   add("hearsay.replication.tombstones_dropped", r.tombstones_dropped);
   add("hearsay.replication.broadcasts_dropped", r.broadcasts_dropped);
+  add("hearsay.replication.generations_started", r.generations_started);
+  add("hearsay.replication.divergent_marks", r.divergent_marks);
+  add("hearsay.replication.entries_awaiting_full", r.entries_awaiting_full);
+  const catalog::StoreStats& st = store_->stats();
+  add("hearsay.store.commits", st.commits);
+  add("hearsay.store.commit_failures", st.commit_failures);
+  add("hearsay.store.records_reverted", st.records_reverted);
   const CatalogReplicationStats& c = catalog_replication_->stats();
   add("hearsay.replication.records_applied", c.records_applied);
   add("hearsay.replication.records_removed", c.records_removed);

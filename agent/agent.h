@@ -62,6 +62,7 @@ class Agent final : public http::AgentOps {
  private:
   void request_flush();
   void flush();
+  void undo_failed_commit();
   void return_memory_after_bulk_work(std::size_t keys_committed);
   void shutdown();
   bool start_dns();

@@ -76,7 +76,10 @@ std::optional<CatalogReplication::Key> CatalogReplication::parse_key(const std::
 void CatalogReplication::restore(std::uint64_t own_generation, std::uint64_t own_last_version, Clock::time_point now) {
   auto restore_one = [&](const std::string& key, const catalog::RecordOrigin& origin, const std::string& value) {
     if (origin.owner.empty() || origin.version == 0) return;  // derived locally, not replicated
-    engine_.restore(gossip::ReplicaEntry{origin.owner, key, origin.generation, origin.version, 0, false, to_bytes(value)}, now);
+    // Our records written before we last started a generation carry the older one: they are
+    // our state all the same.
+    const std::uint64_t generation = origin.owner == self_ ? own_generation : origin.generation;
+    engine_.restore(gossip::ReplicaEntry{origin.owner, key, generation, origin.version, 0, false, to_bytes(value)}, now);
   };
   std::vector<std::string> other_nodes;
   for (const catalog::Node* node : catalog_.nodes()) {
@@ -107,14 +110,9 @@ void CatalogReplication::restore(std::uint64_t own_generation, std::uint64_t own
 
 // ---- Our writes
 
-void CatalogReplication::publish(const catalog::DirtyKeys& dirty, Clock::time_point now) {
+CatalogReplication::Outgoing CatalogReplication::prepare(const catalog::DirtyKeys& dirty) {
   // The engine takes our writes in version order; tombstones get new (larger) versions.
-  struct Write {
-    std::uint64_t version;
-    std::string key;
-    std::optional<gossip::Bytes> value;  // none: deleted
-  };
-  std::vector<Write> writes;
+  Outgoing writes;
   auto consider = [&](std::string key, const catalog::RecordOrigin* origin, auto encode) {
     if (origin) {
       if (origin->owner != self_) return;
@@ -140,6 +138,11 @@ void CatalogReplication::publish(const catalog::DirtyKeys& dirty, Clock::time_po
     consider(encode_key(Kind::check, node, id), c ? &c->origin : nullptr, [c] { return catalog::encode_record(*c); });
   }
   std::sort(writes.begin(), writes.end(), [](const Write& a, const Write& b) { return a.version < b.version; });
+  stage_marks();
+  return writes;
+}
+
+void CatalogReplication::publish(Outgoing writes, Clock::time_point now) {
   for (Write& w : writes) {
     if (w.value) {
       engine_.publish(w.key, w.version, std::move(*w.value), now);
@@ -148,7 +151,6 @@ void CatalogReplication::publish(const catalog::DirtyKeys& dirty, Clock::time_po
       if (auto key = parse_key(w.key)) fall_back(*key);  // another owner's write of it may show now
     }
   }
-  stage_marks();
 }
 
 void CatalogReplication::stage_marks() {

@@ -1,8 +1,10 @@
 // The catalog over gossip (DESIGN.md, "Catalog replication"): maps catalog records to the
 // replication engine's owner-written key/values and back, and keeps node liveness in step with
 // membership.
-// - Our records (origin.owner == us) that changed in a loop turn are published before the turn's
-//   commit; a record of ours that disappeared is published as a tombstone at a new version.
+// - Our records (origin.owner == us) that changed in a loop turn are published once the turn's
+//   commit is durable, never before: a write that failed to commit is never seen by a peer. A
+//   record of ours that disappeared is published as a tombstone at a new version, taken (and
+//   persisted) with that commit.
 // - Records from peers are validated and applied to the catalog (and so to SQLite, DNS, HTTP and
 //   blocking queries). When two owners write the same key, the higher (version, owner) shows:
 //   versions are microsecond clock readings, so that is the later write.
@@ -49,8 +51,18 @@ class CatalogReplication {
   // watermarks are restored, other nodes' serfHealth waits for membership (critical).
   void restore(std::uint64_t own_generation, std::uint64_t own_last_version, Clock::time_point now);
 
-  // Before each commit: publishes our records among `dirty`, stages the watermarks.
-  void publish(const catalog::DirtyKeys& dirty, Clock::time_point now);
+  // Our writes among a commit's dirty keys, in version order (none: a tombstone).
+  struct Write {
+    std::uint64_t version;
+    std::string key;
+    std::optional<gossip::Bytes> value;
+  };
+  using Outgoing = std::vector<Write>;
+  // Before each commit: our writes among `dirty` (tombstones take their versions now, staged
+  // with the commit), and the watermarks staged.
+  [[nodiscard]] Outgoing prepare(const catalog::DirtyKeys& dirty);
+  // Once that commit is durable: the writes go to the engine (and so to peers).
+  void publish(Outgoing writes, Clock::time_point now);
   // Changes the engine took from peers.
   void apply(const std::vector<gossip::ReplicaChange>& changes);
   // Membership news: liveness checks, removal on leave, peers for the engine.

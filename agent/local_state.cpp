@@ -54,6 +54,46 @@ std::uint64_t LocalState::next_version() {
   return version_;
 }
 
+std::uint64_t LocalState::new_generation(std::uint64_t above) {
+  generation_ = std::max({above + 1, generation_ + 1, microseconds_since_epoch()});
+  store_.stage_setting(kOwnerGenerationSetting, std::to_string(generation_));
+  spdlog::warn("replication: a peer held a state of ours we never made; starting generation {}", generation_);
+  return generation_;
+}
+
+void LocalState::reload_definitions(Clock::time_point now) {
+  for (const auto& [id, def] : checks_) runner_.stop(id);
+  services_.clear();
+  checks_.clear();
+  check_sources_.clear();
+  auto keep_check = [&](catalog::CheckDefinition def, Source source) {
+    check_sources_[def.id] = source;
+    const std::string id = def.id;
+    checks_[id] = std::move(def);
+  };
+  auto keep_service = [&](const catalog::ServiceDefinition& def, Source source) {
+    for (const auto& check : def.checks) keep_check(check, source);
+    services_[def.id] = def;
+  };
+  // The order of start(): stored registrations, then config files over them.
+  for (const auto& [id, json] : store_.local_services()) {
+    if (auto def = http::decode_service_definition(json)) keep_service(def.value(), Source::restored);
+  }
+  for (const auto& [id, json] : store_.local_checks()) {
+    if (auto def = http::decode_check_definition(json)) keep_check(std::move(def).value(), Source::restored);
+  }
+  for (const auto& def : config_.services) keep_service(def, Source::config_file);
+  for (const auto& def : config_.checks) keep_check(def, Source::config_file);
+  for (auto it = critical_since_.begin(); it != critical_since_.end();) {
+    it = checks_.contains(it->first) ? std::next(it) : critical_since_.erase(it);
+  }
+  for (const auto& [id, def] : checks_) {
+    if (def.spec.type != CheckType::none) runner_.start(id, def.spec);
+    const Check* check = catalog_.check(config_.node_name, id);
+    if (check && check->status == HealthStatus::critical) critical_since_.try_emplace(id, now);
+  }
+}
+
 catalog::RecordOrigin LocalState::next_origin() { return catalog::RecordOrigin{config_.node_name, next_version(), generation_}; }
 
 bool LocalState::scripts_allowed(Source source) const {

@@ -66,6 +66,13 @@ class LocalState {
   std::uint64_t next_version();
   std::uint64_t last_version() const { return version_; }
   std::uint64_t generation() const { return generation_; }
+  // A new generation above `above` (the replication engine found a peer holding a state of ours
+  // we never made), persisted with the next commit; our writes carry it from now on.
+  std::uint64_t new_generation(std::uint64_t above);
+
+  // After a failed commit (whose own records the store put back): the registrations and running
+  // checks go back to what is durable, so nothing of the failed writes stays in effect.
+  void reload_definitions(Clock::time_point now);
 
  private:
   catalog::RecordOrigin next_origin();

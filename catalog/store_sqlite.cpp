@@ -284,4 +284,60 @@ bool SqliteStore::commit(const Catalog& catalog, const DirtyKeys& new_dirty) {
   return true;
 }
 
+void SqliteStore::revert(Catalog& catalog, const std::string& owner) {
+  staged_locals_.clear();
+  // A row's body, or nothing when the last durable commit left none.
+  auto row = [this](const char* sql, const std::string& a, const std::string* b) -> std::optional<std::string> {
+    sqlite3_stmt* st = prepare(sql);
+    bind_text(st, 1, a);
+    if (b) bind_text(st, 2, *b);
+    std::optional<std::string> body;
+    if (sqlite3_step(st) == SQLITE_ROW) body = std::string(column_blob(st, 0));
+    sqlite3_reset(st);
+    return body;
+  };
+  auto owned = [&owner](const RecordOrigin* in_memory, const RecordOrigin* durable) {
+    auto ours = [&owner](const RecordOrigin* o) { return o && o->owner == owner && o->version != 0; };
+    return ours(in_memory) || ours(durable);
+  };
+  DirtyKeys kept;
+  for (const std::string& name : retry_.nodes) {
+    auto body = row("SELECT body FROM nodes WHERE name = ?", name, nullptr);
+    auto durable = body ? decode_node(*body) : std::nullopt;
+    const Node* current = catalog.node(name);
+    if (!owned(current ? &current->origin : nullptr, durable ? &durable->origin : nullptr)) {
+      kept.nodes.insert(name);
+      continue;
+    }
+    if (durable) catalog.upsert_node(std::move(*durable));
+    else if (current) catalog.remove_node(name);
+    ++stats_.records_reverted;
+  }
+  for (const InstanceKey& key : retry_.services) {
+    auto body = row("SELECT body FROM services WHERE node = ? AND id = ?", key.first, &key.second);
+    auto durable = body ? decode_service(*body) : std::nullopt;
+    const Service* current = catalog.service(key.first, key.second);
+    if (!owned(current ? &current->origin : nullptr, durable ? &durable->origin : nullptr)) {
+      kept.services.insert(key);
+      continue;
+    }
+    if (durable && catalog.node(key.first)) catalog.upsert_service(std::move(*durable));
+    else if (current) catalog.remove_service(key.first, key.second);
+    ++stats_.records_reverted;
+  }
+  for (const InstanceKey& key : retry_.checks) {
+    auto body = row("SELECT body FROM checks WHERE node = ? AND id = ?", key.first, &key.second);
+    auto durable = body ? decode_check(*body) : std::nullopt;
+    const Check* current = catalog.check(key.first, key.second);
+    if (!owned(current ? &current->origin : nullptr, durable ? &durable->origin : nullptr)) {
+      kept.checks.insert(key);
+      continue;
+    }
+    if (durable && catalog.node(key.first)) catalog.upsert_check(std::move(*durable));
+    else if (current) catalog.remove_check(key.first, key.second);
+    ++stats_.records_reverted;
+  }
+  retry_ = std::move(kept);
+}
+
 }  // namespace hearsay::catalog

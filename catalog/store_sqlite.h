@@ -30,6 +30,7 @@ struct StoreStats {
   std::uint64_t commits = 0;
   std::uint64_t rows_written = 0;
   std::uint64_t commit_failures = 0;
+  std::uint64_t records_reverted = 0;  // by revert(), after failed commits
   std::uint64_t corrupt_rows_skipped = 0;
 };
 
@@ -62,6 +63,12 @@ class SqliteStore {
   // in one transaction. Returns false (and keeps nothing half-written) when SQLite fails; the
   // keys are then kept and written with the next commit.
   [[nodiscard]] bool commit(const Catalog& catalog, const DirtyKeys& dirty);
+
+  // After a failed commit, so that a write answered with an error takes no effect: the records
+  // written by `owner` among the failed keys go back to what the last durable commit left (their
+  // rows, or their absence), and the staged registrations are dropped. Other owners' records
+  // (replicas, durable at their owner) stay and are written with the next commit.
+  void revert(Catalog& catalog, const std::string& owner);
 
   const StoreStats& stats() const { return stats_; }
   std::filesystem::path path() const { return path_; }

@@ -15,6 +15,20 @@ constexpr unsigned kSyncsAfterNews = 6;          // quick exchanges that may fin
 
 std::string queue_key(const std::string& owner, const std::string& key) { return owner + '\0' + key; }
 
+// One live value's share of an owner's checksum: FNV-1a over the key, then the version mixed in
+// with splitmix64's finalizer. Fixed here (not std::hash) so every build agrees.
+std::uint64_t entry_hash(const std::string& key, std::uint64_t version) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (const char c : key) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  h ^= version + 0x9e3779b97f4a7c15ull;
+  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+  h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+  return h ^ (h >> 31);
+}
+
 // A UDP packet: one memberlist user message that only hearsay agents interpret.
 Bytes user_packet(const Bytes& payload) {
   UserMessage m;
@@ -113,7 +127,9 @@ bool Replication::store(OwnerState& o, const std::string& owner_name, const std:
       return false;
     }
     o.by_version.erase(it->second.version);
+    if (!it->second.deleted) o.live_checksum ^= entry_hash(key, it->second.version);
   }
+  if (!value.deleted) o.live_checksum ^= entry_hash(key, value.version);
   o.by_version[value.version] = key;
   if (report) {
     // A tombstone for a key we never held alive changes nothing the application sees.
@@ -128,11 +144,12 @@ bool Replication::store(OwnerState& o, const std::string& owner_name, const std:
 void Replication::drop(OwnerState& o, const std::string& owner_name, std::map<std::string, Value>::iterator it,
                        bool report) {
   if (report && !it->second.deleted) changes_.push_back(ReplicaChange{owner_name, it->first, o.generation, it->second.version, true, {}});
+  if (!it->second.deleted) o.live_checksum ^= entry_hash(it->first, it->second.version);
   o.by_version.erase(it->second.version);
   o.values.erase(it);
 }
 
-Replication::OwnerState* Replication::owner_for(const std::string& owner, std::uint64_t generation) {
+Replication::OwnerState* Replication::owner_for(const std::string& owner, std::uint64_t generation, bool full_state) {
   if (owner == config_.name || (accept_ && !accept_(owner))) {
     ++stats_.entries_rejected;
     return nullptr;
@@ -148,6 +165,13 @@ Replication::OwnerState* Replication::owner_for(const std::string& owner, std::u
     return nullptr;
   }
   if (generation > o.generation) {  // the owner started over: everything older of it goes
+    if (!full_state && !o.values.empty()) {
+      // One entry of the new state would empty our replica of the owner until the rest came;
+      // the owner's full state replaces it in one step instead.
+      ++stats_.entries_awaiting_full;
+      want_sync_with(owner);
+      return nullptr;
+    }
     for (auto& [key, value] : o.values) {
       if (!value.deleted) changes_.push_back(ReplicaChange{owner, key, o.generation, value.version, true, {}});
     }
@@ -171,15 +195,15 @@ void Replication::advance(OwnerState& o, std::uint64_t prev, std::uint64_t versi
 }
 
 void Replication::apply_broadcast(const ReplicaEntry& e, Clock::time_point now) {
-  OwnerState* o = owner_for(e.owner, e.generation);
+  OwnerState* o = owner_for(e.owner, e.generation, false);
   if (!o) return;
   const bool news = store(*o, e.owner, e.key, Value{e.version, e.deleted, e.value, now}, true);
   advance(*o, e.prev, e.version);
   if (news) enqueue(e, now);  // pass it on, as memberlist does with membership news
 }
 
-void Replication::apply_block(const OwnerBlock& block, Clock::time_point now) {
-  OwnerState* o = owner_for(block.mark.owner, block.mark.generation);
+void Replication::apply_block(const std::string& sender, const OwnerBlock& block, Clock::time_point now) {
+  OwnerState* o = owner_for(block.mark.owner, block.mark.generation, block.full);
   if (!o) return;
   for (const ReplicaEntry& e : block.entries) {
     store(*o, e.owner, e.key, Value{e.version, e.deleted, e.value, now}, true);
@@ -194,9 +218,18 @@ void Replication::apply_block(const OwnerBlock& block, Clock::time_point now) {
       if (it->second.version <= block.mark.watermark && !sent.contains(it->first)) drop(*o, block.mark.owner, it, true);
       it = next;
     }
+    // The sender's dropped tombstones are not among the entries: peers behind this mark need
+    // a full state from us too.
+    o->horizon = std::max(o->horizon, block.mark.watermark);
   }
   // We held everything up to our watermark, and got everything after the one we announced.
   if (block.mark.watermark > o->watermark) advance(*o, 0, block.mark.watermark);
+  // Now at the sender's mark, we should hold what it holds.
+  if (o->watermark == block.mark.watermark && checksum_of(*o) != block.mark.checksum) {
+    ++stats_.divergent_marks;
+    want_sync_with(block.mark.owner);  // the owner then sees it and starts a new generation
+  }
+  (void)sender;
 }
 
 std::vector<OwnerBlock> Replication::blocks_for(const std::vector<OwnerMark>& their_digest) {
@@ -217,7 +250,7 @@ std::vector<OwnerBlock> Replication::blocks_for(const std::vector<OwnerMark>& th
     } else {
       after = t->second->watermark;
     }
-    OwnerBlock block{OwnerMark{name, o.generation, o.watermark}, full, {}};
+    OwnerBlock block{mark_of(name, o), full, {}};
     for (auto v = o.by_version.upper_bound(full ? 0 : after); v != o.by_version.end(); ++v) {
       const Value& value = o.values.at(v->second);
       block.entries.push_back(ReplicaEntry{name, v->second, o.generation, value.version, 0, value.deleted, value.value});
@@ -255,10 +288,12 @@ std::optional<Bytes> Replication::handle_stream(const Address& from, const std::
       for (const ReplicaEntry& e : m->entries) apply_broadcast(e, now);
       return std::nullopt;
     case ReplicationMessage::Kind::sync_request:
+      check_marks(m->from, m->digest);  // first: a new generation of ours goes out as full state
       return encode_message(ReplicationMessage::Kind::sync_reply, digest_changes(m->digest), blocks_for(m->digest));
     case ReplicationMessage::Kind::sync_reply: {
       const std::vector<OwnerMark> theirs = responder_digest(from, m->digest);  // before the blocks move our marks
-      for (const OwnerBlock& b : m->blocks) apply_block(b, now);
+      for (const OwnerBlock& b : m->blocks) apply_block(m->from, b, now);
+      check_marks(m->from, theirs);
       auto blocks = blocks_for(theirs);
       // The two replicas differed: more of them may differ too (a partition healed, we were
       // away), so the next exchanges come soon rather than a whole interval later, until a few
@@ -271,7 +306,7 @@ std::optional<Bytes> Replication::handle_stream(const Address& from, const std::
       return std::nullopt;
     }
     case ReplicationMessage::Kind::push:
-      for (const OwnerBlock& b : m->blocks) apply_block(b, now);
+      for (const OwnerBlock& b : m->blocks) apply_block(m->from, b, now);
       return std::nullopt;
   }
   return std::nullopt;
@@ -288,8 +323,9 @@ std::vector<OwnerMark> Replication::digest_changes(const std::vector<OwnerMark>&
   std::vector<OwnerMark> changes;
   for (const auto& [name, o] : owners_) {
     auto t = by_owner.find(name);
-    if (t == by_owner.end() || t->second->generation != o.generation || t->second->watermark != o.watermark) {
-      changes.push_back(OwnerMark{name, o.generation, o.watermark});
+    if (t == by_owner.end() || t->second->generation != o.generation || t->second->watermark != o.watermark ||
+        t->second->checksum != checksum_of(o)) {
+      changes.push_back(mark_of(name, o));
     }
   }
   for (const OwnerMark& m : theirs) {
@@ -310,6 +346,55 @@ std::vector<OwnerMark> Replication::responder_digest(const Address& responder, c
   out.reserve(marks.size());
   for (auto& [name, m] : marks) out.push_back(std::move(m));
   return out;
+}
+
+// ---- The owner's authority
+
+std::uint64_t Replication::checksum_of(const OwnerState& o) const {
+  std::uint64_t sum = o.live_checksum;
+  for (auto v = o.by_version.upper_bound(o.watermark); v != o.by_version.end(); ++v) {
+    const Value& value = o.values.at(v->second);
+    if (!value.deleted) sum ^= entry_hash(v->second, value.version);
+  }
+  return sum;
+}
+
+OwnerMark Replication::mark_of(const std::string& name, const OwnerState& o) const {
+  return OwnerMark{name, o.generation, o.watermark, checksum_of(o)};
+}
+
+void Replication::check_marks(const std::string& peer, const std::vector<OwnerMark>& theirs) {
+  for (const OwnerMark& m : theirs) {
+    if (m.owner == config_.name) {
+      const OwnerState& o = own();
+      const bool beyond_us = m.generation > o.generation || (m.generation == o.generation && m.watermark > o.watermark);
+      const bool differs = m.generation == o.generation && m.watermark == o.watermark && m.checksum != checksum_of(o);
+      if (beyond_us || differs) start_generation(m.generation);
+      continue;
+    }
+    if (m.owner == peer) continue;  // the owner checks its own mark on its side
+    auto it = owners_.find(m.owner);
+    if (it == owners_.end()) continue;
+    const OwnerState& o = it->second;
+    if (m.generation == o.generation && m.watermark == o.watermark && m.checksum != checksum_of(o)) {
+      ++stats_.divergent_marks;
+      want_sync_with(m.owner);
+    }
+  }
+}
+
+void Replication::start_generation(std::uint64_t above) {
+  OwnerState& o = own();
+  above = std::max(above, o.generation);
+  o.generation = next_generation_ ? std::max(next_generation_(above), above + 1) : above + 1;
+  o.horizon = o.watermark;  // peers of an older generation get full state anyway
+  ++stats_.generations_started;
+  sync_soon();
+}
+
+void Replication::want_sync_with(const std::string& owner) {
+  if (wanted_.size() < 64) wanted_.insert(owner);
+  sync_soon();
 }
 
 // ---- Timers
@@ -377,7 +462,13 @@ void Replication::gossip(Clock::time_point now) {
 }
 
 void Replication::start_sync(Clock::time_point) {
-  auto peer = random_peers(1);
+  std::vector<const ReplicationPeer*> peer;
+  while (peer.empty() && !wanted_.empty()) {
+    const std::string owner = wanted_.extract(wanted_.begin()).value();
+    auto p = std::find_if(peers_.begin(), peers_.end(), [&](const ReplicationPeer& rp) { return rp.name == owner; });
+    if (p != peers_.end()) peer.push_back(&*p);
+  }
+  if (peer.empty()) peer = random_peers(1);
   if (peer.empty()) return;
   ++stats_.syncs_started;
   std::vector<OwnerMark> ours = digest();
@@ -463,7 +554,7 @@ void Replication::for_each_of(const std::string& owner,
 
 std::vector<OwnerMark> Replication::digest() const {
   std::vector<OwnerMark> out;
-  for (const auto& [name, o] : owners_) out.push_back(OwnerMark{name, o.generation, o.watermark});
+  for (const auto& [name, o] : owners_) out.push_back(mark_of(name, o));
   return out;
 }
 

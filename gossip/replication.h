@@ -16,7 +16,17 @@
 // Broadcast entries say which version came before them, so a receiver advances its watermark
 // only along an unbroken chain: a gap leaves it where it was, and anti-entropy fills the gap.
 // Deletes are tombstones, kept `tombstone_grace`; a peer whose watermark is older than a
-// tombstone already dropped gets the owner's full state instead of a delta.
+// tombstone already dropped gets the owner's full state instead of a delta. A replica that took
+// a full state lacks the sender's dropped tombstones too, so it sends full states to peers
+// behind that mark in turn (otherwise a delete could stop at the first hop).
+//
+// The owner is the one authority on its state. Each mark carries a checksum of the live values
+// up to its watermark; an owner that meets a peer holding a mark of it that it cannot have made
+// (a watermark beyond its own, or its own watermark with other values: writes lost in a crash,
+// or whatever the cause) starts a new generation, which replaces the owner's state everywhere
+// by full state. Two other replicas at one mark with different checksums each sync with the
+// owner soon. A broadcast of a newer generation waits for that full state rather than empty the
+// owner's replica one entry at a time.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +34,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -81,6 +92,9 @@ struct ReplicationStats {
   std::uint64_t full_states_sent = 0;
   std::uint64_t tombstones_dropped = 0;
   std::uint64_t broadcasts_dropped = 0;  // over max_queued_broadcasts, left to anti-entropy
+  std::uint64_t generations_started = 0;  // ours, after a peer held a mark of us we never made
+  std::uint64_t divergent_marks = 0;      // another owner's mark equal to ours, its checksum not
+  std::uint64_t entries_awaiting_full = 0;  // broadcasts of a newer generation, left to anti-entropy
 };
 
 class Replication {
@@ -97,6 +111,10 @@ class Replication {
   void restore_mark(const OwnerMark& mark);
   // Which owners' writes we take (members that have not left); others are counted and dropped.
   void set_owner_filter(std::function<bool(const std::string& owner)> accept) { accept_ = std::move(accept); }
+  // Where a new generation of our own state comes from: a number above `above`, persisted by the
+  // application (a restart must not go back to an older one). Without it: above + 1.
+  using NextGeneration = std::function<std::uint64_t(std::uint64_t above)>;
+  void set_generation_source(NextGeneration next) { next_generation_ = std::move(next); }
 
   // ---- Our writes. Versions must grow.
   void publish(const std::string& key, std::uint64_t version, Bytes value, Clock::time_point now);
@@ -148,7 +166,8 @@ class Replication {
   struct OwnerState {
     std::uint64_t generation = 0;
     std::uint64_t watermark = 0;
-    std::uint64_t horizon = 0;  // newest tombstone dropped (or lost at restart)
+    std::uint64_t horizon = 0;  // newest tombstone dropped (or lost at restart, or not in a full state we took)
+    std::uint64_t live_checksum = 0;  // XOR of entry_hash(key, version) over the live values
     std::map<std::string, Value> values;
     std::map<std::uint64_t, std::string> by_version;
     std::map<std::uint64_t, std::uint64_t> links;  // prev -> version, received beyond the watermark
@@ -161,11 +180,20 @@ class Replication {
   // Our write: stored, our watermark moved to it, queued for broadcast with the previous one.
   void publish_entry(const std::string& key, std::uint64_t version, bool deleted, Bytes value, Clock::time_point now);
   void drop(OwnerState& owner, const std::string& owner_name, std::map<std::string, Value>::iterator it, bool report);
-  // The owner's state in `generation`, reset when that is newer; null when the entry is stale
-  // or the owner is not accepted.
-  OwnerState* owner_for(const std::string& owner, std::uint64_t generation);
+  // The owner's state in `generation`, reset when that is newer and `full_state` brings it all;
+  // null when the entry is stale, the owner is not accepted, or a newer generation must wait.
+  OwnerState* owner_for(const std::string& owner, std::uint64_t generation, bool full_state);
   void apply_broadcast(const ReplicaEntry& entry, Clock::time_point now);
-  void apply_block(const OwnerBlock& block, Clock::time_point now);
+  void apply_block(const std::string& sender, const OwnerBlock& block, Clock::time_point now);
+  // The checksum that goes with the owner's mark: live values up to its watermark only.
+  std::uint64_t checksum_of(const OwnerState& owner) const;
+  OwnerMark mark_of(const std::string& name, const OwnerState& owner) const;
+  // A peer's marks held against ours (see the header comment): ours as it holds it, and other
+  // owners' where we stand at the same mark.
+  void check_marks(const std::string& peer, const std::vector<OwnerMark>& theirs);
+  void start_generation(std::uint64_t above);
+  // The next anti-entropy exchange goes to this owner, when it is a peer.
+  void want_sync_with(const std::string& owner);
   void advance(OwnerState& owner, std::uint64_t prev, std::uint64_t version);
   std::vector<OwnerBlock> blocks_for(const std::vector<OwnerMark>& their_digest);
   // A sync reply's digest: only our marks that differ from the requester's digest (an owner we
@@ -183,6 +211,8 @@ class Replication {
   ReplicationConfig config_;
   std::mt19937_64 rng_;
   std::function<bool(const std::string&)> accept_;
+  NextGeneration next_generation_;
+  std::set<std::string> wanted_;  // owners to sync with next
   std::unordered_map<std::string, OwnerState> owners_;
   std::vector<ReplicationPeer> peers_;
   BroadcastQueue queue_;

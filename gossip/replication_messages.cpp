@@ -1,7 +1,7 @@
 // Wire form (msgpack, arrays for compactness; only hearsay reads it):
 //   message = [kind, from, [entry...], [mark...], [block...]]
 //   entry   = [owner, key, generation, version, prev, deleted, value (bin)]
-//   mark    = [owner, generation, watermark]
+//   mark    = [owner, generation, watermark, checksum]
 //   block   = [mark, full, [entry...]]
 #include "gossip/replication_messages.h"
 
@@ -30,10 +30,11 @@ void pack_entry(Packer& p, const ReplicaEntry& e) {
 }
 
 void pack_mark(Packer& p, const OwnerMark& m) {
-  p.pack_array(3);
+  p.pack_array(4);
   pack_str(p, m.owner);
   p.pack_uint64(m.generation);
   p.pack_uint64(m.watermark);
+  p.pack_uint64(m.checksum);
 }
 
 void pack_header(Packer& p, ReplicationMessage::Kind kind, const std::string& from) {
@@ -94,9 +95,9 @@ bool get_entries(const msgpack::object& o, std::vector<ReplicaEntry>& out, std::
 }
 
 bool get_mark(const msgpack::object& o, OwnerMark& m, std::string& error) {
-  const auto* a = get_array(o, 3);
+  const auto* a = get_array(o, 4);
   if (!a || !get_str(a->ptr[0], m.owner, kMaxOwnerNameBytes) || m.owner.empty() ||
-      !get_u64(a->ptr[1], m.generation) || !get_u64(a->ptr[2], m.watermark)) {
+      !get_u64(a->ptr[1], m.generation) || !get_u64(a->ptr[2], m.watermark) || !get_u64(a->ptr[3], m.checksum)) {
     return error = "bad owner mark", false;
   }
   return true;

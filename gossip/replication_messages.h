@@ -29,10 +29,13 @@ struct ReplicaEntry {
 };
 
 // What a replica holds of one owner: everything it wrote up to `watermark`, in `generation`.
+// `checksum` sums up which of its values are live up to the watermark (live_checksum in
+// replication.h), so two replicas at the same mark that hold different things can tell.
 struct OwnerMark {
   std::string owner;
   std::uint64_t generation = 0;
   std::uint64_t watermark = 0;
+  std::uint64_t checksum = 0;
   bool operator==(const OwnerMark&) const = default;
 };
 

@@ -187,13 +187,15 @@ TEST_CASE("our changes are published in version order; a removal becomes a tombs
   catalog::Service svc = service_record("self", "web1", 80);
   svc.origin = {"self", ++f.counter, 1};
   f.catalog.upsert_service(svc);
-  f.bridge.publish(f.catalog.take_dirty(), f.now);
+  auto outgoing = f.bridge.prepare(f.catalog.take_dirty());
+  CHECK(f.engine.find("self", Fixture::node_key("self")) == nullptr);  // nothing before the commit
+  f.bridge.publish(std::move(outgoing), f.now);
   REQUIRE(f.engine.find("self", Fixture::node_key("self")));
   REQUIRE(f.engine.find("self", Fixture::service_key("self", "web1")));
   CHECK(f.engine.find("self", Fixture::service_key("self", "web1"))->version == svc.origin.version);
 
   f.catalog.remove_service("self", "web1");
-  f.bridge.publish(f.catalog.take_dirty(), f.now);
+  f.bridge.publish(f.bridge.prepare(f.catalog.take_dirty()), f.now);
   const auto* tomb = f.engine.find("self", Fixture::service_key("self", "web1"));
   REQUIRE(tomb);
   CHECK(tomb->deleted);

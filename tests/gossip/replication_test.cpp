@@ -196,17 +196,27 @@ TEST_CASE("a peer behind a dropped tombstone gets the owner's full state", "[uni
   CHECK(changes[0].key == "gone");
 }
 
-TEST_CASE("a new generation of an owner replaces everything older of it", "[unit]") {
+TEST_CASE("a new generation of an owner replaces everything older of it, in one step", "[unit]") {
   Pair p;
   ReplicationMessage m{ReplicationMessage::Kind::broadcast, "c", {ReplicaEntry{"c", "old", 1, 100, 99, false, val("o")}}, {}, {}};
   Bytes bytes = encode(m);
   p.b.receive(addr(3), bytes.data(), bytes.size(), p.now);
   REQUIRE(p.b.find("c", "old"));
   p.b.take_changes();
-  // c's data dir was wiped: generation 2, counting again from 1.
+  // c's data dir was wiped: generation 2, counting again from 1. One broadcast of it would
+  // leave b with one of c's records until the rest came: b waits for c's full state instead.
   m.entries = {ReplicaEntry{"c", "new", 2, 1, 0, false, val("n")}};
   bytes = encode(m);
   p.b.receive(addr(3), bytes.data(), bytes.size(), p.now);
+  CHECK(p.b.find("c", "old"));
+  CHECK(p.b.find("c", "new") == nullptr);
+  CHECK(p.b.stats().entries_awaiting_full == 1);
+  CHECK(p.b.take_changes().empty());
+  // The full state comes by anti-entropy (b asks at once).
+  ReplicationMessage push{ReplicationMessage::Kind::push, "c", {}, {},
+                          {OwnerBlock{OwnerMark{"c", 2, 1, 0}, true, {ReplicaEntry{"c", "new", 2, 1, 0, false, val("n")}}}}};
+  bytes = encode(push);
+  p.b.handle_stream(addr(3), bytes.data(), bytes.size(), p.now);
   CHECK(p.b.find("c", "old") == nullptr);
   REQUIRE(p.b.find("c", "new"));
   auto changes = p.b.take_changes();
