@@ -150,7 +150,7 @@ TEST_CASE("tag and RFC 2782 forms filter by tag", "[unit]") {
   CHECK(srv_targets(f.ask("_web._v2.dc1.consul.", RType::SRV)) == std::set<std::string>{"beta.node.dc1.consul.:8081"});
 }
 
-TEST_CASE("critical instances disappear, and warning ones only with only_passing", "[unit]") {
+TEST_CASE("critical instances disappear and warning ones only with only_passing", "[unit]") {
   Fixture f;
   f.set_check("beta", "web2", catalog::HealthStatus::critical);
   CHECK(addresses(f.ask("web.service.consul.", RType::A)) == std::multiset<std::string>{"10.0.0.1"});

@@ -352,7 +352,7 @@ TEST_CASE("force-leave turns a failed member into a left one everywhere, and onl
   CHECK(net.force_leave(1, 4).empty());  // already left: nothing to do, no error
 }
 
-TEST_CASE("serf events, queries and intents are passed on once, but no-rebroadcast queries are not", "[unit]") {
+TEST_CASE("serf events and queries and intents are passed on once but no-rebroadcast queries are not", "[unit]") {
   sim::Network net(4, sim::Options{.seed = 5});
   join_all(net, 5);
   REQUIRE(net.run_until_true([&] { return converged(net); }, 20s));
