@@ -128,7 +128,7 @@ TEST_CASE("malformed requests are errors, one case each", "[unit]") {
   }
 }
 
-TEST_CASE("the end of input cuts a request off into a malformed one, but not between requests", "[unit]") {
+TEST_CASE("the end of input cuts a request off into a malformed one but not between requests", "[unit]") {
   RequestParser cut;
   CHECK(parse_all(cut, "GET /v1/agent/self HTTP/1.1\r\nHost").empty());
   CHECK(cut.error() == ParseError::none);  // more bytes could still come
