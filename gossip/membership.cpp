@@ -395,6 +395,12 @@ void Membership::handle_message(const Address& from, const DecodeResult& decoded
       *decoded.message);
 }
 
+namespace {
+// An address a datagram can go to: an IPv4 or IPv6 address and a port. Addresses inside
+// messages come from the network and may be anything (membership_fuzz).
+bool usable(const Bytes& ip, std::uint16_t port) { return (ip.size() == 4 || ip.size() == 16) && port != 0; }
+}  // namespace
+
 void Membership::on_ping(const Address& from, const Ping& p) {
   // A ping for another name reached us (a restarted node on a reused address): not ours.
   if (!p.node.empty() && p.node != config_.name) {
@@ -402,13 +408,18 @@ void Membership::on_ping(const Address& from, const Ping& p) {
     return;
   }
   Address reply_to = from;
-  if (!p.source_addr.empty() && p.source_port != 0) reply_to = Address{p.source_addr, p.source_port};
+  if (usable(p.source_addr, p.source_port)) reply_to = Address{p.source_addr, p.source_port};
   send(reply_to, Ack{p.seq_no, {}});
 }
 
 void Membership::on_indirect_ping(const Address& from, const IndirectPing& p, Clock::time_point now) {
+  // A target we cannot send to (found by membership_fuzz: no "Target", so we pinged ":7946").
+  if (!usable(p.target, p.port)) {
+    ++stats_.messages_dropped;
+    return;
+  }
   Address requester = from;
-  if (!p.source_addr.empty() && p.source_port != 0) requester = Address{p.source_addr, p.source_port};
+  if (usable(p.source_addr, p.source_port)) requester = Address{p.source_addr, p.source_port};
   const std::uint32_t seq = next_seq_++;
   // The nack goes at 4/5 of the probe timeout, the ack window stays the whole of it. memberlist
   // nacks at the full timeout, and the requester, which sent us this request a probe timeout
@@ -477,6 +488,12 @@ void Membership::finish_probe_if_certain(Clock::time_point now) {
 
 // Alive messages arrive decoded (decode() refuses a bad Vsn) or from merge() (checked there).
 void Membership::on_alive(const Alive& a, Clock::time_point now) {
+  // A member we could never reach (no IPv4/IPv6 address, or port 0; found by membership_fuzz:
+  // an alive without "Addr" made a member that we then probed at ":7946") is a counted drop.
+  if (!usable(a.addr, a.port)) {
+    ++stats_.messages_dropped;
+    return;
+  }
   if (leaving_ && a.node == config_.name) return;  // our own old alive must not undo the leave
   MemberTable::Id id = members_.id_of(a.node);
   bool address_changed = false;
