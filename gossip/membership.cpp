@@ -13,6 +13,10 @@
 namespace hearsay::gossip {
 namespace {
 
+// An address a datagram can go to: an IPv4 or IPv6 address and a port. Addresses inside
+// messages come from the network and may be anything (membership_fuzz).
+bool usable(const Bytes& ip, std::uint16_t port) { return (ip.size() == 4 || ip.size() == 16) && port != 0; }
+
 constexpr std::size_t kCompoundHeader = 2;  // type byte + part count
 constexpr std::size_t kCompoundPart = 2;    // length of each part
 constexpr std::size_t kMaxCompoundParts = 127;  // serf 0.9.4 miscounts 128 and more
@@ -189,7 +193,7 @@ void Membership::on_serf_query(const UserMessage& m) {
   if (!first_sight_of_query(query->ltime, query->id)) return;
   if (!(query->flags & kSerfQueryNoBroadcast)) broadcast("", m);
   if (query->filtered) return;  // node or tag filters: never on key queries, which are all we answer
-  if (query->addr.size() != 4 && query->addr.size() != 16) return;  // nowhere to answer
+  if (!usable(query->addr, query->port)) return;  // nowhere to answer (a port 0: membership_fuzz)
   if (query->flags & kSerfQueryAck) {
     const SerfQueryResponse ack{query->ltime, query->id, config_.name, kSerfQueryAck, {}};
     send_query_response(*query, ack);
@@ -394,12 +398,6 @@ void Membership::handle_message(const Address& from, const DecodeResult& decoded
       },
       *decoded.message);
 }
-
-namespace {
-// An address a datagram can go to: an IPv4 or IPv6 address and a port. Addresses inside
-// messages come from the network and may be anything (membership_fuzz).
-bool usable(const Bytes& ip, std::uint16_t port) { return (ip.size() == 4 || ip.size() == 16) && port != 0; }
-}  // namespace
 
 void Membership::on_ping(const Address& from, const Ping& p) {
   // A ping for another name reached us (a restarted node on a reused address): not ours.

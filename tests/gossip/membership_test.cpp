@@ -583,6 +583,20 @@ TEST_CASE("messages naming an address we cannot send to are dropped and counted"
     CHECK(h1.stats().messages_dropped == dropped + 1);
     CHECK(h1.take_packets().empty());
   }
+  // A key query asking for answers at port 0 is passed on but never answered (nor acked).
+  SerfQuery q;
+  q.ltime = 1;
+  q.id = 7;
+  q.addr = Bytes{127, 0, 0, 2};
+  q.port = 0;
+  q.source_node = "x";
+  q.flags = kSerfQueryAck;
+  q.timeout = std::chrono::seconds(1);
+  q.name = "_serf_list-keys";
+  const Bytes query = encode(UserMessage{encode_serf_query(q)});
+  h1.receive_packet(from, query.data(), query.size(), start);
+  CHECK(h1.take_queries().empty());
+  for (const OutgoingPacket& p : h1.take_packets()) CHECK(p.to.port != 0);
   const Bytes ping = encode(Ping{"h1", 5, Bytes{10, 0, 0}, "x", 7946});
   h1.receive_packet(from, ping.data(), ping.size(), start);
   const auto acks = h1.take_packets();
