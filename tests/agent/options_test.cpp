@@ -54,7 +54,7 @@ TEST_CASE("bad flags are errors that name the value", "[unit]") {
   CHECK(message_of({"-dev"}) == "no error");
 }
 
-TEST_CASE("-sync-writes defaults to true and takes a boolean", "[unit]") {
+TEST_CASE("the -sync-writes flag defaults to true and takes a boolean", "[unit]") {
   CHECK(parse_agent_command_line({"-dev"}).config.sync_writes);
   CHECK_FALSE(parse_agent_command_line({"-dev", "-sync-writes", "false"}).config.sync_writes);
   CHECK_FALSE(parse_agent_command_line({"-dev", "-sync-writes=false"}).config.sync_writes);
