@@ -190,6 +190,15 @@ void validate(const AgentConfig& c) {
 ParsedCommandLine parse_agent_command_line(const std::vector<std::string>& args) {
   cxxopts::Options opts = make_options();
   std::vector<std::string> normalized = normalize_single_dash(args, long_names_of(opts));
+  // `-sync-writes BOOL` (README.md): cxxopts gives a bool flag an implicit "true" and would leave
+  // a separate "false" behind as a stray argument, so the value is joined to its flag here.
+  for (std::size_t i = 0; i + 1 < normalized.size(); ++i) {
+    const std::string& v = normalized[i + 1];
+    if (normalized[i] == "--sync-writes" && (v == "true" || v == "false" || v == "1" || v == "0")) {
+      normalized[i] += "=" + v;
+      normalized.erase(normalized.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+    }
+  }
   std::vector<char*> argv;
   std::string program = "agent";
   argv.push_back(program.data());
@@ -211,12 +220,11 @@ ParsedCommandLine parse_agent_command_line(const std::vector<std::string>& args)
   }
 
   AgentConfig& c = out.config;
-  // Files first, then flags given explicitly override them (Consul's precedence).
-  if (r.count("config-file")) {
-    for (const auto& f : r["config-file"].as<std::vector<std::string>>()) apply_config_file(f, c);
-  }
-  if (r.count("config-dir")) {
-    for (const auto& d : r["config-dir"].as<std::vector<std::string>>()) apply_config_dir(d, c);
+  // Files first, then flags given explicitly override them (Consul's precedence). Files and
+  // directories apply in the order they were named, so the last one named wins.
+  for (const cxxopts::KeyValue& kv : r.arguments()) {
+    if (kv.key() == "config-file") apply_config_file(kv.value(), c);
+    if (kv.key() == "config-dir") apply_config_dir(kv.value(), c);
   }
   try {
     if (r.count("node")) c.node_name = r["node"].as<std::string>();

@@ -76,6 +76,16 @@ SqliteStore::~SqliteStore() {
   sqlite3_close(db_);
 }
 
+SqliteStore::Durability SqliteStore::durability() const {
+  sqlite3_stmt* stmt = nullptr;
+  int level = -1;
+  if (sqlite3_prepare_v2(db_, "PRAGMA synchronous", -1, &stmt, nullptr) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
+    level = sqlite3_column_int(stmt, 0);
+  }
+  sqlite3_finalize(stmt);
+  return level >= 2 ? Durability::full : Durability::normal;  // 2 FULL, 3 EXTRA; 1 NORMAL, 0 OFF
+}
+
 void SqliteStore::exec(const char* sql) {
   char* err = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {

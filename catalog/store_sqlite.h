@@ -44,6 +44,9 @@ class SqliteStore {
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
 
+  // What the connection really runs with (PRAGMA synchronous read back: FULL is `full`).
+  [[nodiscard]] Durability durability() const;
+
   // Loads every record into `catalog` and restores its change index.
   void load(Catalog& catalog);
 

@@ -12,6 +12,14 @@ if(HEARSAY_SANITIZE)
   target_link_options(hearsay_build_flags INTERFACE -fsanitize=address,undefined)
 endif()
 
+# libFuzzer builds: the libraries get the coverage instrumentation too (fuzzer-no-link), or the
+# fuzzer would see only the few lines of each target's own file and never learn which inputs
+# reach new code in the state machines and decoders it drives.
+if(HEARSAY_FUZZ)
+  target_compile_options(hearsay_build_flags INTERFACE -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  target_link_options(hearsay_build_flags INTERFACE -fsanitize=address,undefined)
+endif()
+
 # Debian's RapidJSON 1.1 adds an offset to a null pointer in internal/stack.h on first use
 # (Tencent/rapidjson#1724, fixed upstream, not in the package); clang's UBSan reports it.
 if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang" AND (HEARSAY_SANITIZE OR HEARSAY_FUZZ))

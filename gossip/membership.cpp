@@ -13,6 +13,10 @@
 namespace hearsay::gossip {
 namespace {
 
+// An address a datagram can go to: an IPv4 or IPv6 address and a port. Addresses inside
+// messages come from the network and may be anything (membership_fuzz).
+bool usable(const Bytes& ip, std::uint16_t port) { return (ip.size() == 4 || ip.size() == 16) && port != 0; }
+
 constexpr std::size_t kCompoundHeader = 2;  // type byte + part count
 constexpr std::size_t kCompoundPart = 2;    // length of each part
 constexpr std::size_t kMaxCompoundParts = 127;  // serf 0.9.4 miscounts 128 and more
@@ -189,7 +193,7 @@ void Membership::on_serf_query(const UserMessage& m) {
   if (!first_sight_of_query(query->ltime, query->id)) return;
   if (!(query->flags & kSerfQueryNoBroadcast)) broadcast("", m);
   if (query->filtered) return;  // node or tag filters: never on key queries, which are all we answer
-  if (query->addr.size() != 4 && query->addr.size() != 16) return;  // nowhere to answer
+  if (!usable(query->addr, query->port)) return;  // nowhere to answer (a port 0: membership_fuzz)
   if (query->flags & kSerfQueryAck) {
     const SerfQueryResponse ack{query->ltime, query->id, config_.name, kSerfQueryAck, {}};
     send_query_response(*query, ack);
@@ -402,13 +406,18 @@ void Membership::on_ping(const Address& from, const Ping& p) {
     return;
   }
   Address reply_to = from;
-  if (!p.source_addr.empty() && p.source_port != 0) reply_to = Address{p.source_addr, p.source_port};
+  if (usable(p.source_addr, p.source_port)) reply_to = Address{p.source_addr, p.source_port};
   send(reply_to, Ack{p.seq_no, {}});
 }
 
 void Membership::on_indirect_ping(const Address& from, const IndirectPing& p, Clock::time_point now) {
+  // A target we cannot send to (found by membership_fuzz: no "Target", so we pinged ":7946").
+  if (!usable(p.target, p.port)) {
+    ++stats_.messages_dropped;
+    return;
+  }
   Address requester = from;
-  if (!p.source_addr.empty() && p.source_port != 0) requester = Address{p.source_addr, p.source_port};
+  if (usable(p.source_addr, p.source_port)) requester = Address{p.source_addr, p.source_port};
   const std::uint32_t seq = next_seq_++;
   // The nack goes at 4/5 of the probe timeout, the ack window stays the whole of it. memberlist
   // nacks at the full timeout, and the requester, which sent us this request a probe timeout
@@ -477,6 +486,12 @@ void Membership::finish_probe_if_certain(Clock::time_point now) {
 
 // Alive messages arrive decoded (decode() refuses a bad Vsn) or from merge() (checked there).
 void Membership::on_alive(const Alive& a, Clock::time_point now) {
+  // A member we could never reach (no IPv4/IPv6 address, or port 0; found by membership_fuzz:
+  // an alive without "Addr" made a member that we then probed at ":7946") is a counted drop.
+  if (!usable(a.addr, a.port)) {
+    ++stats_.messages_dropped;
+    return;
+  }
   if (leaving_ && a.node == config_.name) return;  // our own old alive must not undo the leave
   MemberTable::Id id = members_.id_of(a.node);
   bool address_changed = false;

@@ -38,6 +38,16 @@ std::size_t RequestParser::feed(const char* data, std::size_t size) {
   return n;
 }
 
+void RequestParser::end_of_input() {
+  if (error_ != ParseError::none || complete_) return;
+  // A zero-length execute is http_parser's EOF: an error unless it is between messages.
+  http_parser_execute(&parser_, &settings_, nullptr, 0);
+  if (auto err = HTTP_PARSER_ERRNO(&parser_); err != HPE_OK && err != HPE_PAUSED) {
+    detail_ = std::string("incomplete request (") + http_errno_description(err) + ")";
+    error_ = ParseError::malformed;
+  }
+}
+
 Request RequestParser::take_request() {
   Request r = std::move(*complete_);
   complete_.reset();

@@ -34,6 +34,9 @@ class RequestParser {
   // Afterwards: take_request() when a request is complete, error() when the input is bad (the
   // parser is then dead and the connection should close after the error answer).
   std::size_t feed(const char* data, std::size_t size);
+  // The peer closed its side: a request cut off part way is malformed (error() says so), so it
+  // is answered with a 400 rather than dropped in silence, as Go's net/http does.
+  void end_of_input();
   bool has_request() const { return complete_.has_value(); }
   Request take_request();
 

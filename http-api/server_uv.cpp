@@ -156,7 +156,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
       uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), alloc, on_read);
       reading_ = true;
     }
-    if (!closed_ && peer_eof_ && !in_flight_ && input_.empty()) close_when_flushed();
+    if (!closed_ && peer_eof_ && !in_flight_ && input_.empty()) {
+      parser_.end_of_input();  // a request the EOF cut off gets its 400, not silence
+      if (parser_.error() != ParseError::none) {
+        ++server_.stats_.parse_errors;
+        close_after_ = true;
+        in_flight_ = true;
+        ++sequence_;
+        send(sequence_, Response::text(parser_.error_status(), parser_.error_text()));
+      } else {
+        close_when_flushed();
+      }
+    }
   }
 
   void arm_idle_timer() {

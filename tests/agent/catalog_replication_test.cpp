@@ -157,7 +157,7 @@ TEST_CASE("refused: unknown owners, another member's own node, records not match
   CHECK(f.bridge.stats().records_invalid == 3);
 }
 
-TEST_CASE("membership drives serfHealth; a leave removes the member's records", "[unit]") {
+TEST_CASE("membership drives serfHealth and a leave removes the member's records", "[unit]") {
   Fixture f;
   f.member("p1", 2);
   f.write("p1", Fixture::node_key("p1"), 10, value_of(node_record("p1", "10.0.0.2")));
@@ -179,7 +179,7 @@ TEST_CASE("membership drives serfHealth; a leave removes the member's records", 
   CHECK(f.catalog.service("p1", "web2") == nullptr);
 }
 
-TEST_CASE("our changes are published in version order; a removal becomes a tombstone", "[unit]") {
+TEST_CASE("our changes are published in version order and a removal becomes a tombstone", "[unit]") {
   Fixture f;
   catalog::Node own = node_record("self", "10.0.0.1");
   own.origin = {"self", ++f.counter, 1};

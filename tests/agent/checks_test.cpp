@@ -267,7 +267,7 @@ TEST_CASE("scheduler: a TTL check expires unless updated", "[unit]") {
   CHECK(uv_loop_close(&loop) == 0);
 }
 
-TEST_CASE("scheduler: interval checks run repeatedly; stop during a run reports nothing", "[unit]") {
+TEST_CASE("scheduler: interval checks run repeatedly and stop during a run reports nothing", "[unit]") {
   uv_loop_t loop;
   uv_loop_init(&loop);
   int results = 0;

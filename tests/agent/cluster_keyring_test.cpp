@@ -114,7 +114,7 @@ TEST_CASE("a key installed through one agent is done when every alive member has
   CHECK_FALSE(f.cluster.next_deadline());
 }
 
-TEST_CASE("listing counts each key over the members; failures and silence give Consul's errors", "[unit]") {
+TEST_CASE("listing counts each key over the members and failures and silence give Consul's errors", "[unit]") {
   Fixture f;
   f.cluster.start(KeyringOp::list, "", ClusterKeyring::Clock::time_point{}, f.done());
   SerfQuery q = f.sent_query();

@@ -177,6 +177,35 @@ TEST_CASE("script checks need enable_script_checks", "[unit]") {
   CHECK(f.local->register_check(script, Source::api, f.t0).succeeded());
 }
 
+TEST_CASE("enable_local_script_checks allows script checks from config files only", "[unit]") {
+  TempDir dir;
+  Fixture f(dir);
+  catalog::CheckDefinition script;
+  script.name = "s";
+  script.spec.type = catalog::CheckType::script;
+  script.spec.args = {"/bin/true"};
+  script.spec.interval = std::chrono::seconds(10);
+  REQUIRE_FALSE(catalog::normalize_check(script));
+  // Off (the default): refused from a config file too, and never started.
+  auto refused = f.local->register_check(script, Source::config_file, f.t0);
+  CHECK(refused.status == 400);
+  CHECK(refused.error.find("script") != std::string::npos);
+  CHECK(f.runner.running.empty());
+  f.config.enable_local_script_checks = true;
+  // On: a config file's script check registers and runs...
+  REQUIRE(f.local->register_check(script, Source::config_file, f.t0).succeeded());
+  REQUIRE(f.runner.running.count("s") == 1);
+  CHECK(f.runner.running.at("s").type == catalog::CheckType::script);
+  // ...but one registered over HTTP is still refused: that needs enable_script_checks.
+  catalog::CheckDefinition over_http = script;
+  over_http.name = "h";
+  over_http.id = "h";
+  auto http = f.local->register_check(over_http, Source::api, f.t0);
+  CHECK(http.status == 400);
+  CHECK(http.error.find("enable_script_checks") != std::string::npos);
+  CHECK(f.runner.running.count("h") == 0);
+}
+
 TEST_CASE("maintenance mode adds and removes a critical check", "[unit]") {
   TempDir dir;
   Fixture f(dir);

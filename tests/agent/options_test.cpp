@@ -1,8 +1,11 @@
 // Command-line and config-file parsing: single-dash flags, precedence, errors naming the value.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+
 #include "agent/config_file.h"
 #include "agent/options.h"
+#include "../temp_dir.h"
 
 using namespace hearsay::agent;
 
@@ -15,6 +18,9 @@ std::string message_of(const std::vector<std::string>& args) {
     return e.what();
   }
   return "no error";
+}
+void write_file(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream(path) << text;
 }
 }  // namespace
 
@@ -48,7 +54,15 @@ TEST_CASE("bad flags are errors that name the value", "[unit]") {
   CHECK(message_of({"-dev"}) == "no error");
 }
 
-TEST_CASE("config files set values and flags override them", "[unit]") {
+TEST_CASE("the -sync-writes flag defaults to true and takes a boolean", "[unit]") {
+  CHECK(parse_agent_command_line({"-dev"}).config.sync_writes);
+  CHECK_FALSE(parse_agent_command_line({"-dev", "-sync-writes", "false"}).config.sync_writes);
+  CHECK_FALSE(parse_agent_command_line({"-dev", "-sync-writes=false"}).config.sync_writes);
+  CHECK(parse_agent_command_line({"-dev", "-sync-writes", "true"}).config.sync_writes);
+  CHECK(message_of({"-dev", "-sync-writes", "sometimes"}).find("sometimes") != std::string::npos);
+}
+
+TEST_CASE("config files set values", "[unit]") {
   AgentConfig c;
   apply_config_text(R"({"node_name": "from-file", "datacenter": "dc2", "ports": {"http": 9000, "dns": 9600},
                         "node_meta": {"a": "b"}, "server": true,
@@ -61,6 +75,56 @@ TEST_CASE("config files set values and flags override them", "[unit]") {
   REQUIRE(c.services.size() == 1);
   CHECK(c.services[0].id == "web");
   CHECK(c.services[0].checks.at(0).id == "service:web");
+}
+
+TEST_CASE("flags override config files whatever their order on the command line", "[unit]") {
+  hearsay::test::TempDir dir;
+  const auto file = dir.path / "a.json";
+  write_file(file, R"({"node_name": "from-file", "datacenter": "dc2", "ports": {"http": 9000}, "data_dir": "/from/file"})");
+  auto parsed = parse_agent_command_line({"-node", "from-flag", "-config-file", file.string(), "-http-port", "9100"});
+  const AgentConfig& c = parsed.config;
+  CHECK(c.node_name == "from-flag");  // the flag came before the file and still wins
+  CHECK(c.http_port == 9100);         // and after it
+  CHECK(c.datacenter == "dc2");       // no flag: the file's value
+  CHECK(c.data_dir == "/from/file");
+}
+
+TEST_CASE("later config files override earlier ones with -config-file and -config-dir in command-line order",
+          "[unit]") {
+  hearsay::test::TempDir dir;
+  const auto first = dir.path / "first.json";
+  const auto second = dir.path / "second.json";
+  write_file(first, R"({"node_name": "first", "datacenter": "dc-first", "data_dir": "/d"})");
+  write_file(second, R"({"node_name": "second"})");
+  auto forward = parse_agent_command_line({"-config-file", first.string(), "-config-file", second.string()});
+  CHECK(forward.config.node_name == "second");
+  CHECK(forward.config.datacenter == "dc-first");  // a key the later file leaves out is kept
+  auto backward = parse_agent_command_line({"-config-file", second.string(), "-config-file", first.string()});
+  CHECK(backward.config.node_name == "first");
+
+  // A directory's files apply in lexical order ("10-" before "9-": names, not numbers), and
+  // only *.json files count.
+  const auto conf = dir.path / "conf.d";
+  std::filesystem::create_directories(conf);
+  write_file(conf / "9-late.json", R"({"node_name": "dir-9", "datacenter": "dc-dir"})");
+  write_file(conf / "10-early.json", R"({"node_name": "dir-10", "ports": {"dns": 9653}})");
+  write_file(conf / "zz-ignored.txt", R"({"node_name": "not json by name"})");
+  auto in_dir = parse_agent_command_line({"-data-dir", "/d", "-config-dir", conf.string()});
+  CHECK(in_dir.config.node_name == "dir-9");
+  CHECK(in_dir.config.dns_port == 9653);
+
+  // Files and directories interleave in the order given: the last one named wins.
+  auto file_last =
+      parse_agent_command_line({"-data-dir", "/d", "-config-dir", conf.string(), "-config-file", second.string()});
+  CHECK(file_last.config.node_name == "second");
+  CHECK(file_last.config.datacenter == "dc-dir");
+  auto dir_last =
+      parse_agent_command_line({"-data-dir", "/d", "-config-file", second.string(), "-config-dir", conf.string()});
+  CHECK(dir_last.config.node_name == "dir-9");
+  // A flag still beats them all.
+  auto flag = parse_agent_command_line(
+      {"-config-file", second.string(), "-config-dir", conf.string(), "-datacenter", "dc-flag", "-data-dir", "/d"});
+  CHECK(flag.config.datacenter == "dc-flag");
 }
 
 TEST_CASE("config file errors name the file and the key", "[unit]") {

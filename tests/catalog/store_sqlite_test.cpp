@@ -45,6 +45,12 @@ void fill(Catalog& cat) {
 }
 }  // namespace
 
+TEST_CASE("the durability asked for is what the connection runs with (-sync-writes)", "[unit]") {
+  TempDir dir;
+  CHECK(SqliteStore::open(dir.path, SqliteStore::Durability::full)->durability() == SqliteStore::Durability::full);
+  CHECK(SqliteStore::open(dir.path, SqliteStore::Durability::normal)->durability() == SqliteStore::Durability::normal);
+}
+
 TEST_CASE("records and the change index survive closing and reopening the store", "[unit]") {
   TempDir dir;
   std::uint64_t index_before = 0;

@@ -234,7 +234,7 @@ TEST_CASE("zone transfers and other opcodes are not implemented", "[unit]") {
   CHECK(f.stats.notimp == 2);
 }
 
-TEST_CASE("service answers are shuffled per query; a_record_limit picks from the shuffle", "[unit]") {
+TEST_CASE("service answers are shuffled per query and a_record_limit picks from the shuffle", "[unit]") {
   Fixture f;
   std::set<std::string> first_targets;
   for (int q = 0; q < 40; ++q) {

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "dns/resolver.h"
@@ -129,9 +130,10 @@ TEST_CASE("warning instances report the warning weight", "[unit]") {
   Fixture f;
   f.set_check("beta", "web2", catalog::HealthStatus::warning);
   Answer a = f.ask("web.service.consul.", RType::SRV);
-  for (const Record& r : a.answer) {
-    if (r.srv.port == 8081) CHECK(r.srv.weight == 2);
-  }
+  // Both instances still answer (a warning one is not dropped), web2 with the warning weight.
+  std::map<std::uint16_t, std::uint16_t> weight_by_port;
+  for (const Record& r : a.answer) weight_by_port[r.srv.port] = r.srv.weight;
+  CHECK(weight_by_port == std::map<std::uint16_t, std::uint16_t>{{8080, 1}, {8081, 2}});
 }
 
 TEST_CASE("tag and RFC 2782 forms filter by tag", "[unit]") {
@@ -150,7 +152,7 @@ TEST_CASE("tag and RFC 2782 forms filter by tag", "[unit]") {
   CHECK(srv_targets(f.ask("_web._v2.dc1.consul.", RType::SRV)) == std::set<std::string>{"beta.node.dc1.consul.:8081"});
 }
 
-TEST_CASE("critical instances disappear; warning ones only with only_passing", "[unit]") {
+TEST_CASE("critical instances disappear and warning ones only with only_passing", "[unit]") {
   Fixture f;
   f.set_check("beta", "web2", catalog::HealthStatus::critical);
   CHECK(addresses(f.ask("web.service.consul.", RType::A)) == std::multiset<std::string>{"10.0.0.1"});

@@ -66,7 +66,7 @@ TEST_CASE("sealing round-trips for each AES key size, and streams bind their hea
   }
 }
 
-TEST_CASE("rotation: install, use, remove; the primary seals and every key opens", "[unit]") {
+TEST_CASE("rotation: install then use then remove after which the primary seals and every key opens", "[unit]") {
   const Bytes old_key = key_of(0), new_key = key_of(100, 32);
   Keyring ring = ring_with({old_key});
   Keyring peer = ring_with({old_key});  // a member that has not rotated yet

@@ -352,7 +352,7 @@ TEST_CASE("force-leave turns a failed member into a left one everywhere, and onl
   CHECK(net.force_leave(1, 4).empty());  // already left: nothing to do, no error
 }
 
-TEST_CASE("serf events, queries and intents are passed on once; no-rebroadcast queries are not", "[unit]") {
+TEST_CASE("serf events and queries and intents are passed on once but no-rebroadcast queries are not", "[unit]") {
   sim::Network net(4, sim::Options{.seed = 5});
   join_all(net, 5);
   REQUIRE(net.run_until_true([&] { return converged(net); }, 20s));
@@ -548,3 +548,63 @@ TEST_CASE("1000 members: join, crash, loss with a starved member, partition and 
 }
 
 
+
+TEST_CASE("messages naming an address we cannot send to are dropped and counted", "[unit]") {
+  // Found by membership_fuzz: an alive without "Addr" made a member we then probed at ":7946".
+  MembershipConfig config;
+  config.name = "h1";
+  config.advertise = Address{Bytes{127, 0, 0, 1}, 7946};
+  const Clock::time_point start{};
+  Membership h1(config, 1, start);
+  const Address from{Bytes{127, 0, 0, 2}, 7946};
+  for (const Alive& bad : {Alive{1, "noaddr", Bytes{}, 7946, {}, kVersions},
+                           Alive{1, "threebytes", Bytes{10, 0, 0}, 7946, {}, kVersions},
+                           Alive{1, "noport", Bytes{10, 0, 0, 3}, 0, {}, kVersions}}) {
+    const Bytes wire = encode(bad);
+    const std::uint64_t dropped = h1.stats().messages_dropped;
+    h1.receive_packet(from, wire.data(), wire.size(), start);
+    CHECK(h1.stats().messages_dropped == dropped + 1);
+    CHECK_FALSE(h1.members().contains(bad.node));
+  }
+  PushPull pp;
+  pp.nodes.push_back(PushNodeState{"pp-noaddr", Bytes{}, 7946, {}, 1, NodeState::alive, kVersions});
+  pp.nodes.push_back(PushNodeState{"pp-good", Bytes{10, 0, 0, 4}, 7946, {}, 1, NodeState::alive, kVersions});
+  h1.handle_push_pull(pp, start);
+  CHECK_FALSE(h1.members().contains("pp-noaddr"));
+  CHECK(h1.members().contains("pp-good"));
+  // An indirect ping whose target has no IP or port is dropped too (membership_fuzz again), and
+  // a ping's unusable source address falls back to where the datagram came from.
+  (void)h1.take_packets();  // the merge's news, if it went out at once
+  for (const IndirectPing& bad : {IndirectPing{false, "pp-good", 7946, 9, Bytes{127, 0, 0, 2}, "x", 7946, Bytes{}},
+                                  IndirectPing{false, "pp-good", 0, 9, Bytes{127, 0, 0, 2}, "x", 7946, Bytes{10, 0, 0, 4}}}) {
+    const Bytes wire = encode(bad);
+    const std::uint64_t dropped = h1.stats().messages_dropped;
+    h1.receive_packet(from, wire.data(), wire.size(), start);
+    CHECK(h1.stats().messages_dropped == dropped + 1);
+    CHECK(h1.take_packets().empty());
+  }
+  // A key query asking for answers at port 0 is passed on but never answered (nor acked).
+  SerfQuery q;
+  q.ltime = 1;
+  q.id = 7;
+  q.addr = Bytes{127, 0, 0, 2};
+  q.port = 0;
+  q.source_node = "x";
+  q.flags = kSerfQueryAck;
+  q.timeout = std::chrono::seconds(1);
+  q.name = "_serf_list-keys";
+  const Bytes query = encode(UserMessage{encode_serf_query(q)});
+  h1.receive_packet(from, query.data(), query.size(), start);
+  CHECK(h1.take_queries().empty());
+  for (const OutgoingPacket& p : h1.take_packets()) CHECK(p.to.port != 0);
+  const Bytes ping = encode(Ping{"h1", 5, Bytes{10, 0, 0}, "x", 7946});
+  h1.receive_packet(from, ping.data(), ping.size(), start);
+  const auto acks = h1.take_packets();
+  REQUIRE(acks.size() == 1);
+  CHECK(acks[0].to == from);
+  // Nothing is ever sent to an address without an IP.
+  for (int round = 1; round <= 20; ++round) {
+    h1.tick(start + std::chrono::milliseconds(500 * round));
+    for (const OutgoingPacket& p : h1.take_packets()) CHECK_FALSE(p.to.ip.empty());
+  }
+}

@@ -30,7 +30,7 @@ class Network {
     for (std::size_t i = 0; i < n; ++i) {
       ReplicationConfig c = base;
       c.name = name_of(i);
-      nodes_.push_back(Node{std::make_unique<Replication>(c, options.seed * 7919 + i, now())});
+      nodes_.push_back(Node{std::make_unique<Replication>(c, options.seed * 7919 + i, now()), 0, 0, {}});
       by_address_[address_of(i)] = i;
       nodes_.back().engine->set_own_state(1, 0);
     }
@@ -55,11 +55,15 @@ class Network {
 
   // The owner's own writes; the next version of its counter each time.
   void write(std::size_t i, const std::string& key, const std::string& value) {
-    node(i).publish(key, ++nodes_[i].version, Bytes(value.begin(), value.end()), now());
+    const std::uint64_t version = ++nodes_[i].version;
+    nodes_[i].written[key] = Write{version, false, Bytes(value.begin(), value.end())};
+    node(i).publish(key, version, Bytes(value.begin(), value.end()), now());
     flush(i);
   }
   void erase(std::size_t i, const std::string& key) {
-    node(i).publish_delete(key, ++nodes_[i].version, now());
+    const std::uint64_t version = ++nodes_[i].version;
+    nodes_[i].written[key] = Write{version, true, {}};
+    node(i).publish_delete(key, version, now());
     flush(i);
   }
   // What an agent does when members come back (membership's join events): sync at once.
@@ -80,29 +84,37 @@ class Network {
     return events_.run_until_true(done, limit, step);
   }
 
-  // Every replica holds exactly the owners' live values (same versions), and nothing of theirs
-  // that the owner deleted. `owners`: the nodes that wrote.
-  bool converged(const std::vector<std::size_t>& owners) {
+  // Every replica, the owner's own included, holds exactly what the owner wrote: each key's
+  // last write (same version, same bytes), and nothing of what it deleted. The truth is the
+  // list of writes the simulator made (`written_`), never an engine's state, so an owner that
+  // lost its own write does not "converge". `owners`: the nodes that wrote.
+  bool converged(const std::vector<std::size_t>& owners) const {
     for (std::size_t o : owners) {
-      std::map<std::string, std::uint64_t> truth;
-      node(o).for_each_of(name_of(o), [&](const std::string& key, const Replication::Value& v) {
-        if (!v.deleted) truth[key] = v.version;
-      });
+      std::map<std::string, const Write*> truth;  // the last write of each key, if it is live
+      for (const auto& [key, w] : nodes_[o].written) {
+        if (!w.deleted) truth[key] = &w;
+      }
       for (std::size_t i = 0; i < size(); ++i) {
-        if (i == o) continue;
         std::size_t live = 0;
-        bool extra = false;
-        node(i).for_each_of(name_of(o), [&](const std::string& key, const Replication::Value& v) {
+        bool wrong = false;
+        nodes_[i].engine->for_each_of(name_of(o), [&](const std::string& key, const Replication::Value& v) {
           if (v.deleted) return;
           auto t = truth.find(key);
-          if (t == truth.end() || t->second != v.version) extra = true;
+          if (t == truth.end() || t->second->version != v.version || t->second->value != v.value) wrong = true;
           else ++live;
         });
-        if (extra || live != truth.size()) return false;
+        if (wrong || live != truth.size()) return false;
       }
     }
     return true;
   }
+  // The writes `owner` made, by key: the last one of each key (a delete included).
+  struct Write {
+    std::uint64_t version = 0;
+    bool deleted = false;
+    Bytes value;
+  };
+  const std::map<std::string, Write>& written_by(std::size_t owner) const { return nodes_[owner].written; }
   std::uint64_t packets_sent() const { return packets_sent_; }
   std::uint64_t streams_sent() const { return streams_sent_; }
 
@@ -111,6 +123,7 @@ class Network {
     std::unique_ptr<Replication> engine;
     std::uint64_t version = 0;
     std::uint64_t wake_version = 0;
+    std::map<std::string, Write> written;  // the test's writes: the truth replicas are held to
   };
 
   Duration latency() {

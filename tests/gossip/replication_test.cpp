@@ -354,7 +354,7 @@ TEST_CASE("a sync reply carries only the marks that differ: none between replica
   CHECK(p.b.find("a", "k4"));
 }
 
-TEST_CASE("a datagram carries broadcasts only; a sync request by UDP is dropped and counted", "[unit]") {
+TEST_CASE("a datagram carries broadcasts only and a sync request by UDP is dropped and counted", "[unit]") {
   Pair p;
   ReplicationMessage request{ReplicationMessage::Kind::sync_request, "x", {}, {{"x", 1, 0}}, {}};
   const Bytes bytes = encode(request);

@@ -127,3 +127,22 @@ TEST_CASE("malformed requests are errors, one case each", "[unit]") {
     CHECK(p.feed("GET / HTTP/1.1\r\n\r\n", 18) == 0);  // dead after an error
   }
 }
+
+TEST_CASE("the end of input cuts a request off into a malformed one but not between requests", "[unit]") {
+  RequestParser cut;
+  CHECK(parse_all(cut, "GET /v1/agent/self HTTP/1.1\r\nHost").empty());
+  CHECK(cut.error() == ParseError::none);  // more bytes could still come
+  cut.end_of_input();
+  CHECK(cut.error() == ParseError::malformed);
+  CHECK(cut.error_status() == 400);
+  CHECK(cut.error_text().find("incomplete request") != std::string::npos);
+
+  RequestParser whole;
+  CHECK(parse_all(whole, "GET /a HTTP/1.1\r\nHost: h\r\n\r\n").size() == 1);
+  whole.end_of_input();
+  CHECK(whole.error() == ParseError::none);
+
+  RequestParser nothing;
+  nothing.end_of_input();
+  CHECK(nothing.error() == ParseError::none);
+}

@@ -132,6 +132,19 @@ def running_agent(**kw):
         agent.cleanup()
 
 
+SKIP_EXIT = 77  # ctest's SKIP_RETURN_CODE for the integration tests (tests/integration/CMakeLists.txt)
+
+
+def skip(reason):
+    """Ends the script as skipped (exit 77, which ctest reports as a skip, not a pass). Under CI
+    (CI=true) a skip is a failure: the CI machine is meant to have what the test needs."""
+    if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+        print(f"FAIL: cannot run under CI: {reason}\n0 passed, 1 failed", flush=True)
+        raise SystemExit(1)
+    print(f"SKIP: {reason}", flush=True)
+    raise SystemExit(SKIP_EXIT)
+
+
 class Results:
     """Counts checks so the run ends with the plain 'N passed, N failed' line CI reads."""
 
