@@ -26,20 +26,16 @@ struct Options {
 class Network {
  public:
   Network(std::size_t n, Options options, ReplicationConfig base = {})
-      : options_(options), rng_(options.seed), events_(Clock::time_point{} + std::chrono::hours(1)) {
+      : options_(options), base_(base), rng_(options.seed), events_(Clock::time_point{} + std::chrono::hours(1)) {
     for (std::size_t i = 0; i < n; ++i) {
       ReplicationConfig c = base;
       c.name = name_of(i);
-      nodes_.push_back(Node{std::make_unique<Replication>(c, options.seed * 7919 + i, now()), 0, 0, {}});
+      nodes_.push_back(Node{std::make_unique<Replication>(c, options.seed * 7919 + i, now()), 0, 0, {}, {}});
       by_address_[address_of(i)] = i;
       nodes_.back().engine->set_own_state(1, 0);
     }
     for (std::size_t i = 0; i < n; ++i) {
-      std::vector<ReplicationPeer> peers;
-      for (std::size_t j = 0; j < n; ++j) {
-        if (j != i) peers.push_back(ReplicationPeer{name_of(j), address_of(j)});
-      }
-      node(i).set_peers(std::move(peers));
+      node(i).set_peers(peers_of(i));
       flush(i);
     }
   }
@@ -54,18 +50,50 @@ class Network {
   std::size_t size() const { return nodes_.size(); }
 
   // The owner's own writes; the next version of its counter each time.
-  void write(std::size_t i, const std::string& key, const std::string& value) {
+  void write(std::size_t i, const std::string& key, const std::string& value, bool send = true) {
     const std::uint64_t version = ++nodes_[i].version;
-    nodes_[i].written[key] = Write{version, false, Bytes(value.begin(), value.end())};
+    record(i, key, Write{version, false, Bytes(value.begin(), value.end())});
     node(i).publish(key, version, Bytes(value.begin(), value.end()), now());
-    flush(i);
+    if (send) flush(i);
   }
-  void erase(std::size_t i, const std::string& key) {
+  void erase(std::size_t i, const std::string& key, bool send = true) {
     const std::uint64_t version = ++nodes_[i].version;
-    nodes_[i].written[key] = Write{version, true, {}};
+    record(i, key, Write{version, true, {}});
     node(i).publish_delete(key, version, now());
+    if (send) flush(i);
+  }
+  // kill -9 and a restart on the same data dir: what node i committed survives (the values it
+  // held of every owner and its marks; tombstones are not stored, as in the agent), what it had
+  // queued to broadcast is lost. Its own writes after `durable_version` never committed: they
+  // leave the truth too (a peer may hold them all the same, if they went out). The counter goes
+  // on from where it was, as the agent's microsecond versions do.
+  void crash_restart(std::size_t i, std::uint64_t durable_version) {
+    Node& n = nodes_[i];
+    ReplicationConfig c = base_;
+    c.name = name_of(i);
+    auto fresh = std::make_unique<Replication>(c, rng_(), now());
+    // Its own records as the last commit left them: each key's last write up to durable_version.
+    n.written.clear();
+    for (const auto& [key, w] : n.log) {
+      if (w.version <= durable_version) n.written[key] = w;
+    }
+    const std::uint64_t own_generation = n.engine->generation_of(c.name);
+    for (const auto& [key, w] : n.written) {
+      if (!w.deleted) fresh->restore(ReplicaEntry{c.name, key, own_generation, w.version, 0, false, w.value}, now());
+    }
+    for (const OwnerMark& m : n.engine->digest()) {
+      if (m.owner == c.name) continue;
+      n.engine->for_each_of(m.owner, [&](const std::string& key, const Replication::Value& v) {
+        if (!v.deleted) fresh->restore(ReplicaEntry{m.owner, key, m.generation, v.version, 0, false, v.value}, now());
+      });
+      fresh->restore_mark(m);
+    }
+    fresh->set_own_state(own_generation, durable_version);
+    fresh->set_peers(peers_of(i));  // it rejoins: a sync at once
+    n.engine = std::move(fresh);
     flush(i);
   }
+  std::uint64_t version_of(std::size_t i) const { return nodes_[i].version; }
   // What an agent does when members come back (membership's join events): sync at once.
   void sync_soon(std::size_t i) {
     node(i).sync_soon();
@@ -108,6 +136,33 @@ class Network {
     }
     return true;
   }
+  // The first replica that does not hold what an owner wrote, and how (for failure messages).
+  std::string divergence(const std::vector<std::size_t>& owners) const {
+    for (std::size_t o : owners) {
+      for (std::size_t i = 0; i < size(); ++i) {
+        std::string why;
+        std::size_t live = 0;
+        nodes_[i].engine->for_each_of(name_of(o), [&](const std::string& key, const Replication::Value& v) {
+          if (v.deleted) return;
+          auto t = nodes_[o].written.find(key);
+          if (t == nodes_[o].written.end() || t->second.deleted) why += " holds " + key + "@" + std::to_string(v.version) + ";";
+          else if (t->second.version != v.version) why += " " + key + "@" + std::to_string(v.version) + " not @" + std::to_string(t->second.version) + ";";
+          else ++live;
+        });
+        std::size_t truth = 0;
+        for (const auto& [key, w] : nodes_[o].written) truth += w.deleted ? 0 : 1;
+        if (!why.empty() || live != truth) {
+          std::string mark;
+          for (const OwnerMark& m : nodes_[i].engine->digest()) {
+            if (m.owner == name_of(o)) mark = " mark g" + std::to_string(m.generation) + " w" + std::to_string(m.watermark);
+          }
+          return name_of(i) + " on owner " + name_of(o) + ": " + std::to_string(live) + "/" + std::to_string(truth) +
+                 " live values right;" + why + mark + " (owner at g" + std::to_string(nodes_[o].engine->generation_of(name_of(o))) + ")";
+        }
+      }
+    }
+    return "none";
+  }
   // The writes `owner` made, by key: the last one of each key (a delete included).
   struct Write {
     std::uint64_t version = 0;
@@ -124,7 +179,20 @@ class Network {
     std::uint64_t version = 0;
     std::uint64_t wake_version = 0;
     std::map<std::string, Write> written;  // the test's writes: the truth replicas are held to
+    std::vector<std::pair<std::string, Write>> log;  // every write, for a restart that loses some
   };
+
+  void record(std::size_t i, const std::string& key, Write w) {
+    nodes_[i].written[key] = w;
+    nodes_[i].log.emplace_back(key, std::move(w));
+  }
+  std::vector<ReplicationPeer> peers_of(std::size_t i) const {
+    std::vector<ReplicationPeer> peers;
+    for (std::size_t j = 0; j < nodes_.size(); ++j) {
+      if (j != i) peers.push_back(ReplicationPeer{name_of(j), address_of(j)});
+    }
+    return peers;
+  }
 
   Duration latency() {
     std::uniform_int_distribution<std::int64_t> d(options_.min_latency.count(), options_.max_latency.count());
@@ -186,6 +254,7 @@ class Network {
   }
 
   Options options_;
+  ReplicationConfig base_;
   std::mt19937_64 rng_;
   sim::EventQueue events_;
   std::vector<Node> nodes_;
