@@ -305,8 +305,6 @@ void Membership::push_pull_soon(Clock::time_point now) {
   next_push_pull_ = std::min(next_push_pull_, now + kFastPushPullDelay);
 }
 
-void Membership::push_pull_failed(const Address&) {}
-
 bool Membership::merge(const PushPull& remote, Clock::time_point now) {
   // memberlist's verifyProtocol: refuse the whole state if any entry lacks a usable Vsn.
   for (const PushNodeState& n : remote.nodes) {
@@ -458,7 +456,7 @@ void Membership::port_unreachable(const Address& to, Clock::time_point now) {
   if (!target || target->address != to) return;
   ++stats_.ports_unreachable;
   probe_->unreachable = true;
-  if (!probe_->indirect_sent) probe_indirect(*probe_, now);
+  if (!probe_->indirect_sent) probe_indirect(*probe_);
   finish_probe_if_certain(now);
 }
 
@@ -646,7 +644,7 @@ void Membership::tick(Clock::time_point now) {
   }
   fire_suspicions(now);
   expire_relays(now);
-  if (probe_ && !probe_->indirect_sent && now >= probe_->indirect_at) probe_indirect(*probe_, now);
+  if (probe_ && !probe_->indirect_sent && now >= probe_->indirect_at) probe_indirect(*probe_);
   if (probe_ && now >= probe_->deadline) finish_probe(now);
   if (!probe_ && now >= next_probe_) start_probe(now);
   if (now >= next_gossip_ || (broadcasts_.size() > 0 && now >= eager_gossip_at())) {
@@ -655,7 +653,7 @@ void Membership::tick(Clock::time_point now) {
   }
   if (now >= next_push_pull_) {
     if (std::exchange(fast_push_pull_due_, false)) ++fast_push_pulls_;
-    start_push_pull(now);
+    start_push_pull();
     next_push_pull_ = now + push_pull_scale(config_.push_pull_interval, estimated_members());
   }
   if (now >= next_reconnect_) {
@@ -778,7 +776,7 @@ void Membership::start_probe(Clock::time_point now) {
   probe_ = p;
 }
 
-void Membership::probe_indirect(Probe& probe, Clock::time_point) {
+void Membership::probe_indirect(Probe& probe) {
   probe.indirect_sent = true;
   const Member* found = members_.find(probe.target);
   if (!found) return;
@@ -865,7 +863,7 @@ void Membership::gossip(Clock::time_point now) {
   if (sent || broadcasts_.size() > 0) last_gossip_ = now;
 }
 
-void Membership::start_push_pull(Clock::time_point) {
+void Membership::start_push_pull() {
   auto peers = random_members(1, [&](const Member& m) { return m.name != config_.name && m.state == NodeState::alive; });
   if (!peers.empty()) push_pulls_.push_back(PushPullRequest{peers[0]->address, local_state(false)});
 }

@@ -65,11 +65,6 @@ struct AppMessage {
   Bytes payload;  // without the leading kHearsayUserMessage byte
 };
 
-// A serf query this agent should answer (one of the key-management queries), from a member.
-struct IncomingQuery {
-  SerfQuery query;
-};
-
 struct MembershipStats {
   std::uint64_t packets_received = 0;
   std::uint64_t messages_dropped = 0;  // malformed, or refused by the rules
@@ -88,7 +83,7 @@ class Membership {
   // Push/pull (Join = true) with each seed; the shell reports each outcome back.
   void join(const std::vector<Address>& seeds);
   // The push/pull that joins through `seed`, for a shell that runs it itself (and reports the
-  // outcome through push_pull_reply / push_pull_failed as usual).
+  // outcome through push_pull_reply as usual).
   PushPullRequest join_request(const Address& seed) const { return PushPullRequest{seed, local_state(true)}; }
   // Graceful leave: a serf leave intent now, then (two gossip rounds later) dead about
   // ourselves with From = us, which every member records as left. No refuting from here on.
@@ -105,9 +100,9 @@ class Membership {
   void receive_packet(const Address& from, const std::uint8_t* data, std::size_t size, Clock::time_point now);
   // We are the responder of a push/pull: merge theirs, return ours.
   PushPull handle_push_pull(const PushPull& request, Clock::time_point now);
-  // We started a push/pull: the reply arrived, or the exchange failed.
+  // We started a push/pull and its reply arrived. (A failed exchange needs no report: the
+  // next one goes to another member in its time.)
   void push_pull_reply(const PushPull& reply, Clock::time_point now);
-  void push_pull_failed(const Address& to);
 
   // Runs every timer that is due. Call at next_deadline() or earlier.
   void tick(Clock::time_point now);
@@ -210,10 +205,10 @@ class Membership {
 
   // Timers.
   void start_probe(Clock::time_point now);
-  void probe_indirect(Probe& probe, Clock::time_point now);
+  void probe_indirect(Probe& probe);
   void finish_probe(Clock::time_point now);
   void gossip(Clock::time_point now);
-  void start_push_pull(Clock::time_point now);
+  void start_push_pull();
   void reconnect(Clock::time_point now);
   void reset_probe_order(Clock::time_point now);
   void expire_relays(Clock::time_point now);

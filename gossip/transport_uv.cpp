@@ -252,7 +252,6 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
       if (join_) spdlog::warn("gossip: cannot join {}: {}", peer_.to_string(), why);
       else spdlog::debug("gossip: push/pull with {} failed: {}", peer_.to_string(), why);
       report(why);
-      t_.membership_.push_pull_failed(peer_);
     }
     close();
   }

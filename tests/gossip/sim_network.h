@@ -209,7 +209,7 @@ class Network {
             PushPull reply = node(j).handle_push_pull(request, now());
             return [this, i, reply = std::move(reply)] { node(i).push_pull_reply(reply, now()); };
           },
-          [this, i, j] { node(i).push_pull_failed(addresses_[j]); });
+          [] {});  // a failed push/pull needs no report
     }
     // TCP fallback pings. A paused member answers only once it runs again (too late, as a
     // stalled process would be).
