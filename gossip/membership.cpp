@@ -503,7 +503,7 @@ void Membership::on_alive(const Alive& a, Clock::time_point now) {
   // until it finds our view of it in a push/pull and refutes with a higher incarnation.
   if (!is_self && !address_changed && a.incarnation <= m.incarnation) return;
   if (is_self && a.incarnation < m.incarnation) return;
-  clear_suspicion(id);
+  suspicions_.clear(id);
 
   const NodeState old_state = m.state;
   const Bytes old_meta = m.meta;
@@ -535,11 +535,8 @@ void Membership::on_suspect(const Suspect& s, Clock::time_point now) {
   Member& m = members_[id];
   if (s.incarnation < m.incarnation) return;
   // Already suspected: a new accuser confirms, which shortens the timeout (Lifeguard).
-  if (auto sus = suspicions_.find(id); sus != suspicions_.end()) {
-    if (sus->second.confirm(s.from)) {
-      broadcast(s.node, s);
-      note_suspicion_deadline(sus->second.fires_at);
-    }
+  if (suspicions_.running(id)) {
+    if (suspicions_.confirm(id, s.from)) broadcast(s.node, s);
     return;
   }
   if (m.state != NodeState::alive) return;
@@ -550,32 +547,7 @@ void Membership::on_suspect(const Suspect& s, Clock::time_point now) {
   broadcast(s.node, s);
   m.incarnation = s.incarnation;
   set_state(m, NodeState::suspect, now);
-
-  const std::size_t n = estimated_members();
-  std::size_t k = config_.suspicion_mult > 2 ? config_.suspicion_mult - 2 : 0;
-  if (n < k + 2) k = 0;  // too few members to expect independent confirmations
-  Suspicion timer;
-  timer.accusers.push_back(s.from);
-  timer.k = k;
-  timer.min = suspicion_min_timeout(config_.suspicion_mult, n, config_.probe_interval);
-  timer.max = timer.min * config_.suspicion_max_timeout_mult;
-  timer.start = now;
-  timer.state_change = now;
-  timer.fires_at = now + (k == 0 ? timer.min : timer.max);
-  note_suspicion_deadline(timer.fires_at);
-  suspicions_[id] = std::move(timer);
-}
-
-bool Membership::Suspicion::confirm(const std::string& accuser) {
-  // As memberlist's suspicion.Confirm: once k confirmations are in, the timeout is at its
-  // minimum and further ones are neither counted nor passed on. Without that cap every member
-  // of a large cluster would re-gossip the suspicion once per accuser.
-  const std::size_t confirmations = accusers.size() - 1;
-  if (confirmations >= k) return false;
-  if (std::find(accusers.begin(), accusers.end(), accuser) != accusers.end()) return false;
-  accusers.push_back(accuser);
-  fires_at = start + suspicion_timeout(confirmations + 1, k, min, max);
-  return true;
+  suspicions_.start(id, s.from, estimated_members(), config_, now);
 }
 
 void Membership::on_dead(const Dead& d, Clock::time_point now) {
@@ -583,7 +555,7 @@ void Membership::on_dead(const Dead& d, Clock::time_point now) {
   if (id == MemberTable::npos) return;
   Member& m = members_[id];
   if (d.incarnation < m.incarnation) return;
-  clear_suspicion(id);
+  suspicions_.clear(id);
   if (m.state == NodeState::dead || m.state == NodeState::left) return;
   if (id == kSelf && !leaving_) {
     refute(d.incarnation);
@@ -625,7 +597,7 @@ Clock::time_point Membership::next_deadline() const {
   if (probe_) next = std::min(next, probe_->indirect_sent ? probe_->deadline : probe_->indirect_at);
   else next = std::min(next, next_probe_);
   for (const auto& [seq, relay] : relays_) next = std::min(next, relay.next_due());
-  if (const auto s = next_suspicion(); s) next = std::min(next, *s);
+  if (const auto s = suspicions_.next_deadline(); s) next = std::min(next, *s);
   return next;
 }
 
@@ -673,44 +645,13 @@ void Membership::reconnect(Clock::time_point now) {
 }
 
 void Membership::fire_suspicions(Clock::time_point now) {
-  const auto first = next_suspicion();
-  if (!first || now < *first) return;
-  std::vector<MemberTable::Id> due;
-  for (const auto& [id, s] : suspicions_) {
-    if (now >= s.fires_at) due.push_back(id);
-  }
-  for (const MemberTable::Id id : due) {
-    const Clock::time_point suspected_at = suspicions_[id].state_change;
-    clear_suspicion(id);
+  for (const auto& [id, suspected_at] : suspicions_.take_due(now)) {
     const Member& m = members_[id];
     // Only if nothing happened to the member since we suspected it.
     if (m.state == NodeState::suspect && m.state_change == suspected_at) {
       on_dead(Dead{m.incarnation, m.name, config_.name}, now);
     }
   }
-}
-
-void Membership::clear_suspicion(MemberTable::Id id) {
-  auto it = suspicions_.find(id);
-  if (it == suspicions_.end()) return;
-  if (next_suspicion_ && it->second.fires_at <= *next_suspicion_) next_suspicion_.reset();  // recomputed when asked
-  suspicions_.erase(it);
-}
-
-void Membership::note_suspicion_deadline(Clock::time_point fires_at) {
-  // A deadline only moves earlier here (a new timer, or a confirmation), so the known minimum
-  // stays right; an unknown one is recomputed when asked.
-  if (next_suspicion_) next_suspicion_ = std::min(*next_suspicion_, fires_at);
-}
-
-std::optional<Clock::time_point> Membership::next_suspicion() const {
-  if (suspicions_.empty()) return std::nullopt;
-  if (!next_suspicion_) {
-    Clock::time_point first = Clock::time_point::max();
-    for (const auto& [id, s] : suspicions_) first = std::min(first, s.fires_at);
-    next_suspicion_ = first;
-  }
-  return next_suspicion_;
 }
 
 void Membership::expire_relays(Clock::time_point now) {
@@ -730,13 +671,7 @@ void Membership::reset_probe_order(Clock::time_point now) {
     if (reap && !failed_.contains(m.name)) intent_ltimes_.erase(m.name);
     return reap;
   });
-  // Ids have moved: re-key the suspicions (those of reaped members go).
-  std::map<MemberTable::Id, Suspicion> moved;
-  for (auto& [id, s] : suspicions_) {
-    if (new_ids[id] != MemberTable::npos) moved.emplace(new_ids[id], std::move(s));
-  }
-  suspicions_ = std::move(moved);
-  next_suspicion_.reset();
+  suspicions_.renumber(new_ids);  // ids have moved; the timers of reaped members go
   probe_order_.clear();
   for (MemberTable::Id id = 0; id < members_.size(); ++id) probe_order_.push_back(id);
   std::shuffle(probe_order_.begin(), probe_order_.end(), rng_);

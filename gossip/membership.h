@@ -28,6 +28,7 @@
 #include "gossip/member_table.h"
 #include "gossip/messages.h"
 #include "gossip/serf_query.h"
+#include "gossip/suspicion.h"
 
 namespace hearsay::gossip {
 
@@ -166,16 +167,6 @@ class Membership {
     Clock::time_point deadline;   // an ack after this is not passed on
     Clock::time_point next_due() const { return nack ? nack_at : deadline; }
   };
-  struct Suspicion {
-    // Who accused it, the first accuser first: at most k + 1 names (see confirm()).
-    std::vector<std::string> accusers;
-    std::size_t k = 0;
-    Duration min{}, max{};
-    Clock::time_point start, fires_at, state_change;
-    // A new accuser's confirmation; true when it counted (and so is worth passing on).
-    bool confirm(const std::string& accuser);
-  };
-
   // Message rules (memberlist state.go).
   void on_alive(const Alive& a, Clock::time_point now);
   void on_suspect(const Suspect& s, Clock::time_point now);
@@ -213,9 +204,6 @@ class Membership {
   void reset_probe_order(Clock::time_point now);
   void expire_relays(Clock::time_point now);
   void fire_suspicions(Clock::time_point now);
-  void clear_suspicion(MemberTable::Id id);
-  void note_suspicion_deadline(Clock::time_point fires_at);  // a timer started or moved earlier
-  std::optional<Clock::time_point> next_suspicion() const;
 
   // Sending.
   // Templates over the message type, so no Message (a copy of every field) is built to encode.
@@ -243,10 +231,7 @@ class Membership {
   std::size_t probe_index_ = 0;
   std::optional<Probe> probe_;
   std::map<std::uint32_t, Relay> relays_;  // by our ping's seq
-  std::map<MemberTable::Id, Suspicion> suspicions_;
-  // The earliest fires_at in suspicions_, when known: next_deadline() runs after every packet,
-  // and in a partition a member suspects hundreds of others.
-  mutable std::optional<Clock::time_point> next_suspicion_;
+  Suspicions suspicions_;
   BroadcastQueue broadcasts_;
   std::uint32_t next_seq_ = 1;
   int awareness_ = 0;
