@@ -1,14 +1,12 @@
-// The rules are memberlist 0.2.2's (state.go), restated in memberlist-wire.md 4.7 and 7; the
-// comments say why where the rule is not obvious.
+// SWIM with Lifeguard: probing, gossip of alive/suspect/dead, refutation, push/pull, join and
+// leave. The rules are memberlist 0.2.2's (state.go), restated in memberlist-wire.md 4.7, 5 and
+// 7; the comments say why where the rule is not obvious.
 #include "gossip/membership.h"
 
 #include <algorithm>
-#include <cmath>
-#include <string_view>
 
 #include "gossip/codec.h"
 #include "gossip/framing.h"
-#include "gossip/msgpack_io.h"
 
 namespace hearsay::gossip {
 namespace {
@@ -16,16 +14,9 @@ namespace {
 constexpr std::size_t kCompoundHeader = 2;  // type byte + part count
 constexpr std::size_t kCompoundPart = 2;    // length of each part
 constexpr std::size_t kMaxCompoundParts = 127;  // serf 0.9.4 miscounts 128 and more
-constexpr std::uint8_t kSerfLeaveIntent = 0;    // serf message types (memberlist-wire.md 8.2)
-constexpr std::uint8_t kSerfJoinIntent = 1;
-constexpr std::uint8_t kSerfPushPull = 2;
-constexpr std::uint8_t kSerfUserEvent = 3;
-constexpr std::uint64_t kQueryBuffer = 512;  // serf's QueryBuffer: query clock values remembered
-constexpr unsigned kQueryTimeoutMult = 16;   // serf's QueryTimeoutMult
 constexpr Duration kFastPushPullDelay{1000};  // see push_pull_soon()
 constexpr unsigned kFastPushPulls = 3;
 constexpr std::size_t kBacklogFanout = 2;  // see gossip()
-constexpr std::size_t kMaxRelayed = 1024;  // serf messages remembered as already passed on
 // serf's BroadcastTimeout (wait for the leave intent to go out) and LeavePropagateDelay (wait
 // for our departure to spread before stopping).
 constexpr Duration kLeaveBroadcastTimeout{5000};
@@ -69,41 +60,18 @@ void Membership::join(const std::vector<Address>& seeds) {
 }
 
 void Membership::leave(Clock::time_point now) {
+  take_delegate_broadcasts();
   if (leaving_) return;
   leaving_ = true;
-  // serf lists a member that just dies as failed; it lists it as left only when a serf leave
-  // intent came first (memberlist-wire.md 8.5). So: the intent now, our own "dead" (From = us,
-  // which means left to memberlist) a few gossip rounds later, from tick().
-  intent_ltimes_[config_.name] = ++serf_clock_;
-  broadcast("", UserMessage{serf_leave_intent(serf_clock_, config_.name)});
+  // Our own "dead" (From = us, which means left to memberlist) goes a few gossip rounds later,
+  // from tick(), after what is queued: serf lists a member that just dies as failed, and as
+  // left only when its leave intent came first (memberlist-wire.md 8.5).
   leave_started_ = now;
   leave_at_ = now + config_.gossip_interval * 2;
 }
 
 bool Membership::leave_complete(Clock::time_point now) const {
   return left_ && now >= left_at_ + kLeavePropagateDelay;
-}
-
-Bytes Membership::serf_leave_intent(std::uint64_t ltime, const std::string& node) const {
-  Bytes payload{kSerfLeaveIntent};
-  mp::MapWriter(payload, 3).uint("LTime", ltime).str("Node", node).boolean("Prune", false);
-  return payload;
-}
-
-std::string Membership::force_leave(const std::string& node, Clock::time_point now) {
-  if (node == config_.name) return "cannot force-leave this agent itself (use leave)";
-  if (!is_failed(node)) {
-    const Member* m = members_.find(node);
-    if (!m) return "no member named " + node;
-    if (m->state == NodeState::left) return {};  // already gone: nothing to do
-    return node + " is not failed; only failed members can be forced to leave";
-  }
-  // serf's RemoveFailedNode: a leave intent about the node. serf members then list it as left,
-  // and hearsay members do the same in mark_left().
-  intent_ltimes_[node] = ++serf_clock_;
-  broadcast("", UserMessage{serf_leave_intent(serf_clock_, node)});
-  mark_left(node, now);
-  return {};
 }
 
 void Membership::mark_left(const std::string& node, Clock::time_point now) {
@@ -130,122 +98,15 @@ void Membership::on_user_message(const Address& from, const UserMessage& m, Cloc
     app_messages_.push_back(AppMessage{from, Bytes(m.payload.begin() + 1, m.payload.end())});
     return;
   }
-  // We do not implement serf's messages, but we follow its member clock so that our leave
-  // intent is newer than anything serf has seen about us, and we honour a leave intent about a
-  // failed member (a force-leave), passing it on as serf does.
-  if (m.payload.empty()) return;
-  if (m.payload[0] == kSerfUserEvent) return relay_serf_message(m);
-  if (m.payload[0] == kSerfQueryType) return on_serf_query(m);
-  if (m.payload[0] == kSerfQueryResponseType) return on_serf_query_response(m);
-  if (m.payload[0] != kSerfLeaveIntent && m.payload[0] != kSerfJoinIntent) return;
-  msgpack::zone zone;
-  std::size_t offset = 1;
-  auto object = mp::unpack_one(zone, m.payload.data(), m.payload.size(), offset);
-  if (!object) return;
-  mp::StructReader reader(*object);
-  std::uint64_t ltime = 0;
-  std::string node;
-  if (!reader.u64("LTime", ltime, UINT64_MAX - 1) || !reader.str("Node", node)) return;
-  serf_clock_ = std::max(serf_clock_, ltime);
-  // Pass on intents that are news, as serf does; serf members that only hear of a departure
-  // through us would otherwise list a member that left as failed. Only intents about members
-  // we know are kept, so the table is bounded by the membership.
-  if (!members_.contains(node) && !failed_.contains(node)) return;
-  std::uint64_t& newest = intent_ltimes_[node];
-  if (ltime <= newest) return;
-  newest = ltime;
-  broadcast("", m);
-  if (m.payload[0] != kSerfLeaveIntent || node == config_.name) return;
-  if (is_failed(node)) mark_left(node, now);  // a force-leave
+  if (!delegate_) return;
+  delegate_->notify_user_message(m.payload, now);
+  take_delegate_broadcasts();
 }
 
-void Membership::follow_serf_clock(const Bytes& user_state) {
-  // A serf peer's push/pull carries its member-status clock (memberlist-wire.md 8.2, type 2).
-  // Intents alone can leave ours behind (we need not have heard every join intent), and serf
-  // ignores a leave intent whose LTime is not newer than the member's last status change.
-  if (user_state.empty() || user_state[0] != kSerfPushPull) return;
-  msgpack::zone zone;
-  std::size_t offset = 1;
-  auto object = mp::unpack_one(zone, user_state.data(), user_state.size(), offset);
-  std::uint64_t ltime = 0;
-  if (!object) return;
-  mp::StructReader state(*object);
-  if (state.u64("LTime", ltime, UINT64_MAX - 1)) serf_clock_ = std::max(serf_clock_, ltime);
-  // And its query clock: serf drops queries more than kQueryBuffer behind its own.
-  std::uint64_t query_ltime = 0;
-  if (state.u64("QueryLTime", query_ltime, UINT64_MAX - 1)) query_clock_ = std::max(query_clock_, query_ltime);
-}
-
-void Membership::on_serf_query(const UserMessage& m) {
-  // serf's handleQuery: every query is passed on once (unless it says not to) and delivered
-  // once; we act on the key-management ones, which keep every member's keyring in step.
-  auto query = decode_serf_query(m.payload);
-  if (!query || query->ltime == UINT64_MAX) {
-    ++stats_.messages_dropped;
-    return;
-  }
-  query_clock_ = std::max(query_clock_, query->ltime);
-  if (query_clock_ > kQueryBuffer && query->ltime < query_clock_ - kQueryBuffer) return;  // too old to tell
-  if (!first_sight_of_query(query->ltime, query->id)) return;
-  if (!(query->flags & kSerfQueryNoBroadcast)) broadcast("", m);
-  if (query->filtered) return;  // node or tag filters: never on key queries, which are all we answer
-  if (query->addr.size() != 4 && query->addr.size() != 16) return;  // nowhere to answer
-  if (query->flags & kSerfQueryAck) {
-    const SerfQueryResponse ack{query->ltime, query->id, config_.name, kSerfQueryAck, {}};
-    send_query_response(*query, ack);
-  }
-  const std::string& name = query->name;
-  if (name == kInstallKeyQuery || name == kUseKeyQuery || name == kRemoveKeyQuery || name == kListKeysQuery) {
-    queries_.push_back(std::move(*query));
-  }
-}
-
-bool Membership::first_sight_of_query(std::uint64_t ltime, std::uint32_t id) {
-  std::vector<std::uint32_t>& ids = queries_seen_[ltime];
-  if (std::find(ids.begin(), ids.end(), id) != ids.end()) return false;
-  ids.push_back(id);
-  while (queries_seen_.size() > kQueryBuffer) queries_seen_.erase(queries_seen_.begin());
-  return true;
-}
-
-void Membership::on_serf_query_response(const UserMessage& m) {
-  auto response = decode_serf_query_response(m.payload);
-  if (!response) {
-    ++stats_.messages_dropped;
-    return;
-  }
-  query_responses_.push_back(std::move(*response));
-}
-
-SerfQuery Membership::start_query(const std::string& name, Bytes payload) {
-  SerfQuery q;
-  q.ltime = ++query_clock_;
-  q.id = static_cast<std::uint32_t>(rng_() & 0x7fffffff);  // serf: rand.Int31()
-  q.addr = self().address.ip;
-  q.port = self().address.port;
-  q.source_node = config_.name;
-  q.timeout = query_timeout();
-  q.name = name;
-  q.payload = std::move(payload);
-  first_sight_of_query(q.ltime, q.id);  // our own, coming back by gossip, is not news
-  broadcast("", UserMessage{encode_serf_query(q)});
-  return q;
-}
-
-void Membership::respond(const SerfQuery& query, Bytes payload) {
-  send_query_response(query, SerfQueryResponse{query.ltime, query.id, config_.name, 0, std::move(payload)});
-}
-
-void Membership::send_query_response(const SerfQuery& query, const SerfQueryResponse& response) {
-  // Straight to the asker, never gossiped (serf's SendToAddress): a user message of its own.
-  const Address asker{query.addr, query.port};
-  packets_.push_back(OutgoingPacket{asker, encode(UserMessage{encode_serf_query_response(response)})});
-}
-
-std::chrono::nanoseconds Membership::query_timeout() const {
-  const auto scale = static_cast<unsigned>(std::ceil(std::log10(static_cast<double>(alive_count_) + 1.0)));
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(config_.gossip_interval) * kQueryTimeoutMult *
-         std::max(1u, scale);
+void Membership::take_delegate_broadcasts() {
+  // Queued as they come, with our own news: they then go out exactly as our broadcasts do.
+  if (!delegate_ || !delegate_->has_broadcasts()) return;
+  for (Bytes& payload : delegate_->take_broadcasts()) broadcast("", UserMessage{std::move(payload)});
 }
 
 bool Membership::is_failed(const std::string& node) const {
@@ -254,24 +115,10 @@ bool Membership::is_failed(const std::string& node) const {
   return m && m->state == NodeState::dead;
 }
 
-void Membership::relay_serf_message(const UserMessage& m) {
-  // serf members pass on every user event and query they have not seen; doing the same keeps
-  // serf's own dissemination (key rotation queries, events) from stalling at hearsay members.
-  // The message is relayed as it came, so its bytes identify it.
-  const std::size_t id = std::hash<std::string_view>{}(
-      std::string_view(reinterpret_cast<const char*>(m.payload.data()), m.payload.size()));
-  if (!relayed_.insert(id).second) return;
-  relayed_order_.push_back(id);
-  if (relayed_order_.size() > kMaxRelayed) {
-    relayed_.erase(relayed_order_.front());
-    relayed_order_.pop_front();
-  }
-  broadcast("", m);
-}
-
 PushPull Membership::local_state(bool join) const {
   PushPull p;
   p.join = join;
+  if (delegate_) p.user_state = delegate_->local_state(join);
   p.nodes.reserve(members_.size());
   for (const Member& m : members_) {
     p.nodes.push_back(PushNodeState{m.name, m.address.ip, m.address.port, m.meta, m.incarnation, m.state, m.vsn});
@@ -280,12 +127,14 @@ PushPull Membership::local_state(bool join) const {
 }
 
 PushPull Membership::handle_push_pull(const PushPull& request, Clock::time_point now) {
+  take_delegate_broadcasts();
   PushPull reply = local_state(request.join);  // the reply goes first, then we merge (as memberlist)
   if (merge(request, now)) push_pull_soon(now);
   return reply;
 }
 
 void Membership::push_pull_reply(const PushPull& reply, Clock::time_point now) {
+  take_delegate_broadcasts();
   if (merge(reply, now)) {
     push_pull_soon(now);
   } else {
@@ -314,7 +163,7 @@ bool Membership::merge(const PushPull& remote, Clock::time_point now) {
     }
   }
   const std::uint64_t changes_before = state_changes_;
-  follow_serf_clock(remote.user_state);
+  if (delegate_) delegate_->merge_remote_state(remote.user_state, remote.join);
   for (const PushNodeState& n : remote.nodes) {
     switch (n.state) {
       case NodeState::alive: {
@@ -354,6 +203,7 @@ const std::string* subject(const Message& m) {
 
 void Membership::receive_packet(const Address& from, const std::uint8_t* data, std::size_t size, Clock::time_point now) {
   ++stats_.packets_received;
+  take_delegate_broadcasts();
   UnwrappedPacket packet = unwrap_packet(data, size);
   stats_.messages_dropped += packet.dropped + (packet.error.empty() ? 0 : 1);
   // Decode the whole packet first and prefetch the members its messages are about: a gossip
@@ -439,6 +289,7 @@ void Membership::on_nack(const Nack& n, Clock::time_point now) {
 }
 
 void Membership::stream_ping_result(std::uint32_t seq, bool answered, Clock::time_point now) {
+  take_delegate_broadcasts();
   if (!probe_ || probe_->seq != seq) return;
   probe_->stream_ping_pending = false;
   if (answered) probe_->acked_over_tcp = true;
@@ -446,6 +297,7 @@ void Membership::stream_ping_result(std::uint32_t seq, bool answered, Clock::tim
 }
 
 void Membership::port_unreachable(const Address& to, Clock::time_point now) {
+  take_delegate_broadcasts();
   for (auto& [seq, relay] : relays_) {
     if (relay.target != to || !relay.nack) continue;
     ++stats_.ports_unreachable;
@@ -592,7 +444,7 @@ void Membership::refute(std::uint32_t accused_incarnation) {
 Clock::time_point Membership::next_deadline() const {
   // While a probe runs, its own timers stand in for the next probe's start.
   Clock::time_point next = std::min({next_gossip_, next_push_pull_, next_reconnect_});
-  if (broadcasts_.size() > 0) next = std::min(next, eager_gossip_at());
+  if (news_queued()) next = std::min(next, eager_gossip_at());
   if (leaving_ && !left_) next = std::min(next, leave_at_);
   if (probe_) next = std::min(next, probe_->indirect_sent ? probe_->deadline : probe_->indirect_at);
   else next = std::min(next, next_probe_);
@@ -602,6 +454,7 @@ Clock::time_point Membership::next_deadline() const {
 }
 
 void Membership::tick(Clock::time_point now) {
+  take_delegate_broadcasts();
   if (leaving_ && !left_ && now >= leave_at_) {
     if (broadcasts_.size() > 0 && now - leave_started_ < kLeaveBroadcastTimeout) {
       // As serf: the leave intent goes out in full before our departure does, or members that
@@ -666,10 +519,8 @@ void Membership::expire_relays(Clock::time_point now) {
 void Membership::reset_probe_order(Clock::time_point now) {
   // Members dead or left for longer than gossip_to_the_dead are forgotten here, once per round.
   const std::vector<MemberTable::Id> new_ids = members_.remove_if([&](const Member& m) {
-    const bool reap = m.name != config_.name && (m.state == NodeState::dead || m.state == NodeState::left) &&
-                      now - m.state_change > config_.gossip_to_the_dead;
-    if (reap && !failed_.contains(m.name)) intent_ltimes_.erase(m.name);
-    return reap;
+    return m.name != config_.name && (m.state == NodeState::dead || m.state == NodeState::left) &&
+           now - m.state_change > config_.gossip_to_the_dead;
   });
   suspicions_.renumber(new_ids);  // ids have moved; the timers of reaped members go
   probe_order_.clear();
