@@ -94,6 +94,7 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
     // Sealing adds 29 bytes; memberlist leaves room for them when it fills a packet.
     if (keyring_.enabled()) mc.udp_buffer_size -= gossip::kEncryptionOverhead;
     membership_ = std::make_unique<gossip::Membership>(mc, std::random_device{}(), gossip::Transport::now());
+    serf_ = std::make_unique<gossip::Serf>(*membership_, std::random_device{}());
     gossip_ = std::make_unique<gossip::Transport>(
         &loop_, *membership_, [this](const gossip::MemberEvent& e) { on_member_event(e); }, &keyring_);
 
@@ -114,10 +115,10 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
 
     // Keyring operations reach every member as serf's key queries, and we answer theirs.
     cluster_keyring_ = std::make_unique<ClusterKeyring>(
-        *membership_, config_.datacenter,
+        *serf_, config_.datacenter,
         [this](http::KeyringOp op, const gossip::Bytes& key) { return apply_keyring_change(op, key); },
         [this] { return keyring(); });
-    gossip_->on_queries([this](std::vector<gossip::SerfQuery> queries, std::vector<gossip::SerfQueryResponse> answers) {
+    gossip_->attach(*serf_, [this](std::vector<gossip::SerfQuery> queries, std::vector<gossip::SerfQueryResponse> answers) {
       for (const gossip::SerfQuery& q : queries) cluster_keyring_->answer(q);
       for (const gossip::SerfQueryResponse& a : answers) cluster_keyring_->on_response(a);
       arm_keyring_timer();
@@ -387,7 +388,7 @@ void Agent::join(const std::string& address, std::function<void(http::OpResult)>
 http::OpResult Agent::leave() {
   // Tell the cluster first (dead about ourselves = left), answer, then stop a little later so
   // the news is gossiped out: Consul's leave also shuts the agent down.
-  membership_->leave(gossip::Transport::now());
+  serf_->leave(gossip::Transport::now());  // serf's leave intent, then our departure
   gossip_->flush();
   after_commit([this](bool) {
     // Stop once our departure has gone out and had a second to spread (at most ~6 s).
@@ -405,7 +406,7 @@ http::OpResult Agent::leave() {
 }
 
 http::OpResult Agent::force_leave(const std::string& node) {
-  const std::string error = membership_->force_leave(node, gossip::Transport::now());
+  const std::string error = serf_->force_leave(node, gossip::Transport::now());
   gossip_->flush();
   if (error.empty()) return http::OpResult::ok();
   return http::OpResult::fail(error.starts_with("no member") ? 404 : 400, error);
@@ -502,7 +503,7 @@ std::vector<std::pair<std::string, double>> Agent::metrics() const {
   add("hearsay.gossip.decrypt_failed", t.decrypt_failed);
   const gossip::MembershipStats& m = membership_->stats();
   add("hearsay.gossip.packets_received", m.packets_received);
-  add("hearsay.gossip.messages_dropped", m.messages_dropped);
+  add("hearsay.gossip.messages_dropped", m.messages_dropped + serf_->stats().messages_dropped);
   add("hearsay.gossip.probes", m.probes);
   add("hearsay.gossip.probes_failed", m.probes_failed);
   add("hearsay.gossip.probes_answered_over_tcp_only", m.probes_answered_over_tcp_only);

@@ -1,3 +1,5 @@
+// Cluster keyring operations as serf's key queries (serf 0.9 internal_query.go, keymanager.go):
+// start one, count the members' answers, answer theirs. See cluster_keyring.h.
 #include "agent/cluster_keyring.h"
 
 #include <spdlog/spdlog.h>
@@ -44,9 +46,8 @@ std::string failure_text(const std::string& datacenter, const http::KeyringRepor
 
 }  // namespace
 
-ClusterKeyring::ClusterKeyring(gossip::Membership& membership, std::string datacenter, ApplyLocally apply,
-                               ReadLocally read)
-    : membership_(membership), datacenter_(std::move(datacenter)), apply_(std::move(apply)), read_(std::move(read)) {}
+ClusterKeyring::ClusterKeyring(gossip::Serf& serf, std::string datacenter, ApplyLocally apply, ReadLocally read)
+    : serf_(serf), datacenter_(std::move(datacenter)), apply_(std::move(apply)), read_(std::move(read)) {}
 
 gossip::KeyResponse ClusterKeyring::run_locally(http::KeyringOp op, const gossip::Bytes& key) {
   // serf's handlers (internal_query.go), messages included, so a report reads the same
@@ -79,17 +80,17 @@ void ClusterKeyring::start(http::KeyringOp op, const std::string& key_text, Cloc
     key = std::move(*decoded);
   }
   const gossip::Bytes payload = op == http::KeyringOp::list ? gossip::Bytes{} : gossip::encode_key_request(key);
-  const gossip::SerfQuery query = membership_.start_query(query_name(op), payload);
+  const gossip::SerfQuery query = serf_.start_query(query_name(op), payload);
   Pending& pending = pending_[query.ltime];
   pending.id = query.id;
   pending.op = op;
   // Everyone alive, ourselves included, as serf counts (memberlist's NumMembers).
-  pending.report.num_nodes = static_cast<int>(membership_.alive_count());
+  pending.report.num_nodes = static_cast<int>(serf_.membership().alive_count());
   pending.deadline = now + query.timeout;
   pending.done = std::move(done);
   // We are not among the query's receivers: our own answer is recorded here, as serf's is when
   // it hands its query to itself.
-  record(pending, membership_.self().name, run_locally(op, key));
+  record(pending, serf_.membership().self().name, run_locally(op, key));
   if (pending.report.num_responses >= pending.report.num_nodes) finish(query.ltime);
 }
 
@@ -105,7 +106,7 @@ void ClusterKeyring::answer(const gossip::SerfQuery& query) {
     answer.message = "Failed to decode key request";
   }
   spdlog::info("gossip: {} from {}: {}", query.name, query.source_node, answer.result ? "done" : answer.message);
-  membership_.respond(query, gossip::encode_key_response(answer));
+  serf_.respond(query, gossip::encode_key_response(answer));
 }
 
 void ClusterKeyring::on_response(const gossip::SerfQueryResponse& response) {

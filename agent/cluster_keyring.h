@@ -4,7 +4,7 @@
 // answers. The same class answers the key queries other members send, so `serf keys -install`
 // run on a serf agent installs the key on hearsay agents too.
 //
-// Sans-I/O apart from Membership (itself sans-I/O): fed answers and the time, it calls back the
+// Sans-I/O apart from Serf (itself sans-I/O): fed answers and the time, it calls back the
 // operation's `done` once every member alive at the start has answered, or at the time-out.
 #pragma once
 
@@ -14,7 +14,7 @@
 #include <optional>
 #include <string>
 
-#include "gossip/membership.h"
+#include "gossip/serf.h"
 #include "gossip/serf_query.h"
 #include "http-api/agent_ops.h"
 
@@ -29,12 +29,12 @@ class ClusterKeyring {
   using ReadLocally = std::function<std::optional<http::KeyringInfo>()>;
   using Done = std::function<void(http::OpResult, http::KeyringReport)>;
 
-  ClusterKeyring(gossip::Membership& membership, std::string datacenter, ApplyLocally apply, ReadLocally read);
+  ClusterKeyring(gossip::Serf& serf, std::string datacenter, ApplyLocally apply, ReadLocally read);
 
   // Starts `op` (key: base64; empty for list). A malformed key or an agent without encryption
   // is refused at once, through `done`.
   void start(http::KeyringOp op, const std::string& key, Clock::time_point now, Done done);
-  // A member's key query, answered through Membership::respond.
+  // A member's key query, answered through Serf::respond.
   void answer(const gossip::SerfQuery& query);
   // An answer to one of our queries (others are ignored).
   void on_response(const gossip::SerfQueryResponse& response);
@@ -55,7 +55,7 @@ class ClusterKeyring {
   void record(Pending& pending, const std::string& member, const gossip::KeyResponse& answer);
   void finish(std::uint64_t ltime);
 
-  gossip::Membership& membership_;
+  gossip::Serf& serf_;
   std::string datacenter_;
   ApplyLocally apply_;
   ReadLocally read_;

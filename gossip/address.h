@@ -13,6 +13,10 @@
 
 namespace hearsay::gossip {
 
+// An address a datagram can go to: an IPv4 or IPv6 address and a port. Addresses inside
+// messages come from the network and may be anything (membership_fuzz).
+inline bool usable_address(const Bytes& ip, std::uint16_t port) { return (ip.size() == 4 || ip.size() == 16) && port != 0; }
+
 // An IP address's bytes as they travel (4 for IPv4, 16 for IPv6), stored inline: no
 // allocation, and Membership, which compares a member's address for every alive message it
 // handles, reads it without chasing a pointer. At most kMaxSize bytes: the decoder refuses

@@ -38,10 +38,7 @@ struct MembershipConfig {
   Duration reconnect_timeout{24 * 3600 * 1000};  // stop trying after this long
 };
 
-// Lifeguard's suspicion timeout for a cluster of n members: min and max (memberlist-wire.md 7.3).
-Duration suspicion_min_timeout(unsigned mult, std::size_t n, Duration probe_interval);
-// The remaining timeout after `confirmations` independent accusers, `k` of which are expected.
-Duration suspicion_timeout(std::size_t confirmations, std::size_t k, Duration min, Duration max);
+// Lifeguard's suspicion timeout lives with its timers in gossip/suspicion.h.
 // How many times each broadcast is sent in a cluster of n: mult * ceil(log10(n + 1)).
 std::size_t retransmit_limit(unsigned mult, std::size_t n);
 // Push/pull happens less often in large clusters: interval scaled by ceil(log2(n) - 5) + 1 above 32.

@@ -1,35 +1,23 @@
-// The rules are memberlist 0.2.2's (state.go), restated in memberlist-wire.md 4.7 and 7; the
-// comments say why where the rule is not obvious.
+// SWIM with Lifeguard: probing, gossip of alive/suspect/dead, refutation, push/pull, join and
+// leave. The rules are memberlist 0.2.2's (state.go), restated in memberlist-wire.md 4.7, 5 and
+// 7; the comments say why where the rule is not obvious.
 #include "gossip/membership.h"
 
 #include <algorithm>
-#include <cmath>
-#include <string_view>
 
 #include "gossip/codec.h"
 #include "gossip/framing.h"
-#include "gossip/msgpack_io.h"
 
 namespace hearsay::gossip {
 namespace {
 
-// An address a datagram can go to: an IPv4 or IPv6 address and a port. Addresses inside
-// messages come from the network and may be anything (membership_fuzz).
-bool usable(const Bytes& ip, std::uint16_t port) { return (ip.size() == 4 || ip.size() == 16) && port != 0; }
 
 constexpr std::size_t kCompoundHeader = 2;  // type byte + part count
 constexpr std::size_t kCompoundPart = 2;    // length of each part
 constexpr std::size_t kMaxCompoundParts = 127;  // serf 0.9.4 miscounts 128 and more
-constexpr std::uint8_t kSerfLeaveIntent = 0;    // serf message types (memberlist-wire.md 8.2)
-constexpr std::uint8_t kSerfJoinIntent = 1;
-constexpr std::uint8_t kSerfPushPull = 2;
-constexpr std::uint8_t kSerfUserEvent = 3;
-constexpr std::uint64_t kQueryBuffer = 512;  // serf's QueryBuffer: query clock values remembered
-constexpr unsigned kQueryTimeoutMult = 16;   // serf's QueryTimeoutMult
 constexpr Duration kFastPushPullDelay{1000};  // see push_pull_soon()
 constexpr unsigned kFastPushPulls = 3;
 constexpr std::size_t kBacklogFanout = 2;  // see gossip()
-constexpr std::size_t kMaxRelayed = 1024;  // serf messages remembered as already passed on
 // serf's BroadcastTimeout (wait for the leave intent to go out) and LeavePropagateDelay (wait
 // for our departure to spread before stopping).
 constexpr Duration kLeaveBroadcastTimeout{5000};
@@ -73,41 +61,18 @@ void Membership::join(const std::vector<Address>& seeds) {
 }
 
 void Membership::leave(Clock::time_point now) {
+  take_delegate_broadcasts();
   if (leaving_) return;
   leaving_ = true;
-  // serf lists a member that just dies as failed; it lists it as left only when a serf leave
-  // intent came first (memberlist-wire.md 8.5). So: the intent now, our own "dead" (From = us,
-  // which means left to memberlist) a few gossip rounds later, from tick().
-  intent_ltimes_[config_.name] = ++serf_clock_;
-  broadcast("", UserMessage{serf_leave_intent(serf_clock_, config_.name)});
+  // Our own "dead" (From = us, which means left to memberlist) goes a few gossip rounds later,
+  // from tick(), after what is queued: serf lists a member that just dies as failed, and as
+  // left only when its leave intent came first (memberlist-wire.md 8.5).
   leave_started_ = now;
   leave_at_ = now + config_.gossip_interval * 2;
 }
 
 bool Membership::leave_complete(Clock::time_point now) const {
   return left_ && now >= left_at_ + kLeavePropagateDelay;
-}
-
-Bytes Membership::serf_leave_intent(std::uint64_t ltime, const std::string& node) const {
-  Bytes payload{kSerfLeaveIntent};
-  mp::MapWriter(payload, 3).uint("LTime", ltime).str("Node", node).boolean("Prune", false);
-  return payload;
-}
-
-std::string Membership::force_leave(const std::string& node, Clock::time_point now) {
-  if (node == config_.name) return "cannot force-leave this agent itself (use leave)";
-  if (!is_failed(node)) {
-    const Member* m = members_.find(node);
-    if (!m) return "no member named " + node;
-    if (m->state == NodeState::left) return {};  // already gone: nothing to do
-    return node + " is not failed; only failed members can be forced to leave";
-  }
-  // serf's RemoveFailedNode: a leave intent about the node. serf members then list it as left,
-  // and hearsay members do the same in mark_left().
-  intent_ltimes_[node] = ++serf_clock_;
-  broadcast("", UserMessage{serf_leave_intent(serf_clock_, node)});
-  mark_left(node, now);
-  return {};
 }
 
 void Membership::mark_left(const std::string& node, Clock::time_point now) {
@@ -134,122 +99,15 @@ void Membership::on_user_message(const Address& from, const UserMessage& m, Cloc
     app_messages_.push_back(AppMessage{from, Bytes(m.payload.begin() + 1, m.payload.end())});
     return;
   }
-  // We do not implement serf's messages, but we follow its member clock so that our leave
-  // intent is newer than anything serf has seen about us, and we honour a leave intent about a
-  // failed member (a force-leave), passing it on as serf does.
-  if (m.payload.empty()) return;
-  if (m.payload[0] == kSerfUserEvent) return relay_serf_message(m);
-  if (m.payload[0] == kSerfQueryType) return on_serf_query(m);
-  if (m.payload[0] == kSerfQueryResponseType) return on_serf_query_response(m);
-  if (m.payload[0] != kSerfLeaveIntent && m.payload[0] != kSerfJoinIntent) return;
-  msgpack::zone zone;
-  std::size_t offset = 1;
-  auto object = mp::unpack_one(zone, m.payload.data(), m.payload.size(), offset);
-  if (!object) return;
-  mp::StructReader reader(*object);
-  std::uint64_t ltime = 0;
-  std::string node;
-  if (!reader.u64("LTime", ltime, UINT64_MAX - 1) || !reader.str("Node", node)) return;
-  serf_clock_ = std::max(serf_clock_, ltime);
-  // Pass on intents that are news, as serf does; serf members that only hear of a departure
-  // through us would otherwise list a member that left as failed. Only intents about members
-  // we know are kept, so the table is bounded by the membership.
-  if (!members_.contains(node) && !failed_.contains(node)) return;
-  std::uint64_t& newest = intent_ltimes_[node];
-  if (ltime <= newest) return;
-  newest = ltime;
-  broadcast("", m);
-  if (m.payload[0] != kSerfLeaveIntent || node == config_.name) return;
-  if (is_failed(node)) mark_left(node, now);  // a force-leave
+  if (!delegate_) return;
+  delegate_->notify_user_message(m.payload, now);
+  take_delegate_broadcasts();
 }
 
-void Membership::follow_serf_clock(const Bytes& user_state) {
-  // A serf peer's push/pull carries its member-status clock (memberlist-wire.md 8.2, type 2).
-  // Intents alone can leave ours behind (we need not have heard every join intent), and serf
-  // ignores a leave intent whose LTime is not newer than the member's last status change.
-  if (user_state.empty() || user_state[0] != kSerfPushPull) return;
-  msgpack::zone zone;
-  std::size_t offset = 1;
-  auto object = mp::unpack_one(zone, user_state.data(), user_state.size(), offset);
-  std::uint64_t ltime = 0;
-  if (!object) return;
-  mp::StructReader state(*object);
-  if (state.u64("LTime", ltime, UINT64_MAX - 1)) serf_clock_ = std::max(serf_clock_, ltime);
-  // And its query clock: serf drops queries more than kQueryBuffer behind its own.
-  std::uint64_t query_ltime = 0;
-  if (state.u64("QueryLTime", query_ltime, UINT64_MAX - 1)) query_clock_ = std::max(query_clock_, query_ltime);
-}
-
-void Membership::on_serf_query(const UserMessage& m) {
-  // serf's handleQuery: every query is passed on once (unless it says not to) and delivered
-  // once; we act on the key-management ones, which keep every member's keyring in step.
-  auto query = decode_serf_query(m.payload);
-  if (!query || query->ltime == UINT64_MAX) {
-    ++stats_.messages_dropped;
-    return;
-  }
-  query_clock_ = std::max(query_clock_, query->ltime);
-  if (query_clock_ > kQueryBuffer && query->ltime < query_clock_ - kQueryBuffer) return;  // too old to tell
-  if (!first_sight_of_query(query->ltime, query->id)) return;
-  if (!(query->flags & kSerfQueryNoBroadcast)) broadcast("", m);
-  if (query->filtered) return;  // node or tag filters: never on key queries, which are all we answer
-  if (!usable(query->addr, query->port)) return;  // nowhere to answer (a port 0: membership_fuzz)
-  if (query->flags & kSerfQueryAck) {
-    const SerfQueryResponse ack{query->ltime, query->id, config_.name, kSerfQueryAck, {}};
-    send_query_response(*query, ack);
-  }
-  const std::string& name = query->name;
-  if (name == kInstallKeyQuery || name == kUseKeyQuery || name == kRemoveKeyQuery || name == kListKeysQuery) {
-    queries_.push_back(std::move(*query));
-  }
-}
-
-bool Membership::first_sight_of_query(std::uint64_t ltime, std::uint32_t id) {
-  std::vector<std::uint32_t>& ids = queries_seen_[ltime];
-  if (std::find(ids.begin(), ids.end(), id) != ids.end()) return false;
-  ids.push_back(id);
-  while (queries_seen_.size() > kQueryBuffer) queries_seen_.erase(queries_seen_.begin());
-  return true;
-}
-
-void Membership::on_serf_query_response(const UserMessage& m) {
-  auto response = decode_serf_query_response(m.payload);
-  if (!response) {
-    ++stats_.messages_dropped;
-    return;
-  }
-  query_responses_.push_back(std::move(*response));
-}
-
-SerfQuery Membership::start_query(const std::string& name, Bytes payload) {
-  SerfQuery q;
-  q.ltime = ++query_clock_;
-  q.id = static_cast<std::uint32_t>(rng_() & 0x7fffffff);  // serf: rand.Int31()
-  q.addr = self().address.ip;
-  q.port = self().address.port;
-  q.source_node = config_.name;
-  q.timeout = query_timeout();
-  q.name = name;
-  q.payload = std::move(payload);
-  first_sight_of_query(q.ltime, q.id);  // our own, coming back by gossip, is not news
-  broadcast("", UserMessage{encode_serf_query(q)});
-  return q;
-}
-
-void Membership::respond(const SerfQuery& query, Bytes payload) {
-  send_query_response(query, SerfQueryResponse{query.ltime, query.id, config_.name, 0, std::move(payload)});
-}
-
-void Membership::send_query_response(const SerfQuery& query, const SerfQueryResponse& response) {
-  // Straight to the asker, never gossiped (serf's SendToAddress): a user message of its own.
-  const Address asker{query.addr, query.port};
-  packets_.push_back(OutgoingPacket{asker, encode(UserMessage{encode_serf_query_response(response)})});
-}
-
-std::chrono::nanoseconds Membership::query_timeout() const {
-  const auto scale = static_cast<unsigned>(std::ceil(std::log10(static_cast<double>(alive_count_) + 1.0)));
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(config_.gossip_interval) * kQueryTimeoutMult *
-         std::max(1u, scale);
+void Membership::take_delegate_broadcasts() {
+  // Queued as they come, with our own news: they then go out exactly as our broadcasts do.
+  if (!delegate_ || !delegate_->has_broadcasts()) return;
+  for (Bytes& payload : delegate_->take_broadcasts()) broadcast("", UserMessage{std::move(payload)});
 }
 
 bool Membership::is_failed(const std::string& node) const {
@@ -258,24 +116,10 @@ bool Membership::is_failed(const std::string& node) const {
   return m && m->state == NodeState::dead;
 }
 
-void Membership::relay_serf_message(const UserMessage& m) {
-  // serf members pass on every user event and query they have not seen; doing the same keeps
-  // serf's own dissemination (key rotation queries, events) from stalling at hearsay members.
-  // The message is relayed as it came, so its bytes identify it.
-  const std::size_t id = std::hash<std::string_view>{}(
-      std::string_view(reinterpret_cast<const char*>(m.payload.data()), m.payload.size()));
-  if (!relayed_.insert(id).second) return;
-  relayed_order_.push_back(id);
-  if (relayed_order_.size() > kMaxRelayed) {
-    relayed_.erase(relayed_order_.front());
-    relayed_order_.pop_front();
-  }
-  broadcast("", m);
-}
-
 PushPull Membership::local_state(bool join) const {
   PushPull p;
   p.join = join;
+  if (delegate_) p.user_state = delegate_->local_state(join);
   p.nodes.reserve(members_.size());
   for (const Member& m : members_) {
     p.nodes.push_back(PushNodeState{m.name, m.address.ip, m.address.port, m.meta, m.incarnation, m.state, m.vsn});
@@ -284,12 +128,14 @@ PushPull Membership::local_state(bool join) const {
 }
 
 PushPull Membership::handle_push_pull(const PushPull& request, Clock::time_point now) {
+  take_delegate_broadcasts();
   PushPull reply = local_state(request.join);  // the reply goes first, then we merge (as memberlist)
   if (merge(request, now)) push_pull_soon(now);
   return reply;
 }
 
 void Membership::push_pull_reply(const PushPull& reply, Clock::time_point now) {
+  take_delegate_broadcasts();
   if (merge(reply, now)) {
     push_pull_soon(now);
   } else {
@@ -309,8 +155,6 @@ void Membership::push_pull_soon(Clock::time_point now) {
   next_push_pull_ = std::min(next_push_pull_, now + kFastPushPullDelay);
 }
 
-void Membership::push_pull_failed(const Address&) {}
-
 bool Membership::merge(const PushPull& remote, Clock::time_point now) {
   // memberlist's verifyProtocol: refuse the whole state if any entry lacks a usable Vsn.
   for (const PushNodeState& n : remote.nodes) {
@@ -320,7 +164,7 @@ bool Membership::merge(const PushPull& remote, Clock::time_point now) {
     }
   }
   const std::uint64_t changes_before = state_changes_;
-  follow_serf_clock(remote.user_state);
+  if (delegate_) delegate_->merge_remote_state(remote.user_state, remote.join);
   for (const PushNodeState& n : remote.nodes) {
     switch (n.state) {
       case NodeState::alive: {
@@ -360,6 +204,7 @@ const std::string* subject(const Message& m) {
 
 void Membership::receive_packet(const Address& from, const std::uint8_t* data, std::size_t size, Clock::time_point now) {
   ++stats_.packets_received;
+  take_delegate_broadcasts();
   UnwrappedPacket packet = unwrap_packet(data, size);
   stats_.messages_dropped += packet.dropped + (packet.error.empty() ? 0 : 1);
   // Decode the whole packet first and prefetch the members its messages are about: a gossip
@@ -406,18 +251,18 @@ void Membership::on_ping(const Address& from, const Ping& p) {
     return;
   }
   Address reply_to = from;
-  if (usable(p.source_addr, p.source_port)) reply_to = Address{p.source_addr, p.source_port};
+  if (usable_address(p.source_addr, p.source_port)) reply_to = Address{p.source_addr, p.source_port};
   send(reply_to, Ack{p.seq_no, {}});
 }
 
 void Membership::on_indirect_ping(const Address& from, const IndirectPing& p, Clock::time_point now) {
   // A target we cannot send to (found by membership_fuzz: no "Target", so we pinged ":7946").
-  if (!usable(p.target, p.port)) {
+  if (!usable_address(p.target, p.port)) {
     ++stats_.messages_dropped;
     return;
   }
   Address requester = from;
-  if (usable(p.source_addr, p.source_port)) requester = Address{p.source_addr, p.source_port};
+  if (usable_address(p.source_addr, p.source_port)) requester = Address{p.source_addr, p.source_port};
   const std::uint32_t seq = next_seq_++;
   // The nack goes at 4/5 of the probe timeout, the ack window stays the whole of it. memberlist
   // nacks at the full timeout, and the requester, which sent us this request a probe timeout
@@ -450,6 +295,7 @@ void Membership::on_nack(const Nack& n, Clock::time_point now) {
 }
 
 void Membership::stream_ping_result(std::uint32_t seq, bool answered, Clock::time_point now) {
+  take_delegate_broadcasts();
   if (!probe_ || probe_->seq != seq) return;
   probe_->stream_ping_pending = false;
   if (answered) probe_->acked_over_tcp = true;
@@ -457,6 +303,7 @@ void Membership::stream_ping_result(std::uint32_t seq, bool answered, Clock::tim
 }
 
 void Membership::port_unreachable(const Address& to, Clock::time_point now) {
+  take_delegate_broadcasts();
   for (auto& [seq, relay] : relays_) {
     if (relay.target != to || !relay.nack) continue;
     ++stats_.ports_unreachable;
@@ -467,7 +314,7 @@ void Membership::port_unreachable(const Address& to, Clock::time_point now) {
   if (!target || target->address != to) return;
   ++stats_.ports_unreachable;
   probe_->unreachable = true;
-  if (!probe_->indirect_sent) probe_indirect(*probe_, now);
+  if (!probe_->indirect_sent) probe_indirect(*probe_);
   finish_probe_if_certain(now);
 }
 
@@ -488,7 +335,7 @@ void Membership::finish_probe_if_certain(Clock::time_point now) {
 void Membership::on_alive(const Alive& a, Clock::time_point now) {
   // A member we could never reach (no IPv4/IPv6 address, or port 0; found by membership_fuzz:
   // an alive without "Addr" made a member that we then probed at ":7946") is a counted drop.
-  if (!usable(a.addr, a.port)) {
+  if (!usable_address(a.addr, a.port)) {
     ++stats_.messages_dropped;
     return;
   }
@@ -520,7 +367,7 @@ void Membership::on_alive(const Alive& a, Clock::time_point now) {
   // until it finds our view of it in a push/pull and refutes with a higher incarnation.
   if (!is_self && !address_changed && a.incarnation <= m.incarnation) return;
   if (is_self && a.incarnation < m.incarnation) return;
-  clear_suspicion(id);
+  suspicions_.clear(id);
 
   const NodeState old_state = m.state;
   const Bytes old_meta = m.meta;
@@ -552,11 +399,8 @@ void Membership::on_suspect(const Suspect& s, Clock::time_point now) {
   Member& m = members_[id];
   if (s.incarnation < m.incarnation) return;
   // Already suspected: a new accuser confirms, which shortens the timeout (Lifeguard).
-  if (auto sus = suspicions_.find(id); sus != suspicions_.end()) {
-    if (sus->second.confirm(s.from)) {
-      broadcast(s.node, s);
-      note_suspicion_deadline(sus->second.fires_at);
-    }
+  if (suspicions_.running(id)) {
+    if (suspicions_.confirm(id, s.from)) broadcast(s.node, s);
     return;
   }
   if (m.state != NodeState::alive) return;
@@ -567,32 +411,7 @@ void Membership::on_suspect(const Suspect& s, Clock::time_point now) {
   broadcast(s.node, s);
   m.incarnation = s.incarnation;
   set_state(m, NodeState::suspect, now);
-
-  const std::size_t n = estimated_members();
-  std::size_t k = config_.suspicion_mult > 2 ? config_.suspicion_mult - 2 : 0;
-  if (n < k + 2) k = 0;  // too few members to expect independent confirmations
-  Suspicion timer;
-  timer.accusers.push_back(s.from);
-  timer.k = k;
-  timer.min = suspicion_min_timeout(config_.suspicion_mult, n, config_.probe_interval);
-  timer.max = timer.min * config_.suspicion_max_timeout_mult;
-  timer.start = now;
-  timer.state_change = now;
-  timer.fires_at = now + (k == 0 ? timer.min : timer.max);
-  note_suspicion_deadline(timer.fires_at);
-  suspicions_[id] = std::move(timer);
-}
-
-bool Membership::Suspicion::confirm(const std::string& accuser) {
-  // As memberlist's suspicion.Confirm: once k confirmations are in, the timeout is at its
-  // minimum and further ones are neither counted nor passed on. Without that cap every member
-  // of a large cluster would re-gossip the suspicion once per accuser.
-  const std::size_t confirmations = accusers.size() - 1;
-  if (confirmations >= k) return false;
-  if (std::find(accusers.begin(), accusers.end(), accuser) != accusers.end()) return false;
-  accusers.push_back(accuser);
-  fires_at = start + suspicion_timeout(confirmations + 1, k, min, max);
-  return true;
+  suspicions_.start(id, s.from, estimated_members(), config_, now);
 }
 
 void Membership::on_dead(const Dead& d, Clock::time_point now) {
@@ -600,7 +419,7 @@ void Membership::on_dead(const Dead& d, Clock::time_point now) {
   if (id == MemberTable::npos) return;
   Member& m = members_[id];
   if (d.incarnation < m.incarnation) return;
-  clear_suspicion(id);
+  suspicions_.clear(id);
   if (m.state == NodeState::dead || m.state == NodeState::left) return;
   if (id == kSelf && !leaving_) {
     refute(d.incarnation);
@@ -637,16 +456,17 @@ void Membership::refute(std::uint32_t accused_incarnation) {
 Clock::time_point Membership::next_deadline() const {
   // While a probe runs, its own timers stand in for the next probe's start.
   Clock::time_point next = std::min({next_gossip_, next_push_pull_, next_reconnect_});
-  if (broadcasts_.size() > 0) next = std::min(next, eager_gossip_at());
+  if (news_queued()) next = std::min(next, eager_gossip_at());
   if (leaving_ && !left_) next = std::min(next, leave_at_);
   if (probe_) next = std::min(next, probe_->indirect_sent ? probe_->deadline : probe_->indirect_at);
   else next = std::min(next, next_probe_);
   for (const auto& [seq, relay] : relays_) next = std::min(next, relay.next_due());
-  if (const auto s = next_suspicion(); s) next = std::min(next, *s);
+  if (const auto s = suspicions_.next_deadline(); s) next = std::min(next, *s);
   return next;
 }
 
 void Membership::tick(Clock::time_point now) {
+  take_delegate_broadcasts();
   if (leaving_ && !left_ && now >= leave_at_) {
     if (broadcasts_.size() > 0 && now - leave_started_ < kLeaveBroadcastTimeout) {
       // As serf: the leave intent goes out in full before our departure does, or members that
@@ -661,7 +481,7 @@ void Membership::tick(Clock::time_point now) {
   }
   fire_suspicions(now);
   expire_relays(now);
-  if (probe_ && !probe_->indirect_sent && now >= probe_->indirect_at) probe_indirect(*probe_, now);
+  if (probe_ && !probe_->indirect_sent && now >= probe_->indirect_at) probe_indirect(*probe_);
   if (probe_ && now >= probe_->deadline) finish_probe(now);
   if (!probe_ && now >= next_probe_) start_probe(now);
   if (now >= next_gossip_ || (broadcasts_.size() > 0 && now >= eager_gossip_at())) {
@@ -670,7 +490,7 @@ void Membership::tick(Clock::time_point now) {
   }
   if (now >= next_push_pull_) {
     if (std::exchange(fast_push_pull_due_, false)) ++fast_push_pulls_;
-    start_push_pull(now);
+    start_push_pull();
     next_push_pull_ = now + push_pull_scale(config_.push_pull_interval, estimated_members());
   }
   if (now >= next_reconnect_) {
@@ -690,44 +510,13 @@ void Membership::reconnect(Clock::time_point now) {
 }
 
 void Membership::fire_suspicions(Clock::time_point now) {
-  const auto first = next_suspicion();
-  if (!first || now < *first) return;
-  std::vector<MemberTable::Id> due;
-  for (const auto& [id, s] : suspicions_) {
-    if (now >= s.fires_at) due.push_back(id);
-  }
-  for (const MemberTable::Id id : due) {
-    const Clock::time_point suspected_at = suspicions_[id].state_change;
-    clear_suspicion(id);
+  for (const auto& [id, suspected_at] : suspicions_.take_due(now)) {
     const Member& m = members_[id];
     // Only if nothing happened to the member since we suspected it.
     if (m.state == NodeState::suspect && m.state_change == suspected_at) {
       on_dead(Dead{m.incarnation, m.name, config_.name}, now);
     }
   }
-}
-
-void Membership::clear_suspicion(MemberTable::Id id) {
-  auto it = suspicions_.find(id);
-  if (it == suspicions_.end()) return;
-  if (next_suspicion_ && it->second.fires_at <= *next_suspicion_) next_suspicion_.reset();  // recomputed when asked
-  suspicions_.erase(it);
-}
-
-void Membership::note_suspicion_deadline(Clock::time_point fires_at) {
-  // A deadline only moves earlier here (a new timer, or a confirmation), so the known minimum
-  // stays right; an unknown one is recomputed when asked.
-  if (next_suspicion_) next_suspicion_ = std::min(*next_suspicion_, fires_at);
-}
-
-std::optional<Clock::time_point> Membership::next_suspicion() const {
-  if (suspicions_.empty()) return std::nullopt;
-  if (!next_suspicion_) {
-    Clock::time_point first = Clock::time_point::max();
-    for (const auto& [id, s] : suspicions_) first = std::min(first, s.fires_at);
-    next_suspicion_ = first;
-  }
-  return next_suspicion_;
 }
 
 void Membership::expire_relays(Clock::time_point now) {
@@ -742,18 +531,10 @@ void Membership::expire_relays(Clock::time_point now) {
 void Membership::reset_probe_order(Clock::time_point now) {
   // Members dead or left for longer than gossip_to_the_dead are forgotten here, once per round.
   const std::vector<MemberTable::Id> new_ids = members_.remove_if([&](const Member& m) {
-    const bool reap = m.name != config_.name && (m.state == NodeState::dead || m.state == NodeState::left) &&
-                      now - m.state_change > config_.gossip_to_the_dead;
-    if (reap && !failed_.contains(m.name)) intent_ltimes_.erase(m.name);
-    return reap;
+    return m.name != config_.name && (m.state == NodeState::dead || m.state == NodeState::left) &&
+           now - m.state_change > config_.gossip_to_the_dead;
   });
-  // Ids have moved: re-key the suspicions (those of reaped members go).
-  std::map<MemberTable::Id, Suspicion> moved;
-  for (auto& [id, s] : suspicions_) {
-    if (new_ids[id] != MemberTable::npos) moved.emplace(new_ids[id], std::move(s));
-  }
-  suspicions_ = std::move(moved);
-  next_suspicion_.reset();
+  suspicions_.renumber(new_ids);  // ids have moved; the timers of reaped members go
   probe_order_.clear();
   for (MemberTable::Id id = 0; id < members_.size(); ++id) probe_order_.push_back(id);
   std::shuffle(probe_order_.begin(), probe_order_.end(), rng_);
@@ -793,7 +574,7 @@ void Membership::start_probe(Clock::time_point now) {
   probe_ = p;
 }
 
-void Membership::probe_indirect(Probe& probe, Clock::time_point) {
+void Membership::probe_indirect(Probe& probe) {
   probe.indirect_sent = true;
   const Member* found = members_.find(probe.target);
   if (!found) return;
@@ -880,7 +661,7 @@ void Membership::gossip(Clock::time_point now) {
   if (sent || broadcasts_.size() > 0) last_gossip_ = now;
 }
 
-void Membership::start_push_pull(Clock::time_point) {
+void Membership::start_push_pull() {
   auto peers = random_members(1, [&](const Member& m) { return m.name != config_.name && m.state == NodeState::alive; });
   if (!peers.empty()) push_pulls_.push_back(PushPullRequest{peers[0]->address, local_state(false)});
 }

@@ -1,6 +1,8 @@
 // SWIM membership with Lifeguard, following memberlist 0.2.2's rules (memberlist-wire.md 4.7,
 // 5.2, 7) so serf agents and hearsay agents can share a cluster. Sans-I/O: fed packets, push/pull
 // exchanges and the time; it returns packets to send, push/pulls to start and member events.
+// serf's protocol rides on it through the Delegate seam (gossip/delegate.h, gossip/serf.h), as
+// serf rides on memberlist: user messages in, broadcasts out, push/pull user state both ways.
 // The libuv shell (transport) does the sockets; the simulator in tests/ does a whole network.
 // Three departures from memberlist's pacing, all wire-compatible and idle when nothing changes:
 // news goes out at once when no gossip round went out in the last interval, instead of waiting
@@ -13,21 +15,20 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <optional>
 #include <random>
 #include <utility>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "gossip/broadcast_queue.h"
 #include "gossip/codec.h"
 #include "gossip/config.h"
+#include "gossip/delegate.h"
 #include "gossip/member_table.h"
 #include "gossip/messages.h"
-#include "gossip/serf_query.h"
+#include "gossip/suspicion.h"
 
 namespace hearsay::gossip {
 
@@ -65,11 +66,6 @@ struct AppMessage {
   Bytes payload;  // without the leading kHearsayUserMessage byte
 };
 
-// A serf query this agent should answer (one of the key-management queries), from a member.
-struct IncomingQuery {
-  SerfQuery query;
-};
-
 struct MembershipStats {
   std::uint64_t packets_received = 0;
   std::uint64_t messages_dropped = 0;  // malformed, or refused by the rules
@@ -88,26 +84,32 @@ class Membership {
   // Push/pull (Join = true) with each seed; the shell reports each outcome back.
   void join(const std::vector<Address>& seeds);
   // The push/pull that joins through `seed`, for a shell that runs it itself (and reports the
-  // outcome through push_pull_reply / push_pull_failed as usual).
+  // outcome through push_pull_reply as usual).
   PushPullRequest join_request(const Address& seed) const { return PushPullRequest{seed, local_state(true)}; }
-  // Graceful leave: a serf leave intent now, then (two gossip rounds later) dead about
-  // ourselves with From = us, which every member records as left. No refuting from here on.
+  // The layer above us (serf, gossip/serf.h), given user messages and push/pull user state;
+  // null for none. Unset it before the delegate goes (Serf does so itself).
+  void set_delegate(Delegate* delegate) { delegate_ = delegate; }
+
+  // Graceful leave: dead about ourselves with From = us, which every member records as left,
+  // once the news already queued (serf's leave intent) has gone out: at least two gossip
+  // rounds later, at most 5 s (serf's BroadcastTimeout). No refuting from here on.
   void leave(Clock::time_point now);
   bool has_left() const { return leaving_; }
   // Our departure has been sent and had time to spread: the agent may stop now.
   bool leave_complete(Clock::time_point now) const;
-  // Consul's force-leave: a failed member is marked left here and, through a serf leave intent,
-  // on every serf and hearsay member, so nobody tries to reconnect to it. Returns an error text,
-  // empty on success.
-  std::string force_leave(const std::string& node, Clock::time_point now);
+  // A failed member is known to have left (serf's leave intent about it, a force-leave): it is
+  // listed as left and no longer tried by reconnect. Nothing for a member that is not failed.
+  void mark_left(const std::string& node, Clock::time_point now);
+  // Dead here, or reaped but still in failed_members().
+  bool is_failed(const std::string& node) const;
 
   // One UDP packet (decrypted, CRC and compression still on).
   void receive_packet(const Address& from, const std::uint8_t* data, std::size_t size, Clock::time_point now);
   // We are the responder of a push/pull: merge theirs, return ours.
   PushPull handle_push_pull(const PushPull& request, Clock::time_point now);
-  // We started a push/pull: the reply arrived, or the exchange failed.
+  // We started a push/pull and its reply arrived. (A failed exchange needs no report: the
+  // next one goes to another member in its time.)
   void push_pull_reply(const PushPull& reply, Clock::time_point now);
-  void push_pull_failed(const Address& to);
 
   // Runs every timer that is due. Call at next_deadline() or earlier.
   void tick(Clock::time_point now);
@@ -129,17 +131,6 @@ class Membership {
   std::vector<std::string> take_udp_silent() { return std::exchange(udp_silent_, {}); }
   std::vector<MemberEvent> take_events() { return std::exchange(events_, {}); }
   std::vector<AppMessage> take_app_messages() { return std::exchange(app_messages_, {}); }
-
-  // serf queries (gossip/serf_query.h). start_query spreads a new query from us and returns it;
-  // we are not among those it is delivered to, so the caller answers for itself. Key queries
-  // from others arrive through take_queries (once each, acked if asked); respond() sends one
-  // answer to the asker, and answers to our queries arrive through take_query_responses.
-  SerfQuery start_query(const std::string& name, Bytes payload);
-  void respond(const SerfQuery& query, Bytes payload);
-  std::vector<SerfQuery> take_queries() { return std::exchange(queries_, {}); }
-  std::vector<SerfQueryResponse> take_query_responses() { return std::exchange(query_responses_, {}); }
-  // serf's default: gossip_interval * 16 * ceil(log10(alive members + 1)).
-  std::chrono::nanoseconds query_timeout() const;
 
   const MemberTable& members() const { return members_; }
   const Member& self() const { return members_[kSelf]; }
@@ -171,16 +162,6 @@ class Membership {
     Clock::time_point deadline;   // an ack after this is not passed on
     Clock::time_point next_due() const { return nack ? nack_at : deadline; }
   };
-  struct Suspicion {
-    // Who accused it, the first accuser first: at most k + 1 names (see confirm()).
-    std::vector<std::string> accusers;
-    std::size_t k = 0;
-    Duration min{}, max{};
-    Clock::time_point start, fires_at, state_change;
-    // A new accuser's confirmation; true when it counted (and so is worth passing on).
-    bool confirm(const std::string& accuser);
-  };
-
   // Message rules (memberlist state.go).
   void on_alive(const Alive& a, Clock::time_point now);
   void on_suspect(const Suspect& s, Clock::time_point now);
@@ -194,15 +175,7 @@ class Membership {
   void handle_message(const Address& from, const DecodeResult& decoded, Clock::time_point now);
   void refute(std::uint32_t accused_incarnation);
   void on_user_message(const Address& from, const UserMessage& m, Clock::time_point now);
-  Bytes serf_leave_intent(std::uint64_t ltime, const std::string& node) const;
-  void mark_left(const std::string& node, Clock::time_point now);
-  bool is_failed(const std::string& node) const;
-  void follow_serf_clock(const Bytes& push_pull_user_state);  // dead here, or reaped but still in failed_
-  void relay_serf_message(const UserMessage& m);
-  void on_serf_query(const UserMessage& m);
-  void on_serf_query_response(const UserMessage& m);
-  bool first_sight_of_query(std::uint64_t ltime, std::uint32_t id);  // remembers it
-  void send_query_response(const SerfQuery& query, const SerfQueryResponse& response);
+  void take_delegate_broadcasts();  // into our queue, before anything else is queued or sent
   void set_state(Member& m, NodeState state, Clock::time_point now);  // keeps alive_count_ right
   bool merge(const PushPull& remote, Clock::time_point now);  // true when our view changed
   void push_pull_soon(Clock::time_point now);
@@ -210,17 +183,14 @@ class Membership {
 
   // Timers.
   void start_probe(Clock::time_point now);
-  void probe_indirect(Probe& probe, Clock::time_point now);
+  void probe_indirect(Probe& probe);
   void finish_probe(Clock::time_point now);
   void gossip(Clock::time_point now);
-  void start_push_pull(Clock::time_point now);
+  void start_push_pull();
   void reconnect(Clock::time_point now);
   void reset_probe_order(Clock::time_point now);
   void expire_relays(Clock::time_point now);
   void fire_suspicions(Clock::time_point now);
-  void clear_suspicion(MemberTable::Id id);
-  void note_suspicion_deadline(Clock::time_point fires_at);  // a timer started or moved earlier
-  std::optional<Clock::time_point> next_suspicion() const;
 
   // Sending.
   // Templates over the message type, so no Message (a copy of every field) is built to encode.
@@ -248,10 +218,7 @@ class Membership {
   std::size_t probe_index_ = 0;
   std::optional<Probe> probe_;
   std::map<std::uint32_t, Relay> relays_;  // by our ping's seq
-  std::map<MemberTable::Id, Suspicion> suspicions_;
-  // The earliest fires_at in suspicions_, when known: next_deadline() runs after every packet,
-  // and in a partition a member suspects hundreds of others.
-  mutable std::optional<Clock::time_point> next_suspicion_;
+  Suspicions suspicions_;
   BroadcastQueue broadcasts_;
   std::uint32_t next_seq_ = 1;
   int awareness_ = 0;
@@ -264,20 +231,11 @@ class Membership {
   // latency instead of half a gossip interval on average, and the rate of rounds is unchanged.
   Clock::time_point last_gossip_{};
   Clock::time_point eager_gossip_at() const { return last_gossip_ + config_.gossip_interval; }
+  bool news_queued() const { return broadcasts_.size() > 0 || (delegate_ && delegate_->has_broadcasts()); }
   bool leaving_ = false;
   bool left_ = false;              // our own "dead" has been queued
   Clock::time_point leave_started_{}, leave_at_{}, left_at_{};
-  // Newest serf join/leave intent LTime per known member, so each intent is passed on once.
-  std::map<std::string, std::uint64_t> intent_ltimes_;
-  // serf events and queries already passed on (hashes of their bytes), oldest first.
-  std::unordered_set<std::size_t> relayed_;
-  std::deque<std::size_t> relayed_order_;
-  std::uint64_t serf_clock_ = 0;   // largest serf member-event LTime seen
-  std::uint64_t query_clock_ = 0;  // serf's query clock: largest query LTime seen or sent
-  // Queries seen, as serf keeps them: by LTime, the last kQueryBuffer clock values.
-  std::map<std::uint64_t, std::vector<std::uint32_t>> queries_seen_;
-  std::vector<SerfQuery> queries_;
-  std::vector<SerfQueryResponse> query_responses_;
+  Delegate* delegate_ = nullptr;
   Clock::time_point next_probe_, next_gossip_, next_push_pull_, next_reconnect_;
   // Failed (not left) members, kept after they are reaped so reconnect() can try them.
   std::map<std::string, Member> failed_;

@@ -1,4 +1,5 @@
-// Streams live in a set until both their handles are closed; a stream owns its buffers and its
+// The libuv shell around Membership (see transport_uv.h): sockets, streams and the timer, no
+// protocol decisions. Streams live in a set until both their handles are closed; a stream owns its buffers and its
 // 10 s deadline (memberlist's TCPTimeout).
 #include "gossip/transport_uv.h"
 
@@ -252,7 +253,6 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
       if (join_) spdlog::warn("gossip: cannot join {}: {}", peer_.to_string(), why);
       else spdlog::debug("gossip: push/pull with {} failed: {}", peer_.to_string(), why);
       report(why);
-      t_.membership_.push_pull_failed(peer_);
     }
     close();
   }
@@ -375,6 +375,11 @@ void Transport::attach(Replication& replication, ChangeHandler on_changes) {
   on_changes_ = std::move(on_changes);
 }
 
+void Transport::attach(Serf& serf, QueryHandler on_queries) {
+  serf_ = &serf;
+  on_queries_ = std::move(on_queries);
+}
+
 void Transport::send_datagram(OutgoingPacket& p) {
   sockaddr_storage to{};
   if (!to_sockaddr(p.to, to)) return;
@@ -413,10 +418,11 @@ void Transport::start_app_stream(StreamSend send) {
 
 void Transport::flush() {
   if (!open_) return;
-  if (on_queries_) {  // first: answers become packets, sent below
-    auto queries = membership_.take_queries();
-    auto responses = membership_.take_query_responses();
-    if (!queries.empty() || !responses.empty()) on_queries_(std::move(queries), std::move(responses));
+  if (serf_) {  // first: answers become packets, sent here
+    auto queries = serf_->take_queries();
+    auto responses = serf_->take_query_responses();
+    if (on_queries_ && (!queries.empty() || !responses.empty())) on_queries_(std::move(queries), std::move(responses));
+    for (OutgoingPacket& p : serf_->take_packets()) send_datagram(p);
   }
   for (OutgoingPacket& p : membership_.take_packets()) send_datagram(p);
   for (PushPullRequest& r : membership_.take_push_pulls()) start_push_pull(std::move(r));

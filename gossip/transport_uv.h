@@ -1,6 +1,7 @@
 // The libuv shell around Membership: one UDP socket and one TCP listener on the gossip port,
 // push/pull over short TCP connections (one request, one reply, as memberlist), and a timer
-// armed at Membership::next_deadline(). Everything protocol-related stays in Membership.
+// armed at Membership::next_deadline(). Everything protocol-related stays in Membership and
+// the layers it carries (Serf, Replication).
 // With an enabled keyring every datagram and stream is sealed with AES-GCM, and anything that
 // does not open with one of its keys is counted and dropped before it is parsed.
 // What we send is LZW-compressed as serf's is: streams always, datagrams when that makes them
@@ -19,6 +20,7 @@
 #include "gossip/keyring.h"
 #include "gossip/membership.h"
 #include "gossip/replication.h"
+#include "gossip/serf.h"
 
 namespace hearsay::gossip {
 
@@ -45,10 +47,11 @@ class Transport {
   using ChangeHandler = std::function<void(std::vector<ReplicaChange>)>;
   void attach(Replication& replication, ChangeHandler on_changes);
 
-  // serf queries for this agent to answer and answers to its own (Membership::take_queries,
-  // take_query_responses), handed over after each input.
+  // Carries serf's layer too (Membership's delegate): its answers to queries go out, and the
+  // queries for this agent to answer and the answers to its own (Serf::take_queries,
+  // take_query_responses) are handed over after each input. `serf` must outlive the transport.
   using QueryHandler = std::function<void(std::vector<SerfQuery>, std::vector<SerfQueryResponse>)>;
-  void on_queries(QueryHandler handler) { on_queries_ = std::move(handler); }
+  void attach(Serf& serf, QueryHandler on_queries);
 
   // Binds UDP and TCP on host:port; 0 or a libuv error code.
   int listen(const std::string& host, int port);
@@ -81,6 +84,7 @@ class Transport {
   const Keyring* keyring_;
   Replication* replication_ = nullptr;
   ChangeHandler on_changes_;
+  Serf* serf_ = nullptr;
   QueryHandler on_queries_;
   uv_udp_t udp_{};
   uv_tcp_t tcp_{};

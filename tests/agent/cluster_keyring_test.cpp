@@ -1,4 +1,4 @@
-// Cluster keyring operations over a real Membership: our own answer, the members' answers, the
+// Cluster keyring operations over a real Membership and Serf: our own answer, the members' answers, the
 // time-out, Consul's failure texts, and our answers to other members' key queries.
 #include <catch2/catch.hpp>
 
@@ -33,10 +33,11 @@ struct Fixture {
     config.advertise = Address{Bytes{127, 0, 0, 1}, 7946};
     return Membership(config, 1, Clock::time_point{});
   }();
+  Serf serf{membership, 1};
   Keyring ring;
   bool encrypted = true;
   std::vector<std::pair<KeyringOp, Bytes>> applied;
-  ClusterKeyring cluster{membership, "dc1",
+  ClusterKeyring cluster{serf, "dc1",
                          [this](KeyringOp op, const Bytes& key) {
                            applied.emplace_back(op, key);
                            return op == KeyringOp::install ? ring.add(key) : op == KeyringOp::use ? ring.use(key)
@@ -179,7 +180,7 @@ TEST_CASE("other members' key queries are applied here and answered to the asker
   f.cluster.answer(q);
   CHECK(f.ring.keys().size() == 2);
   auto read_answer = [&] {
-    auto packets = f.membership.take_packets();
+    auto packets = f.serf.take_packets();  // answers go straight to the asker
     REQUIRE(packets.size() == 1);
     CHECK(packets[0].to == (Address{Bytes{127, 0, 0, 2}, 7946}));
     UnwrappedPacket packet = unwrap_packet(packets[0].packet.data(), packets[0].packet.size());

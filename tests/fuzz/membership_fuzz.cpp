@@ -2,7 +2,7 @@
 // The input is a script of steps, each `op len_lo len_hi bytes[len]` (a short last step takes
 // what is left): raw UDP packets from one of four peers into receive_packet, hostile push/pulls
 // merged as responder (handle_push_pull) and as initiator (push_pull_reply), time moving on
-// (tick), failed exchanges and unreachable ports, and our own join, leave and force-leave.
+// (tick), unreachable ports, and our own join, leave (memberlist's and serf's) and force-leave.
 // After every step, the outbox is drained and checked: every packet we send must unwrap and
 // decode, every push/pull we answer or start must round-trip through the codec, our own member
 // stays ourselves, and tick leaves no timer overdue. Must never crash.
@@ -16,6 +16,7 @@
 #include "gossip/codec.h"
 #include "gossip/framing.h"
 #include "gossip/membership.h"
+#include "gossip/serf.h"
 
 namespace {
 
@@ -41,11 +42,16 @@ void check_push_pull(const PushPull& p) {
   if (wire.empty() || !decode_push_pull(wire.data() + 1, wire.size() - 1).message) std::abort();
 }
 
-// Everything the machine produced since the last step: ours to check, then thrown away.
-void drain(Membership& m, Clock::time_point now) {
+void check_packet(const OutgoingPacket& p) {
+  if (p.packet.empty() || p.packet.size() > 65507) reject("size", p);
+  if ((p.to.ip.size() != 4 && p.to.ip.size() != 16) || p.to.port == 0) reject("destination", p);
+}
+
+// Everything the machines produced since the last step: ours to check, then thrown away.
+void drain(Membership& m, Serf& serf, Clock::time_point now) {
+  for (const OutgoingPacket& p : serf.take_packets()) check_packet(p);  // query answers, to the asker
   for (const OutgoingPacket& p : m.take_packets()) {
-    if (p.packet.empty() || p.packet.size() > 65507) reject("size", p);
-    if ((p.to.ip.size() != 4 && p.to.ip.size() != 16) || p.to.port == 0) reject("destination", p);
+    check_packet(p);
     UnwrappedPacket packet = unwrap_packet(p.packet.data(), p.packet.size());
     if (packet.messages.empty()) reject("unreadable", p);  // we sent something we cannot read back
     for (const ByteView& msg : packet.messages) {
@@ -57,8 +63,8 @@ void drain(Membership& m, Clock::time_point now) {
   (void)m.take_udp_silent();
   (void)m.take_events();
   (void)m.take_app_messages();
-  for (const SerfQuery& q : m.take_queries()) m.respond(q, Bytes{1, 2, 3});
-  (void)m.take_query_responses();
+  for (const SerfQuery& q : serf.take_queries()) serf.respond(q, Bytes{1, 2, 3});
+  (void)serf.take_query_responses();
   // Our own entry stays ours, whatever others claimed about us.
   if (m.self().name != "self" || m.self().address != kSelfAddress) std::abort();
   if (!m.has_left() && m.self().state != NodeState::alive) std::abort();
@@ -74,6 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   config.advertise = kSelfAddress;
   Clock::time_point now = Clock::time_point{} + std::chrono::hours(1);
   Membership m(config, 1, now);
+  Serf serf(m, 2);
   std::size_t pos = 0;
   for (int steps = 0; pos < size && steps < 256; ++steps) {
     const std::uint8_t op = data[pos++];
@@ -103,8 +110,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (m.next_deadline() < now) std::abort();  // tick ran everything due
         break;
       }
-      case 7:
-        m.push_pull_failed(peer);
+      case 7:  // (was a failed push/pull, which changes nothing): a serf leave instead
+        serf.leave(now);
         break;
       case 8:
         m.port_unreachable(peer, now);
@@ -119,16 +126,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         m.leave(now);
         break;
       case 12:
-        (void)m.force_leave(std::string(reinterpret_cast<const char*>(chunk), len), now);
+        (void)serf.force_leave(std::string(reinterpret_cast<const char*>(chunk), len), now);
         break;
       case 13:
-        (void)m.start_query("_serf_list-keys", Bytes(chunk, chunk + len));
+        (void)serf.start_query("_serf_list-keys", Bytes(chunk, chunk + len));
         break;
       default:
         m.tick(now);
         break;
     }
-    drain(m, now);
+    drain(m, serf, now);
   }
   return 0;
 }

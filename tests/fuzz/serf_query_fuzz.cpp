@@ -1,11 +1,12 @@
 // Fuzz target: arbitrary bytes as serf query messages (query, response, key request, key
-// response) and as a serf message in a gossip user message to a Membership, which may deliver a
-// key query and answer it. Must never crash; whatever decodes must re-encode to the same fields.
+// response) and as a serf message in a gossip user message to a Membership, whose Serf may
+// deliver a key query and answer it. Must never crash; whatever decodes must re-encode to the same fields.
 #include <cstdint>
 #include <cstdlib>
 
 #include "gossip/codec.h"
 #include "gossip/membership.h"
+#include "gossip/serf.h"
 #include "gossip/serf_query.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -34,10 +35,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   config.name = "fuzz";
   config.advertise = Address{Bytes{127, 0, 0, 1}, 7946};
   Membership m(config, 1, Clock::time_point{});
+  Serf serf(m, 1);
   const Bytes packet = encode(UserMessage{input});
   m.receive_packet(Address{Bytes{127, 0, 0, 2}, 7946}, packet.data(), packet.size(), Clock::time_point{});
-  for (const SerfQuery& q : m.take_queries()) m.respond(q, encode_key_response({true, "", {}, ""}));
-  (void)m.take_query_responses();
+  for (const SerfQuery& q : serf.take_queries()) serf.respond(q, encode_key_response({true, "", {}, ""}));
+  (void)serf.take_query_responses();
+  (void)serf.take_packets();
   (void)m.take_packets();
   return 0;
 }

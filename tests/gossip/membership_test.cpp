@@ -8,49 +8,16 @@
 
 #include "gossip/codec.h"
 #include "gossip/framing.h"
-#include "gossip/msgpack_io.h"
+#include "sim_cluster.h"
 #include "sim_network.h"
 
 using namespace hearsay::gossip;
 using namespace std::chrono_literals;
+using sim::converged;
+using sim::join_all;
+using sim::sees_dead;
 
 namespace {
-
-// Every live node sees every live node alive, and every killed node not alive. Counting alive
-// entries first keeps this cheap on 1,000 x 1,000 views.
-bool converged(sim::Network& net) {
-  std::size_t live = 0;
-  std::vector<std::size_t> killed;
-  for (std::size_t i = 0; i < net.size(); ++i) {
-    if (net.alive(i)) ++live;
-    else killed.push_back(i);
-  }
-  for (std::size_t v = 0; v < net.size(); ++v) {
-    if (!net.alive(v)) continue;
-    if (net.node(v).alive_count() != live) return false;
-    for (std::size_t k : killed) {
-      if (net.state_of(v, k) == NodeState::alive) return false;
-    }
-  }
-  return true;
-}
-
-// Joins everyone in order, each through a random earlier member, 10 ms apart.
-void join_all(sim::Network& net, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  for (std::size_t i = 1; i < net.size(); ++i) {
-    net.join(i, rng() % i, Duration(static_cast<std::int64_t>(i) * 10));
-  }
-}
-
-bool sees_dead(sim::Network& net, std::size_t victim) {
-  for (std::size_t v = 0; v < net.size(); ++v) {
-    if (v == victim || !net.alive(v)) continue;
-    const NodeState s = net.state_of(v, victim);
-    if (s == NodeState::alive || s == NodeState::suspect) return false;
-  }
-  return true;
-}
 
 // Sums f(member) over every member but `victim`.
 template <typename F>
@@ -64,18 +31,8 @@ auto sum_over_survivors(sim::Network& net, std::size_t victim, F f) {
 
 }  // namespace
 
-TEST_CASE("Lifeguard timing formulas match memberlist", "[unit]") {
-  // min = mult * max(1, log10 n) * interval: 4 s up to 10 members, 8 s at 100, 12 s at 1000.
-  CHECK(suspicion_min_timeout(4, 1, 1000ms) == 4000ms);
-  CHECK(suspicion_min_timeout(4, 10, 1000ms) == 4000ms);
-  CHECK(suspicion_min_timeout(4, 100, 1000ms) == 8000ms);
-  CHECK(suspicion_min_timeout(4, 1000, 1000ms) == 12000ms);
-  // Confirmations shrink the timeout from max towards min, never below.
-  CHECK(suspicion_timeout(0, 2, 4000ms, 24000ms) == 24000ms);
-  CHECK(suspicion_timeout(1, 2, 4000ms, 24000ms) == 11381ms);
-  CHECK(suspicion_timeout(2, 2, 4000ms, 24000ms) == 4000ms);
-  CHECK(suspicion_timeout(5, 2, 4000ms, 24000ms) == 4000ms);
-  CHECK(suspicion_timeout(3, 0, 4000ms, 24000ms) == 4000ms);
+TEST_CASE("retransmit and push/pull scaling match memberlist", "[unit]") {
+  // (Lifeguard's suspicion timeouts are checked in suspicion_test.cpp.)
   CHECK(retransmit_limit(4, 3) == 4);
   CHECK(retransmit_limit(4, 10) == 8);
   CHECK(retransmit_limit(4, 99) == 8);
@@ -320,115 +277,10 @@ TEST_CASE("news goes out at once when no gossip round went out in the last inter
   c.name = "alone";
   c.advertise = sim::Network::address_of(9);
   Membership alone(c, 1, Clock::time_point{});
-  alone.leave(Clock::time_point{} + 1s);  // queues serf's leave intent
+  Serf alone_serf(alone, 1);
+  alone_serf.leave(Clock::time_point{} + 1s);  // queues serf's leave intent
   alone.tick(Clock::time_point{} + 1s);
   CHECK(alone.next_deadline() > Clock::time_point{} + 1s);
-}
-
-TEST_CASE("force-leave turns a failed member into a left one everywhere, and only a failed one", "[unit]") {
-  sim::Network net(8, sim::Options{.seed = 21});
-  join_all(net, 21);
-  REQUIRE(net.run_until_true([&] { return converged(net); }, 30s));
-  CHECK(net.force_leave(0, 4) == "n4 is not failed; only failed members can be forced to leave");
-  CHECK(net.force_leave(0, 0) == "cannot force-leave this agent itself (use leave)");
-  net.kill(4);
-  REQUIRE(net.run_until_true([&] { return sees_dead(net, 4); }, 60s));
-  for (std::size_t v = 0; v < net.size(); ++v) {
-    if (v != 4) CHECK(net.node(v).failed_members().contains("n4"));  // reconnect would retry it
-  }
-  CHECK(net.force_leave(0, 4).empty());
-  // The leave intent spreads by gossip: everyone lists n4 as left and stops trying to reconnect.
-  REQUIRE(net.run_until_true(
-      [&] {
-        for (std::size_t v = 0; v < net.size(); ++v) {
-          if (v != 4 && net.state_of(v, 4) != NodeState::left) return false;
-        }
-        return true;
-      },
-      10s));
-  for (std::size_t v = 0; v < net.size(); ++v) {
-    if (v != 4) CHECK_FALSE(net.node(v).failed_members().contains("n4"));
-  }
-  CHECK(net.force_leave(1, 4).empty());  // already left: nothing to do, no error
-}
-
-TEST_CASE("serf events and queries and intents are passed on once but no-rebroadcast queries are not", "[unit]") {
-  sim::Network net(4, sim::Options{.seed = 5});
-  join_all(net, 5);
-  REQUIRE(net.run_until_true([&] { return converged(net); }, 20s));
-  net.run_for(5s);  // let the join traffic drain
-  auto user_messages = [&] {
-    std::uint64_t total = 0;
-    for (std::size_t i = 1; i < net.size(); ++i) total += net.node(i).stats().user_messages;
-    return total;
-  };
-  auto inject = [&](Bytes payload) {
-    Bytes packet = encode(UserMessage{std::move(payload)});
-    net.node(0).receive_packet(sim::Network::address_of(3), packet.data(), packet.size(), net.now());
-  };
-  // A query is known by (LTime, ID), as serf knows it.
-  auto query = [](std::uint64_t flags, std::uint64_t id) {
-    Bytes q{4};
-    hearsay::gossip::mp::MapWriter(q, 4).uint("Flags", flags).uint("ID", id).uint("LTime", 3).str("Name", "_serf_ping");
-    return q;
-  };
-  auto intent = [](const std::string& node, std::uint64_t ltime) {
-    Bytes j{1};
-    hearsay::gossip::mp::MapWriter(j, 2).uint("LTime", ltime).str("Node", node);
-    return j;
-  };
-  const std::uint64_t before = user_messages();
-  inject(query(2, 6));  // "do not rebroadcast"
-  net.run_for(3s);
-  CHECK(user_messages() == before);
-  inject(query(0, 7));
-  net.run_for(3s);
-  const std::uint64_t after_query = user_messages();
-  CHECK(after_query > before);
-  inject(query(0, 7));  // the same query again: already passed on
-  net.run_for(3s);
-  CHECK(user_messages() == after_query);
-  inject(intent("n2", 50));  // a join intent about a known member: passed on, once
-  net.run_for(3s);
-  const std::uint64_t after_intent = user_messages();
-  CHECK(after_intent > after_query);
-  inject(intent("n2", 50));
-  inject(intent("nobody", 60));  // about an unknown member: dropped
-  net.run_for(3s);
-  CHECK(user_messages() == after_intent);
-}
-
-TEST_CASE("our serf leave intent is newer than the clock a serf peer sent in its push/pull", "[unit]") {
-  MembershipConfig config;
-  config.name = "h1";
-  config.advertise = Address{Bytes{127, 0, 0, 1}, 7946};
-  const Clock::time_point start{};
-  Membership h1(config, 1, start);
-  PushPull reply;
-  reply.nodes.push_back(PushNodeState{"s1", Bytes{127, 0, 0, 2}, 7946, {}, 1, NodeState::alive, kVersions});
-  reply.user_state = {2};  // serf push/pull state, of which only LTime matters here
-  hearsay::gossip::mp::MapWriter(reply.user_state, 1).uint("LTime", 500);
-  h1.push_pull_reply(reply, start);
-  h1.leave(start);
-  // Gossip rounds carry the intent out; find its LTime.
-  std::uint64_t sent_ltime = 0;
-  for (int round = 1; round <= 5 && sent_ltime == 0; ++round) {
-    h1.tick(start + std::chrono::milliseconds(200 * round));
-    for (const OutgoingPacket& p : h1.take_packets()) {
-      UnwrappedPacket packet = unwrap_packet(p.packet.data(), p.packet.size());
-      for (const ByteView& m : packet.messages) {
-        DecodeResult r = decode(m.data(), m.size());
-        const auto* user = r.message ? std::get_if<UserMessage>(&*r.message) : nullptr;
-        if (!user || user->payload.empty() || user->payload[0] != 0) continue;
-        msgpack::zone zone;
-        std::size_t offset = 1;
-        auto object = hearsay::gossip::mp::unpack_one(zone, user->payload.data(), user->payload.size(), offset);
-        REQUIRE(object);
-        REQUIRE(hearsay::gossip::mp::StructReader(*object).u64("LTime", sent_ltime, UINT64_MAX));
-      }
-    }
-  }
-  CHECK(sent_ltime == 501);
 }
 
 TEST_CASE("accusations about ourselves are refuted with a higher incarnation", "[unit]") {
@@ -594,8 +446,10 @@ TEST_CASE("messages naming an address we cannot send to are dropped and counted"
   q.timeout = std::chrono::seconds(1);
   q.name = "_serf_list-keys";
   const Bytes query = encode(UserMessage{encode_serf_query(q)});
+  Serf h1_serf(h1, 1);
   h1.receive_packet(from, query.data(), query.size(), start);
-  CHECK(h1.take_queries().empty());
+  CHECK(h1_serf.take_queries().empty());
+  CHECK(h1_serf.take_packets().empty());
   for (const OutgoingPacket& p : h1.take_packets()) CHECK(p.to.port != 0);
   const Bytes ping = encode(Ping{"h1", 5, Bytes{10, 0, 0}, "x", 7946});
   h1.receive_packet(from, ping.data(), ping.size(), start);

@@ -1,5 +1,5 @@
 // serf's query protocol: the codecs (field names and types as serf 0.9 writes them) and how
-// Membership passes queries on, acks them, delivers key queries once and sends answers.
+// Serf (on a Membership) passes queries on, acks them, delivers key queries once and sends answers.
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -8,6 +8,7 @@
 #include "gossip/framing.h"
 #include "gossip/membership.h"
 #include "gossip/msgpack_io.h"
+#include "gossip/serf.h"
 #include "gossip/serf_query.h"
 
 using namespace hearsay::gossip;
@@ -29,16 +30,23 @@ SerfQuery install_query(std::uint64_t ltime, std::uint32_t id, std::uint32_t fla
   return q;
 }
 
-Membership make_member(const std::string& name) {
+MembershipConfig config_for(const std::string& name) {
   MembershipConfig config;
   config.name = name;
   config.advertise = Address{Bytes{127, 0, 0, 1}, 7946};
-  return Membership(config, 1, Clock::time_point{});
+  return config;
 }
 
-void deliver(Membership& m, const Bytes& serf_message) {
+// One agent's gossip layers: Membership, and Serf as its delegate.
+struct Node {
+  explicit Node(const std::string& name) : membership(config_for(name), 1, Clock::time_point{}) {}
+  Membership membership;
+  Serf serf{membership, 1};
+};
+
+void deliver(Node& m, const Bytes& serf_message) {
   Bytes packet = encode(UserMessage{serf_message});
-  m.receive_packet(Address{Bytes{127, 0, 0, 2}, 7946}, packet.data(), packet.size(), Clock::time_point{});
+  m.membership.receive_packet(Address{Bytes{127, 0, 0, 2}, 7946}, packet.data(), packet.size(), Clock::time_point{});
 }
 
 // The serf messages (user message payloads) in `packets`, compounds opened.
@@ -107,14 +115,15 @@ TEST_CASE("malformed serf queries and answers are refused", "[unit]") {
 }
 
 TEST_CASE("a key query is passed on and delivered once, acked when asked, answered to its asker", "[unit]") {
-  Membership m = make_member("h1");
+  Node m("h1");
   const SerfQuery q = install_query(10, 77, kSerfQueryAck);
   deliver(m, encode_serf_query(q));
-  auto delivered = m.take_queries();
+  auto delivered = m.serf.take_queries();
   REQUIRE(delivered.size() == 1);
   CHECK(delivered[0].name == kInstallKeyQuery);
   // The ack goes straight to the asker's address.
-  auto packets = m.take_packets();
+  CHECK(m.membership.take_packets().empty());  // nothing gossiped before the next round
+  auto packets = m.serf.take_packets();
   REQUIRE(packets.size() == 1);
   CHECK(packets[0].to == (Address{Bytes{127, 0, 0, 9}, 7000}));
   auto ack = decode_serf_query_response(serf_messages(packets).at(0));
@@ -123,39 +132,41 @@ TEST_CASE("a key query is passed on and delivered once, acked when asked, answer
   CHECK(ack->from == "h1");
   CHECK(ack->id == 77);
 
-  m.respond(delivered[0], encode_key_response({true, "", {}, ""}));
-  auto answer = decode_serf_query_response(serf_messages(m.take_packets()).at(0));
+  m.serf.respond(delivered[0], encode_key_response({true, "", {}, ""}));
+  auto answer = decode_serf_query_response(serf_messages(m.serf.take_packets()).at(0));
   REQUIRE(answer);
   CHECK(answer->flags == 0);
   CHECK(answer->ltime == 10);
   CHECK(decode_key_response(answer->payload)->result);
 
   deliver(m, encode_serf_query(q));  // the same query again, by another path
-  CHECK(m.take_queries().empty());
-  CHECK(m.take_packets().empty());
+  CHECK(m.serf.take_queries().empty());
+  CHECK(m.serf.take_packets().empty());
+  CHECK(m.membership.take_packets().empty());
 
-  // (Passing queries on, once, is covered in membership_test.cpp on a simulated cluster.)
+  // (Passing queries on, once, is covered in serf_test.cpp on a simulated cluster.)
 
   // Queries we do not act on are not delivered: serf's ping needs only the ack.
   SerfQuery ping = install_query(11, 78);
   ping.name = "_serf_ping";
   deliver(m, encode_serf_query(ping));
-  CHECK(m.take_queries().empty());
+  CHECK(m.serf.take_queries().empty());
   // A query more than serf's 512 clock values old is ignored, as serf ignores it.
   deliver(m, encode_serf_query(install_query(2000, 1)));
-  CHECK(m.take_queries().size() == 1);
+  CHECK(m.serf.take_queries().size() == 1);
+  CHECK(m.serf.query_clock() == 2000);
   deliver(m, encode_serf_query(install_query(1000, 2)));
-  CHECK(m.take_queries().empty());
+  CHECK(m.serf.take_queries().empty());
 }
 
 TEST_CASE("our queries follow serf's query clock and answers to them are handed over", "[unit]") {
-  Membership m = make_member("h1");
+  Node m("h1");
   PushPull reply;
   reply.nodes.push_back(PushNodeState{"s1", Bytes{127, 0, 0, 2}, 7946, {}, 1, NodeState::alive, kVersions});
   reply.user_state = {2};  // serf's push/pull state
   mp::MapWriter(reply.user_state, 2).uint("LTime", 5).uint("QueryLTime", 900);
-  m.push_pull_reply(reply, Clock::time_point{});
-  const SerfQuery q = m.start_query(kListKeysQuery, {});
+  m.membership.push_pull_reply(reply, Clock::time_point{});
+  const SerfQuery q = m.serf.start_query(kListKeysQuery, {});
   CHECK(q.ltime == 901);  // serf drops queries far behind its clock
   CHECK(q.source_node == "h1");
   CHECK(q.port == 7946);
@@ -163,20 +174,20 @@ TEST_CASE("our queries follow serf's query clock and answers to them are handed 
   // It goes out by gossip to the serf member...
   bool sent = false;
   for (int round = 1; round <= 3; ++round) {
-    m.tick(Clock::time_point{} + round * 200ms);
-    for (const Bytes& message : serf_messages(m.take_packets())) sent |= message == encode_serf_query(q);
+    m.membership.tick(Clock::time_point{} + round * 200ms);
+    for (const Bytes& message : serf_messages(m.membership.take_packets())) sent |= message == encode_serf_query(q);
   }
   CHECK(sent);
   // ...is not news when it comes back, and answers to it are handed over.
   deliver(m, encode_serf_query(q));
-  CHECK(m.take_queries().empty());
+  CHECK(m.serf.take_queries().empty());
   deliver(m, encode_serf_query_response({q.ltime, q.id, "s1", 0, encode_key_response({true, "", {"k"}, "k"})}));
-  auto answers = m.take_query_responses();
+  auto answers = m.serf.take_query_responses();
   REQUIRE(answers.size() == 1);
   CHECK(answers[0].from == "s1");
   // Garbage in the place of an answer is counted and dropped.
-  const auto dropped = m.stats().messages_dropped;
+  const auto dropped = m.serf.stats().messages_dropped;
   deliver(m, Bytes{kSerfQueryResponseType, 0xc1});
-  CHECK(m.take_query_responses().empty());
-  CHECK(m.stats().messages_dropped == dropped + 1);
+  CHECK(m.serf.take_query_responses().empty());
+  CHECK(m.serf.stats().messages_dropped == dropped + 1);
 }

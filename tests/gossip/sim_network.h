@@ -1,4 +1,4 @@
-// A deterministic network for Membership: virtual time, seeded randomness, per-packet latency
+// A deterministic network for Membership and the Serf layered on it: virtual time, seeded randomness, per-packet latency
 // and loss, partitions, killed members, paused (CPU-starved) members and members whose UDP is
 // blocked. Push/pull exchanges and TCP fallback pings travel as two messages with latency; a
 // partition or a dead responder fails them. Nothing here reads the wall clock, so a seed
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "gossip/membership.h"
+#include "gossip/serf.h"
 #include "sim_events.h"
 
 namespace hearsay::gossip::sim {
@@ -40,7 +41,9 @@ class Network {
       c.name = "n" + std::to_string(i);
       names_.push_back(c.name);
       c.advertise = address_of(i);
-      nodes_.push_back(Node{std::make_unique<Membership>(c, options.seed * 7919 + i, now())});
+      auto membership = std::make_unique<Membership>(c, options.seed * 7919 + i, now());
+      auto serf = std::make_unique<Serf>(*membership, options.seed * 7919 + i);
+      nodes_.push_back(Node{std::move(membership), std::move(serf)});
       addresses_.push_back(c.advertise);
       wake(i);
     }
@@ -60,6 +63,7 @@ class Network {
   }
   Clock::time_point now() const { return events_.now(); }
   Membership& node(std::size_t i) { return *nodes_[i].membership; }
+  Serf& serf(std::size_t i) { return *nodes_[i].serf; }
   std::size_t size() const { return nodes_.size(); }
 
   // Node i joins through node `via` after `delay`.
@@ -81,12 +85,12 @@ class Network {
   // Node i's datagrams are lost both ways (a firewall that lets only TCP through).
   void block_udp(std::size_t i, bool blocked = true) { nodes_[i].udp_blocked = blocked; }
   void leave(std::size_t i) {
-    node(i).leave(now());
+    serf(i).leave(now());  // serf's leave intent, then the member's departure
     flush(i);
   }
-  // Node `at` forces failed node `victim` out; returns Membership's error text.
+  // Node `at` forces failed node `victim` out; returns Serf's error text.
   std::string force_leave(std::size_t at, std::size_t victim) {
-    std::string error = node(at).force_leave(names_[victim], now());
+    std::string error = serf(at).force_leave(names_[victim], now());
     flush(at);
     return error;
   }
@@ -120,6 +124,7 @@ class Network {
 
   struct Node {
     std::unique_ptr<Membership> membership;
+    std::unique_ptr<Serf> serf;  // membership's delegate: declared after it, destroyed before it
     bool killed = false;
     bool udp_blocked = false;
     Clock::time_point paused_until{};
@@ -179,7 +184,11 @@ class Network {
   // Delivers whatever node i wants to send, then re-arms its timer.
   void flush(std::size_t i) {
     Membership& m = node(i);
-    for (OutgoingPacket& p : m.take_packets()) {
+    std::vector<OutgoingPacket> packets = serf(i).take_packets();  // answers to serf queries
+    for (OutgoingPacket& p : m.take_packets()) packets.push_back(std::move(p));
+    (void)serf(i).take_queries();  // an agent's business: none answers here
+    (void)serf(i).take_query_responses();
+    for (OutgoingPacket& p : packets) {
       ++packets_sent_;
       const auto to = index_of(p.to);
       if (!to) continue;
@@ -209,7 +218,7 @@ class Network {
             PushPull reply = node(j).handle_push_pull(request, now());
             return [this, i, reply = std::move(reply)] { node(i).push_pull_reply(reply, now()); };
           },
-          [this, i, j] { node(i).push_pull_failed(addresses_[j]); });
+          [] {});  // a failed push/pull needs no report
     }
     // TCP fallback pings. A paused member answers only once it runs again (too late, as a
     // stalled process would be).
