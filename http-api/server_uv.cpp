@@ -42,6 +42,9 @@ std::string serialize(const Response& res, bool close_after) {
 // pauses. A body is not held here: the parser takes it as it comes, up to its own limits.
 constexpr std::size_t kMaxBufferedInput = 64 * 1024;
 
+// How long a request in flight may still be answered after its client closed its side.
+constexpr std::uint64_t kHalfClosedGraceMs = 1000;
+
 // What a refused connection is told (Consul's text), if its socket takes it without waiting.
 const std::string& too_many_connections() {
   static const std::string text = serialize(
@@ -210,6 +213,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (!closed_ && peer_eof_ && !in_flight_ && input_.empty()) close_when_flushed();
   }
 
+  void close_in(std::uint64_t ms) {
+    if (closed_) return;
+    uv_timer_start(&timer_, [](uv_timer_t* t) { static_cast<Connection*>(t->data)->close(); }, ms, 0);
+  }
+
   void arm_idle_timer() {
     if (closed_) return;
     auto ms = static_cast<std::uint64_t>(server_.config_.idle_timeout.count());
@@ -234,6 +242,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
           c->close();  // a reset or error: nothing more can be written either
         } else if (!c->in_flight_) {
           c->process();  // answer what arrived before the EOF; it closes once all is answered
+        } else {
+          // The client closed its side with a request in flight: an answer due at once (a write
+          // waiting for its commit) still goes out, but a parked blocking query would hold the
+          // connection, and its place under the per-client cap, for up to its whole wait. Go's
+          // server (so Consul's) cancels the request when the client's side closes.
+          c->close_in(kHalfClosedGraceMs);
         }
         return;
       }

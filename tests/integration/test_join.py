@@ -20,14 +20,16 @@ def members_alive(agent):
     return {m["Name"] for m in json.loads(body) if m["Status"] == 1}
 
 
-def start_together(first, others):
-    """The others are launched first, the first a moment later: some try before it listens."""
-    for a in others:
+def start_together(first, others, early=4):
+    """`early` of the others are launched before the first, the rest as soon as it answers: all
+    eight start within a second or so, and some try to join before the first listens."""
+    for a in others[:early]:
         a.launch()
-    time.sleep(0.05)
     first.launch()
     wait_until(lambda: first.proc.poll() is None and first.get("/v1/agent/self")[0] == 200, timeout=10,
                what="the first agent to answer")
+    for a in others[early:]:
+        a.launch()
 
 
 def join_or_exit(_):
@@ -58,6 +60,10 @@ def join_or_exit(_):
                 log = a.log()
                 assert "could not join any" in log and seed in log, f"{a.name}: no message naming {seed}:\n{log[-2000:]}"
         assert any(v != "joined" for v in outcome.values()), "no agent tried before the first listened: not tested"
+        assert any(v == "joined" for v in outcome.values()), "no agent joined at all"
+        for a in others:  # those that joined stay in the cluster
+            if outcome[a.name] == "joined":
+                assert a.proc.poll() is None, f"{a.name} joined, then exited {a.proc.poll()}"
     finally:
         for a in everyone:
             a.cleanup()

@@ -222,6 +222,41 @@ def per_client_cap(agent):
     served_again(agent, ATTACKER)
 
 
+# ---- 3b. One client holding 3,000 blocking queries (issue 14: it took every descriptor)
+
+def blocking_query_hoarder(agent):
+    raise_own_fd_limit()
+    _, headers = agent.get_json("/v1/catalog/services")
+    index = headers.get("X-Consul-Index", "1")
+    request = f"GET /v1/catalog/services?index={index}&wait=60s HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    before = settle_rss(agent, 3)
+    refused_before = metric(agent, "hearsay.limits.http.refused_per_client")
+    held = []
+    try:
+        deadline = time.monotonic() + 20
+        for _ in range(3000):
+            if time.monotonic() > deadline:
+                break
+            try:
+                s = connect(agent.http_port, "127.0.0.6")
+                s.sendall(request)
+                held.append(s)
+            except OSError:
+                pass
+        http_answers(agent)
+        dns_tcp_answers(agent)
+        during = rss_mib(agent)
+        assert_alive(agent, "3,000 blocking queries from one client")
+    finally:
+        close_all(held)
+    served_again(agent, "127.0.0.6", timeout=3.0)  # closed clients free their places within ~1 s
+    after = settle_rss(agent)
+    refused = metric(agent, "hearsay.limits.http.refused_per_client") - refused_before
+    print(f"  RSS {before:.1f} MiB before, {during:.1f} MiB holding, {after:.1f} MiB after; {refused:.0f} refused")
+    assert refused >= 2700, f"only {refused} of 3,000 refused"
+    assert after - before < 4, f"RSS stayed at {after:.1f} MiB after the hoarder closed (was {before:.1f})"
+
+
 # ---- 4. Half-open floods: silent connections, partial headers, half-closed requests
 
 def half_open_floods(agent):
@@ -345,6 +380,7 @@ def main():
         results.run("every listener survives clients that close without reading (SIGPIPE)", closes_without_reading, agent)
         results.run("pipelining non-readers: RSS bounded, returned after close", pipelining_non_readers, agent)
         results.run("the 201st connection from one address is refused; 127.0.0.2 is served", per_client_cap, agent)
+        results.run("3,000 blocking queries from one client: capped, memory returned", blocking_query_hoarder, agent)
         results.run("half-open floods on every listener", half_open_floods, agent)
         results.run("slow readers of large answers", slow_readers, agent)
         results.run("huge headers and bodies are refused with 431/413", huge_headers_and_bodies, agent)
