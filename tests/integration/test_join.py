@@ -77,9 +77,20 @@ def retry_join_converges(_):
     try:
         start_together(first, others)
         names = {a.name for a in everyone}
+        # Usually ~12 s. Under CPU contention one member has been seen to miss another's alive
+        # broadcast; the next push/pull (30 s) repairs that, hence the bound.
+        deadline = time.monotonic() + 40
         for a in everyone:
-            wait_until(lambda a=a: a.proc.poll() is None and members_alive(a) >= names, timeout=25,
-                       what=f"{a.name} to see all 8 members")
+            wait_until(lambda a=a: a.proc.poll() is None and members_alive(a) >= names,
+                       timeout=max(1.0, deadline - time.monotonic()), what=f"{a.name} to see all 8 members")
+    except BaseException:
+        for a in everyone:
+            try:
+                print(f"  {a.name}: exit {a.proc.poll()}, sees {sorted(members_alive(a))}")
+            except OSError as e:
+                print(f"  {a.name}: exit {a.proc.poll()}, {e}")
+        print("---- r1 log ----\n" + others[0].log()[-3000:])
+        raise
     finally:
         for a in everyone:
             a.cleanup()
