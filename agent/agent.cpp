@@ -64,7 +64,7 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
   local_ = std::make_unique<LocalState>(catalog_, *store_, std::move(runner), config_, node_id_, advertise_);
   blocking_ = std::make_unique<http::BlockingQueries>(&loop_);
   api_ = std::make_unique<http::Api>(http::ApiContext{catalog_, *this, *blocking_, config_.datacenter, config_.node_name});
- {
+  {
     ConnectionLimitsConfig lc;
     const std::uint64_t descriptors = open_files_limit();
     lc.max_total = config_.limits.max_connections ? config_.limits.max_connections : default_max_connections(descriptors);
@@ -372,7 +372,9 @@ std::shared_ptr<void> Agent::admit_connection(Listener listener, const sockaddr_
     // What the throttle holds back is reported when its interval is over.
     if (!shutting_down_ && !uv_is_active(as_handle(&limits_log_timer_))) {
       const auto ms = static_cast<std::uint64_t>(limits_->config().log_interval.count());
-      uv_timer_start(&limits_log_timer_, [](uv_timer_t* t) { static_cast<Agent*>(t->data)->log_refusals(); }, ms, 0);
+      const int rc = uv_timer_start(&limits_log_timer_, [](uv_timer_t* t) { static_cast<Agent*>(t->data)->log_refusals(); },
+                                    ms, 0);
+      if (rc != 0) spdlog::warn("connection limits: uv_timer_start: {}", uv_strerror(rc));
     }
   }
   return ticket;
