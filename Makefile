@@ -4,17 +4,19 @@ JOBS ?= $(shell nproc)
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
 FUZZ_DIR ?= build-fuzz
+RELEASE_DIR ?= build-release
 FUZZ_SECONDS ?= 60
 
-.PHONY: all build deps run check check-fast check-asan fuzz bench clean
+.PHONY: all build deps run check check-fast check-asan check-release fuzz bench clean
 
 all: build
 
 deps:
 	@bash packaging/install-deps.sh
 
+# Our own builds treat warnings as errors (HEARSAY_WERROR is off for everyone else).
 $(BUILD_DIR)/CMakeCache.txt: | deps
-	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEARSAY_WERROR=ON
 
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS)
@@ -24,18 +26,27 @@ run: build
 	$(BUILD_DIR)/agent/agent -dev
 
 # The whole suite: unit, simulator and integration tests on the normal build, then the unit
-# tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
-check: check-fast check-asan
+# tests again under AddressSanitizer + UndefinedBehaviorSanitizer, then a plain Release agent
+# (what `cmake -DCMAKE_BUILD_TYPE=Release` gives a user: -O3, no -Werror) so it keeps building.
+check: check-fast check-asan check-release
 
 check-fast: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300 -j $(JOBS)
 
 $(ASAN_DIR)/CMakeCache.txt: | deps
-	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHEARSAY_SANITIZE=ON -DHEARSAY_UNIT_ONLY=ON
+	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHEARSAY_SANITIZE=ON -DHEARSAY_UNIT_ONLY=ON \
+	  -DHEARSAY_WERROR=ON
 
 check-asan: deps $(ASAN_DIR)/CMakeCache.txt
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	cd $(ASAN_DIR) && ctest --output-on-failure --timeout 300 -j $(JOBS) -L 'unit|fuzz'
+
+# The agent alone (no tests): the step that catches -O3-only warnings and Release-only breakage.
+$(RELEASE_DIR)/CMakeCache.txt: | deps
+	cmake -S . -B $(RELEASE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DHEARSAY_WERROR=OFF
+
+check-release: deps $(RELEASE_DIR)/CMakeCache.txt
+	cmake --build $(RELEASE_DIR) -j $(JOBS) --target agent
 
 # libFuzzer + ASan + UBSan on every fuzz target, each for FUZZ_SECONDS.
 fuzz: deps
@@ -49,4 +60,4 @@ bench: build
 	bash bench/http.sh
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR) $(RELEASE_DIR)

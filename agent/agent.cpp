@@ -14,6 +14,7 @@
 
 #include "agent/identity.h"
 #include "agent/keyring_file.h"
+#include "agent/process_setup.h"
 #include "agent/startup_pages.h"
 #include "gossip/serf_tags.h"
 
@@ -63,7 +64,19 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
   local_ = std::make_unique<LocalState>(catalog_, *store_, std::move(runner), config_, node_id_, advertise_);
   blocking_ = std::make_unique<http::BlockingQueries>(&loop_);
   api_ = std::make_unique<http::Api>(http::ApiContext{catalog_, *this, *blocking_, config_.datacenter, config_.node_name});
+  {
+    ConnectionLimitsConfig lc;
+    const std::uint64_t descriptors = open_files_limit();
+    lc.max_total = config_.limits.max_connections ? config_.limits.max_connections : default_max_connections(descriptors);
+    lc.per_client[static_cast<std::size_t>(Listener::http)] = config_.limits.http_max_conns_per_client;
+    lc.per_client[static_cast<std::size_t>(Listener::dns)] = config_.limits.dns_max_conns_per_client;
+    lc.per_client[static_cast<std::size_t>(Listener::gossip)] = config_.limits.serf_max_conns_per_client;
+    limits_ = std::make_unique<ConnectionLimits>(lc);
+    spdlog::info("connection limits: {} in total (descriptor limit {}), per client address: http {}, dns {}, gossip {}",
+                 lc.max_total, descriptors, lc.per_client[0], lc.per_client[1], lc.per_client[2]);
+  }
   http::ServerConfig server_config;
+  server_config.admit = [this](const sockaddr_storage& peer) { return admit_connection(Listener::http, peer); };
   http_server_ = std::make_unique<http::Server>(&loop_, server_config, [this](http::Request req, http::Responder res) {
     api_->handle(std::move(req), std::move(res));
   });
@@ -77,6 +90,7 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
     for (const auto& r : config_.recursors) recursors.push_back(*dns::parse_recursor(r));  // validated
     dns_server_ = std::make_unique<dns::Server>(&loop_, *dns_resolver_, config_.dns_serve, std::move(recursors),
                                                 config_.recursor_timeout);
+    dns_server_->set_admission([this](const sockaddr_storage& peer) { return admit_connection(Listener::dns, peer); });
   }
 
   {
@@ -97,6 +111,7 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
     serf_ = std::make_unique<gossip::Serf>(*membership_, std::random_device{}());
     gossip_ = std::make_unique<gossip::Transport>(
         &loop_, *membership_, [this](const gossip::MemberEvent& e) { on_member_event(e); }, &keyring_);
+    gossip_->set_admission([this](const sockaddr_storage& peer) { return admit_connection(Listener::gossip, peer); });
 
     // The catalog rides on the same sockets, to hearsay peers only.
     gossip::ReplicationConfig rc;
@@ -125,6 +140,8 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
     });
   }
 
+  check_uv(uv_timer_init(&loop_, &limits_log_timer_), "uv_timer_init");
+  limits_log_timer_.data = this;
   check_uv(uv_timer_init(&loop_, &keyring_timer_), "uv_timer_init");
   keyring_timer_.data = this;
   check_uv(uv_idle_init(&loop_, &flush_idle_), "uv_idle_init");
@@ -228,12 +245,7 @@ bool Agent::start_gossip() {
     spdlog::critical("cannot listen for gossip on {}:{}: {}", bind, config_.serf_lan_port, uv_strerror(rc));
     return false;
   }
-  std::vector<gossip::Address> seeds;
-  for (const auto& j : config_.join) seeds.push_back(*gossip::parse_address(j, 8301));  // validated
-  if (!seeds.empty()) {
-    membership_->join(seeds);
-    gossip_->flush();
-  }
+  start_join();
   spdlog::info("gossip on {}:{}{}", bind, config_.serf_lan_port, keyring_.enabled() ? ", encrypted" : "");
   uv_timer_init(&loop_, &retry_join_timer_);
   retry_join_timer_.data = this;
@@ -242,6 +254,35 @@ bool Agent::start_gossip() {
     retry_join();
   }
   return true;
+}
+
+void Agent::start_join() {
+  if (config_.join.empty()) return;
+  // Consul and serf fail the start when -join reaches no address (-retry-join is the flag
+  // that retries): an agent left alone would otherwise serve a one-node cluster for good.
+  // Joined = the push/pull with at least one address succeeded.
+  struct Outcome {
+    std::size_t pending = 0;
+    bool joined = false;
+    std::vector<std::string> errors;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  outcome->pending = config_.join.size();
+  for (const std::string& address : config_.join) {
+    auto seed = gossip::parse_address(address, 8301);  // validated
+    gossip_->join(*seed, [this, outcome, address](const std::string& error) {
+      if (error.empty()) outcome->joined = true;
+      else outcome->errors.push_back(address + ": " + error);
+      if (--outcome->pending != 0 || outcome->joined || shutting_down_) return;
+      std::string all;
+      for (const std::string& e : outcome->errors) all += (all.empty() ? "" : "; ") + e;
+      spdlog::critical("-join: could not join any of the {} address(es) ({}); exiting (use -retry-join to retry)",
+                       config_.join.size(), all);
+      exit_code_ = 1;
+      shutdown();
+    });
+  }
+  gossip_->flush();
 }
 
 void Agent::retry_join() {
@@ -327,9 +368,34 @@ void Agent::return_memory_after_bulk_work(std::size_t keys_committed) {
   constexpr std::size_t kBulkKeys = 10000;
   constexpr std::uint64_t kBulkStreamBytes = 4 << 20;
   const std::uint64_t streamed = gossip_ ? gossip_->stats().stream_bytes_out + gossip_->stats().stream_bytes_in : 0;
-  if (keys_committed < kBulkKeys && streamed - stream_bytes_at_trim_ < kBulkStreamBytes) return;
+  // The same after a burst of connections has closed (a flood, a crowd of blocking queries):
+  // their buffers are freed, but glibc keeps the pages unless asked.
+  constexpr std::size_t kBurstConnections = 32;
+  const bool burst_over = limits_ && limits_->peak_open() >= kBurstConnections &&
+                          limits_->open_total() <= limits_->peak_open() / 4;
+  if (keys_committed < kBulkKeys && streamed - stream_bytes_at_trim_ < kBulkStreamBytes && !burst_over) return;
   stream_bytes_at_trim_ = streamed;
+  if (limits_) limits_->reset_peak();
   malloc_trim(0);
+}
+
+std::shared_ptr<void> Agent::admit_connection(Listener listener, const sockaddr_storage& peer) {
+  std::shared_ptr<void> ticket = limits_->admit(listener, peer);
+  if (!ticket) {
+    log_refusals();
+    // What the throttle holds back is reported when its interval is over.
+    if (!shutting_down_ && !uv_is_active(as_handle(&limits_log_timer_))) {
+      const auto ms = static_cast<std::uint64_t>(limits_->config().log_interval.count());
+      const int rc = uv_timer_start(&limits_log_timer_, [](uv_timer_t* t) { static_cast<Agent*>(t->data)->log_refusals(); },
+                                    ms, 0);
+      if (rc != 0) spdlog::warn("connection limits: uv_timer_start: {}", uv_strerror(rc));
+    }
+  }
+  return ticket;
+}
+
+void Agent::log_refusals() {
+  for (const std::string& line : limits_->take_log_lines(ConnectionLimits::Clock::now())) spdlog::warn("{}", line);
 }
 
 void Agent::after_commit(std::function<void(bool)> done) {
@@ -348,6 +414,7 @@ void Agent::shutdown() {
   scheduler_->stop_all([] {});
   for (uv_handle_t* h : {as_handle(&flush_idle_), as_handle(&flush_check_), as_handle(&reap_timer_),
                          as_handle(&retry_join_timer_), as_handle(&settle_timer_), as_handle(&keyring_timer_),
+                         as_handle(&limits_log_timer_),
                          as_handle(&sigint_), as_handle(&sigterm_)}) {
     if (h->loop == &loop_ && !uv_is_closing(h)) uv_close(h, nullptr);
   }
@@ -539,7 +606,23 @@ std::vector<std::pair<std::string, double>> Agent::metrics() const {
   add("hearsay.replication.records_invalid", c.records_invalid);
   add("hearsay.replication.records_waiting", c.records_waiting);
   add("hearsay.replication.conflicts_lost", c.conflicts_lost);
+  const http::ServerStats& h = http_server_->stats();
+  add("hearsay.http.connections_accepted", h.connections_accepted);
+  add("hearsay.http.connections_refused", h.connections_refused);
+  add("hearsay.http.output_pauses", h.output_pauses);
+  add("hearsay.http.parse_errors", h.parse_errors);
+  add("hearsay.http.callback_errors", h.callback_errors);
+  for (Listener l : {Listener::http, Listener::dns, Listener::gossip}) {
+    const ListenerLimitStats& ls = limits_->stats(l);
+    const std::string prefix = std::string("hearsay.limits.") + listener_name(l) + ".";
+    out.emplace_back(prefix + "connections_open", static_cast<double>(ls.open));
+    out.emplace_back(prefix + "refused_per_client", static_cast<double>(ls.refused_per_client));
+    out.emplace_back(prefix + "refused_total", static_cast<double>(ls.refused_total));
+  }
+  add("hearsay.gossip.streams_refused", t.streams_refused);
   if (dns_server_) {
+    add("hearsay.dns.tcp_refused", dns_server_->tcp_refused());
+    add("hearsay.dns.tcp_output_pauses", dns_server_->tcp_output_pauses());
     const dns::DnsStats& d = dns_server_->stats();
     add("hearsay.dns.queries", d.queries);
     add("hearsay.dns.dropped", d.dropped);

@@ -14,6 +14,7 @@
 #include "agent/cluster_keyring.h"
 #include "agent/checks/scheduler.h"
 #include "agent/config.h"
+#include "agent/connection_limits.h"
 #include "agent/local_state.h"
 #include "agent/retry_join.h"
 #include "catalog/catalog.h"
@@ -65,10 +66,13 @@ class Agent final : public http::AgentOps {
   void flush();
   void undo_failed_commit();
   void return_memory_after_bulk_work(std::size_t keys_committed);
+  std::shared_ptr<void> admit_connection(Listener listener, const sockaddr_storage& peer);
+  void log_refusals();
   void shutdown();
   bool start_dns();
   bool start_gossip();
   void retry_join();  // one -retry-join attempt, then a check after the backoff
+  void start_join();  // -join: push/pull with every address; exits when none of them answers
   void on_member_event(const gossip::MemberEvent& event);
   std::string apply_keyring_change(http::KeyringOp op, const gossip::Bytes& key);  // durable; "" or why not
   void arm_keyring_timer();
@@ -84,6 +88,10 @@ class Agent final : public http::AgentOps {
   std::unique_ptr<LocalState> local_;
   std::unique_ptr<http::BlockingQueries> blocking_;
   std::unique_ptr<http::Api> api_;
+  // Before the listeners: the connections hold tickets into it (they would outlive it safely,
+  // but the order keeps the counts meaningful to the end).
+  std::unique_ptr<ConnectionLimits> limits_;
+  uv_timer_t limits_log_timer_{};  // reports refusals the throttle held back
   std::unique_ptr<http::Server> http_server_;
   std::unique_ptr<dns::Resolver> dns_resolver_;
   std::unique_ptr<dns::Server> dns_server_;  // null when -dns-port is -1

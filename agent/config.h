@@ -19,6 +19,16 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Connection limits for the TCP listeners (connection_limits.h). Consul's `limits` block;
+// only http_max_conns_per_client is Consul's, the others are hearsay's.
+struct LimitsConfig {
+  std::size_t http_max_conns_per_client = 200;   // Consul's default; 0: no cap
+  std::size_t dns_max_conns_per_client = 100;    // DNS over TCP; 0: no cap
+  std::size_t serf_max_conns_per_client = 128;   // incoming gossip streams; 0: no cap
+  // All listeners together; 0: from RLIMIT_NOFILE (default_max_connections).
+  std::size_t max_connections = 0;
+};
+
 struct AgentConfig {
   std::string node_name;    // default: host name
   std::string node_id;      // UUID; default: generated once and kept in the data dir
@@ -64,6 +74,7 @@ struct AgentConfig {
   bool leave_on_terminate = true;
   bool skip_leave_on_interrupt = false;
   std::chrono::milliseconds recursor_timeout{std::chrono::seconds(2)};
+  LimitsConfig limits;
 };
 
 void validate(const AgentConfig& config);  // throws ConfigError

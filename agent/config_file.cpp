@@ -140,6 +140,26 @@ class FileReader {
     }
   }
 
+  // limits: connection caps (config.h LimitsConfig); Consul's rate and RPC limits are ignored.
+  void apply_limits(const rapidjson::Value& v) {
+    if (!v.IsObject()) fail("limits", "must be an object");
+    static const std::set<std::string> ignored = {"rpc_max_conns_per_client", "rpc_rate", "rpc_max_burst",
+                                                  "https_handshake_timeout", "rpc_handshake_timeout",
+                                                  "rpc_client_timeout", "kv_max_value_size",
+                                                  "txn_max_req_len", "request_limits"};
+    for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+      const std::string name(it->name.GetString());
+      const std::string key = "limits." + name;
+      LimitsConfig& l = config_.limits;
+      if (name == "http_max_conns_per_client") l.http_max_conns_per_client = uint_of(key, it->value);
+      else if (name == "dns_max_conns_per_client") l.dns_max_conns_per_client = uint_of(key, it->value);
+      else if (name == "serf_max_conns_per_client") l.serf_max_conns_per_client = uint_of(key, it->value);
+      else if (name == "max_connections") l.max_connections = uint_of(key, it->value);
+      else if (ignored.count(name)) spdlog::warn("{}: {} is not used by hearsay; ignored", source_, key);
+      else fail(key, "unknown config key");
+    }
+  }
+
   void apply_key(const std::string& key, const rapidjson::Value& v) {
     if (key == "node_name") config_.node_name = string_of(key, v);
     else if (key == "node_id") config_.node_id = string_of(key, v);
@@ -187,6 +207,8 @@ class FileReader {
       config_.recursors.push_back(string_of(key, v));
     } else if (key == "dns_config") {
       apply_dns_config(v);
+    } else if (key == "limits") {
+      apply_limits(v);
     } else if (key == "node_meta") {
       if (!v.IsObject()) fail(key, "must be an object of strings");
       for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {

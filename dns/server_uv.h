@@ -34,6 +34,16 @@ class Server {
 
   const DnsStats& stats() const { return stats_; }
 
+  // Asked once per TCP connection with the client's address: a ticket the connection keeps
+  // until it closes, or null to refuse (close) it. Unset: every connection is admitted.
+  using Admission = std::function<std::shared_ptr<void>(const sockaddr_storage& peer)>;
+  void set_admission(Admission admit) { admit_ = std::move(admit); }
+  // TCP connections refused by the admission check, and reads paused because the client did
+  // not take its answers.
+  std::uint64_t tcp_refused() const { return tcp_refused_; }
+  std::uint64_t tcp_output_pauses() const { return tcp_output_pauses_; }
+  std::size_t tcp_connection_count() const { return connections_.size(); }
+
  private:
   class TcpConnection;
   QueryOutcome answer(const std::uint8_t* data, std::size_t size, bool tcp);
@@ -52,6 +62,11 @@ class Server {
   bool tcp_open_ = false;
   int port_ = 0;
   std::set<std::shared_ptr<TcpConnection>> connections_;
+  Admission admit_;
+  std::uint64_t tcp_refused_ = 0, tcp_output_pauses_ = 0;
+  // Every TCP read lands here and is copied out at once (libuv's alloc and read run back to
+  // back on the loop thread): no 16 KiB buffer per idle connection.
+  std::vector<char> tcp_read_buffer_ = std::vector<char>(16384);
   DnsStats stats_;
   std::unique_ptr<Forwarder> forwarder_;
   AnswerCache cache_;

@@ -103,10 +103,13 @@ Bytes make_compound(const std::vector<Bytes>& parts) {
 
 Bytes add_crc(const Bytes& packet) {
   const std::uint32_t crc = crc32_of(packet.data(), packet.size());
-  Bytes out(5 + packet.size());
-  out[0] = static_cast<std::uint8_t>(MessageType::has_crc);
-  for (int i = 0; i < 4; ++i) out[1 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(crc >> (24 - 8 * i));
-  std::copy(packet.begin(), packet.end(), out.begin() + 5);
+  // Appended, not written by index into a vector sized 5 + size: that sum can wrap (GCC's
+  // -Wnull-dereference at -O3 says so), and then the writes would run past an empty vector.
+  Bytes out;
+  out.reserve(5 + packet.size());
+  out.push_back(static_cast<std::uint8_t>(MessageType::has_crc));
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(crc >> (24 - 8 * i)));
+  out.insert(out.end(), packet.begin(), packet.end());
   return out;
 }
 

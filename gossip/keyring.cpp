@@ -3,6 +3,8 @@
 // (a few packets a second per member) make the syscall's cost irrelevant.
 #include "gossip/keyring.h"
 
+#include <cstdint>
+
 #include <mbedtls/base64.h>
 #include <mbedtls/gcm.h>
 #include <sys/random.h>
@@ -127,13 +129,20 @@ std::string Keyring::remove(const Bytes& key) {
 }
 
 Bytes Keyring::seal(const std::uint8_t* plain, std::size_t size, const Bytes& aad) const {
-  Bytes out(kEncryptionOverhead + size);
-  out[0] = kEncryptionVersion;
+  // No key, or a size whose overhead would wrap (GCC's -Wnull-dereference at -O3 pointed at
+  // the write into a vector of kEncryptionOverhead + size bytes): nothing to seal with or into.
+  if (keys_.empty() || size > SIZE_MAX - kEncryptionOverhead) return {};
+  Bytes out;
+  out.reserve(kEncryptionOverhead + size);
+  out.push_back(kEncryptionVersion);
+  out.resize(kEncryptionOverhead + size);  // nonce, ciphertext and tag are written below
   std::uint8_t* nonce = out.data() + 1;
   random_bytes(nonce, kNonceSize);
   std::uint8_t* cipher = nonce + kNonceSize;
-  mbedtls_gcm_crypt_and_tag(&keys_.front()->gcm, MBEDTLS_GCM_ENCRYPT, size, nonce, kNonceSize, aad.data(),
-                            aad.size(), plain, cipher, kTagSize, cipher + size);
+  if (mbedtls_gcm_crypt_and_tag(&keys_.front()->gcm, MBEDTLS_GCM_ENCRYPT, size, nonce, kNonceSize, aad.data(),
+                                aad.size(), plain, cipher, kTagSize, cipher + size) != 0) {
+    return {};
+  }
   return out;
 }
 
@@ -161,6 +170,7 @@ Bytes Keyring::seal_stream(const Bytes& plain) const {
                static_cast<std::uint8_t>(sealed_size >> 16), static_cast<std::uint8_t>(sealed_size >> 8),
                static_cast<std::uint8_t>(sealed_size)};
   Bytes sealed = seal(plain.data(), plain.size(), header);
+  if (sealed.empty()) return {};
   header.insert(header.end(), sealed.begin(), sealed.end());
   return header;
 }

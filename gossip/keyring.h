@@ -47,12 +47,14 @@ class Keyring {
   std::string use(const Bytes& key);        // make an installed key primary
   std::string remove(const Bytes& key);     // the primary key cannot be removed
 
-  // UDP: the datagram is version|nonce|ciphertext|tag, with no additional data.
+  // UDP: the datagram is version|nonce|ciphertext|tag, with no additional data. Empty when
+  // there is no key or encryption failed: the caller drops the message.
   Bytes seal(const std::uint8_t* plain, std::size_t size, const Bytes& aad = {}) const;
   // Tries each key; nullopt when no key authenticates the packet (or it is malformed).
   std::optional<Bytes> open(const std::uint8_t* sealed, std::size_t size, const Bytes& aad = {}) const;
 
   // TCP: 0x0a | length (u32 BE) | sealed payload, the 5 header bytes being the additional data.
+  // Empty as seal() is.
   Bytes seal_stream(const Bytes& plain) const;
 
  private:

@@ -109,12 +109,14 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
     if (rc != 0) fail(uv_strerror(rc));
   }
 
+  void hold(std::shared_ptr<void> ticket) { ticket_ = std::move(ticket); }
+
   void start_reading() {
-    uv_read_start(
+    int rc = uv_read_start(
         reinterpret_cast<uv_stream_t*>(&tcp_),
         [](uv_handle_t* h, std::size_t, uv_buf_t* b) {
-          auto* s = static_cast<Stream*>(h->data);
-          *b = uv_buf_init(s->chunk_, sizeof(s->chunk_));
+          std::vector<char>& shared = static_cast<Stream*>(h->data)->t_.stream_read_buffer_;
+          *b = uv_buf_init(shared.data(), static_cast<unsigned>(shared.size()));
         },
         [](uv_stream_t* h, ssize_t n, const uv_buf_t* b) {
           auto* s = static_cast<Stream*>(h->data);
@@ -125,6 +127,7 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
           if (s->input_.size() > kMaxStreamBytes) return s->fail("stream too large");
           s->try_parse();
         });
+    if (rc != 0) fail(uv_strerror(rc));
   }
 
   // (Re)arms the stream's one timer: when it fires, the stream fails as timed out.
@@ -212,7 +215,10 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
   }
 
   void write(Bytes data, bool close_after) {
-    if (t_.encrypting()) data = t_.keyring_->seal_stream(data);
+    if (t_.encrypting()) {
+      data = t_.keyring_->seal_stream(data);
+      if (data.empty()) return fail("encryption failed");
+    }
     struct Write {
       uv_write_t req;
       Bytes data;
@@ -276,7 +282,7 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
   uv_connect_t connect_{};
   Bytes request_;
   std::vector<std::uint8_t> input_;
-  char chunk_[65536];
+  std::shared_ptr<void> ticket_;  // an incoming stream's place in the connection limits
   bool done_ = false, closed_ = false;
   bool join_ = false;  // our push/pull that joins a cluster
   bool app_ = false, app_wants_reply_ = false;
@@ -312,8 +318,15 @@ int Transport::listen(const std::string& host, int port) {
     if (uv_accept(server, reinterpret_cast<uv_stream_t*>(stream->tcp())) != 0) return stream->close();
     sockaddr_storage peer{};
     int length = sizeof(peer);
-    if (uv_tcp_getpeername(stream->tcp(), reinterpret_cast<sockaddr*>(&peer), &length) == 0) {
-      stream->set_peer(from_sockaddr(reinterpret_cast<const sockaddr*>(&peer)));
+    if (uv_tcp_getpeername(stream->tcp(), reinterpret_cast<sockaddr*>(&peer), &length) != 0) return stream->close();
+    stream->set_peer(from_sockaddr(reinterpret_cast<const sockaddr*>(&peer)));
+    if (t->admit_) {
+      std::shared_ptr<void> ticket = t->admit_(peer);
+      if (!ticket) {
+        ++t->stats_.streams_refused;
+        return stream->close();
+      }
+      stream->hold(std::move(ticket));
     }
     stream->start_reading();
   });
@@ -385,7 +398,13 @@ void Transport::send_datagram(OutgoingPacket& p) {
   if (!to_sockaddr(p.to, to)) return;
   // Compressed when that makes it smaller, then sealed: serf's order (memberlist-wire.md 3.2).
   if (Bytes packed = compress_message(p.packet); packed.size() < p.packet.size()) p.packet = std::move(packed);
-  if (encrypting()) p.packet = keyring_->seal(p.packet.data(), p.packet.size());
+  if (encrypting()) {
+    p.packet = keyring_->seal(p.packet.data(), p.packet.size());
+    if (p.packet.empty()) {
+      ++stats_.udp_send_failed;  // encryption failed: dropped, as an unsendable datagram
+      return;
+    }
+  }
   uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(p.packet.data()), static_cast<unsigned>(p.packet.size()));
   // Gossip is best effort: a datagram the socket cannot take now is dropped, as UDP would.
   int rc = uv_udp_try_send(&udp_, &buf, 1, reinterpret_cast<const sockaddr*>(&to));

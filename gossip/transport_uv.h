@@ -29,6 +29,7 @@ struct TransportStats {
   std::uint64_t streams_in = 0, streams_out = 0, streams_failed = 0;
   std::uint64_t stream_bytes_in = 0, stream_bytes_out = 0;  // on the wire, as read / once written
   std::uint64_t decrypt_failed = 0;  // packets and streams no key opened (or plaintext when encrypting)
+  std::uint64_t streams_refused = 0;  // incoming streams the admission check turned away
 };
 
 class Transport {
@@ -52,6 +53,11 @@ class Transport {
   // take_query_responses) are handed over after each input. `serf` must outlive the transport.
   using QueryHandler = std::function<void(std::vector<SerfQuery>, std::vector<SerfQueryResponse>)>;
   void attach(Serf& serf, QueryHandler on_queries);
+
+  // Asked once per incoming stream with the peer's address: a ticket the stream keeps until
+  // it closes, or null to refuse (close) it. Unset: every stream is admitted.
+  using Admission = std::function<std::shared_ptr<void>(const sockaddr_storage& peer)>;
+  void set_admission(Admission admit) { admit_ = std::move(admit); }
 
   // Binds UDP and TCP on host:port; 0 or a libuv error code.
   int listen(const std::string& host, int port);
@@ -92,6 +98,10 @@ class Transport {
   bool open_ = false;
   bool reports_pending_ = false;  // a send took an ICMP report's error: the queue needs reading
   std::vector<char> buffer_;
+  // Every stream read lands here and is copied out at once (libuv's alloc and read run back to
+  // back on the loop thread): no 64 KiB buffer per open stream.
+  std::vector<char> stream_read_buffer_ = std::vector<char>(65536);
+  Admission admit_;
   std::set<std::shared_ptr<Stream>> streams_;
   TransportStats stats_;
 };

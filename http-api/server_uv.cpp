@@ -38,8 +38,19 @@ std::string serialize(const Response& res, bool close_after) {
   return out;
 }
 
-// Pipelined bytes kept while a request is in flight, before reading pauses.
-constexpr std::size_t kMaxBufferedInput = 2 * 1024 * 1024;
+// Pipelined bytes kept while a request is in flight (or answers are unread), before reading
+// pauses. A body is not held here: the parser takes it as it comes, up to its own limits.
+constexpr std::size_t kMaxBufferedInput = 64 * 1024;
+
+// How long a request in flight may still be answered after its client closed its side.
+constexpr std::uint64_t kHalfClosedGraceMs = 1000;
+
+// What a refused connection is told (Consul's text), if its socket takes it without waiting.
+const std::string& too_many_connections() {
+  static const std::string text = serialize(
+      Response::text(429, "Your IP is issuing too many concurrent connections, please rate limit your calls\n"), true);
+  return text;
+}
 
 }  // namespace
 
@@ -52,13 +63,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
     tcp_.data = this;
     timer_.data = this;
     if (uv_tcp_init(server_.loop_, &tcp_) != 0) return false;
-    uv_timer_init(server_.loop_, &timer_);
+    if (uv_timer_init(server_.loop_, &timer_) != 0) {
+      // Only the socket handle exists: close it alone; its callback counts for both.
+      closed_ = true;
+      ++handles_closed_;
+      uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_handle_closed);
+      return false;
+    }
     return true;
   }
   uv_tcp_t* tcp() { return &tcp_; }
 
   void begin_reading() {
-    uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), alloc, on_read);
+    if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), alloc, on_read) != 0) return close();
     reading_ = true;
     arm_idle_timer();
   }
@@ -76,6 +93,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
     close_after_ = true;
     if (pending_writes_ == 0) close();
   }
+
+  // Answers whose writes have not completed. Counted here, not with libuv's write queue size:
+  // a write the kernel took at once leaves that queue, but its buffer lives until the write
+  // callback in a later loop turn, and a burst of pipelined requests answered in one turn
+  // held every answer at once (50 such clients: +60 MiB of RSS). Once the kernel's buffer is
+  // full, the callbacks stop and so do the answers.
+  bool output_full() const { return unsent_bytes_ > server_.config_.max_unsent_output; }
+
+  // Refused by the admission check: a 429 if the socket takes it now, then closed.
+  void refuse() {
+    const std::string& text = too_many_connections();
+    uv_buf_t buf = uv_buf_init(const_cast<char*>(text.data()), static_cast<unsigned>(text.size()));
+    (void)uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1);  // best effort: it may not fit
+    close();
+  }
+  void hold(std::shared_ptr<void> ticket) { ticket_ = std::move(ticket); }
+  bool closing() const { return closed_; }
 
   bool connected(std::uint64_t seq) const { return !closed_ && !peer_eof_ && in_flight_ && seq == sequence_; }
 
@@ -102,8 +136,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void write(std::string data) {
     auto* w = new WriteRequest{{}, std::move(data), shared_from_this()};
     ++pending_writes_;
+    unsent_bytes_ += w->data.size();
     uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
     if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, on_written) != 0) {
+      unsent_bytes_ -= w->data.size();
       delete w;
       --pending_writes_;
       close();
@@ -115,13 +151,31 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::unique_ptr<WriteRequest> owned(w);
     Connection& c = *w->keep;
     --c.pending_writes_;
-    if (status != 0 || (c.close_after_ && c.pending_writes_ == 0)) c.close();
+    c.unsent_bytes_ -= w->data.size();
+    if (status != 0 || (c.close_after_ && c.pending_writes_ == 0)) return c.close();
+    // The client is reading again: requests that waited for its answers to drain go on.
+    if (c.paused_for_output_ && !c.output_full() && !c.in_flight_ && !c.processing_) {
+      try {
+        c.process();
+      } catch (const std::exception& e) {
+        ++c.server_.stats_.callback_errors;
+        spdlog::error("http write: {}", e.what());
+        c.close();
+      }
+    }
   }
 
   // Parses buffered input; dispatches at most one request at a time.
   void process() {
     processing_ = true;
+    paused_for_output_ = false;
     while (!closed_ && !in_flight_ && !input_.empty()) {
+      if (output_full()) {
+        // A client that sends and never reads: its next request waits until it reads.
+        paused_for_output_ = true;
+        ++server_.stats_.output_pauses;
+        break;
+      }
       std::size_t n = parser_.feed(input_.data(), input_.size());
       input_.erase(0, n);
       if (parser_.error() != ParseError::none) {
@@ -153,7 +207,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     processing_ = false;
     // Resume reading once the backlog is gone; EOF with nothing in flight ends the connection.
     if (!closed_ && !reading_ && input_.size() < kMaxBufferedInput && !peer_eof_) {
-      uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), alloc, on_read);
+      if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), alloc, on_read) != 0) return close();
       reading_ = true;
     }
     if (!closed_ && peer_eof_ && !in_flight_ && input_.empty()) {
@@ -170,16 +224,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
   }
 
+  void close_in(std::uint64_t ms) {
+    if (closed_) return;
+    uv_timer_start(&timer_, [](uv_timer_t* t) { static_cast<Connection*>(t->data)->close(); }, ms, 0);
+  }
+
   void arm_idle_timer() {
     if (closed_) return;
     auto ms = static_cast<std::uint64_t>(server_.config_.idle_timeout.count());
     uv_timer_start(&timer_, [](uv_timer_t* t) { static_cast<Connection*>(t->data)->close(); }, ms, 0);
   }
 
-  static void alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf) {
-    auto* c = static_cast<Connection*>(handle->data);
-    c->read_buffer_.resize(std::max<std::size_t>(suggested, 64 * 1024));
-    *buf = uv_buf_init(c->read_buffer_.data(), static_cast<unsigned>(c->read_buffer_.size()));
+  static void alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
+    std::string& shared = static_cast<Connection*>(handle->data)->server_.read_buffer_;
+    shared.resize(64 * 1024);
+    *buf = uv_buf_init(shared.data(), static_cast<unsigned>(shared.size()));
   }
 
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
@@ -193,8 +252,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
         if (nread != UV_EOF) {
           c->close();  // a reset or error: nothing more can be written either
         } else if (!c->in_flight_) {
-          c->process();  // answer what arrived before the EOF, then close
-          if (!c->in_flight_) c->close_when_flushed();
+          c->process();  // answer what arrived before the EOF; it closes once all is answered
+        } else {
+          // The client closed its side with a request in flight: an answer due at once (a write
+          // waiting for its commit) still goes out, but a parked blocking query would hold the
+          // connection, and its place under the per-client cap, for up to its whole wait. Go's
+          // server (so Consul's) cancels the request when the client's side closes.
+          c->close_in(kHalfClosedGraceMs);
         }
         return;
       }
@@ -223,10 +287,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   RequestParser parser_;
   uv_tcp_t tcp_{};
   uv_timer_t timer_{};
-  std::string read_buffer_;
   std::string input_;
+  std::shared_ptr<void> ticket_;  // from ServerConfig::admit: our place in the connection limits
   std::uint64_t sequence_ = 0;
   bool in_flight_ = false;
+  bool paused_for_output_ = false;
   bool processing_ = false;
   bool reading_ = false;
   bool close_after_ = false;
@@ -234,6 +299,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closed_ = false;
   int handles_closed_ = 0;
   int pending_writes_ = 0;
+  std::size_t unsent_bytes_ = 0;  // in writes not yet completed (output_full)
 };
 
 void Responder::send(Response response) const {
@@ -278,19 +344,39 @@ void Server::on_connection(uv_stream_t* listener, int status) {
       return;
     }
     auto conn = std::make_shared<Connection>(*server);
-    if (!conn->start()) return;
-    server->connections_.insert(conn);
-    if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(conn->tcp())) != 0 || server->closing_) {
+    server->connections_.insert(conn);  // first: a handle start() opened is freed in its close callback
+    if (!conn->start()) {
+      if (!conn->closing()) server->connections_.erase(conn);  // no handle was opened
+      spdlog::warn("http accept: cannot set up a connection");
+      return;
+    }
+    if (int rc = uv_accept(listener, reinterpret_cast<uv_stream_t*>(conn->tcp())); rc != 0 || server->closing_) {
+      if (rc != 0) spdlog::debug("http accept: {}", uv_strerror(rc));
       conn->close();
       return;
     }
     if (server->connections_.size() > server->config_.max_connections) {
       ++server->stats_.connections_refused;
-      conn->close();
+      conn->refuse();
       return;
     }
+    if (server->config_.admit) {
+      sockaddr_storage peer{};
+      int length = sizeof(peer);
+      if (uv_tcp_getpeername(conn->tcp(), reinterpret_cast<sockaddr*>(&peer), &length) != 0) {
+        conn->close();  // already gone
+        return;
+      }
+      std::shared_ptr<void> ticket = server->config_.admit(peer);
+      if (!ticket) {
+        ++server->stats_.connections_refused;
+        conn->refuse();
+        return;
+      }
+      conn->hold(std::move(ticket));
+    }
     ++server->stats_.connections_accepted;
-    uv_tcp_nodelay(conn->tcp(), 1);
+    if (int rc = uv_tcp_nodelay(conn->tcp(), 1); rc != 0) spdlog::debug("http: TCP_NODELAY: {}", uv_strerror(rc));
     conn->begin_reading();
   } catch (const std::exception& e) {
     ++server->stats_.callback_errors;

@@ -24,11 +24,21 @@ struct ServerConfig {
   // is in flight, so it is not cut).
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(90)};
   std::size_t max_connections = 4096;
+  // Output backpressure: while more than this many bytes of a connection's answers are in
+  // writes not yet completed (the client does not read), its next pipelined request waits
+  // unparsed, so a client that never reads costs about this much (plus the kernel's socket
+  // buffer), not one answer per request it sent.
+  std::size_t max_unsent_output = 64 * 1024;
+  // Asked once per accepted connection with the client's address: a ticket the connection
+  // keeps until it closes, or null to refuse it (answered 429 if the socket takes it at once,
+  // then closed, as Consul's connection limit does). Unset: every connection is admitted.
+  std::function<std::shared_ptr<void>(const sockaddr_storage& peer)> admit;
 };
 
 struct ServerStats {
   std::uint64_t connections_accepted = 0;
-  std::uint64_t connections_refused = 0;  // over max_connections
+  std::uint64_t connections_refused = 0;  // over max_connections, or refused by `admit`
+  std::uint64_t output_pauses = 0;        // parsing stopped because answers were not being read
   std::uint64_t requests = 0;
   std::uint64_t parse_errors = 0;
   std::uint64_t responses_2xx = 0, responses_4xx = 0, responses_5xx = 0;
@@ -82,6 +92,9 @@ class Server {
   bool closing_ = false;
   std::function<void()> on_closed_;
   std::set<std::shared_ptr<Connection>> connections_;
+  // Every read lands here and is copied out at once (libuv calls alloc and read back to back
+  // on the loop thread), so an idle connection does not keep a 64 KiB buffer of its own.
+  std::string read_buffer_;
   ServerStats stats_;
 };
 

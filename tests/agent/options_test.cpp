@@ -191,3 +191,20 @@ TEST_CASE("replication timings: -reap-after and -tombstone-grace, defaults as do
   CHECK(set.tombstone_grace == std::chrono::minutes(90));
   CHECK(message_of({"-dev", "-reap-after", "soon"}).find("reap-after") != std::string::npos);
 }
+
+TEST_CASE("limits: Consul's http_max_conns_per_client and hearsay's connection caps", "[unit]") {
+  AgentConfig c;
+  CHECK(c.limits.http_max_conns_per_client == 200);  // Consul's default
+  apply_config_text(R"({"limits": {"http_max_conns_per_client": 50, "dns_max_conns_per_client": 7,
+                        "serf_max_conns_per_client": 9, "max_connections": 500, "rpc_rate": 10}})",
+                    "limits.json", c);
+  CHECK(c.limits.http_max_conns_per_client == 50);
+  CHECK(c.limits.dns_max_conns_per_client == 7);
+  CHECK(c.limits.serf_max_conns_per_client == 9);
+  CHECK(c.limits.max_connections == 500);
+  AgentConfig bad;
+  CHECK_THROWS_WITH(apply_config_text(R"({"limits": {"http_max_conns_per_client": -1}})", "x.json", bad),
+                    Catch::Contains("limits.http_max_conns_per_client"));
+  CHECK_THROWS_WITH(apply_config_text(R"({"limits": {"nonsense": 1}})", "x.json", bad),
+                    Catch::Contains("limits.nonsense: unknown config key"));
+}

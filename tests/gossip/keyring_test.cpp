@@ -66,6 +66,13 @@ TEST_CASE("sealing round-trips for each AES key size, and streams bind their hea
   }
 }
 
+TEST_CASE("an empty keyring seals nothing: the caller drops, nothing is read past an empty vector", "[unit]") {
+  Keyring empty;
+  const Bytes message{0x00, 0x81, 0xa1, 'x', 0x01};
+  CHECK(empty.seal(message.data(), message.size()).empty());
+  CHECK(empty.seal_stream(message).empty());
+}
+
 TEST_CASE("rotation: install then use then remove after which the primary seals and every key opens", "[unit]") {
   const Bytes old_key = key_of(0), new_key = key_of(100, 32);
   Keyring ring = ring_with({old_key});

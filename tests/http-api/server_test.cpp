@@ -70,7 +70,9 @@ bool peer_closed(int fd) {
 }
 
 // Runs a server on a fresh loop while `client` runs in a thread; stops both when it returns.
-void with_server(Handler handler, const std::function<void(int port)>& client, ServerConfig config = {}) {
+// `output_pauses`, when given, gets the server's count of output pauses at the end.
+void with_server(Handler handler, const std::function<void(int port)>& client, ServerConfig config = {},
+                 std::uint64_t* output_pauses = nullptr) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   {
@@ -102,6 +104,7 @@ void with_server(Handler handler, const std::function<void(int port)>& client, S
     uv_run(&loop, UV_RUN_DEFAULT);
     t.join();
     CHECK(done.load());
+    if (output_pauses) *output_pauses = server.stats().output_pauses;
   }
   uv_run(&loop, UV_RUN_DEFAULT);
   CHECK(uv_loop_close(&loop) == 0);  // every handle closed
@@ -221,4 +224,98 @@ TEST_CASE("garbage gets 400 and the server keeps serving others", "[unit]") {
     CHECK(read_responses(good, 1).find("GET /ok") != std::string::npos);
     close(good);
   });
+}
+
+TEST_CASE("a pipelining client that does not read gets no more answers until it reads", "[unit]") {
+  std::atomic<int> handled{0};
+  const std::string body(64 * 1024, 'x');
+  ServerConfig config;
+  std::uint64_t pauses = 0;
+  constexpr int kRequests = 400;  // 25 MiB of answers: far more than the kernel's buffers hold
+  with_server(
+      [&](Request, Responder res) {
+        ++handled;
+        res.send(Response::text(200, body));
+      },
+      [&](int port) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        int small = 4096;
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+        timeval tv{5, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(static_cast<std::uint16_t>(port));
+        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+        REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+        std::string burst;
+        for (int i = 0; i < kRequests; ++i) burst += "GET /x HTTP/1.1\r\n\r\n";
+        send_all(fd, burst);
+        usleep(300 * 1000);
+        const int before_reading = handled.load();
+        CHECK(before_reading < kRequests / 2);  // answers stopped once unsent output was over the limit
+        // Every answer is the same size: read that many bytes (read_responses rescans from the
+        // start on every read, too slow for 25 MiB).
+        const std::string first = read_responses(fd, 1);
+        const std::size_t answer = first.find("\r\n\r\n") + 4 + body.size();
+        std::size_t total = first.size();
+        std::vector<char> buf(256 * 1024);
+        while (total < answer * kRequests) {
+          ssize_t n = recv(fd, buf.data(), buf.size(), 0);
+          if (n <= 0) break;
+          total += static_cast<std::size_t>(n);
+        }
+        CHECK(total == answer * kRequests);
+        CHECK(handled.load() == kRequests);  // and went on as the client read
+        close(fd);
+      },
+      config, &pauses);
+  CHECK(pauses > 0);
+}
+
+TEST_CASE("the admission hook refuses with 429, and a ticket lives as long as its connection", "[unit]") {
+  std::atomic<int> tickets{0};
+  int admitted = 0;  // loop thread only
+  std::atomic<bool> saw_ipv4{false};
+  ServerConfig config;
+  config.admit = [&](const sockaddr_storage& peer) -> std::shared_ptr<void> {
+    saw_ipv4 = peer.ss_family == AF_INET;  // no Catch2 assertions on the loop thread
+    if (admitted++ >= 1) return nullptr;
+    ++tickets;
+    return std::shared_ptr<void>(new int(0), [&](void* p) {
+      delete static_cast<int*>(p);
+      --tickets;
+    });
+  };
+  with_server(echo_path(), [&](int port) {
+    int first = connect_to(port);
+    send_all(first, "GET /a HTTP/1.1\r\n\r\n");
+    CHECK(read_responses(first, 1).find("GET /a") != std::string::npos);
+    CHECK(tickets.load() == 1);
+    int second = connect_to(port);
+    std::string refused = read_responses(second, 1);
+    CHECK(refused.rfind("HTTP/1.1 429 Too Many Requests", 0) == 0);
+    CHECK(peer_closed(second));
+    close(second);
+    close(first);
+    usleep(200 * 1000);
+    CHECK(tickets.load() == 0);  // the first connection's close gave its place back
+  }, config);
+  CHECK(saw_ipv4.load());
+}
+
+TEST_CASE("a client that closes its side while its request is parked is let go within a second or so", "[unit]") {
+  std::vector<Responder> parked;
+  with_server([&](Request, Responder res) { parked.push_back(res); }, [](int port) {
+    int fd = connect_to(port);
+    send_all(fd, "GET /blocking HTTP/1.1\r\n\r\n");
+    usleep(100 * 1000);
+    shutdown(fd, SHUT_WR);
+    timeval tv{3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    CHECK(peer_closed(fd));  // closed by the server after its grace, not at the query's end
+    close(fd);
+  });
+  REQUIRE(parked.size() == 1);
+  CHECK_FALSE(parked[0].connected());
 }

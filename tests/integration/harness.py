@@ -50,7 +50,8 @@ def wait_until(predicate, timeout=10.0, interval=0.05, what="condition"):
 class Agent:
     """One agent process with its own data dir and ports."""
 
-    def __init__(self, name="node1", data_dir=None, extra_args=(), http_port=None, dns_port=None, serf_port=None):
+    def __init__(self, name="node1", data_dir=None, extra_args=(), http_port=None, dns_port=None, serf_port=None,
+                 preexec_fn=None):
         self.name = name
         self._own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix=f"hearsay-it-{name}-")
@@ -58,6 +59,7 @@ class Agent:
         self.dns_port = dns_port or free_port()
         self.serf_port = serf_port or free_port()  # never the default 8301: tests run in parallel
         self.extra_args = list(extra_args)
+        self.preexec_fn = preexec_fn  # e.g. a lower RLIMIT_NOFILE for the agent alone
         self.proc = None
         self.log_path = os.path.join(self.data_dir, "agent.log")
 
@@ -67,10 +69,15 @@ class Agent:
                 "-serf-lan-port", str(self.serf_port),
                 "-log-level", "debug"] + self.extra_args
 
-    def start(self, timeout=10.0):
+    def launch(self):
+        """Starts the process without waiting for it to answer (it may be meant to fail)."""
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args(), stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(self.args(), stdout=log, stderr=subprocess.STDOUT, preexec_fn=self.preexec_fn)
         log.close()
+        return self
+
+    def start(self, timeout=10.0):
+        self.launch()
         wait_until(lambda: self.proc.poll() is None and self.get("/v1/agent/self")[0] == 200,
                    timeout=timeout, what=f"agent {self.name} to answer HTTP (log: {self.log_path})")
         return self
