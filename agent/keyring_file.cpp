@@ -1,3 +1,5 @@
+// Reading and writing <data-dir>/serf/local.keyring (Consul's file): a temp file, fsync and rename,
+// so a crash never leaves half a keyring (keyring_file.h).
 #include "agent/keyring_file.h"
 
 #include <fcntl.h>

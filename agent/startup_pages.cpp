@@ -1,3 +1,5 @@
+// Drops what start-up used once it is over: malloc_trim, and madvise on the executable's own
+// mappings found through its ELF program headers (why: startup_pages.h).
 #include "agent/startup_pages.h"
 
 #include <elf.h>

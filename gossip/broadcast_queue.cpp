@@ -1,3 +1,5 @@
+// memberlist's TransmitLimitedQueue (queue.go): ordering by transmit count, size and age, and
+// replacement by name (broadcast_queue.h).
 #include "gossip/broadcast_queue.h"
 
 #include <algorithm>

@@ -1,3 +1,5 @@
+// Packet layers around memberlist messages: CRC32 (IEEE, zlib's), LZW compression and compound
+// framing, both ways (memberlist-wire.md 3.2-3.4; framing.h).
 #include "gossip/framing.h"
 
 #include <zlib.h>

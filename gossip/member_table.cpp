@@ -1,3 +1,4 @@
+// The dense member table and its open-addressing name index (member_table.h).
 #include "gossip/member_table.h"
 
 #include <stdexcept>

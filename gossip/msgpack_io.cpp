@@ -1,3 +1,5 @@
+// go-msgpack 0.5.5's dialect for memberlist (memberlist-wire.md 2): the writers and the tolerant
+// struct reader (msgpack_io.h).
 #include "gossip/msgpack_io.h"
 
 #include <cstring>

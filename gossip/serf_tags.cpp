@@ -1,3 +1,4 @@
+// serf's tag encoding of node metadata, both ways (memberlist-wire.md 8.1; serf_tags.h).
 #include "gossip/serf_tags.h"
 
 #include "gossip/msgpack_io.h"

@@ -1,3 +1,5 @@
+// Parsing the one message a memberlist TCP stream carries, as its bytes arrive
+// (memberlist-wire.md 5.1; stream_message.h).
 #include "gossip/stream_message.h"
 
 #include "gossip/codec.h"
