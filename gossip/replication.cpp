@@ -266,10 +266,11 @@ std::vector<OwnerBlock> Replication::blocks_for(const std::vector<OwnerMark>& th
 void Replication::receive(const Address&, const std::uint8_t* data, std::size_t size, Clock::time_point now) {
   // Datagrams carry broadcasts only: a sync request by UDP would make us build a reply (up to
   // the whole catalog) for nobody.
-  std::string error;
-  auto m = decode_replication(data, size, error);
-  if (!m || m->kind != ReplicationMessage::Kind::broadcast) {
+  auto m = decode_counted(data, size);
+  if (!m) return;
+  if (m->kind != ReplicationMessage::Kind::broadcast) {
     ++stats_.messages_invalid;
+    ++stats_.datagrams_not_broadcast;
     return;
   }
   for (const ReplicaEntry& e : m->entries) apply_broadcast(e, now);
@@ -277,12 +278,8 @@ void Replication::receive(const Address&, const std::uint8_t* data, std::size_t 
 
 std::optional<Bytes> Replication::handle_stream(const Address& from, const std::uint8_t* data, std::size_t size,
                                                 Clock::time_point now) {
-  std::string error;
-  auto m = decode_replication(data, size, error);
-  if (!m) {
-    ++stats_.messages_invalid;
-    return std::nullopt;
-  }
+  auto m = decode_counted(data, size);
+  if (!m) return std::nullopt;
   switch (m->kind) {
     case ReplicationMessage::Kind::broadcast:
       for (const ReplicaEntry& e : m->entries) apply_broadcast(e, now);
@@ -505,6 +502,16 @@ std::vector<const ReplicationPeer*> Replication::random_peers(std::size_t k) {
     if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
   }
   return out;
+}
+
+std::optional<ReplicationMessage> Replication::decode_counted(const std::uint8_t* data, std::size_t size) {
+  DecodeError error = DecodeError::none;
+  auto m = decode_replication(data, size, error);
+  if (!m) {
+    ++stats_.messages_invalid;
+    ++stats_.invalid_by_kind[static_cast<std::size_t>(error)];
+  }
+  return m;
 }
 
 Bytes Replication::encode_message(ReplicationMessage::Kind kind, std::vector<OwnerMark> digest,

@@ -29,6 +29,7 @@
 // owner's replica one entry at a time.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -87,7 +88,9 @@ struct ReplicationStats {
   std::uint64_t entries_applied = 0;
   std::uint64_t entries_stale = 0;    // older than what we hold
   std::uint64_t entries_rejected = 0; // owner not accepted (not a member, or ourselves)
-  std::uint64_t messages_invalid = 0; // undecodable
+  std::uint64_t messages_invalid = 0; // undecodable (all kinds), or a datagram that is no broadcast
+  std::array<std::uint64_t, kDecodeErrorKinds> invalid_by_kind{};  // by DecodeError
+  std::uint64_t datagrams_not_broadcast = 0;  // a sync message by UDP (answered by nobody)
   std::uint64_t syncs_started = 0, syncs_completed = 0, syncs_failed = 0;
   std::uint64_t full_states_sent = 0;
   std::uint64_t tombstones_dropped = 0;
@@ -206,6 +209,8 @@ class Replication {
   void start_sync(Clock::time_point now);
   void expire_tombstones(Clock::time_point now);
   std::vector<const ReplicationPeer*> random_peers(std::size_t k);
+  // Decodes a peer's message; a refusal is counted by kind.
+  std::optional<ReplicationMessage> decode_counted(const std::uint8_t* data, std::size_t size);
   Bytes encode_message(ReplicationMessage::Kind kind, std::vector<OwnerMark> digest, std::vector<OwnerBlock> blocks) const;
 
   ReplicationConfig config_;

@@ -63,30 +63,30 @@ const msgpack::object_array* get_array(const msgpack::object& o, std::size_t exa
   return &o.via.array;
 }
 
-bool get_entry(const msgpack::object& o, ReplicaEntry& e, std::string& error) {
+bool get_entry(const msgpack::object& o, ReplicaEntry& e, DecodeError& error) {
   const auto* a = get_array(o, 7);
-  if (!a) return error = "entry is not a 7-element array", false;
+  if (!a) return error = DecodeError::bad_shape, false;
   const msgpack::object* f = a->ptr;
-  if (!get_str(f[0], e.owner, kMaxOwnerNameBytes) || e.owner.empty()) return error = "bad entry owner", false;
-  if (!get_str(f[1], e.key, kMaxReplicaKeyBytes) || e.key.empty()) return error = "bad entry key", false;
+  if (!get_str(f[0], e.owner, kMaxOwnerNameBytes) || e.owner.empty()) return error = DecodeError::bad_entry, false;
+  if (!get_str(f[1], e.key, kMaxReplicaKeyBytes) || e.key.empty()) return error = DecodeError::bad_entry, false;
   if (!get_u64(f[2], e.generation) || !get_u64(f[3], e.version) || !get_u64(f[4], e.prev)) {
-    return error = "bad entry version", false;
+    return error = DecodeError::bad_entry, false;
   }
-  if (e.version == 0 || e.prev >= e.version) return error = "entry version out of order", false;
-  if (f[5].type != msgpack::type::BOOLEAN) return error = "bad entry deleted flag", false;
+  if (e.version == 0 || e.prev >= e.version) return error = DecodeError::out_of_order, false;
+  if (f[5].type != msgpack::type::BOOLEAN) return error = DecodeError::bad_entry, false;
   e.deleted = f[5].via.boolean;
   if (f[6].type != msgpack::type::BIN || f[6].via.bin.size > kMaxReplicaValueBytes) {
-    return error = "bad entry value", false;
+    return error = DecodeError::bad_entry, false;
   }
   const auto* v = reinterpret_cast<const std::uint8_t*>(f[6].via.bin.ptr);
   e.value.assign(v, v + f[6].via.bin.size);
-  if (e.deleted && !e.value.empty()) return error = "tombstone with a value", false;
+  if (e.deleted && !e.value.empty()) return error = DecodeError::tombstone_with_value, false;
   return true;
 }
 
-bool get_entries(const msgpack::object& o, std::vector<ReplicaEntry>& out, std::string& error) {
+bool get_entries(const msgpack::object& o, std::vector<ReplicaEntry>& out, DecodeError& error) {
   const auto* a = get_array(o);
-  if (!a) return error = "entries is not an array", false;
+  if (!a) return error = DecodeError::bad_shape, false;
   out.resize(a->size);
   for (std::uint32_t i = 0; i < a->size; ++i) {
     if (!get_entry(a->ptr[i], out[i], error)) return false;
@@ -94,16 +94,33 @@ bool get_entries(const msgpack::object& o, std::vector<ReplicaEntry>& out, std::
   return true;
 }
 
-bool get_mark(const msgpack::object& o, OwnerMark& m, std::string& error) {
+bool get_mark(const msgpack::object& o, OwnerMark& m, DecodeError& error) {
   const auto* a = get_array(o, 4);
   if (!a || !get_str(a->ptr[0], m.owner, kMaxOwnerNameBytes) || m.owner.empty() ||
       !get_u64(a->ptr[1], m.generation) || !get_u64(a->ptr[2], m.watermark) || !get_u64(a->ptr[3], m.checksum)) {
-    return error = "bad owner mark", false;
+    return error = DecodeError::bad_mark, false;
   }
   return true;
 }
 
 }  // namespace
+
+const char* to_string(DecodeError error) {
+  switch (error) {
+    case DecodeError::none: return "none";
+    case DecodeError::not_msgpack: return "not_msgpack";
+    case DecodeError::trailing_bytes: return "trailing_bytes";
+    case DecodeError::bad_shape: return "bad_shape";
+    case DecodeError::unknown_kind: return "unknown_kind";
+    case DecodeError::bad_sender: return "bad_sender";
+    case DecodeError::bad_entry: return "bad_entry";
+    case DecodeError::out_of_order: return "out_of_order";
+    case DecodeError::tombstone_with_value: return "tombstone_with_value";
+    case DecodeError::bad_mark: return "bad_mark";
+    case DecodeError::foreign_block_entry: return "foreign_block_entry";
+  }
+  return "unknown";
+}
 
 Bytes encode_entry(const ReplicaEntry& entry) {
   Bytes out;
@@ -145,38 +162,40 @@ Bytes encode(const ReplicationMessage& m) {
   return out;
 }
 
-std::optional<ReplicationMessage> decode_replication(const std::uint8_t* data, std::size_t size, std::string& error) {
+std::optional<ReplicationMessage> decode_replication(const std::uint8_t* data, std::size_t size, DecodeError& error) {
+  error = DecodeError::none;
   msgpack::zone zone;
   std::size_t offset = 0;
   auto object = mp::unpack_one(zone, data, size, offset);
-  if (!object) return error = "not msgpack (truncated or over a limit)", std::nullopt;
-  if (offset != size) return error = "trailing bytes", std::nullopt;
+  if (!object) return error = DecodeError::not_msgpack, std::nullopt;
+  if (offset != size) return error = DecodeError::trailing_bytes, std::nullopt;
   const auto* top = get_array(*object, 5);
-  if (!top) return error = "not a 5-element array", std::nullopt;
+  if (!top) return error = DecodeError::bad_shape, std::nullopt;
   ReplicationMessage m;
   std::uint64_t kind = 0;
-  if (!get_u64(top->ptr[0], kind) || kind < 1 || kind > 4) return error = "unknown message kind", std::nullopt;
+  if (!get_u64(top->ptr[0], kind) || kind < 1 || kind > 4) return error = DecodeError::unknown_kind, std::nullopt;
   m.kind = static_cast<ReplicationMessage::Kind>(kind);
-  if (!get_str(top->ptr[1], m.from, kMaxOwnerNameBytes) || m.from.empty()) return error = "bad sender", std::nullopt;
+  if (!get_str(top->ptr[1], m.from, kMaxOwnerNameBytes) || m.from.empty()) return error = DecodeError::bad_sender, std::nullopt;
   if (!get_entries(top->ptr[2], m.entries, error)) return std::nullopt;
   const auto* digest = get_array(top->ptr[3]);
-  if (!digest) return error = "digest is not an array", std::nullopt;
+  if (!digest) return error = DecodeError::bad_shape, std::nullopt;
   m.digest.resize(digest->size);
   for (std::uint32_t i = 0; i < digest->size; ++i) {
     if (!get_mark(digest->ptr[i], m.digest[i], error)) return std::nullopt;
   }
   const auto* blocks = get_array(top->ptr[4]);
-  if (!blocks) return error = "blocks is not an array", std::nullopt;
+  if (!blocks) return error = DecodeError::bad_shape, std::nullopt;
   m.blocks.resize(blocks->size);
   for (std::uint32_t i = 0; i < blocks->size; ++i) {
     const auto* b = get_array(blocks->ptr[i], 3);
-    if (!b || !get_mark(b->ptr[0], m.blocks[i].mark, error)) return error = "bad block", std::nullopt;
-    if (b->ptr[1].type != msgpack::type::BOOLEAN) return error = "bad block flag", std::nullopt;
+    if (!b) return error = DecodeError::bad_shape, std::nullopt;
+    if (!get_mark(b->ptr[0], m.blocks[i].mark, error)) return std::nullopt;
+    if (b->ptr[1].type != msgpack::type::BOOLEAN) return error = DecodeError::bad_shape, std::nullopt;
     m.blocks[i].full = b->ptr[1].via.boolean;
     if (!get_entries(b->ptr[2], m.blocks[i].entries, error)) return std::nullopt;
     for (const auto& e : m.blocks[i].entries) {
       if (e.owner != m.blocks[i].mark.owner || e.generation != m.blocks[i].mark.generation) {
-        return error = "block entry of another owner or generation", std::nullopt;
+        return error = DecodeError::foreign_block_entry, std::nullopt;
       }
     }
   }

@@ -73,7 +73,24 @@ Bytes encode_entry(const ReplicaEntry& entry);
 // A broadcast from already encoded entries.
 Bytes encode_broadcast(const std::string& from, const std::vector<const Bytes*>& encoded_entries);
 
+// Why bytes were refused, one kind per rule: each has its own counter (ReplicationStats).
+enum class DecodeError : std::uint8_t {
+  none,
+  not_msgpack,           // truncated, not msgpack, or over a msgpack limit
+  trailing_bytes,        // bytes after the message
+  bad_shape,             // not the arrays of the wire form
+  unknown_kind,
+  bad_sender,
+  bad_entry,             // a field of the wrong type, empty, or over its size limit
+  out_of_order,          // version 0, or prev not below version
+  tombstone_with_value,
+  bad_mark,
+  foreign_block_entry,   // a block entry of another owner or generation than its block's
+};
+inline constexpr std::size_t kDecodeErrorKinds = static_cast<std::size_t>(DecodeError::foreign_block_entry) + 1;
+const char* to_string(DecodeError error);
+
 // nullopt (with `error` set) for anything malformed or over a limit.
-std::optional<ReplicationMessage> decode_replication(const std::uint8_t* data, std::size_t size, std::string& error);
+std::optional<ReplicationMessage> decode_replication(const std::uint8_t* data, std::size_t size, DecodeError& error);
 
 }  // namespace hearsay::gossip

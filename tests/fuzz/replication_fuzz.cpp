@@ -10,7 +10,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace hearsay::gossip;
-  std::string error;
+  DecodeError error = DecodeError::none;
   if (auto m = decode_replication(data, size, error)) {
     const Bytes again = encode(*m);
     auto back = decode_replication(again.data(), again.size(), error);

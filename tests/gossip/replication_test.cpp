@@ -61,7 +61,7 @@ TEST_CASE("replication messages round-trip and garbage is refused", "[unit]") {
   m.blocks = {OwnerBlock{{"c", 3, 9}, true, {ReplicaEntry{"c", "k1", 3, 9, 0, false, val("v")},
                                               ReplicaEntry{"c", "k2", 3, 5, 0, true, {}}}}};
   const Bytes bytes = encode(m);
-  std::string error;
+  DecodeError error = DecodeError::none;
   auto back = decode_replication(bytes.data(), bytes.size(), error);
   REQUIRE(back);
   CHECK(*back == m);
@@ -74,13 +74,23 @@ TEST_CASE("replication messages round-trip and garbage is refused", "[unit]") {
   bad.blocks[0].entries[0].owner = "x";
   Bytes b1 = encode(bad);
   CHECK_FALSE(decode_replication(b1.data(), b1.size(), error));
+  CHECK(error == DecodeError::foreign_block_entry);
   bad = m;
   bad.blocks[0].entries[1].value = val("zombie");
   Bytes b2 = encode(bad);
   CHECK_FALSE(decode_replication(b2.data(), b2.size(), error));
+  CHECK(error == DecodeError::tombstone_with_value);
   ReplicationMessage chain{ReplicationMessage::Kind::broadcast, "a", {ReplicaEntry{"a", "k", 1, 5, 5, false, {}}}, {}, {}};
   Bytes b3 = encode(chain);
   CHECK_FALSE(decode_replication(b3.data(), b3.size(), error));
+  CHECK(error == DecodeError::out_of_order);
+  Bytes b4 = b3;
+  b4.push_back(0xc0);
+  CHECK_FALSE(decode_replication(b4.data(), b4.size(), error));
+  CHECK(error == DecodeError::trailing_bytes);
+  CHECK_FALSE(decode_replication(b3.data(), 1, error));
+  CHECK(error == DecodeError::not_msgpack);
+  CHECK(std::string(to_string(DecodeError::bad_mark)) == "bad_mark");
 }
 
 TEST_CASE("a broadcast write reaches the peer and advances its watermark along the chain", "[unit]") {
@@ -243,6 +253,7 @@ TEST_CASE("writes of refused owners, of ourselves and garbage are counted and dr
   const Bytes junk{0x95, 0x01, 0xa1};
   p.b.receive(addr(3), junk.data(), junk.size(), p.now);
   CHECK(p.b.stats().messages_invalid == 1);
+  CHECK(p.b.stats().invalid_by_kind[static_cast<std::size_t>(DecodeError::not_msgpack)] == 1);
   CHECK_FALSE(p.b.handle_stream(addr(3), junk.data(), junk.size(), p.now));
   CHECK(p.b.stats().messages_invalid == 2);
 }
@@ -318,7 +329,7 @@ TEST_CASE("a sync reply carries only the marks that differ: none between replica
   p.a.tick(p.now);
   auto requests = p.a.take_streams();
   REQUIRE(requests.size() == 1);
-  std::string error;
+  DecodeError error = DecodeError::none;
   auto request = decode_replication(requests[0].payload.data(), requests[0].payload.size(), error);
   REQUIRE(request);
   CHECK(request->digest.size() == 2);
@@ -360,5 +371,6 @@ TEST_CASE("a datagram carries broadcasts only and a sync request by UDP is dropp
   const Bytes bytes = encode(request);
   p.b.receive(addr(3), bytes.data(), bytes.size(), p.now);
   CHECK(p.b.stats().messages_invalid == 1);
+  CHECK(p.b.stats().datagrams_not_broadcast == 1);
   CHECK(p.b.take_streams().empty());
 }
