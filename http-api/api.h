@@ -6,7 +6,7 @@
 
 #include "catalog/catalog.h"
 #include "http-api/agent_ops.h"
-#include "http-api/blocking_uv.h"
+#include "http-api/blocking.h"
 #include "http-api/response_cache.h"
 #include "http-api/router.h"
 
@@ -16,7 +16,7 @@ namespace hearsay::http {
 struct ApiContext {
   const catalog::Catalog& catalog;
   AgentOps& ops;
-  BlockingQueries& blocking;
+  BlockingWaiter& blocking;
   std::string datacenter;
   std::string node_name;
   ResponseCache* cache = nullptr;  // set by Api

@@ -26,7 +26,7 @@ BlockingQueries::~BlockingQueries() { close(); }
 
 void BlockingQueries::serve(const QueryOptions& options, Responder responder, IndexFn index, RunFn run) {
   const std::uint64_t current = index();
-  if (options.index == 0 || current != options.index) {
+  if (answers_at_once(options, current)) {
     responder.send(run(current));
     return;
   }

@@ -1,7 +1,6 @@
-// Blocking queries (consul-compat.md section 2): a read with ?index=N waits until the index of
-// *its own result* moves past N, or until ?wait (+ up to wait/16 jitter) elapses, then answers
-// with the current result. The agent calls wake() after each group commit; each parked query
-// re-reads only its own cheap index, so a watcher on one service sleeps through changes to others.
+// Blocking queries on libuv (blocking.h says what they do): a parked read waits on its own timer
+// for ?wait (+ up to wait/16 jitter). The agent calls wake() after each group commit; each parked
+// query re-reads only its own cheap index, so a watcher on one service sleeps through changes to others.
 #pragma once
 
 #include <uv.h>
@@ -12,8 +11,8 @@
 #include <memory>
 #include <random>
 
+#include "http-api/blocking.h"
 #include "http-api/query_options.h"
-#include "http-api/server_uv.h"
 
 namespace hearsay::http {
 
@@ -23,20 +22,14 @@ struct BlockingStats {
   std::uint64_t timed_out = 0;  // answered because the wait elapsed
 };
 
-class BlockingQueries {
+class BlockingQueries : public BlockingWaiter {
  public:
-  using IndexFn = std::function<std::uint64_t()>;
-  using RunFn = std::function<Response(std::uint64_t index)>;
-
   explicit BlockingQueries(uv_loop_t* loop);
-  ~BlockingQueries();
+  ~BlockingQueries() override;
   BlockingQueries(const BlockingQueries&) = delete;
   BlockingQueries& operator=(const BlockingQueries&) = delete;
 
-  // Answers now with run(index) unless the request asked to wait for a change of index().
-  // A requested index above the current one answers at once too: after a restart or a switch
-  // of agent the client's index means nothing here, and answering lets it resynchronise.
-  void serve(const QueryOptions& options, Responder responder, IndexFn index, RunFn run);
+  void serve(const QueryOptions& options, Responder responder, IndexFn index, RunFn run) override;
 
   // Re-checks every parked query; answers those whose index moved.
   void wake();

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "http-api/request.h"
-#include "http-api/server_uv.h"
+#include "http-api/responder.h"
 
 namespace hearsay::http {
 

@@ -55,7 +55,7 @@ const std::string& too_many_connections() {
 }  // namespace
 
 // One client connection. Lives in Server::connections_ until its handle's close callback.
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public ReplySink, public std::enable_shared_from_this<Connection> {
  public:
   Connection(Server& server) : server_(server), parser_(server.config_.limits) {}
 
@@ -111,9 +111,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void hold(std::shared_ptr<void> ticket) { ticket_ = std::move(ticket); }
   bool closing() const { return closed_; }
 
-  bool connected(std::uint64_t seq) const { return !closed_ && !peer_eof_ && in_flight_ && seq == sequence_; }
+  bool connected(std::uint64_t seq) const override { return !closed_ && !peer_eof_ && in_flight_ && seq == sequence_; }
 
-  void send(std::uint64_t seq, Response res) {
+  void send(std::uint64_t seq, Response res) override {
     if (closed_ || !in_flight_ || seq != sequence_) return;
     in_flight_ = false;
     if (res.status < 300) ++server_.stats_.responses_2xx;
@@ -301,15 +301,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   int pending_writes_ = 0;
   std::size_t unsent_bytes_ = 0;  // in writes not yet completed (output_full)
 };
-
-void Responder::send(Response response) const {
-  if (auto c = connection_.lock()) c->send(sequence_, std::move(response));
-}
-
-bool Responder::connected() const {
-  auto c = connection_.lock();
-  return c && c->connected(sequence_);
-}
 
 Server::Server(uv_loop_t* loop, ServerConfig config, Handler handler)
     : loop_(loop), config_(config), handler_(std::move(handler)) {}

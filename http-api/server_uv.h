@@ -1,7 +1,6 @@
 // The HTTP/1.1 server shell on libuv: accepts connections, feeds bytes to RequestParser, hands
-// each complete request to the handler with a Responder, writes responses in order. Responses
-// may come later (blocking queries wait for minutes): a Responder is a handle that outlives the
-// call and becomes a no-op once its connection is gone. One request in flight per connection.
+// each complete request to the handler with a Responder (responder.h: each connection is its
+// Responders' ReplySink), writes responses in order. One request in flight per connection.
 #pragma once
 
 #include <uv.h>
@@ -15,6 +14,7 @@
 
 #include "http-api/request.h"
 #include "http-api/request_parser.h"
+#include "http-api/responder.h"
 
 namespace hearsay::http {
 
@@ -46,21 +46,6 @@ struct ServerStats {
 };
 
 class Connection;
-
-class Responder {
- public:
-  Responder() = default;
-  Responder(std::weak_ptr<Connection> connection, std::uint64_t sequence)
-      : connection_(std::move(connection)), sequence_(sequence) {}
-  // Sends the response for this request; only the first call counts.
-  void send(Response response) const;
-  // False once the client has gone (closed or half-closed) or the response was sent.
-  bool connected() const;
-
- private:
-  std::weak_ptr<Connection> connection_;
-  std::uint64_t sequence_ = 0;
-};
 
 using Handler = std::function<void(Request, Responder)>;
 

@@ -35,7 +35,7 @@ std::string to_json(const std::function<void(JsonWriter&)>& write) {
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
-void serve_read(Call& call, ApiContext& context, const QueryOptions& options, BlockingQueries::IndexFn index,
+void serve_read(Call& call, ApiContext& context, const QueryOptions& options, BlockingWaiter::IndexFn index,
                 std::function<std::optional<std::string>(JsonWriter&)> build) {
   ResponseCache* cache = context.cache;
   context.blocking.serve(options, call.responder, std::move(index),

@@ -21,9 +21,9 @@ void acknowledge(Call& call, ApiContext& context, const OpResult& result, std::s
 // Runs `write` into a fresh buffer and returns the compact JSON text.
 std::string to_json(const std::function<void(JsonWriter&)>& write);
 
-// A blocking read: answers via BlockingQueries with meta headers. `build` writes the JSON for
+// A blocking read: answers via the BlockingWaiter with meta headers. `build` writes the JSON for
 // the current state, or returns an error text (400) from filter evaluation.
-void serve_read(Call& call, ApiContext& context, const QueryOptions& options, BlockingQueries::IndexFn index,
+void serve_read(Call& call, ApiContext& context, const QueryOptions& options, BlockingWaiter::IndexFn index,
                 std::function<std::optional<std::string>(JsonWriter&)> build);
 
 }  // namespace hearsay::http::endpoints
