@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Enforces the dependency star of DESIGN.md and the sans-I/O rule of STYLE.md:
-#   catalog/, gossip/ include no other project folder; dns/, http-api/ only catalog/;
+#   loop/ (the libuv foundation) includes no other project folder, and anyone may include it;
+#   catalog/, gossip/ include no other project folder but loop/; dns/, http-api/ only catalog/ and loop/;
 #   pure files (outside *_uv.*, *_sqlite.*, agent/) use no clock, randomness source, libuv or SQLite.
 set -u
 root=${1:-.}
@@ -11,6 +12,7 @@ forbid() {  # folder, regex of forbidden includes
   hits=$(grep -rnE "#include \"($2)/" "$1" --include='*.h' --include='*.cpp' 2>/dev/null)
   if [ -n "$hits" ]; then echo "forbidden include in $1/:"; echo "$hits"; fail=1; fi
 }
+forbid loop 'agent|gossip|dns|http-api|catalog'
 forbid catalog 'agent|gossip|dns|http-api'
 forbid gossip 'agent|catalog|dns|http-api'
 forbid dns 'agent|gossip|http-api'
