@@ -37,9 +37,12 @@ struct TestLoop {
   void run() { uv_run(&loop, UV_RUN_DEFAULT); }
 };
 
-sockaddr_storage localhost() {
+// Listens on 127.0.0.1, a port the system picks; returns the address to connect to.
+sockaddr_storage listen_on_localhost(Listener& listener) {
   sockaddr_storage addr{};
   REQUIRE(parse_ip_port("127.0.0.1", 0, addr) == 0);
+  REQUIRE(listener.listen(reinterpret_cast<const sockaddr*>(&addr)) == 0);
+  REQUIRE(parse_ip_port("127.0.0.1", listener.port(), addr) == 0);
   return addr;
 }
 
@@ -78,13 +81,14 @@ TEST_CASE("a connection echoes, counts unsent bytes and closes once", "[unit]") 
                           .closed = [&] { ++closed_server; }});
         REQUIRE(c->start_reading() == 0);
       }});
-  sockaddr_storage addr = localhost();
-  REQUIRE(listener.listen(reinterpret_cast<const sockaddr*>(&addr)) == 0);
-  REQUIRE(parse_ip_port("127.0.0.1", listener.port(), addr) == 0);
+  sockaddr_storage addr = listen_on_localhost(listener);
 
-  auto client = Connection::create(&t.loop, {});
+  // Full past 4 unsent bytes: "hello" alone fills it until its write completes.
+  auto client = Connection::create(&t.loop, {.name = "test", .read_size = 1024, .max_unsent_output = 4});
   REQUIRE(client);
   Connection* cp = client.get();
+  std::size_t written = 0;
+  int writable = 0;
   client->set_callbacks({
       .read = [&](const char* d, std::size_t n) {
         echoed.append(d, n);
@@ -96,6 +100,13 @@ TEST_CASE("a connection echoes, counts unsent bytes and closes once", "[unit]") 
         cp->write("hello");
         CHECK(cp->unsent_bytes() == 5);
         CHECK(cp->pending_writes() == 1);
+        CHECK(cp->output_full());
+      },
+      .written = [&](std::size_t bytes) { written += bytes; },
+      .writable = [&] {
+        ++writable;
+        CHECK(cp->unsent_bytes() == 0);
+        CHECK(!cp->output_full());
       },
       .closed = [&] {
         ++closed_client;
@@ -106,6 +117,8 @@ TEST_CASE("a connection echoes, counts unsent bytes and closes once", "[unit]") 
   t.run();
   CHECK(!t.timed_out);
   CHECK(echoed == "hello");
+  CHECK(written == 5);
+  CHECK(writable == 1);
   CHECK(closed_client == 1);
   CHECK(closed_server == 1);
   CHECK(server_side->closing());
@@ -125,9 +138,7 @@ TEST_CASE("a refused connection gets its last words and closes", "[unit]") {
         CHECK(peer.ss_family == AF_INET);
         return nullptr;
       });
-  sockaddr_storage addr = localhost();
-  REQUIRE(listener.listen(reinterpret_cast<const sockaddr*>(&addr)) == 0);
-  REQUIRE(parse_ip_port("127.0.0.1", listener.port(), addr) == 0);
+  sockaddr_storage addr = listen_on_localhost(listener);
   auto client = Connection::create(&t.loop, {});
   REQUIRE(client);
   Connection* cp = client.get();
@@ -155,11 +166,10 @@ TEST_CASE("the timer fires and a connect failure is reported", "[unit]") {
   REQUIRE(c);
   int fired = 0, closed = 0, connect_status = 0;
   // A port nobody listens on: bind one, note it, close it.
-  sockaddr_storage addr = localhost();
+  sockaddr_storage addr{};
   {
     Listener probe(&t.loop, {}, {.accepted = [](auto, const auto&, auto) {}});
-    REQUIRE(probe.listen(reinterpret_cast<const sockaddr*>(&addr)) == 0);
-    REQUIRE(parse_ip_port("127.0.0.1", probe.port(), addr) == 0);
+    addr = listen_on_localhost(probe);
   }
   Connection* cp = c.get();
   c->set_callbacks({.connected = [&](int status) { connect_status = status; cp->start_timer(10); },
