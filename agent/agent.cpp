@@ -24,13 +24,13 @@ namespace {
 constexpr const char* kNodeIdSetting = "node_id";
 constexpr const char* kVersion = "0.1.0";
 
-template <typename Handle>
-uv_handle_t* as_handle(Handle* h) {
-  return reinterpret_cast<uv_handle_t*>(h);
-}
-
 void check_uv(int rc, const char* what) {
   if (rc != 0) throw ConfigError(std::string(what) + ": " + uv_strerror(rc));
+}
+
+// After start-up a failed libuv call is reported, not thrown: the agent goes on without it.
+void report_uv(int rc, const char* what) {
+  if (rc != 0) spdlog::error("{}: {}", what, uv_strerror(rc));
 }
 
 }  // namespace
@@ -140,15 +140,17 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
     });
   }
 
-  check_uv(uv_timer_init(&loop_, &limits_log_timer_), "uv_timer_init");
-  limits_log_timer_.data = this;
-  check_uv(uv_timer_init(&loop_, &keyring_timer_), "uv_timer_init");
-  keyring_timer_.data = this;
-  check_uv(uv_idle_init(&loop_, &flush_idle_), "uv_idle_init");
-  check_uv(uv_check_init(&loop_, &flush_check_), "uv_check_init");
-  flush_idle_.data = this;
-  flush_check_.data = this;
-  check_uv(uv_check_start(&flush_check_, [](uv_check_t* h) { static_cast<Agent*>(h->data)->flush(); }), "uv_check_start");
+  // Every handle the agent owns, opened here so that a failure stops the start (exit 2); each
+  // is closed by shutdown() and freed in its close callback (loop::Handle).
+  for (loop::Handle<uv_timer_t>* timer : {&limits_log_timer_, &keyring_timer_, &reap_timer_, &retry_join_timer_,
+                                          &settle_timer_, &leave_timer_}) {
+    check_uv(timer->init(&loop_, this), "uv_timer_init");
+  }
+  check_uv(flush_idle_.init(&loop_, this), "uv_idle_init");
+  check_uv(flush_check_.init(&loop_, this), "uv_check_init");
+  check_uv(sigint_.init(&loop_, this), "uv_signal_init");
+  check_uv(sigterm_.init(&loop_, this), "uv_signal_init");
+  check_uv(uv_check_start(flush_check_.get(), [](uv_check_t* h) { static_cast<Agent*>(h->data)->flush(); }), "uv_check_start");
   catalog_.set_listener([this](std::uint64_t) { request_flush(); });
 }
 
@@ -184,10 +186,8 @@ int Agent::run() {
     shutdown();
     return 1;
   }
-  reap_timer_.data = this;
-  uv_timer_init(&loop_, &reap_timer_);
   auto reap_ms = static_cast<std::uint64_t>(config_.check_reap_interval.count());
-  uv_timer_start(&reap_timer_, [](uv_timer_t* t) {
+  report_uv(uv_timer_start(reap_timer_.get(), [](uv_timer_t* t) {
     auto* self = static_cast<Agent*>(t->data);
     try {
       self->local_->reap_critical_services(now());
@@ -196,22 +196,20 @@ int Agent::run() {
     } catch (const std::exception& e) {
       spdlog::error("check reaper: {}", e.what());
     }
-  }, reap_ms, reap_ms);
+  }, reap_ms, reap_ms), "check reaper: uv_timer_start");
 
   // Start-up (the catalog load, the listeners, the first joins and syncs) is over by then.
   constexpr std::uint64_t kSettleMs = 10000;
-  settle_timer_.data = this;
-  uv_timer_init(&loop_, &settle_timer_);
-  uv_timer_start(&settle_timer_, [](uv_timer_t*) {
-    const ReleasedPages r = release_startup_pages();
-    spdlog::debug("start-up over: dropped the mappings of {} KiB of the executable{}", r.executable_bytes / 1024,
-                  r.heap_trimmed ? ", trimmed the heap" : "");
-  }, kSettleMs, 0);
+  report_uv(uv_timer_start(settle_timer_.get(), [](uv_timer_t*) {
+    try {
+      const ReleasedPages r = release_startup_pages();
+      spdlog::debug("start-up over: dropped the mappings of {} KiB of the executable{}", r.executable_bytes / 1024,
+                    r.heap_trimmed ? ", trimmed the heap" : "");
+    } catch (const std::exception& e) {
+      spdlog::error("start-up pages: {}", e.what());
+    }
+  }, kSettleMs, 0), "start-up pages: uv_timer_start");
 
-  for (uv_signal_t* sig : {&sigint_, &sigterm_}) {
-    uv_signal_init(&loop_, sig);
-    sig->data = this;
-  }
   auto on_signal = [](uv_signal_t* h, int signum) {
     auto* self = static_cast<Agent*>(h->data);
     const bool wants_leave = signum == SIGTERM ? self->config_.leave_on_terminate : !self->config_.skip_leave_on_interrupt;
@@ -225,8 +223,8 @@ int Agent::run() {
     spdlog::info("caught signal {}; shutting down", signum);
     self->shutdown();
   };
-  uv_signal_start(&sigint_, on_signal, SIGINT);
-  uv_signal_start(&sigterm_, on_signal, SIGTERM);
+  report_uv(uv_signal_start(sigint_.get(), on_signal, SIGINT), "uv_signal_start SIGINT");
+  report_uv(uv_signal_start(sigterm_.get(), on_signal, SIGTERM), "uv_signal_start SIGTERM");
 
   spdlog::info("hearsay agent {} started: node={} id={} dc={} address={} http={}:{} dns={} data_dir={}{}", kVersion,
                config_.node_name, node_id_, config_.datacenter, advertise_, config_.client_addr,
@@ -247,8 +245,6 @@ bool Agent::start_gossip() {
   }
   start_join();
   spdlog::info("gossip on {}:{}{}", bind, config_.serf_lan_port, keyring_.enabled() ? ", encrypted" : "");
-  uv_timer_init(&loop_, &retry_join_timer_);
-  retry_join_timer_.data = this;
   if (!config_.retry_join.empty()) {
     retry_join_schedule_.emplace(std::chrono::seconds(1), config_.retry_interval, config_.retry_max);
     retry_join();
@@ -306,10 +302,11 @@ void Agent::retry_join() {
       return self->shutdown();
     }
     spdlog::warn("retry-join: attempt {} failed; next in {} ms", self->retry_join_schedule_->failures(), wait->count());
-    uv_timer_start(t, [](uv_timer_t* again) { static_cast<Agent*>(again->data)->retry_join(); },
-                   static_cast<std::uint64_t>(wait->count()), 0);
+    report_uv(uv_timer_start(t, [](uv_timer_t* again) { static_cast<Agent*>(again->data)->retry_join(); },
+                             static_cast<std::uint64_t>(wait->count()), 0), "retry-join: uv_timer_start");
   };
-  uv_timer_start(&retry_join_timer_, check, 1000, 0);
+  if (shutting_down_) return;
+  report_uv(uv_timer_start(retry_join_timer_.get(), check, 1000, 0), "retry-join: uv_timer_start");
 }
 
 bool Agent::start_dns() {
@@ -323,14 +320,14 @@ bool Agent::start_dns() {
 }
 
 void Agent::request_flush() {
-  if (!uv_is_active(as_handle(&flush_idle_)) && !shutting_down_) {
-    uv_idle_start(&flush_idle_, [](uv_idle_t*) {});  // keeps uv_run from blocking in poll
+  if (!shutting_down_ && !uv_is_active(flush_idle_.base())) {
+    report_uv(uv_idle_start(flush_idle_.get(), [](uv_idle_t*) {}), "uv_idle_start");  // keeps uv_run from blocking in poll
   }
 }
 
 void Agent::flush() {
   try {
-    uv_idle_stop(&flush_idle_);
+    if (flush_idle_.open()) uv_idle_stop(flush_idle_.get());
     catalog::DirtyKeys dirty = catalog_.take_dirty();
     // Our writes reach the replication engine (and so peers) only once durable; a tombstone
     // takes its version now, persisted with this commit.
@@ -384,9 +381,9 @@ std::shared_ptr<void> Agent::admit_connection(Listener listener, const sockaddr_
   if (!ticket) {
     log_refusals();
     // What the throttle holds back is reported when its interval is over.
-    if (!shutting_down_ && !uv_is_active(as_handle(&limits_log_timer_))) {
+    if (!shutting_down_ && !uv_is_active(limits_log_timer_.base())) {
       const auto ms = static_cast<std::uint64_t>(limits_->config().log_interval.count());
-      const int rc = uv_timer_start(&limits_log_timer_, [](uv_timer_t* t) { static_cast<Agent*>(t->data)->log_refusals(); },
+      const int rc = uv_timer_start(limits_log_timer_.get(), [](uv_timer_t* t) { static_cast<Agent*>(t->data)->log_refusals(); },
                                     ms, 0);
       if (rc != 0) spdlog::warn("connection limits: uv_timer_start: {}", uv_strerror(rc));
     }
@@ -412,12 +409,14 @@ void Agent::shutdown() {
   if (dns_server_) dns_server_->close();
   if (gossip_) gossip_->close();
   scheduler_->stop_all([] {});
-  for (uv_handle_t* h : {as_handle(&flush_idle_), as_handle(&flush_check_), as_handle(&reap_timer_),
-                         as_handle(&retry_join_timer_), as_handle(&settle_timer_), as_handle(&keyring_timer_),
-                         as_handle(&limits_log_timer_),
-                         as_handle(&sigint_), as_handle(&sigterm_)}) {
-    if (h->loop == &loop_ && !uv_is_closing(h)) uv_close(h, nullptr);
+  flush_idle_.close();
+  flush_check_.close();
+  for (loop::Handle<uv_timer_t>* timer : {&reap_timer_, &retry_join_timer_, &settle_timer_, &keyring_timer_,
+                                          &limits_log_timer_, &leave_timer_}) {
+    timer->close();
   }
+  sigint_.close();
+  sigterm_.close();
 }
 
 http::OpResult Agent::register_service(catalog::ServiceDefinition def, bool replace_existing_checks) {
@@ -459,15 +458,20 @@ http::OpResult Agent::leave() {
   gossip_->flush();
   after_commit([this](bool) {
     // Stop once our departure has gone out and had a second to spread (at most ~6 s).
-    auto* timer = new uv_timer_t;
-    uv_timer_init(&loop_, timer);
-    timer->data = this;
-    uv_timer_start(timer, [](uv_timer_t* t) {
+    if (shutting_down_) return;
+    const int rc = uv_timer_start(leave_timer_.get(), [](uv_timer_t* t) {
       auto* self = static_cast<Agent*>(t->data);
-      if (!self->shutting_down_ && !self->membership_->leave_complete(gossip::Transport::now())) return;
-      self->shutdown();
-      uv_close(as_handle(t), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+      try {
+        if (!self->shutting_down_ && !self->membership_->leave_complete(gossip::Transport::now())) return;
+      } catch (const std::exception& e) {
+        spdlog::error("leave: {}", e.what());
+      }
+      self->shutdown();  // closes this timer too
     }, 100, 100);
+    if (rc != 0) {
+      spdlog::error("leave: uv_timer_start: {}", uv_strerror(rc));
+      shutdown();
+    }
   });
   return http::OpResult::ok();
 }
@@ -510,15 +514,19 @@ void Agent::arm_keyring_timer() {
   if (shutting_down_) return;
   const auto deadline = cluster_keyring_->next_deadline();
   if (!deadline) {
-    uv_timer_stop(&keyring_timer_);
+    uv_timer_stop(keyring_timer_.get());
     return;
   }
   const auto wait = std::chrono::ceil<std::chrono::milliseconds>(*deadline - gossip::Transport::now());
-  uv_timer_start(&keyring_timer_, [](uv_timer_t* t) {
+  report_uv(uv_timer_start(keyring_timer_.get(), [](uv_timer_t* t) {
     auto* self = static_cast<Agent*>(t->data);
-    self->cluster_keyring_->expire(gossip::Transport::now());
-    self->arm_keyring_timer();
-  }, static_cast<std::uint64_t>(std::max<std::int64_t>(wait.count(), 0)), 0);
+    try {
+      self->cluster_keyring_->expire(gossip::Transport::now());
+      self->arm_keyring_timer();
+    } catch (const std::exception& e) {
+      spdlog::error("keyring timer: {}", e.what());
+    }
+  }, static_cast<std::uint64_t>(std::max<std::int64_t>(wait.count(), 0)), 0), "keyring: uv_timer_start");
 }
 
 std::optional<http::KeyringInfo> Agent::keyring() const {

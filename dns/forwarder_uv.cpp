@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "loop/address.h"
+
 namespace hearsay::dns {
 namespace {
 
@@ -45,11 +47,9 @@ std::optional<sockaddr_storage> parse_recursor(const std::string& text) {
     if (!parse_port(text.substr(text.find(':') + 1))) return std::nullopt;
   }
   sockaddr_storage addr{};
-  if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr)) == 0) return addr;
-  if (uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr)) == 0 && host.find(':') != std::string::npos) {
-    return addr;
-  }
-  return std::nullopt;
+  if (loop::parse_ip_port(host, port, addr) != 0) return std::nullopt;
+  if (addr.ss_family == AF_INET6 && host.find(':') == std::string::npos) return std::nullopt;
+  return addr;
 }
 
 struct Forwarder::Pending {

@@ -1,9 +1,11 @@
-// UDP goes through UdpListener (batched); TCP: length-prefixed messages, idle connections
-// closed after 10 s (RFC 7766 suggests seconds), handles freed in close callbacks. Answers
+// UDP goes through UdpListener (batched); TCP: length-prefixed messages over loop::Connection,
+// idle connections closed after 10 s (RFC 7766 suggests seconds). Answers
 // are prepared once per (name, type) and catalog index, then only shuffled per query.
 #include "dns/server_uv.h"
 
 #include <spdlog/spdlog.h>
+
+#include "loop/address.h"
 
 namespace hearsay::dns {
 namespace {
@@ -11,165 +13,91 @@ constexpr std::uint64_t kTcpIdleMs = 10000;
 // Reading pauses while this much of a connection's answers is unsent (the client does not
 // read), and resumes when its writes drain: a pipelining non-reader costs this much at most.
 constexpr std::size_t kMaxUnsentOutput = 64 * 1024;
+constexpr std::size_t kTcpReadSize = 16384;
 }  // namespace
 
+// One DNS-over-TCP client: length-prefixed queries in, answers out in order, over a
+// loop::Connection. Lives in Server::connections_ until it closed.
 class Server::TcpConnection : public std::enable_shared_from_this<TcpConnection> {
  public:
-  explicit TcpConnection(Server& server) : server_(server) {}
-  // Accepts the connection; false when it is refused or failed (the caller closes it).
-  bool start(uv_stream_t* listener) {
-    tcp_.data = this;
-    timer_.data = this;
-    if (uv_tcp_init(server_.loop_, &tcp_) != 0) return false;
-    if (uv_timer_init(server_.loop_, &timer_) != 0) {
-      closed_ = true;  // only the socket exists: close it alone, its callback counts for both
-      ++closed_handles_;
-      uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_closed);
-      return true;
-    }
-    handles_ = true;
-    if (int rc = uv_accept(listener, reinterpret_cast<uv_stream_t*>(&tcp_)); rc != 0) {
-      spdlog::debug("dns tcp accept: {}", uv_strerror(rc));
-      return false;
-    }
-    if (server_.admit_) {
-      sockaddr_storage peer{};
-      int length = sizeof(peer);
-      if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&peer), &length) != 0) return false;
-      ticket_ = server_.admit_(peer);
-      if (!ticket_) {
-        ++server_.tcp_refused_;
-        return false;
-      }
-    }
-    if (!read()) return false;
+  TcpConnection(Server& server, std::shared_ptr<loop::Connection> conn, std::shared_ptr<void> ticket)
+      : server_(server), conn_(std::move(conn)), ticket_(std::move(ticket)) {}
+  void start() {
+    conn_->set_callbacks({
+        .read = [this](const char* data, std::size_t size) {
+          input_.insert(input_.end(), data, data + size);
+          answer_buffered();
+        },
+        .read_end = [this](int) { close(); },
+        .timer = [this] { close(); },  // idle
+        .writable = [this] {
+          if (!conn_->reading()) answer_buffered();  // the client reads again: answer what waited, read on
+        },
+        .closed = [this] { server_.connections_.erase(shared_from_this()); },
+    });
+    if (!read()) return close();
     arm();
-    return true;
   }
-  bool has_handles() const { return handles_; }
-  void close() {
-    if (closed_) return;
-    closed_ = true;
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_closed);
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_closed);
-  }
+  void close() { conn_->close(); }
 
  private:
-  void arm() {
-    uv_timer_start(&timer_, [](uv_timer_t* t) { static_cast<TcpConnection*>(t->data)->close(); }, kTcpIdleMs, 0);
-  }
+  void arm() { conn_->start_timer(kTcpIdleMs); }
   bool read() {
-    if (int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), alloc, on_read); rc != 0) {
+    if (int rc = conn_->start_reading(); rc != 0) {
       spdlog::debug("dns tcp read: {}", uv_strerror(rc));
       return false;
     }
-    reading_ = true;
     return true;
   }
-  // Answers in writes not yet completed: a write the kernel took at once still holds its
-  // buffer until its callback in a later loop turn (see http-api/server_uv.cpp output_full).
-  bool output_full() const { return unsent_bytes_ > kMaxUnsentOutput; }
-  static void alloc(uv_handle_t* h, std::size_t, uv_buf_t* b) {
-    std::vector<char>& shared = static_cast<TcpConnection*>(h->data)->server_.tcp_read_buffer_;
-    *b = uv_buf_init(shared.data(), static_cast<unsigned>(shared.size()));
-  }
-  static void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
-    auto* c = static_cast<TcpConnection*>(s->data);
-    auto keep = c->shared_from_this();
-    if (n < 0) return c->close();
-    c->input_.insert(c->input_.end(), b->base, b->base + n);
-    try {
-      c->answer_buffered();
-    } catch (const std::exception& e) {
-      spdlog::error("dns tcp: {}", e.what());
-      c->close();
-    }
-  }
   // Every complete length-prefixed message gets its reply, in order, until the client's unread
-  // answers pass kMaxUnsentOutput: then reading stops until they drain (on_written).
+  // answers pass kMaxUnsentOutput (loop::Connection::output_full): then reading stops until
+  // they drain (the writable callback).
   void answer_buffered() {
-    TcpConnection* c = this;
-    while (c->input_.size() >= 2 && !c->closed_) {
-      if (c->output_full()) {
-        if (c->reading_) {
-          uv_read_stop(reinterpret_cast<uv_stream_t*>(&c->tcp_));
-          c->reading_ = false;
-          ++c->server_.tcp_output_pauses_;
+    while (input_.size() >= 2 && !conn_->closing()) {
+      if (conn_->output_full()) {
+        if (conn_->reading()) {
+          conn_->stop_reading();
+          ++server_.tcp_output_pauses_;
         }
         return;
       }
-      std::size_t len = (static_cast<std::size_t>(static_cast<std::uint8_t>(c->input_[0])) << 8) |
-                        static_cast<std::uint8_t>(c->input_[1]);
-      if (c->input_.size() < 2 + len) break;
-      const auto* message = reinterpret_cast<const std::uint8_t*>(c->input_.data()) + 2;
-      QueryOutcome outcome = c->server_.answer(message, len, true);
-      if (outcome.action == QueryOutcome::Action::drop) return c->close();  // undecodable: drop the connection
+      std::size_t len = (static_cast<std::size_t>(static_cast<std::uint8_t>(input_[0])) << 8) |
+                        static_cast<std::uint8_t>(input_[1]);
+      if (input_.size() < 2 + len) break;
+      const auto* message = reinterpret_cast<const std::uint8_t*>(input_.data()) + 2;
+      QueryOutcome outcome = server_.answer(message, len, true);
+      if (outcome.action == QueryOutcome::Action::drop) return close();  // undecodable: drop the connection
       if (outcome.action == QueryOutcome::Action::forward) {
-        c->forward(message, len);
+        forward(message, len);
       } else {
-        c->send(std::move(outcome.reply));
+        send(outcome.reply);
       }
-      c->input_.erase(c->input_.begin(), c->input_.begin() + static_cast<long>(2 + len));
-      c->arm();
+      input_.erase(input_.begin(), input_.begin() + static_cast<long>(2 + len));
+      arm();
     }
-    if (!c->closed_ && !c->reading_ && !c->output_full() && !c->read()) c->close();
+    if (!conn_->closing() && !conn_->reading() && !conn_->output_full() && !read()) close();
   }
   // The reply may come after the client went away: the weak pointer tells.
   void forward(const std::uint8_t* query, std::size_t size) {
     std::weak_ptr<TcpConnection> weak = shared_from_this();
     server_.forward(query, size, [weak](std::vector<std::uint8_t> reply) {
       auto self = weak.lock();
-      if (self && !self->closed_) self->send(std::move(reply));
+      if (self && !self->conn_->closing()) self->send(reply);
     });
   }
-  void send(std::vector<std::uint8_t> message) {
-    struct Write {
-      uv_write_t req;
-      std::vector<std::uint8_t> data;
-      std::shared_ptr<TcpConnection> keep;
-    };
-    auto* w = new Write{{}, {}, shared_from_this()};
-    w->data.push_back(static_cast<std::uint8_t>(message.size() >> 8));
-    w->data.push_back(static_cast<std::uint8_t>(message.size() & 0xff));
-    w->data.insert(w->data.end(), message.begin(), message.end());
-    w->req.data = w;
-    unsent_bytes_ += w->data.size();
-    uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(w->data.data()), static_cast<unsigned>(w->data.size()));
-    if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, [](uv_write_t* req, int status) {
-          std::unique_ptr<Write> owned(static_cast<Write*>(req->data));
-          TcpConnection& c = *owned->keep;
-          c.unsent_bytes_ -= owned->data.size();
-          if (status != 0) return c.close();
-          if (c.closed_ || c.reading_ || c.output_full()) return;
-          try {
-            c.answer_buffered();  // the client reads again: answer what waited, read on
-          } catch (const std::exception& e) {
-            spdlog::error("dns tcp: {}", e.what());
-            c.close();
-          }
-        }) != 0) {
-      unsent_bytes_ -= w->data.size();
-      delete w;
-      close();
-    }
-  }
-  static void on_closed(uv_handle_t* h) {
-    auto* c = static_cast<TcpConnection*>(h->data);
-    if (++c->closed_handles_ < 2) return;
-    auto self = c->shared_from_this();
-    c->server_.connections_.erase(self);
+  void send(const std::vector<std::uint8_t>& message) {
+    std::string framed;
+    framed.reserve(message.size() + 2);
+    framed.push_back(static_cast<char>(message.size() >> 8));
+    framed.push_back(static_cast<char>(message.size() & 0xff));
+    framed.append(reinterpret_cast<const char*>(message.data()), message.size());
+    conn_->write(std::move(framed));  // a refused write closes the connection
   }
 
   Server& server_;
-  uv_tcp_t tcp_{};
-  uv_timer_t timer_{};
-  std::vector<char> input_;
+  std::shared_ptr<loop::Connection> conn_;
   std::shared_ptr<void> ticket_;  // from the admission check: our place in the connection limits
-  std::size_t unsent_bytes_ = 0;  // in writes not yet completed (output_full)
-  bool reading_ = false;
-  bool handles_ = false;
-  bool closed_ = false;
-  int closed_handles_ = 0;
+  std::vector<char> input_;
 };
 
 Server::Server(uv_loop_t* loop, const Resolver& resolver, ServeConfig config, std::vector<sockaddr_storage> recursors,
@@ -200,19 +128,33 @@ std::shared_ptr<const PreparedAnswer> Server::prepare(const Question& question) 
 
 int Server::listen(const std::string& host, int port) {
   sockaddr_storage addr{};
-  int rc = uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr));
-  if (rc != 0) rc = uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr));
-  if (rc != 0) return rc;
-  if ((rc = udp_.bind(reinterpret_cast<const sockaddr*>(&addr))) != 0) return rc;
+  if (int rc = loop::parse_ip_port(host, port, addr); rc != 0) return rc;
+  if (int rc = udp_.bind(reinterpret_cast<const sockaddr*>(&addr)); rc != 0) return rc;
   // Port 0: TCP takes the port UDP was given.
   port_ = udp_.port();
   if (addr.ss_family == AF_INET6) reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port = htons(static_cast<std::uint16_t>(port_));
   else reinterpret_cast<sockaddr_in*>(&addr)->sin_port = htons(static_cast<std::uint16_t>(port_));
-  if ((rc = uv_tcp_init(loop_, &tcp_)) != 0) return rc;
-  tcp_open_ = true;
-  tcp_.data = this;
-  if ((rc = uv_tcp_bind(&tcp_, reinterpret_cast<const sockaddr*>(&addr), 0)) != 0) return rc;
-  return uv_listen(reinterpret_cast<uv_stream_t*>(&tcp_), 256, on_tcp_connection);
+  loop::Listener::Options options{.name = "dns tcp", .backlog = 256,
+                                  .connection = {.name = "dns tcp",
+                                                 .read_size = kTcpReadSize,
+                                                 .max_unsent_output = kMaxUnsentOutput,
+                                                 .callback_errors = &tcp_callback_errors_}};
+  loop::Listener::Callbacks callbacks{
+      .accepted = [this](std::shared_ptr<loop::Connection> c, const sockaddr_storage&,
+                         std::shared_ptr<void> ticket) { accepted(std::move(c), std::move(ticket)); },
+      .refused = [this](loop::Connection&) { ++tcp_refused_; },
+      .accept_failed = [](int status) { spdlog::debug("dns tcp accept: {}", uv_strerror(status)); },
+  };
+  // Asked at accept time: set_admission may come after listen().
+  auto admit = [this](const sockaddr_storage& peer) { return admit_ ? admit_(peer) : std::make_shared<int>(0); };
+  tcp_ = std::make_unique<loop::Listener>(loop_, std::move(options), std::move(callbacks), std::move(admit));
+  return tcp_->listen(reinterpret_cast<const sockaddr*>(&addr));
+}
+
+void Server::accepted(std::shared_ptr<loop::Connection> connection, std::shared_ptr<void> ticket) {
+  auto conn = std::make_shared<TcpConnection>(*this, std::move(connection), std::move(ticket));
+  connections_.insert(conn);
+  conn->start();
 }
 
 void Server::forward(const std::uint8_t* query, std::size_t size, std::function<void(std::vector<std::uint8_t>)> deliver) {
@@ -238,30 +180,12 @@ void Server::on_udp(const std::uint8_t* data, std::size_t size, const sockaddr_s
   }
 }
 
-void Server::on_tcp_connection(uv_stream_t* listener, int status) {
-  auto* self = static_cast<Server*>(listener->data);
-  if (status != 0) {
-    spdlog::debug("dns tcp accept: {}", uv_strerror(status));
-    return;
-  }
-  try {
-    auto conn = std::make_shared<TcpConnection>(*self);
-    self->connections_.insert(conn);
-    if (!conn->start(listener)) {
-      if (conn->has_handles()) conn->close();
-      else self->connections_.erase(conn);
-    }
-  } catch (const std::exception& e) {
-    spdlog::error("dns tcp accept: {}", e.what());
-  }
-}
-
 void Server::close() {
   if (forwarder_) forwarder_->close();
   auto conns = connections_;
   for (const auto& c : conns) c->close();
   udp_.close();
-  if (tcp_open_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp_))) uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), nullptr);
+  if (tcp_) tcp_->close();
 }
 
 }  // namespace hearsay::dns

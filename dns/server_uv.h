@@ -14,6 +14,7 @@
 #include "dns/udp_listener_uv.h"
 #include "dns/packet.h"
 #include "dns/resolver.h"
+#include "loop/listener.h"
 
 namespace hearsay::dns {
 
@@ -43,6 +44,8 @@ class Server {
   std::uint64_t tcp_refused() const { return tcp_refused_; }
   std::uint64_t tcp_output_pauses() const { return tcp_output_pauses_; }
   std::size_t tcp_connection_count() const { return connections_.size(); }
+  // Exceptions caught in the TCP connections' libuv callbacks.
+  std::uint64_t tcp_callback_errors() const { return tcp_callback_errors_; }
 
  private:
   class TcpConnection;
@@ -51,22 +54,18 @@ class Server {
   void on_udp(const std::uint8_t* data, std::size_t size, const sockaddr_storage& from);
   // Forwards to the recursors; `deliver` gets their reply, or SERVFAIL when none answered.
   void forward(const std::uint8_t* query, std::size_t size, std::function<void(std::vector<std::uint8_t>)> deliver);
-  static void on_tcp_connection(uv_stream_t* server, int status);
+  void accepted(std::shared_ptr<loop::Connection> connection, std::shared_ptr<void> ticket);
 
   uv_loop_t* loop_;
   const Resolver& resolver_;
   ServeConfig config_;
   std::mt19937_64 rng_;
   UdpListener udp_;
-  uv_tcp_t tcp_{};
-  bool tcp_open_ = false;
+  std::unique_ptr<loop::Listener> tcp_;
   int port_ = 0;
   std::set<std::shared_ptr<TcpConnection>> connections_;
   Admission admit_;
-  std::uint64_t tcp_refused_ = 0, tcp_output_pauses_ = 0;
-  // Every TCP read lands here and is copied out at once (libuv's alloc and read run back to
-  // back on the loop thread): no 16 KiB buffer per idle connection.
-  std::vector<char> tcp_read_buffer_ = std::vector<char>(16384);
+  std::uint64_t tcp_refused_ = 0, tcp_output_pauses_ = 0, tcp_callback_errors_ = 0;
   DnsStats stats_;
   std::unique_ptr<Forwarder> forwarder_;
   AnswerCache cache_;

@@ -1,6 +1,6 @@
 // The libuv shell around Membership (see transport_uv.h): sockets, streams and the timer, no
-// protocol decisions. Streams live in a set until both their handles are closed; a stream owns its buffers and its
-// 10 s deadline (memberlist's TCPTimeout).
+// protocol decisions. A stream is one exchange over a loop::Connection (socket, deadline timer,
+// write queue), kept in a set until it has closed; its deadline is memberlist's TCPTimeout, 10 s.
 #include "gossip/transport_uv.h"
 
 #include <spdlog/spdlog.h>
@@ -12,17 +12,13 @@
 #include "gossip/framing.h"
 #include "gossip/icmp_errors_uv.h"
 #include "gossip/stream_message.h"
+#include "loop/address.h"
 
 namespace hearsay::gossip {
 namespace {
 
 constexpr std::uint64_t kStreamTimeoutMs = 10000;
 constexpr std::size_t kMaxStreamBytes = kMaxStreamPlain;  // on the wire, compressed or not
-
-template <typename T>
-uv_handle_t* handle(T* h) {
-  return reinterpret_cast<uv_handle_t*>(h);
-}
 
 // A replication message as a stream carries it: a memberlist user message whose payload is
 // kHearsayUserMessage + the message, LZW-compressed like every stream we send.
@@ -75,16 +71,38 @@ Address from_sockaddr(const sockaddr* addr) {
 // it to Membership (initiator).
 class Transport::Stream : public std::enable_shared_from_this<Stream> {
  public:
-  Stream(Transport& t, bool initiator, Address peer) : t_(t), initiator_(initiator), peer_(std::move(peer)) {
-    uv_tcp_init(t_.loop_, &tcp_);
-    uv_timer_init(t_.loop_, &timer_);
-    tcp_.data = this;
-    timer_.data = this;
+  // `conn` may be null (it could not be set up): the stream then fails at connect().
+  Stream(Transport& t, bool initiator, Address peer, std::shared_ptr<loop::Connection> conn)
+      : t_(t), initiator_(initiator), peer_(std::move(peer)), conn_(std::move(conn)) {}
+  // Wires the connection's callbacks and starts the stream's 10 s deadline.
+  void start() {
+    if (!conn_) return;
+    conn_->set_callbacks({
+        .read = [this](const char* data, std::size_t n) {
+          input_.insert(input_.end(), data, data + n);
+          t_.stats_.stream_bytes_in += n;
+          if (input_.size() > kMaxStreamBytes) return fail("stream too large");
+          try_parse();
+        },
+        .read_end = [this](int status) { fail(status == UV_EOF ? "closed before a complete message" : uv_strerror(status)); },
+        .connected = [this](int status) {
+          if (status != 0) return fail(uv_strerror(status));
+          const bool one_way = app_ && !app_wants_reply_;
+          write(std::move(request_), one_way);
+          if (!one_way) start_reading();
+        },
+        .timer = [this] { fail("timed out"); },
+        .written = [this](std::size_t bytes) { t_.stats_.stream_bytes_out += bytes; },
+        .failed = [this](const char*, int status) { fail(uv_strerror(status)); },
+        .closed = [this] {
+          auto self = shared_from_this();
+          if (!closed_) fail("connection closed");  // a callback threw: its waiter still hears
+          t_.streams_.erase(self);
+        },
+    });
     time_out_after(kStreamTimeoutMs);
   }
-  uv_tcp_t* tcp() { return &tcp_; }
   void set_join(bool join) { join_ = join; }
-  void set_peer(Address peer) { peer_ = std::move(peer); }
   // A replication stream we start: the reply (if one is wanted) goes to Replication.
   void set_app(bool wants_reply) { app_ = true, app_wants_reply_ = wants_reply; }
   // A TCP fallback ping we start: the outcome goes to Membership, by `ms` at the latest.
@@ -95,52 +113,29 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
   void on_finished(JoinDone done) { finished_ = std::move(done); }
 
   void connect(Bytes request) {
+    if (!conn_) return fail("cannot set up a connection");
     request_ = std::move(request);
     sockaddr_storage addr{};
     if (!to_sockaddr(peer_, addr)) return fail("bad address");
-    connect_.data = this;
-    int rc = uv_tcp_connect(&connect_, &tcp_, reinterpret_cast<const sockaddr*>(&addr), [](uv_connect_t* req, int status) {
-      auto* s = static_cast<Stream*>(req->data);
-      if (status != 0) return s->fail(uv_strerror(status));
-      const bool one_way = s->app_ && !s->app_wants_reply_;
-      s->write(std::move(s->request_), one_way);
-      if (!one_way) s->start_reading();
-    });
-    if (rc != 0) fail(uv_strerror(rc));
+    if (int rc = conn_->connect(reinterpret_cast<const sockaddr*>(&addr)); rc != 0) fail(uv_strerror(rc));
   }
 
   void hold(std::shared_ptr<void> ticket) { ticket_ = std::move(ticket); }
 
   void start_reading() {
-    int rc = uv_read_start(
-        reinterpret_cast<uv_stream_t*>(&tcp_),
-        [](uv_handle_t* h, std::size_t, uv_buf_t* b) {
-          std::vector<char>& shared = static_cast<Stream*>(h->data)->t_.stream_read_buffer_;
-          *b = uv_buf_init(shared.data(), static_cast<unsigned>(shared.size()));
-        },
-        [](uv_stream_t* h, ssize_t n, const uv_buf_t* b) {
-          auto* s = static_cast<Stream*>(h->data);
-          auto keep = s->shared_from_this();
-          if (n < 0) return s->fail(n == UV_EOF ? "closed before a complete message" : uv_strerror(static_cast<int>(n)));
-          s->input_.insert(s->input_.end(), b->base, b->base + n);
-          s->t_.stats_.stream_bytes_in += static_cast<std::uint64_t>(n);
-          if (s->input_.size() > kMaxStreamBytes) return s->fail("stream too large");
-          s->try_parse();
-        });
-    if (rc != 0) fail(uv_strerror(rc));
+    if (int rc = conn_->start_reading(); rc != 0) fail(uv_strerror(rc));
   }
 
   // (Re)arms the stream's one timer: when it fires, the stream fails as timed out.
   void time_out_after(std::uint64_t ms) {
-    uv_timer_start(&timer_, [](uv_timer_t* h) { static_cast<Stream*>(h->data)->fail("timed out"); }, ms, 0);
+    if (conn_) conn_->start_timer(ms);
   }
 
   void close() {
     if (closed_) return;
     closed_ = true;
-    uv_timer_stop(&timer_);
-    uv_close(handle(&timer_), on_closed);
-    uv_close(handle(&tcp_), on_closed);
+    if (conn_) conn_->close();
+    else t_.streams_.erase(shared_from_this());  // nothing to wait for
   }
 
  private:
@@ -219,25 +214,9 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
       data = t_.keyring_->seal_stream(data);
       if (data.empty()) return fail("encryption failed");
     }
-    struct Write {
-      uv_write_t req;
-      Bytes data;
-      std::shared_ptr<Stream> stream;
-      bool close_after;
-    };
-    auto* w = new Write{{}, std::move(data), shared_from_this(), close_after};
-    w->req.data = w;
-    uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(w->data.data()), static_cast<unsigned>(w->data.size()));
-    int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, [](uv_write_t* req, int status) {
-      std::unique_ptr<Write> owned(static_cast<Write*>(req->data));
-      if (status != 0) return owned->stream->fail(uv_strerror(status));
-      owned->stream->t_.stats_.stream_bytes_out += owned->data.size();
-      if (owned->close_after) owned->stream->close();
-    });
-    if (rc != 0) {
-      delete w;
-      fail(uv_strerror(rc));
-    }
+    // A refused write reports through the connection's `failed` callback.
+    if (!conn_->write(std::string(data.begin(), data.end()))) return;
+    if (close_after) conn_->close_when_flushed();
   }
 
   void fail(const char* why) {
@@ -268,18 +247,10 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
     if (finished_) std::exchange(finished_, {})(error);
   }
 
-  static void on_closed(uv_handle_t* h) {
-    auto* s = static_cast<Stream*>(h->data);
-    if (++s->closed_handles_ < 2) return;
-    s->t_.streams_.erase(s->shared_from_this());
-  }
-
   Transport& t_;
   bool initiator_;
   Address peer_;
-  uv_tcp_t tcp_{};
-  uv_timer_t timer_{};
-  uv_connect_t connect_{};
+  std::shared_ptr<loop::Connection> conn_;
   Bytes request_;
   std::vector<std::uint8_t> input_;
   std::shared_ptr<void> ticket_;  // an incoming stream's place in the connection limits
@@ -288,7 +259,6 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
   bool app_ = false, app_wants_reply_ = false;
   std::optional<std::uint32_t> ping_seq_;  // our TCP fallback ping's sequence number
   JoinDone finished_;  // told once how our push/pull ended ("" = merged)
-  int closed_handles_ = 0;
 };
 
 Transport::Transport(uv_loop_t* loop, Membership& membership, EventHandler on_event, const Keyring* keyring)
@@ -298,57 +268,61 @@ Transport::~Transport() = default;
 
 int Transport::listen(const std::string& host, int port) {
   sockaddr_storage addr{};
-  int rc = uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr));
-  if (rc != 0) rc = uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr));
-  if (rc != 0) return rc;
-  uv_udp_init(loop_, &udp_);
-  uv_tcp_init(loop_, &tcp_);
-  uv_timer_init(loop_, &timer_);
+  if (int rc = loop::parse_ip_port(host, port, addr); rc != 0) return rc;
+  if (int rc = udp_.init(loop_, this); rc != 0) return rc;
+  if (int rc = timer_.init(loop_, this); rc != 0) return rc;
+  loop::Listener::Callbacks callbacks{
+      .accepted = [this](std::shared_ptr<loop::Connection> conn, const sockaddr_storage& peer, std::shared_ptr<void> ticket) {
+        ++stats_.streams_in;
+        auto stream = std::make_shared<Stream>(*this, false, from_sockaddr(reinterpret_cast<const sockaddr*>(&peer)),
+                                               std::move(conn));
+        streams_.insert(stream);
+        stream->hold(std::move(ticket));
+        stream->start();
+        stream->start_reading();
+      },
+      .refused = [this](loop::Connection&) {
+        ++stats_.streams_in;
+        ++stats_.streams_refused;
+      },
+      .accept_failed = [](int status) { spdlog::debug("gossip accept: {}", uv_strerror(status)); },
+  };
+  // Asked at accept time: set_admission may come after listen().
+  auto admit = [this](const sockaddr_storage& peer) { return admit_ ? admit_(peer) : std::make_shared<int>(0); };
+  listener_ = std::make_unique<loop::Listener>(loop_, loop::Listener::Options{.name = "gossip", .backlog = 128, .connection = stream_options()},
+                                               std::move(callbacks), std::move(admit));
   open_ = true;
-  udp_.data = tcp_.data = timer_.data = this;
-  if ((rc = uv_udp_bind(&udp_, reinterpret_cast<const sockaddr*>(&addr), 0)) != 0) return rc;
-  if (!ask_for_port_unreachable(&udp_)) spdlog::debug("gossip: no ICMP port-unreachable reports here; probes wait out their timeouts");
-  if ((rc = uv_tcp_bind(&tcp_, reinterpret_cast<const sockaddr*>(&addr), 0)) != 0) return rc;
-  rc = uv_listen(reinterpret_cast<uv_stream_t*>(&tcp_), 128, [](uv_stream_t* server, int status) {
-    auto* t = static_cast<Transport*>(server->data);
-    if (status != 0) return;
-    auto stream = std::make_shared<Stream>(*t, false, Address{});
-    t->streams_.insert(stream);
-    ++t->stats_.streams_in;
-    if (uv_accept(server, reinterpret_cast<uv_stream_t*>(stream->tcp())) != 0) return stream->close();
-    sockaddr_storage peer{};
-    int length = sizeof(peer);
-    if (uv_tcp_getpeername(stream->tcp(), reinterpret_cast<sockaddr*>(&peer), &length) != 0) return stream->close();
-    stream->set_peer(from_sockaddr(reinterpret_cast<const sockaddr*>(&peer)));
-    if (t->admit_) {
-      std::shared_ptr<void> ticket = t->admit_(peer);
-      if (!ticket) {
-        ++t->stats_.streams_refused;
-        return stream->close();
-      }
-      stream->hold(std::move(ticket));
-    }
-    stream->start_reading();
-  });
+  int rc = uv_udp_bind(udp_.get(), reinterpret_cast<const sockaddr*>(&addr), 0);
   if (rc != 0) return rc;
+  if (!ask_for_port_unreachable(udp_.get())) spdlog::debug("gossip: no ICMP port-unreachable reports here; probes wait out their timeouts");
+  if ((rc = listener_->listen(reinterpret_cast<const sockaddr*>(&addr))) != 0) return rc;
   rc = uv_udp_recv_start(
-      &udp_,
+      udp_.get(),
       [](uv_handle_t* h, std::size_t, uv_buf_t* b) {
         auto* t = static_cast<Transport*>(h->data);
         *b = uv_buf_init(t->buffer_.data(), static_cast<unsigned>(t->buffer_.size()));
       },
       [](uv_udp_t* h, ssize_t n, const uv_buf_t* b, const sockaddr* from, unsigned) {
         auto* t = static_cast<Transport*>(h->data);
-        // Queued ICMP reports keep the socket readable, so they must be read or the loop spins.
-        // They show as a receive error, or (when a send took that error, see send_datagram) as
-        // the empty read that ends a batch; only then is the queue read, not on every batch.
-        if (n < 0 || (!from && t->reports_pending_)) return t->read_port_unreachable();
-        if (n == 0) return;
-        t->on_datagram(reinterpret_cast<const std::uint8_t*>(b->base), static_cast<std::size_t>(n), from);
+        try {
+          t->on_udp_read(n, b, from);
+        } catch (const std::exception& e) {
+          ++t->stats_.callback_errors;
+          spdlog::error("gossip udp: {}", e.what());
+        }
       });
   if (rc != 0) return rc;
   flush();
   return 0;
+}
+
+void Transport::on_udp_read(ssize_t n, const uv_buf_t* b, const sockaddr* from) {
+  // Queued ICMP reports keep the socket readable, so they must be read or the loop spins.
+  // They show as a receive error, or (when a send took that error, see send_datagram) as
+  // the empty read that ends a batch; only then is the queue read, not on every batch.
+  if (n < 0 || (!from && reports_pending_)) return read_port_unreachable();
+  if (n == 0) return;
+  on_datagram(reinterpret_cast<const std::uint8_t*>(b->base), static_cast<std::size_t>(n), from);
 }
 
 void Transport::on_datagram(const std::uint8_t* data, std::size_t size, const sockaddr* from) {
@@ -378,7 +352,7 @@ void Transport::on_datagram(const std::uint8_t* data, std::size_t size, const so
 
 void Transport::read_port_unreachable() {
   reports_pending_ = false;
-  const std::vector<Address> unreachable = take_port_unreachable(&udp_);
+  const std::vector<Address> unreachable = take_port_unreachable(udp_.get());
   for (const Address& to : unreachable) membership_.port_unreachable(to, now());
   if (!unreachable.empty()) flush();
 }
@@ -407,13 +381,13 @@ void Transport::send_datagram(OutgoingPacket& p) {
   }
   uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(p.packet.data()), static_cast<unsigned>(p.packet.size()));
   // Gossip is best effort: a datagram the socket cannot take now is dropped, as UDP would.
-  int rc = uv_udp_try_send(&udp_, &buf, 1, reinterpret_cast<const sockaddr*>(&to));
+  int rc = uv_udp_try_send(udp_.get(), &buf, 1, reinterpret_cast<const sockaddr*>(&to));
   // With the ICMP reports on (icmp_errors_uv.h), Linux also keeps the last report as the
   // socket's pending error and fails the next send with it, once, without sending: that error
   // belongs to an earlier datagram, so this one goes again. (The report itself stays queued.)
   if (is_earlier_datagrams_error(rc)) {
     reports_pending_ = true;  // the report behind that error is still queued
-    rc = uv_udp_try_send(&udp_, &buf, 1, reinterpret_cast<const sockaddr*>(&to));
+    rc = uv_udp_try_send(udp_.get(), &buf, 1, reinterpret_cast<const sockaddr*>(&to));
   }
   if (rc < 0) ++stats_.udp_send_failed;
   else ++stats_.udp_out;
@@ -429,10 +403,20 @@ void Transport::flush_replication() {
 
 void Transport::start_app_stream(StreamSend send) {
   ++stats_.streams_out;
-  auto stream = std::make_shared<Stream>(*this, true, send.to);
+  auto stream = new_stream(send.to);
   stream->set_app(send.wants_reply);
   streams_.insert(stream);
   stream->connect(replication_stream(send.payload));
+}
+
+loop::Connection::Options Transport::stream_options() {
+  return {.name = "gossip stream", .read_size = 65536, .callback_errors = &stats_.callback_errors};
+}
+
+std::shared_ptr<Transport::Stream> Transport::new_stream(const Address& to) {
+  auto stream = std::make_shared<Stream>(*this, true, to, loop::Connection::create(loop_, stream_options()));
+  stream->start();
+  return stream;
 }
 
 void Transport::flush() {
@@ -462,7 +446,7 @@ void Transport::join(const Address& seed, JoinDone done) {
 
 void Transport::start_push_pull(PushPullRequest request, JoinDone done) {
   ++stats_.streams_out;
-  auto stream = std::make_shared<Stream>(*this, true, request.to);
+  auto stream = new_stream(request.to);
   stream->set_join(request.request.join);
   stream->on_finished(std::move(done));
   streams_.insert(stream);
@@ -475,7 +459,7 @@ void Transport::start_stream_ping(StreamPing ping) {
   const auto left = std::chrono::ceil<std::chrono::milliseconds>(ping.deadline - now()).count();
   if (left <= 0) return;  // too late to count for its probe
   ++stats_.streams_out;
-  auto stream = std::make_shared<Stream>(*this, true, ping.to);
+  auto stream = new_stream(ping.to);
   stream->set_ping(ping.ping.seq_no, static_cast<std::uint64_t>(left));
   streams_.insert(stream);
   stream->connect(compress_message(encode(ping.ping)));  // compressed, as serf's streams are
@@ -491,12 +475,18 @@ void Transport::arm_timer() {
   const auto wait = deadline <= current ? std::chrono::milliseconds(0)
                                         : std::chrono::ceil<std::chrono::milliseconds>(deadline - current);
   const auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(0, wait.count()));
-  uv_timer_start(&timer_, [](uv_timer_t* h) {
+  int rc = uv_timer_start(timer_.get(), [](uv_timer_t* h) {
     auto* t = static_cast<Transport*>(h->data);
-    t->membership_.tick(now());
-    if (t->replication_) t->replication_->tick(now());
-    t->flush();
+    try {
+      t->membership_.tick(now());
+      if (t->replication_) t->replication_->tick(now());
+      t->flush();
+    } catch (const std::exception& e) {
+      ++t->stats_.callback_errors;
+      spdlog::error("gossip timer: {}", e.what());
+    }
   }, ms, 0);
+  if (rc != 0) spdlog::error("gossip: cannot arm the timer: {}", uv_strerror(rc));
 }
 
 void Transport::close() {
@@ -504,9 +494,9 @@ void Transport::close() {
   open_ = false;
   auto streams = streams_;
   for (const auto& s : streams) s->close();
-  for (uv_handle_t* h : {handle(&udp_), handle(&tcp_), handle(&timer_)}) {
-    if (!uv_is_closing(h)) uv_close(h, nullptr);
-  }
+  udp_.close();
+  timer_.close();
+  if (listener_) listener_->close();
 }
 
 }  // namespace hearsay::gossip

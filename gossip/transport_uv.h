@@ -21,6 +21,8 @@
 #include "gossip/membership.h"
 #include "gossip/replication.h"
 #include "gossip/serf.h"
+#include "loop/handle.h"
+#include "loop/listener.h"
 
 namespace hearsay::gossip {
 
@@ -30,6 +32,7 @@ struct TransportStats {
   std::uint64_t stream_bytes_in = 0, stream_bytes_out = 0;  // on the wire, as read / once written
   std::uint64_t decrypt_failed = 0;  // packets and streams no key opened (or plaintext when encrypting)
   std::uint64_t streams_refused = 0;  // incoming streams the admission check turned away
+  std::uint64_t callback_errors = 0;  // exceptions caught in libuv callbacks
 };
 
 class Transport {
@@ -74,6 +77,11 @@ class Transport {
 
  private:
   class Stream;
+  loop::Connection::Options stream_options();
+  // An outgoing stream, started (its deadline running); it fails at connect() if its
+  // connection could not be set up.
+  std::shared_ptr<Stream> new_stream(const Address& to);
+  void on_udp_read(ssize_t n, const uv_buf_t* b, const sockaddr* from);
   void on_datagram(const std::uint8_t* data, std::size_t size, const sockaddr* from);
   void read_port_unreachable();
   void start_push_pull(PushPullRequest request, JoinDone done = {});
@@ -92,15 +100,12 @@ class Transport {
   ChangeHandler on_changes_;
   Serf* serf_ = nullptr;
   QueryHandler on_queries_;
-  uv_udp_t udp_{};
-  uv_tcp_t tcp_{};
-  uv_timer_t timer_{};
+  loop::Handle<uv_udp_t> udp_;
+  loop::Handle<uv_timer_t> timer_;
+  std::unique_ptr<loop::Listener> listener_;
   bool open_ = false;
   bool reports_pending_ = false;  // a send took an ICMP report's error: the queue needs reading
   std::vector<char> buffer_;
-  // Every stream read lands here and is copied out at once (libuv's alloc and read run back to
-  // back on the loop thread): no 64 KiB buffer per open stream.
-  std::vector<char> stream_read_buffer_ = std::vector<char>(65536);
   Admission admit_;
   std::set<std::shared_ptr<Stream>> streams_;
   TransportStats stats_;

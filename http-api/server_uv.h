@@ -1,6 +1,7 @@
 // The HTTP/1.1 server shell on libuv: accepts connections, feeds bytes to RequestParser, hands
-// each complete request to the handler with a Responder (responder.h: each connection is its
-// Responders' ReplySink), writes responses in order. One request in flight per connection.
+// each complete request to the handler with a Responder, writes responses in order. Responses
+// may come later (blocking queries wait for minutes): a Responder is a handle that outlives the
+// call and becomes a no-op once its connection is gone. One request in flight per connection.
 #pragma once
 
 #include <uv.h>
@@ -15,6 +16,7 @@
 #include "http-api/request.h"
 #include "http-api/request_parser.h"
 #include "http-api/responder.h"
+#include "loop/listener.h"
 
 namespace hearsay::http {
 
@@ -67,19 +69,15 @@ class Server {
 
  private:
   friend class Connection;
-  static void on_connection(uv_stream_t* listener, int status);
+  void accepted(std::shared_ptr<loop::Connection> connection, std::shared_ptr<void> ticket);
 
   uv_loop_t* loop_;
   ServerConfig config_;
   Handler handler_;
-  uv_tcp_t listener_{};
-  bool listening_ = false;
+  std::unique_ptr<loop::Listener> listener_;
   bool closing_ = false;
   std::function<void()> on_closed_;
   std::set<std::shared_ptr<Connection>> connections_;
-  // Every read lands here and is copied out at once (libuv calls alloc and read back to back
-  // on the loop thread), so an idle connection does not keep a 64 KiB buffer of its own.
-  std::string read_buffer_;
   ServerStats stats_;
 };
 

@@ -39,6 +39,8 @@ class CheckRun : public std::enable_shared_from_this<CheckRun> {
   // Handles this run still has open; when it reaches 0 the self-reference goes.
   void handle_closed();
   void keep_alive() { self_ = shared_from_this(); }
+  // Counts a resource that closes on its own (a loop::Connection) and calls handle_closed().
+  void count_open() { ++open_handles_; }
   // A zeroed handle whose data points at this run; counted until on_handle_closed frees it.
   AnyHandle* new_handle();
   bool finished() const { return finished_; }

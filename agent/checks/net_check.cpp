@@ -9,12 +9,15 @@
 #include "agent/checks/check_run.h"
 #include "agent/checks/tls_session.h"
 #include "catalog/duration.h"
+#include "loop/address.h"
+#include "loop/connection.h"
 
 namespace hearsay::agent::checks {
 namespace {
 
 using catalog::HealthStatus;
 constexpr std::chrono::seconds kDefaultTimeout{10};
+constexpr std::size_t kReadSize = 16384;
 constexpr std::size_t kMaxResponseBytes = 64 * 1024 + kMaxOutputBytes;  // headers + captured body
 
 struct Target {
@@ -46,11 +49,10 @@ bool parse_http_url(const std::string& url, Target& t, std::string& error) {
 }
 
 bool split_host_port(const std::string& addr, Target& t) {
-  auto colon = addr.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == addr.size()) return false;
-  t.host = addr.substr(0, colon);
-  if (t.host.size() > 2 && t.host.front() == '[' && t.host.back() == ']') t.host = t.host.substr(1, t.host.size() - 2);
-  t.port = addr.substr(colon + 1);
+  auto parts = loop::split_host_port(addr);
+  if (!parts) return false;
+  t.host = std::move(parts->host);
+  t.port = std::move(parts->port);
   return true;
 }
 
@@ -60,7 +62,6 @@ class NetCheck : public CheckRun {
       : CheckRun(loop, std::move(done)), spec_(spec), http_(http) {}
 
   void start() {
-    keep_alive();
     std::string error;
     if (http_ ? !parse_http_url(spec_.http, target_, error) : !split_host_port(spec_.tcp, target_)) {
       if (error.empty()) error = "invalid TCP address " + spec_.tcp;
@@ -68,29 +69,45 @@ class NetCheck : public CheckRun {
       pending_error_ = error;
     }
     method_ = spec_.method.empty() ? "GET" : spec_.method;
-    timer_ = new_handle();
-    uv_timer_init(loop_, &timer_->timer);
-    timer_->handle.data = this;
+    int rc = 0;
+    conn_ = loop::Connection::create(loop_, {.name = "check", .read_size = kReadSize}, &rc);
+    if (!conn_) return finish({HealthStatus::critical, what() + ": " + uv_strerror(rc)});
+    keep_alive();
+    count_open();
+    conn_->set_callbacks({
+        .read = [this](const char* data, std::size_t n) {
+          if (!finished()) on_bytes(data, n);
+        },
+        .read_end = [this](int status) {
+          if (finished()) return;
+          // Servers often close without a TLS close_notify: the bytes so far decide.
+          if (status == UV_EOF) complete_response();
+          else fail(std::string("read: ") + uv_strerror(status));
+        },
+        .connected = [this](int status) { on_connected(status); },
+        .timer = [this] {
+          if (!pending_error_.empty()) return finish({HealthStatus::critical, pending_error_});
+          fail("timeout after " + timeout_text_);
+        },
+        .failed = [this](const char* operation, int status) {
+          if (!finished()) fail(std::string(operation) + ": " + uv_strerror(status));
+        },
+        .closed = [this] {
+          if (!finished()) fail("connection closed");  // a callback threw: still report
+          handle_closed();
+        },
+    });
     auto timeout = spec_.timeout.count() > 0 ? spec_.timeout : catalog::Duration(kDefaultTimeout);
     timeout_text_ = catalog::format_go_duration(timeout);
-    if (!pending_error_.empty()) {
-      uv_timer_start(&timer_->timer, [](uv_timer_t* t) {
-        auto* self = static_cast<NetCheck*>(t->data);
-        self->finish({HealthStatus::critical, self->pending_error_});
-      }, 0, 0);
-      return;
-    }
-    uv_timer_start(&timer_->timer, [](uv_timer_t* t) {
-      auto* self = static_cast<NetCheck*>(t->data);
-      self->fail("timeout after " + self->timeout_text_);
-    }, static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()), 0);
+    if (!pending_error_.empty()) return conn_->start_timer(0);
+    conn_->start_timer(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()));
 
     resolver_ = new uv_getaddrinfo_t{};
     resolver_->data = this;
     resolving_ = shared_from_this();  // the request's callback always runs, even after cancel
     addrinfo hints{};
     hints.ai_socktype = SOCK_STREAM;
-    int rc = uv_getaddrinfo(loop_, resolver_, on_resolved, target_.host.c_str(), target_.port.c_str(), &hints);
+    rc = uv_getaddrinfo(loop_, resolver_, on_resolved, target_.host.c_str(), target_.port.c_str(), &hints);
     if (rc != 0) {
       delete resolver_;
       resolver_ = nullptr;
@@ -110,30 +127,30 @@ class NetCheck : public CheckRun {
     auto keep = std::move(self->resolving_);
     delete req;
     self->resolver_ = nullptr;
-    if (self->finished()) {
+    try {
+      if (self->finished()) {
+        uv_freeaddrinfo(res);
+        return;
+      }
+      if (status != 0 || !res) {
+        uv_freeaddrinfo(res);
+        self->fail(std::string("lookup ") + self->target_.host + ": " + uv_strerror(status));
+        return;
+      }
+      int rc = self->conn_->connect(res->ai_addr);
       uv_freeaddrinfo(res);
-      return;
+      if (rc != 0) self->fail(std::string("connect: ") + uv_strerror(rc));
+    } catch (const std::exception& e) {
+      spdlog::error("check lookup: {}", e.what());
+      self->fail("internal error");
     }
-    if (status != 0 || !res) {
-      uv_freeaddrinfo(res);
-      self->fail(std::string("lookup ") + self->target_.host + ": " + uv_strerror(status));
-      return;
-    }
-    self->tcp_ = self->new_handle();
-    uv_tcp_init(self->loop_, &self->tcp_->tcp);
-    self->tcp_->handle.data = self;
-    self->connect_req_.data = self;
-    int rc = uv_tcp_connect(&self->connect_req_, &self->tcp_->tcp, res->ai_addr, on_connected);
-    uv_freeaddrinfo(res);
-    if (rc != 0) self->fail(std::string("connect: ") + uv_strerror(rc));
   }
 
-  static void on_connected(uv_connect_t* req, int status) {
-    auto* self = static_cast<NetCheck*>(req->data);
-    if (self->finished()) return;
-    if (status != 0) return self->fail(std::string("connect: ") + uv_strerror(status));
-    if (!self->http_) return self->finish({HealthStatus::passing, self->what() + ": Success"});
-    self->send_request();
+  void on_connected(int status) {
+    if (finished()) return;
+    if (status != 0) return fail(std::string("connect: ") + uv_strerror(status));
+    if (!http_) return finish({HealthStatus::passing, what() + ": Success"});
+    send_request();
   }
 
   void send_request() {
@@ -161,22 +178,7 @@ class NetCheck : public CheckRun {
     } else {
       write_raw(request_);
     }
-    uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_->tcp),
-                  [](uv_handle_t* h, std::size_t, uv_buf_t* b) {
-                    auto* s = static_cast<NetCheck*>(h->data);
-                    *b = uv_buf_init(s->read_buf_, sizeof(s->read_buf_));
-                  },
-                  [](uv_stream_t* st, ssize_t n, const uv_buf_t* b) {
-                    auto* s = static_cast<NetCheck*>(st->data);
-                    if (s->finished()) return;
-                    if (n > 0) {
-                      s->on_bytes(b->base, static_cast<std::size_t>(n));
-                    } else if (n < 0) {
-                      // Servers often close without a TLS close_notify: the bytes so far decide.
-                      if (n == UV_EOF) s->complete_response();
-                      else s->fail(std::string("read: ") + uv_strerror(static_cast<int>(n)));
-                    }
-                  });
+    if (int rc = conn_->start_reading(); rc != 0) return fail(std::string("read: ") + uv_strerror(rc));
     if (tls_) pump_tls();  // sends the ClientHello
   }
 
@@ -213,25 +215,8 @@ class NetCheck : public CheckRun {
     if (closed || response_.size() >= kMaxResponseBytes) complete_response();
   }
 
-  // Each write owns its bytes until libuv is done with them.
-  void write_raw(std::string data) {
-    struct Write {
-      uv_write_t req;
-      std::string data;
-      NetCheck* check;
-    };
-    auto* w = new Write{{}, std::move(data), this};
-    w->req.data = w;
-    uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-    int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_->tcp), &buf, 1, [](uv_write_t* req, int st) {
-      std::unique_ptr<Write> owned(static_cast<Write*>(req->data));
-      if (!owned->check->finished() && st != 0) owned->check->fail(std::string("write: ") + uv_strerror(st));
-    });
-    if (rc != 0) {
-      delete w;
-      fail(std::string("write: ") + uv_strerror(rc));
-    }
-  }
+  // The connection's write queue owns the bytes; a failed write reports through `failed`.
+  void write_raw(std::string data) { conn_->write(std::move(data)); }
 
   // Maps the status line: 2xx passing, 429 warning, anything else critical.
   void complete_response() {
@@ -252,9 +237,7 @@ class NetCheck : public CheckRun {
   }
 
   void release() override {
-    for (AnyHandle* h : {timer_, tcp_}) {
-      if (h && !uv_is_closing(&h->handle)) uv_close(&h->handle, on_handle_closed);
-    }
+    if (conn_) conn_->close();
     if (resolver_) uv_cancel(reinterpret_cast<uv_req_t*>(resolver_));
   }
 
@@ -264,17 +247,14 @@ class NetCheck : public CheckRun {
   std::string method_;
   std::string timeout_text_;
   std::string pending_error_;
-  AnyHandle* timer_ = nullptr;
-  AnyHandle* tcp_ = nullptr;
+  std::shared_ptr<loop::Connection> conn_;  // the socket and the timeout's timer
   uv_getaddrinfo_t* resolver_ = nullptr;
   std::shared_ptr<CheckRun> resolving_;
-  uv_connect_t connect_req_{};
   std::unique_ptr<TlsSession> tls_;
   bool request_sent_ = false;
   std::string request_;
   std::string response_;
   std::size_t total_ = 0;
-  char read_buf_[16384];
 };
 
 }  // namespace
