@@ -35,7 +35,7 @@ void check_uv(int rc, const char* what) {
 
 }  // namespace
 
-Agent::Agent(AgentConfig config) : config_(std::move(config)) {
+Agent::Agent(AgentConfig config, TimeSource now) : config_(std::move(config)), now_(std::move(now)) {
   if (config_.dev && config_.data_dir.empty()) {
     dev_data_dir_ = make_temp_dir("hearsay-dev-");
     config_.data_dir = dev_data_dir_;
@@ -53,7 +53,7 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
 
   scheduler_ = std::make_unique<checks::CheckScheduler>(
       &loop_, std::random_device{}(), [this](const std::string& id, checks::CheckResult result) {
-        local_->on_check_result(id, result, now());
+        local_->on_check_result(id, result, now_());
       });
   LocalState::CheckRunner runner{
       [this](const std::string& id, const catalog::CheckSpec& spec) { scheduler_->start(id, spec); },
@@ -107,7 +107,7 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
     keyring_ = load_or_create_keyring(config_.data_dir, config_.encrypt);
     // Sealing adds 29 bytes; memberlist leaves room for them when it fills a packet.
     if (keyring_.enabled()) mc.udp_buffer_size -= gossip::kEncryptionOverhead;
-    membership_ = std::make_unique<gossip::Membership>(mc, std::random_device{}(), gossip::Transport::now());
+    membership_ = std::make_unique<gossip::Membership>(mc, std::random_device{}(), now_());
     serf_ = std::make_unique<gossip::Serf>(*membership_, std::random_device{}());
     gossip_ = std::make_unique<gossip::Transport>(
         &loop_, *membership_, [this](const gossip::MemberEvent& e) { on_member_event(e); }, &keyring_);
@@ -118,7 +118,7 @@ Agent::Agent(AgentConfig config) : config_(std::move(config)) {
     rc.name = config_.node_name;
     rc.packet_budget = mc.udp_buffer_size - 64;  // room for the user-message framing
     rc.tombstone_grace = config_.tombstone_grace;
-    replication_ = std::make_unique<gossip::Replication>(rc, std::random_device{}(), gossip::Transport::now());
+    replication_ = std::make_unique<gossip::Replication>(rc, std::random_device{}(), now_());
     catalog_replication_ = std::make_unique<CatalogReplication>(
         catalog_, *store_, *replication_, *membership_, config_.node_name, [this] { return local_->next_version(); },
         config_.reap_after);
@@ -167,12 +167,12 @@ Agent::~Agent() {
 void Agent::on_member_event(const gossip::MemberEvent& e) {
   static const char* kinds[] = {"joined", "updated", "failed", "left"};
   spdlog::info("member {} {} ({})", e.member.name, kinds[static_cast<int>(e.kind)], e.member.address.to_string());
-  catalog_replication_->on_member_event(e, gossip::Transport::now());
+  catalog_replication_->on_member_event(e, now_());
 }
 
 int Agent::run() {
-  catalog_replication_->restore(local_->generation(), local_->last_version(), gossip::Transport::now());
-  local_->start(now());
+  catalog_replication_->restore(local_->generation(), local_->last_version(), now_());
+  local_->start(now_());
   flush();  // our node and restored registrations are durable before we serve anything
   int rc = http_server_->listen(config_.client_addr, config_.http_port);
   if (rc != 0) {
@@ -190,8 +190,8 @@ int Agent::run() {
   uv_timer_start(&reap_timer_, [](uv_timer_t* t) {
     auto* self = static_cast<Agent*>(t->data);
     try {
-      self->local_->reap_critical_services(now());
-      self->catalog_replication_->reap(gossip::Transport::now());
+      self->local_->reap_critical_services(self->now_());
+      self->catalog_replication_->reap(self->now_());
       self->gossip_->flush();
     } catch (const std::exception& e) {
       spdlog::error("check reaper: {}", e.what());
@@ -338,7 +338,7 @@ void Agent::flush() {
     bool durable = true;
     if (!dirty.empty() || store_->has_staged()) durable = store_->commit(catalog_, dirty);
     if (durable) {
-      catalog_replication_->publish(std::move(outgoing), gossip::Transport::now());
+      catalog_replication_->publish(std::move(outgoing), now_());
     } else {
       undo_failed_commit();
     }
@@ -359,7 +359,7 @@ void Agent::undo_failed_commit() {
                 "replicated records are written with the next commit", store_->path().string());
   store_->revert(catalog_, config_.node_name);
   (void)catalog_.take_dirty();  // the revert put back what is durable: nothing to write
-  local_->reload_definitions(now());
+  local_->reload_definitions(now_());
 }
 
 void Agent::return_memory_after_bulk_work(std::size_t keys_committed) {
@@ -395,7 +395,7 @@ std::shared_ptr<void> Agent::admit_connection(Listener listener, const sockaddr_
 }
 
 void Agent::log_refusals() {
-  for (const std::string& line : limits_->take_log_lines(ConnectionLimits::Clock::now())) spdlog::warn("{}", line);
+  for (const std::string& line : limits_->take_log_lines(now_())) spdlog::warn("{}", line);
 }
 
 void Agent::after_commit(std::function<void(bool)> done) {
@@ -421,15 +421,15 @@ void Agent::shutdown() {
 }
 
 http::OpResult Agent::register_service(catalog::ServiceDefinition def, bool replace_existing_checks) {
-  return local_->register_service(std::move(def), replace_existing_checks, Source::api, now());
+  return local_->register_service(std::move(def), replace_existing_checks, Source::api, now_());
 }
 http::OpResult Agent::deregister_service(const std::string& service_id) { return local_->deregister_service(service_id); }
 http::OpResult Agent::register_check(catalog::CheckDefinition def) {
-  return local_->register_check(std::move(def), Source::api, now());
+  return local_->register_check(std::move(def), Source::api, now_());
 }
 http::OpResult Agent::deregister_check(const std::string& check_id) { return local_->deregister_check(check_id); }
 http::OpResult Agent::update_ttl_check(const std::string& check_id, catalog::HealthStatus status, std::string output) {
-  return local_->update_ttl(check_id, status, std::move(output), now());
+  return local_->update_ttl(check_id, status, std::move(output), now_());
 }
 http::OpResult Agent::set_node_maintenance(bool enable, const std::string& reason) {
   return local_->set_node_maintenance(enable, reason);
@@ -455,7 +455,7 @@ void Agent::join(const std::string& address, std::function<void(http::OpResult)>
 http::OpResult Agent::leave() {
   // Tell the cluster first (dead about ourselves = left), answer, then stop a little later so
   // the news is gossiped out: Consul's leave also shuts the agent down.
-  serf_->leave(gossip::Transport::now());  // serf's leave intent, then our departure
+  serf_->leave(now_());  // serf's leave intent, then our departure
   gossip_->flush();
   after_commit([this](bool) {
     // Stop once our departure has gone out and had a second to spread (at most ~6 s).
@@ -464,7 +464,7 @@ http::OpResult Agent::leave() {
     timer->data = this;
     uv_timer_start(timer, [](uv_timer_t* t) {
       auto* self = static_cast<Agent*>(t->data);
-      if (!self->shutting_down_ && !self->membership_->leave_complete(gossip::Transport::now())) return;
+      if (!self->shutting_down_ && !self->membership_->leave_complete(self->now_())) return;
       self->shutdown();
       uv_close(as_handle(t), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
     }, 100, 100);
@@ -473,7 +473,7 @@ http::OpResult Agent::leave() {
 }
 
 http::OpResult Agent::force_leave(const std::string& node) {
-  const std::string error = serf_->force_leave(node, gossip::Transport::now());
+  const std::string error = serf_->force_leave(node, now_());
   gossip_->flush();
   if (error.empty()) return http::OpResult::ok();
   return http::OpResult::fail(error.starts_with("no member") ? 404 : 400, error);
@@ -501,7 +501,7 @@ std::string Agent::apply_keyring_change(http::KeyringOp op, const gossip::Bytes&
 
 void Agent::keyring_operation(http::KeyringOp op, const std::string& key,
                               std::function<void(http::OpResult, http::KeyringReport)> done) {
-  cluster_keyring_->start(op, key, gossip::Transport::now(), std::move(done));
+  cluster_keyring_->start(op, key, now_(), std::move(done));
   gossip_->flush();  // the query goes out with the next gossip round
   arm_keyring_timer();
 }
@@ -513,10 +513,10 @@ void Agent::arm_keyring_timer() {
     uv_timer_stop(&keyring_timer_);
     return;
   }
-  const auto wait = std::chrono::ceil<std::chrono::milliseconds>(*deadline - gossip::Transport::now());
+  const auto wait = std::chrono::ceil<std::chrono::milliseconds>(*deadline - now_());
   uv_timer_start(&keyring_timer_, [](uv_timer_t* t) {
     auto* self = static_cast<Agent*>(t->data);
-    self->cluster_keyring_->expire(gossip::Transport::now());
+    self->cluster_keyring_->expire(self->now_());
     self->arm_keyring_timer();
   }, static_cast<std::uint64_t>(std::max<std::int64_t>(wait.count(), 0)), 0);
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "agent/catalog_replication.h"
+#include "agent/clock.h"
 #include "agent/cluster_keyring.h"
 #include "agent/checks/scheduler.h"
 #include "agent/config.h"
@@ -34,7 +35,8 @@ namespace hearsay::agent {
 class Agent final : public http::AgentOps {
  public:
   // Opens the store and loads the catalog; throws ConfigError / StoreError on startup failure.
-  explicit Agent(AgentConfig config);
+  // `now` is the one clock every part of the agent reads (agent/clock.h).
+  explicit Agent(AgentConfig config, TimeSource now = steady_time_source());
   ~Agent() override;
 
   // Binds the listeners and runs until SIGINT/SIGTERM or a leave. Returns the exit code.
@@ -76,9 +78,9 @@ class Agent final : public http::AgentOps {
   void on_member_event(const gossip::MemberEvent& event);
   std::string apply_keyring_change(http::KeyringOp op, const gossip::Bytes& key);  // durable; "" or why not
   void arm_keyring_timer();
-  static LocalState::Clock::time_point now() { return LocalState::Clock::now(); }
 
   AgentConfig config_;
+  TimeSource now_;
   std::string node_id_;
   std::string advertise_;
   uv_loop_t loop_{};
