@@ -144,12 +144,27 @@ Agent::Agent(AgentConfig config, TimeSource now) : config_(std::move(config)), n
   limits_log_timer_.data = this;
   check_uv(uv_timer_init(&loop_, &keyring_timer_), "uv_timer_init");
   keyring_timer_.data = this;
-  check_uv(uv_idle_init(&loop_, &flush_idle_), "uv_idle_init");
-  check_uv(uv_check_init(&loop_, &flush_check_), "uv_check_init");
-  flush_idle_.data = this;
-  flush_check_.data = this;
-  check_uv(uv_check_start(&flush_check_, [](uv_check_t* h) { static_cast<Agent*>(h->data)->flush(); }), "uv_check_start");
-  catalog_.set_listener([this](std::uint64_t) { request_flush(); });
+  group_commit_ = std::make_unique<GroupCommit>(&loop_, commit_steps());
+  catalog_.set_listener([this](std::uint64_t) { group_commit_->request(); });
+}
+
+GroupCommit::Steps Agent::commit_steps() {
+  GroupCommit::Steps steps;
+  steps.take_dirty = [this] { return catalog_.take_dirty(); };
+  // Our writes reach the replication engine (and so peers) only once durable; a tombstone
+  // takes its version now, persisted with this commit.
+  steps.prepare = [this](const catalog::DirtyKeys& dirty) { return catalog_replication_->prepare(dirty); };
+  steps.commit = [this](const catalog::DirtyKeys& dirty) {
+    return dirty.empty() && !store_->has_staged() ? true : store_->commit(catalog_, dirty);
+  };
+  steps.publish = [this](GroupCommit::Outgoing writes) { catalog_replication_->publish(std::move(writes), now_()); };
+  steps.undo = [this] { undo_failed_commit(); };
+  steps.after = [this](const catalog::DirtyKeys& dirty) {
+    return_memory_after_bulk_work(dirty.nodes.size() + dirty.services.size() + dirty.checks.size());
+    if (!dirty.empty() && blocking_) blocking_->wake();
+    if (!dirty.empty() && gossip_) gossip_->flush();  // broadcasts out at the next gossip round
+  };
+  return steps;
 }
 
 Agent::~Agent() {
@@ -173,7 +188,7 @@ void Agent::on_member_event(const gossip::MemberEvent& e) {
 int Agent::run() {
   catalog_replication_->restore(local_->generation(), local_->last_version(), now_());
   local_->start(now_());
-  flush();  // our node and restored registrations are durable before we serve anything
+  group_commit_->flush();  // our node and restored registrations are durable before we serve anything
   int rc = http_server_->listen(config_.client_addr, config_.http_port);
   if (rc != 0) {
     spdlog::critical("cannot listen for HTTP on {}:{}: {}", config_.client_addr, config_.http_port, uv_strerror(rc));
@@ -322,36 +337,6 @@ bool Agent::start_dns() {
   return true;
 }
 
-void Agent::request_flush() {
-  if (!uv_is_active(as_handle(&flush_idle_)) && !shutting_down_) {
-    uv_idle_start(&flush_idle_, [](uv_idle_t*) {});  // keeps uv_run from blocking in poll
-  }
-}
-
-void Agent::flush() {
-  try {
-    uv_idle_stop(&flush_idle_);
-    catalog::DirtyKeys dirty = catalog_.take_dirty();
-    // Our writes reach the replication engine (and so peers) only once durable; a tombstone
-    // takes its version now, persisted with this commit.
-    auto outgoing = dirty.empty() ? CatalogReplication::Outgoing{} : catalog_replication_->prepare(dirty);
-    bool durable = true;
-    if (!dirty.empty() || store_->has_staged()) durable = store_->commit(catalog_, dirty);
-    if (durable) {
-      catalog_replication_->publish(std::move(outgoing), now_());
-    } else {
-      undo_failed_commit();
-    }
-    auto waiting = std::exchange(waiting_for_commit_, {});
-    for (auto& done : waiting) done(durable);
-    return_memory_after_bulk_work(dirty.nodes.size() + dirty.services.size() + dirty.checks.size());
-    if (!dirty.empty() && blocking_) blocking_->wake();
-    if (!dirty.empty() && gossip_) gossip_->flush();  // broadcasts out at the next gossip round
-  } catch (const std::exception& e) {
-    spdlog::error("group commit: {}", e.what());
-  }
-}
-
 void Agent::undo_failed_commit() {
   // The writers of this turn are answered with an error, so their writes take no effect: our
   // records go back to their durable rows, our registrations and checks to the durable ones.
@@ -398,21 +383,18 @@ void Agent::log_refusals() {
   for (const std::string& line : limits_->take_log_lines(now_())) spdlog::warn("{}", line);
 }
 
-void Agent::after_commit(std::function<void(bool)> done) {
-  waiting_for_commit_.push_back(std::move(done));
-  request_flush();
-}
+void Agent::after_commit(std::function<void(bool)> done) { group_commit_->after_commit(std::move(done)); }
 
 void Agent::shutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
-  flush();
+  group_commit_->close();  // commits what is pending first
   blocking_->close();
   http_server_->close([] {});
   if (dns_server_) dns_server_->close();
   if (gossip_) gossip_->close();
   scheduler_->stop_all([] {});
-  for (uv_handle_t* h : {as_handle(&flush_idle_), as_handle(&flush_check_), as_handle(&reap_timer_),
+  for (uv_handle_t* h : {as_handle(&reap_timer_),
                          as_handle(&retry_join_timer_), as_handle(&settle_timer_), as_handle(&keyring_timer_),
                          as_handle(&limits_log_timer_),
                          as_handle(&sigint_), as_handle(&sigterm_)}) {

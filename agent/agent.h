@@ -16,6 +16,7 @@
 #include "agent/checks/scheduler.h"
 #include "agent/config.h"
 #include "agent/connection_limits.h"
+#include "agent/group_commit.h"
 #include "agent/local_state.h"
 #include "agent/retry_join.h"
 #include "catalog/catalog.h"
@@ -64,8 +65,7 @@ class Agent final : public http::AgentOps {
   void after_commit(std::function<void(bool durable)> done) override;
 
  private:
-  void request_flush();
-  void flush();
+  GroupCommit::Steps commit_steps();
   void undo_failed_commit();
   void return_memory_after_bulk_work(std::size_t keys_committed);
   std::shared_ptr<void> admit_connection(Listener listener, const sockaddr_storage& peer);
@@ -106,11 +106,7 @@ class Agent final : public http::AgentOps {
   std::unique_ptr<ClusterKeyring> cluster_keyring_;
   uv_timer_t keyring_timer_{};  // the earliest cluster keyring operation's time-out
 
-  // Group commit: `flush_idle_` keeps the loop from sleeping while work is pending, and
-  // `flush_check_` commits after the loop has handled this turn's I/O.
-  uv_idle_t flush_idle_{};
-  uv_check_t flush_check_{};
-  std::vector<std::function<void(bool)>> waiting_for_commit_;
+  std::unique_ptr<GroupCommit> group_commit_;
   uv_timer_t reap_timer_{};
   uv_timer_t retry_join_timer_{};
   uv_timer_t settle_timer_{};  // once, when start-up is over: agent/startup_pages.h
