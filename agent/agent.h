@@ -1,6 +1,7 @@
-// The running agent: owns the event loop and every component, implements the HTTP API's
-// AgentOps, and does the group commit (all catalog changes of one loop turn go to SQLite in one
-// transaction before any writer is answered). This is the only place that knows all the parts.
+// The running agent: owns the event loop and every component and implements the HTTP API's
+// AgentOps. This is the only place that knows all the parts. Its jobs live in separate files:
+// wiring (agent.cpp), lifecycle (agent_lifecycle.cpp), the operations (agent_ops.cpp), the
+// members list and metrics (introspection.h) and the group commit (group_commit.h).
 #pragma once
 
 #include <uv.h>
@@ -32,6 +33,9 @@
 #include "http-api/server_uv.h"
 
 namespace hearsay::agent {
+
+// The agent's build version: serf's "build" tag, /v1/agent/self and the start-up line.
+inline constexpr const char* kVersion = "0.1.0";
 
 class Agent final : public http::AgentOps {
  public:
@@ -65,16 +69,25 @@ class Agent final : public http::AgentOps {
   void after_commit(std::function<void(bool durable)> done) override;
 
  private:
+  // Wiring (agent.cpp), in the constructor's order.
+  void wire_local_state();
+  void wire_listeners();  // connection limits, HTTP, DNS
+  void wire_gossip();     // membership, serf, transport, replication, cluster keyring
   GroupCommit::Steps commit_steps();
   void undo_failed_commit();
   void return_memory_after_bulk_work(std::size_t keys_committed);
   std::shared_ptr<void> admit_connection(Listener listener, const sockaddr_storage& peer);
   void log_refusals();
+  // Lifecycle (agent_lifecycle.cpp). The start_* return false after logging why the start failed.
   void shutdown();
   bool start_dns();
   bool start_gossip();
-  void retry_join();  // one -retry-join attempt, then a check after the backoff
-  void start_join();  // -join: push/pull with every address; exits when none of them answers
+  bool start_timers();   // the reaper, the start-up-over timer
+  bool start_signals();  // SIGINT, SIGTERM
+  void on_signal(int signum);
+  void retry_join();        // one -retry-join attempt, then a check after the backoff
+  void check_retry_join();  // that check: joined, or the next attempt, or give up
+  void start_join();        // -join: push/pull with every address; exits when none of them answers
   void on_member_event(const gossip::MemberEvent& event);
   std::string apply_keyring_change(http::KeyringOp op, const gossip::Bytes& key);  // durable; "" or why not
   void arm_keyring_timer();

@@ -5,29 +5,17 @@
 
 #include <utility>
 
-#include "agent/config.h"
+#include "agent/uv_guard.h"
 
 namespace hearsay::agent {
-namespace {
-
-template <typename Handle>
-uv_handle_t* as_handle(Handle* h) {
-  return reinterpret_cast<uv_handle_t*>(h);
-}
-
-void check_uv(int rc, const char* what) {
-  if (rc != 0) throw ConfigError(std::string("group commit: ") + what + ": " + uv_strerror(rc));
-}
-
-}  // namespace
 
 GroupCommit::GroupCommit(uv_loop_t* loop, Steps steps) : steps_(std::move(steps)) {
-  check_uv(uv_idle_init(loop, &idle_), "uv_idle_init");
-  check_uv(uv_check_init(loop, &check_), "uv_check_init");
+  check_uv(uv_idle_init(loop, &idle_), "group commit: uv_idle_init");
+  check_uv(uv_check_init(loop, &check_), "group commit: uv_check_init");
   idle_.data = this;
   check_.data = this;
   check_uv(uv_check_start(&check_, [](uv_check_t* h) { static_cast<GroupCommit*>(h->data)->flush(); }),
-           "uv_check_start");
+           "group commit: uv_check_start");
 }
 
 void GroupCommit::request() {
