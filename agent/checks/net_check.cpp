@@ -8,6 +8,7 @@
 
 #include "agent/checks/check_run.h"
 #include "agent/checks/tls_session.h"
+#include "agent/uv_guard.h"
 #include "catalog/duration.h"
 
 namespace hearsay::agent::checks {
@@ -69,21 +70,23 @@ class NetCheck : public CheckRun {
     }
     method_ = spec_.method.empty() ? "GET" : spec_.method;
     timer_ = new_handle();
-    uv_timer_init(loop_, &timer_->timer);
+    if (const int rc = uv_timer_init(loop_, &timer_->timer); !initialised(timer_, rc)) start_failed("uv_timer_init", rc);
     timer_->handle.data = this;
     auto timeout = spec_.timeout.count() > 0 ? spec_.timeout : catalog::Duration(kDefaultTimeout);
     timeout_text_ = catalog::format_go_duration(timeout);
     if (!pending_error_.empty()) {
-      uv_timer_start(&timer_->timer, [](uv_timer_t* t) {
-        auto* self = static_cast<NetCheck*>(t->data);
-        self->finish({HealthStatus::critical, self->pending_error_});
+      const int rc = uv_timer_start(&timer_->timer, [](uv_timer_t* t) {
+        guard_callback("check", [self = static_cast<NetCheck*>(t->data)] {
+          self->finish({HealthStatus::critical, self->pending_error_});
+        });
       }, 0, 0);
+      if (rc != 0) start_failed("uv_timer_start", rc);
       return;
     }
-    uv_timer_start(&timer_->timer, [](uv_timer_t* t) {
-      auto* self = static_cast<NetCheck*>(t->data);
-      self->fail("timeout after " + self->timeout_text_);
+    const int started = uv_timer_start(&timer_->timer, [](uv_timer_t* t) {
+      guard_callback("check", [self = static_cast<NetCheck*>(t->data)] { self->fail("timeout after " + self->timeout_text_); });
     }, static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()), 0);
+    if (started != 0) start_failed("uv_timer_start", started);
 
     resolver_ = new uv_getaddrinfo_t{};
     resolver_->data = this;
@@ -106,6 +109,9 @@ class NetCheck : public CheckRun {
   void fail(const std::string& reason) { finish({HealthStatus::critical, what() + ": " + reason}); }
 
   static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) {
+    guard_callback("check lookup", [req, status, res] { resolved(req, status, res); });
+  }
+  static void resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) {
     auto* self = static_cast<NetCheck*>(req->data);
     auto keep = std::move(self->resolving_);
     delete req;
@@ -120,7 +126,10 @@ class NetCheck : public CheckRun {
       return;
     }
     self->tcp_ = self->new_handle();
-    uv_tcp_init(self->loop_, &self->tcp_->tcp);
+    if (const int rc = uv_tcp_init(self->loop_, &self->tcp_->tcp); !self->initialised(self->tcp_, rc)) {
+      uv_freeaddrinfo(res);
+      return self->fail(std::string("connect: uv_tcp_init: ") + uv_strerror(rc));
+    }
     self->tcp_->handle.data = self;
     self->connect_req_.data = self;
     int rc = uv_tcp_connect(&self->connect_req_, &self->tcp_->tcp, res->ai_addr, on_connected);
@@ -129,11 +138,13 @@ class NetCheck : public CheckRun {
   }
 
   static void on_connected(uv_connect_t* req, int status) {
-    auto* self = static_cast<NetCheck*>(req->data);
-    if (self->finished()) return;
-    if (status != 0) return self->fail(std::string("connect: ") + uv_strerror(status));
-    if (!self->http_) return self->finish({HealthStatus::passing, self->what() + ": Success"});
-    self->send_request();
+    guard_callback("check connect", [req, status] {
+      auto* self = static_cast<NetCheck*>(req->data);
+      if (self->finished()) return;
+      if (status != 0) return self->fail(std::string("connect: ") + uv_strerror(status));
+      if (!self->http_) return self->finish({HealthStatus::passing, self->what() + ": Success"});
+      self->send_request();
+    });
   }
 
   void send_request() {
@@ -161,22 +172,25 @@ class NetCheck : public CheckRun {
     } else {
       write_raw(request_);
     }
-    uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_->tcp),
+    const int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_->tcp),
                   [](uv_handle_t* h, std::size_t, uv_buf_t* b) {
                     auto* s = static_cast<NetCheck*>(h->data);
                     *b = uv_buf_init(s->read_buf_, sizeof(s->read_buf_));
                   },
                   [](uv_stream_t* st, ssize_t n, const uv_buf_t* b) {
-                    auto* s = static_cast<NetCheck*>(st->data);
-                    if (s->finished()) return;
-                    if (n > 0) {
-                      s->on_bytes(b->base, static_cast<std::size_t>(n));
-                    } else if (n < 0) {
-                      // Servers often close without a TLS close_notify: the bytes so far decide.
-                      if (n == UV_EOF) s->complete_response();
-                      else s->fail(std::string("read: ") + uv_strerror(static_cast<int>(n)));
-                    }
+                    guard_callback("check read", [st, n, b] {
+                      auto* s = static_cast<NetCheck*>(st->data);
+                      if (s->finished()) return;
+                      if (n > 0) {
+                        s->on_bytes(b->base, static_cast<std::size_t>(n));
+                      } else if (n < 0) {
+                        // Servers often close without a TLS close_notify: the bytes so far decide.
+                        if (n == UV_EOF) s->complete_response();
+                        else s->fail(std::string("read: ") + uv_strerror(static_cast<int>(n)));
+                      }
+                    });
                   });
+    if (rc != 0) return fail(std::string("read: ") + uv_strerror(rc));
     if (tls_) pump_tls();  // sends the ClientHello
   }
 
@@ -225,7 +239,9 @@ class NetCheck : public CheckRun {
     uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
     int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_->tcp), &buf, 1, [](uv_write_t* req, int st) {
       std::unique_ptr<Write> owned(static_cast<Write*>(req->data));
-      if (!owned->check->finished() && st != 0) owned->check->fail(std::string("write: ") + uv_strerror(st));
+      guard_callback("check write", [&owned, st] {
+        if (!owned->check->finished() && st != 0) owned->check->fail(std::string("write: ") + uv_strerror(st));
+      });
     });
     if (rc != 0) {
       delete w;
