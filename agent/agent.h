@@ -1,6 +1,7 @@
-// The running agent: owns the event loop and every component, implements the HTTP API's
-// AgentOps, and does the group commit (all catalog changes of one loop turn go to SQLite in one
-// transaction before any writer is answered). This is the only place that knows all the parts.
+// The running agent: owns the event loop and every component and implements the HTTP API's
+// AgentOps. This is the only place that knows all the parts. Its jobs live in separate files:
+// wiring (agent.cpp), lifecycle (agent_lifecycle.cpp), the operations (agent_ops.cpp), the
+// members list and metrics (introspection.h) and the group commit (group_commit.h).
 #pragma once
 
 #include <uv.h>
@@ -11,10 +12,12 @@
 #include <vector>
 
 #include "agent/catalog_replication.h"
+#include "agent/clock.h"
 #include "agent/cluster_keyring.h"
 #include "agent/checks/scheduler.h"
 #include "agent/config.h"
 #include "agent/connection_limits.h"
+#include "agent/group_commit.h"
 #include "agent/local_state.h"
 #include "agent/retry_join.h"
 #include "catalog/catalog.h"
@@ -28,14 +31,17 @@
 #include "http-api/api.h"
 #include "http-api/blocking_uv.h"
 #include "http-api/server_uv.h"
-#include "loop/handle.h"
 
 namespace hearsay::agent {
+
+// The agent's build version: serf's "build" tag, /v1/agent/self and the start-up line.
+inline constexpr const char* kVersion = "0.1.0";
 
 class Agent final : public http::AgentOps {
  public:
   // Opens the store and loads the catalog; throws ConfigError / StoreError on startup failure.
-  explicit Agent(AgentConfig config);
+  // `now` is the one clock every part of the agent reads (agent/clock.h).
+  explicit Agent(AgentConfig config, TimeSource now = steady_time_source());
   ~Agent() override;
 
   // Binds the listeners and runs until SIGINT/SIGTERM or a leave. Returns the exit code.
@@ -63,23 +69,31 @@ class Agent final : public http::AgentOps {
   void after_commit(std::function<void(bool durable)> done) override;
 
  private:
-  void request_flush();
-  void flush();
+  // Wiring (agent.cpp), in the constructor's order.
+  void wire_local_state();
+  void wire_listeners();  // connection limits, HTTP, DNS
+  void wire_gossip();     // membership, serf, transport, replication, cluster keyring
+  GroupCommit::Steps commit_steps();
   void undo_failed_commit();
   void return_memory_after_bulk_work(std::size_t keys_committed);
   std::shared_ptr<void> admit_connection(Listener listener, const sockaddr_storage& peer);
   void log_refusals();
+  // Lifecycle (agent_lifecycle.cpp). The start_* return false after logging why the start failed.
   void shutdown();
   bool start_dns();
   bool start_gossip();
-  void retry_join();  // one -retry-join attempt, then a check after the backoff
-  void start_join();  // -join: push/pull with every address; exits when none of them answers
+  bool start_timers();   // the reaper, the start-up-over timer
+  bool start_signals();  // SIGINT, SIGTERM
+  void on_signal(int signum);
+  void retry_join();        // one -retry-join attempt, then a check after the backoff
+  void check_retry_join();  // that check: joined, or the next attempt, or give up
+  void start_join();        // -join: push/pull with every address; exits when none of them answers
   void on_member_event(const gossip::MemberEvent& event);
   std::string apply_keyring_change(http::KeyringOp op, const gossip::Bytes& key);  // durable; "" or why not
   void arm_keyring_timer();
-  static LocalState::Clock::time_point now() { return LocalState::Clock::now(); }
 
   AgentConfig config_;
+  TimeSource now_;
   std::string node_id_;
   std::string advertise_;
   uv_loop_t loop_{};
@@ -92,7 +106,7 @@ class Agent final : public http::AgentOps {
   // Before the listeners: the connections hold tickets into it (they would outlive it safely,
   // but the order keeps the counts meaningful to the end).
   std::unique_ptr<ConnectionLimits> limits_;
-  loop::Handle<uv_timer_t> limits_log_timer_;  // reports refusals the throttle held back
+  uv_timer_t limits_log_timer_{};  // reports refusals the throttle held back
   std::unique_ptr<http::Server> http_server_;
   std::unique_ptr<dns::Resolver> dns_resolver_;
   std::unique_ptr<dns::Server> dns_server_;  // null when -dns-port is -1
@@ -103,22 +117,17 @@ class Agent final : public http::AgentOps {
   std::unique_ptr<CatalogReplication> catalog_replication_;
   std::unique_ptr<gossip::Transport> gossip_;
   std::unique_ptr<ClusterKeyring> cluster_keyring_;
-  loop::Handle<uv_timer_t> keyring_timer_;  // the earliest cluster keyring operation's time-out
+  uv_timer_t keyring_timer_{};  // the earliest cluster keyring operation's time-out
 
-  // Group commit: `flush_idle_` keeps the loop from sleeping while work is pending, and
-  // `flush_check_` commits after the loop has handled this turn's I/O.
-  loop::Handle<uv_idle_t> flush_idle_;
-  loop::Handle<uv_check_t> flush_check_;
-  std::vector<std::function<void(bool)>> waiting_for_commit_;
-  loop::Handle<uv_timer_t> reap_timer_;
-  loop::Handle<uv_timer_t> retry_join_timer_;
-  loop::Handle<uv_timer_t> settle_timer_;  // once, when start-up is over: agent/startup_pages.h
+  std::unique_ptr<GroupCommit> group_commit_;
+  uv_timer_t reap_timer_{};
+  uv_timer_t retry_join_timer_{};
+  uv_timer_t settle_timer_{};  // once, when start-up is over: agent/startup_pages.h
   std::optional<RetryJoinSchedule> retry_join_schedule_;
   int exit_code_ = 0;  // what run() returns
   std::uint64_t stream_bytes_at_trim_ = 0;
-  loop::Handle<uv_signal_t> sigint_;
-  loop::Handle<uv_signal_t> sigterm_;
-  loop::Handle<uv_timer_t> leave_timer_;  // after a leave: stops once the departure has spread
+  uv_signal_t sigint_{};
+  uv_signal_t sigterm_{};
   bool shutting_down_ = false;
   std::string dev_data_dir_;  // removed at exit in -dev mode
 };

@@ -3,6 +3,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <stdexcept>
+
+#include "agent/uv_guard.h"
+
 namespace hearsay::agent::checks {
 
 std::string cap_output(std::string output, std::size_t total_bytes) {
@@ -49,6 +53,19 @@ void CheckRun::on_handle_closed(uv_handle_t* handle) {
   auto* run = static_cast<CheckRun*>(handle->data);
   delete reinterpret_cast<AnyHandle*>(handle);
   run->handle_closed();
+}
+
+bool CheckRun::initialised(AnyHandle*& handle, int rc) {
+  if (rc == 0) return true;
+  delete handle;
+  handle = nullptr;
+  handle_closed();  // the caller holds the run: it outlives a dropped self-reference
+  return false;
+}
+
+void CheckRun::start_failed(const char* what, int rc) {
+  cancel();
+  throw std::runtime_error(std::string(what) + ": " + uv_strerror(rc));
 }
 
 }  // namespace hearsay::agent::checks

@@ -46,6 +46,12 @@ class CheckRun : public std::enable_shared_from_this<CheckRun> {
   bool finished() const { return finished_; }
   // A uv close callback for any handle whose data points at this run.
   static void on_handle_closed(uv_handle_t* handle);
+  // Whether `handle`'s init (returning `rc`) succeeded. When it failed, the handle is not
+  // libuv's: it is freed here (never closed) and set to null, so release() skips it.
+  bool initialised(AnyHandle*& handle, int rc);
+  // During start(), when libuv refuses: releases what is open, reports nothing, and throws
+  // (the scheduler logs that the check cannot start). A result would have to be asynchronous.
+  [[noreturn]] void start_failed(const char* what, int rc);
 
   uv_loop_t* loop_;
 

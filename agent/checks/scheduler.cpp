@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agent/uv_guard.h"
+
 namespace hearsay::agent::checks {
 
 struct CheckScheduler::Entry {
@@ -36,22 +38,26 @@ void CheckScheduler::start(const std::string& check_id, const catalog::CheckSpec
   stop(check_id);
   if (spec.type == catalog::CheckType::none) return;
   auto entry = std::make_unique<Entry>(Entry{this, check_id, spec, new uv_timer_t, nullptr, {}});
-  uv_timer_init(loop_, entry->timer);
+  if (const int rc = uv_timer_init(loop_, entry->timer); rc != 0) {
+    spdlog::error("check {}: uv_timer_init: {}; the check does not run", check_id, uv_strerror(rc));
+    delete entry->timer;  // never libuv's
+    return;
+  }
   entry->timer->data = entry.get();
+  int rc = 0;
   if (spec.type == catalog::CheckType::ttl) {
-    uv_timer_start(entry->timer, [](uv_timer_t* t) {
-      auto* e = static_cast<Entry*>(t->data);
-      e->owner->on_ttl_expired(*e);
+    rc = uv_timer_start(entry->timer, [](uv_timer_t* t) {
+      guard_callback("TTL check", [e = static_cast<Entry*>(t->data)] { e->owner->on_ttl_expired(*e); });
     }, to_ms(spec.ttl), 0);
   } else {
     const std::uint64_t interval = to_ms(spec.interval);
     const std::uint64_t first = std::uniform_int_distribution<std::uint64_t>(0, interval - 1)(rng_);
-    uv_timer_start(entry->timer, [](uv_timer_t* t) {
-      auto* e = static_cast<Entry*>(t->data);
-      e->owner->tick(*e);
+    rc = uv_timer_start(entry->timer, [](uv_timer_t* t) {
+      guard_callback("check run", [e = static_cast<Entry*>(t->data)] { e->owner->tick(*e); });
     }, first, interval);
   }
-  entries_[check_id] = std::move(entry);
+  if (rc != 0) spdlog::error("check {}: uv_timer_start: {}; the check does not run", check_id, uv_strerror(rc));
+  entries_[check_id] = std::move(entry);  // closed like any other when stopped
 }
 
 void CheckScheduler::tick(Entry& entry) {
@@ -86,10 +92,10 @@ bool CheckScheduler::ttl_update(const std::string& check_id, catalog::HealthStat
   if (it == entries_.end() || it->second->spec.type != catalog::CheckType::ttl) return false;
   Entry& e = *it->second;
   e.last_output = std::move(output);
-  uv_timer_start(e.timer, [](uv_timer_t* t) {
-    auto* entry = static_cast<Entry*>(t->data);
-    entry->owner->on_ttl_expired(*entry);
+  const int rc = uv_timer_start(e.timer, [](uv_timer_t* t) {
+    guard_callback("TTL check", [entry = static_cast<Entry*>(t->data)] { entry->owner->on_ttl_expired(*entry); });
   }, to_ms(e.spec.ttl), 0);
+  if (rc != 0) spdlog::error("check {}: uv_timer_start: {}; the TTL is not reset", check_id, uv_strerror(rc));
   return true;
 }
 
@@ -103,13 +109,15 @@ void CheckScheduler::stop(const std::string& check_id) {
 
 void CheckScheduler::close_entry(std::unique_ptr<Entry> entry) {
   if (entry->run) entry->run->cancel();
-  uv_timer_stop(entry->timer);
+  (void)uv_timer_stop(entry->timer);  // cannot fail: libuv returns 0
   entry->timer->data = this;
   ++closing_timers_;
   uv_close(reinterpret_cast<uv_handle_t*>(entry->timer), [](uv_handle_t* h) {
     auto* self = static_cast<CheckScheduler*>(h->data);
     delete reinterpret_cast<uv_timer_t*>(h);
-    if (--self->closing_timers_ == 0 && self->on_all_closed_) std::exchange(self->on_all_closed_, nullptr)();
+    guard_callback("check timer closed", [self] {
+      if (--self->closing_timers_ == 0 && self->on_all_closed_) std::exchange(self->on_all_closed_, nullptr)();
+    });
   });
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "agent/checks/check_run.h"
+#include "agent/uv_guard.h"
 #include "catalog/duration.h"
 
 namespace hearsay::agent::checks {
@@ -23,14 +24,14 @@ class ScriptCheck : public CheckRun {
   void start() {
     keep_alive();
     timer_ = new_handle();
-    uv_timer_init(loop_, &timer_->timer);
+    if (const int rc = uv_timer_init(loop_, &timer_->timer); !initialised(timer_, rc)) start_failed("uv_timer_init", rc);
     timer_->handle.data = this;
     auto timeout = spec_.timeout.count() > 0 ? spec_.timeout : catalog::Duration(kDefaultTimeout);
     timeout_text_ = catalog::format_go_duration(timeout);
 
     for (AnyHandle*& pipe : pipes_) {
       pipe = new_handle();
-      uv_pipe_init(loop_, &pipe->pipe, 0);
+      if (const int rc = uv_pipe_init(loop_, &pipe->pipe, 0); !initialised(pipe, rc)) start_failed("uv_pipe_init", rc);
       pipe->handle.data = this;
     }
 
@@ -58,49 +59,62 @@ class ScriptCheck : public CheckRun {
     if (rc != 0) {
       // uv_spawn failed: the handle is still initialised and must be closed like any other.
       spawn_error_ = rc;
-      uv_timer_start(&timer_->timer, [](uv_timer_t* t) {
-        auto* self = static_cast<ScriptCheck*>(t->data);
-        self->finish({HealthStatus::critical, "Check failed to start: " + std::string(uv_strerror(self->spawn_error_))});
+      rc = uv_timer_start(&timer_->timer, [](uv_timer_t* t) {
+        guard_callback("script check", [self = static_cast<ScriptCheck*>(t->data)] {
+          self->finish({HealthStatus::critical, "Check failed to start: " + std::string(uv_strerror(self->spawn_error_))});
+        });
       }, 0, 0);
+      if (rc != 0) start_failed("uv_timer_start", rc);
       return;
     }
     running_ = true;
     for (AnyHandle* pipe : pipes_) start_reading(pipe);
-    uv_timer_start(&timer_->timer, [](uv_timer_t* t) {
-      auto* self = static_cast<ScriptCheck*>(t->data);
-      self->kill_group();
-      self->finish({HealthStatus::critical, "Timed out (" + self->timeout_text_ + ") running check"});
+    rc = uv_timer_start(&timer_->timer, [](uv_timer_t* t) {
+      guard_callback("script check", [self = static_cast<ScriptCheck*>(t->data)] {
+        self->kill_group();
+        self->finish({HealthStatus::critical, "Timed out (" + self->timeout_text_ + ") running check"});
+      });
     }, static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()), 0);
+    if (rc != 0) start_failed("uv_timer_start", rc);  // kills the group: release()
   }
 
  private:
   void start_reading(AnyHandle* pipe) {
-    uv_read_start(reinterpret_cast<uv_stream_t*>(&pipe->pipe),
+    const int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&pipe->pipe),
                   [](uv_handle_t* h, std::size_t, uv_buf_t* b) {
                     auto* s = static_cast<ScriptCheck*>(h->data);
                     *b = uv_buf_init(s->read_buf_, sizeof(s->read_buf_));
                   },
                   [](uv_stream_t* st, ssize_t n, const uv_buf_t* b) {
-                    auto* s = static_cast<ScriptCheck*>(st->data);
-                    if (n > 0) {
-                      s->total_ += static_cast<std::size_t>(n);
-                      std::size_t room = kMaxOutputBytes - std::min(kMaxOutputBytes, s->output_.size());
-                      s->output_.append(b->base, std::min(room, static_cast<std::size_t>(n)));
-                    } else if (n < 0) {
-                      uv_read_stop(st);
-                      ++s->pipes_closed_;
-                      s->maybe_finish();
-                    }
+                    guard_callback("script check output", [st, n, b] {
+                      auto* s = static_cast<ScriptCheck*>(st->data);
+                      if (n > 0) {
+                        s->total_ += static_cast<std::size_t>(n);
+                        std::size_t room = kMaxOutputBytes - std::min(kMaxOutputBytes, s->output_.size());
+                        s->output_.append(b->base, std::min(room, static_cast<std::size_t>(n)));
+                      } else if (n < 0) {
+                        (void)uv_read_stop(st);  // cannot fail: libuv returns 0
+                        ++s->pipes_closed_;
+                        s->maybe_finish();
+                      }
+                    });
                   });
+    if (rc != 0) {
+      // No output from this pipe: the exit alone decides, with the other pipe's output.
+      spdlog::warn("script check {}: uv_read_start: {}", spec_.args.empty() ? "" : spec_.args[0], uv_strerror(rc));
+      ++pipes_closed_;
+    }
   }
 
   static void on_exit(uv_process_t* p, int64_t exit_status, int term_signal) {
-    auto* self = static_cast<ScriptCheck*>(p->data);
-    self->running_ = false;
-    self->exited_ = true;
-    self->exit_status_ = exit_status;
-    self->term_signal_ = term_signal;
-    self->maybe_finish();
+    guard_callback("script check exit", [p, exit_status, term_signal] {
+      auto* self = static_cast<ScriptCheck*>(p->data);
+      self->running_ = false;
+      self->exited_ = true;
+      self->exit_status_ = exit_status;
+      self->term_signal_ = term_signal;
+      self->maybe_finish();
+    });
   }
 
   // Both the exit and the end of output have arrived (a grandchild may hold the pipe open:
@@ -109,9 +123,12 @@ class ScriptCheck : public CheckRun {
     if (!exited_ || finished()) return;
     if (pipes_closed_ < 2 && !grace_started_) {
       grace_started_ = true;
-      uv_timer_stop(&timer_->timer);
-      uv_timer_start(&timer_->timer, [](uv_timer_t* t) { static_cast<ScriptCheck*>(t->data)->report(); }, 100, 0);
-      return;
+      (void)uv_timer_stop(&timer_->timer);  // cannot fail: libuv returns 0
+      const int rc = uv_timer_start(&timer_->timer, [](uv_timer_t* t) {
+        guard_callback("script check", [self = static_cast<ScriptCheck*>(t->data)] { self->report(); });
+      }, 100, 0);
+      if (rc == 0) return;
+      spdlog::warn("script check: uv_timer_start: {}; reporting without waiting for the output", uv_strerror(rc));
     }
     report();
   }

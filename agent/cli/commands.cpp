@@ -1,13 +1,10 @@
-// Subcommand dispatch and the CLI commands, in the spirit of `consul members` etc.
+// The CLI subcommands, in the spirit of `consul members` etc.: usage, dispatch and each command.
 #include "agent/cli/commands.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
-#include <malloc.h>
 #include <sys/random.h>
 
 #include <cstdio>
@@ -18,11 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/agent.h"
 #include "agent/cli/http_client.h"
-#include "agent/options.h"
-#include "agent/process_setup.h"
-#include "catalog/store_sqlite.h"
 #include "gossip/keyring.h"
 
 namespace hearsay::agent::cli {
@@ -294,70 +287,32 @@ int run_subcommand(const std::vector<std::string>& raw) {
   return usage_error();
 }
 
-void setup_logging(const std::string& level) {
-  auto logger = spdlog::stderr_color_mt("hearsay");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e%z [%^%l%$] %v");
-  spdlog::set_level(spdlog::level::from_str(level == "warn" ? "warning" : level));
-}
-
 }  // namespace
 
-int main(int argc, char** argv) {
-  // Before any socket: a peer that closes before reading its answer must cost a failed
-  // write (EPIPE), not the process (SIGPIPE's default action). Subcommands write to sockets too.
-  if (std::string error = ignore_sigpipe(); !error.empty()) {
-    std::fprintf(stderr, "agent: %s\n", error.c_str());
-    return 2;
+const char* usage() { return kUsage; }
+
+bool is_subcommand(const std::string& first) {
+  return first == "help" || first == "version" || first == "keygen" || first == "members" || first == "services" ||
+         first == "catalog" || first == "leave" || first == "force-leave" || first == "keyring";
+}
+
+int run(const std::vector<std::string>& args) {
+  const std::string& first = args.at(0);
+  if (first == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
   }
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (!args.empty()) {
-    const std::string& first = args[0];
-    if (first == "help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (first == "version") {
-      std::printf("hearsay agent 0.1.0\n");
-      return 0;
-    }
-    if (first == "keygen") {
-      gossip::Bytes key(32);
-      if (getrandom(key.data(), key.size(), 0) != static_cast<ssize_t>(key.size())) return 1;
-      std::printf("%s\n", gossip::encode_key(key).c_str());
-      return 0;
-    }
-    if (first == "members" || first == "services" || first == "catalog" || first == "leave" ||
-        first == "force-leave" || first == "keyring") {
-      return run_subcommand(args);
-    }
+  if (first == "version") {
+    std::printf("hearsay agent 0.1.0\n");
+    return 0;
   }
-  try {
-    ParsedCommandLine parsed = parse_agent_command_line(args);
-    if (parsed.show_help) {
-      std::fputs(parsed.help_text.c_str(), stdout);
-      std::fputs("\n", stdout);
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    setup_logging(parsed.config.log_level);
-    // Process-wide, so here: a full catalog sync moves tens of MB through a few large buffers.
-    // With glibc's default the mmap threshold rises after the first such buffer is freed, later
-    // ones come from the heap and their pages stay with the process (RSS 242 MiB after
-    // receiving 100,000 instances, 180 MiB of it live). A fixed threshold returns them on free.
-    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-    std::string limit_error;
-    const std::uint64_t descriptors = raise_open_files_limit(limit_error);
-    if (!limit_error.empty()) spdlog::warn("cannot raise the open files limit: {}; staying at {}", limit_error, descriptors);
-    Agent agent(std::move(parsed.config));
-    return agent.run();
-  } catch (const ConfigError& e) {
-    std::fprintf(stderr, "agent: %s\n", e.what());
-    return 2;
-  } catch (const catalog::StoreError& e) {
-    std::fprintf(stderr, "agent: %s\n", e.what());
-    return 2;
+  if (first == "keygen") {
+    gossip::Bytes key(32);
+    if (getrandom(key.data(), key.size(), 0) != static_cast<ssize_t>(key.size())) return 1;
+    std::printf("%s\n", gossip::encode_key(key).c_str());
+    return 0;
   }
+  return run_subcommand(args);
 }
 
 }  // namespace hearsay::agent::cli

@@ -1,0 +1,234 @@
+// Agent lifecycle: start-up (the first commit, the listeners, -join and -retry-join, the
+// periodic reaper), the signals, a graceful leave and the shutdown that closes every handle.
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+
+#include "agent/agent.h"
+#include "agent/startup_pages.h"
+#include "agent/uv_guard.h"
+
+namespace hearsay::agent {
+namespace {
+
+// During start-up a libuv refusal stops the start: logged, then run() returns 1.
+bool started(int rc, const char* what) {
+  if (rc != 0) spdlog::critical("cannot start: {}: {}", what, uv_strerror(rc));
+  return rc == 0;
+}
+
+}  // namespace
+
+int Agent::run() {
+  catalog_replication_->restore(local_->generation(), local_->last_version(), now_());
+  local_->start(now_());
+  group_commit_->flush();  // our node and restored registrations are durable before we serve anything
+  int rc = http_server_->listen(config_.client_addr, config_.http_port);
+  if (rc != 0) {
+    spdlog::critical("cannot listen for HTTP on {}:{}: {}", config_.client_addr, config_.http_port, uv_strerror(rc));
+    shutdown();
+    return 1;
+  }
+  if (!start_dns() || !start_gossip() || !start_timers() || !start_signals()) {
+    shutdown();
+    return 1;
+  }
+  spdlog::info("hearsay agent {} started: node={} id={} dc={} address={} http={}:{} dns={} data_dir={}{}", kVersion,
+               config_.node_name, node_id_, config_.datacenter, advertise_, config_.client_addr,
+               http_server_->bound_port(), dns_server_ ? std::to_string(dns_server_->bound_port()) : "off",
+               config_.data_dir, config_.dev ? " (dev mode)" : "");
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  spdlog::info("agent stopped");
+  return exit_code_;
+}
+
+bool Agent::start_timers() {
+  reap_timer_.data = this;
+  if (!started(uv_timer_init(&loop_, &reap_timer_), "uv_timer_init (reaper)")) return false;
+  auto reap_ms = static_cast<std::uint64_t>(config_.check_reap_interval.count());
+  auto reap = [](uv_timer_t* t) {
+    guard_callback("check reaper", [self = static_cast<Agent*>(t->data)] {
+      self->local_->reap_critical_services(self->now_());
+      self->catalog_replication_->reap(self->now_());
+      self->gossip_->flush();
+    });
+  };
+  if (!started(uv_timer_start(&reap_timer_, reap, reap_ms, reap_ms), "uv_timer_start (reaper)")) return false;
+
+  // Start-up (the catalog load, the listeners, the first joins and syncs) is over by then.
+  constexpr std::uint64_t kSettleMs = 10000;
+  settle_timer_.data = this;
+  if (!started(uv_timer_init(&loop_, &settle_timer_), "uv_timer_init (start-up over)")) return false;
+  auto settle = [](uv_timer_t*) {
+    guard_callback("start-up over", [] {
+      const ReleasedPages r = release_startup_pages();
+      spdlog::debug("start-up over: dropped the mappings of {} KiB of the executable{}", r.executable_bytes / 1024,
+                    r.heap_trimmed ? ", trimmed the heap" : "");
+    });
+  };
+  return started(uv_timer_start(&settle_timer_, settle, kSettleMs, 0), "uv_timer_start (start-up over)");
+}
+
+bool Agent::start_signals() {
+  for (uv_signal_t* sig : {&sigint_, &sigterm_}) {
+    if (!started(uv_signal_init(&loop_, sig), "uv_signal_init")) return false;
+    sig->data = this;
+  }
+  auto on_signal = [](uv_signal_t* h, int signum) {
+    guard_callback("signal", [self = static_cast<Agent*>(h->data), signum] { self->on_signal(signum); });
+  };
+  return started(uv_signal_start(&sigint_, on_signal, SIGINT), "uv_signal_start (SIGINT)") &&
+         started(uv_signal_start(&sigterm_, on_signal, SIGTERM), "uv_signal_start (SIGTERM)");
+}
+
+void Agent::on_signal(int signum) {
+  const bool wants_leave = signum == SIGTERM ? config_.leave_on_terminate : !config_.skip_leave_on_interrupt;
+  // A graceful leave first (others then list us as left, not failed), unless we are alone,
+  // already leaving, or told not to; a second signal stops at once.
+  if (wants_leave && !membership_->has_left() && membership_->alive_count() > 1) {
+    spdlog::info("caught signal {}; leaving the cluster, then stopping (signal again to stop now)", signum);
+    leave();
+    return;
+  }
+  spdlog::info("caught signal {}; shutting down", signum);
+  shutdown();
+}
+
+bool Agent::start_dns() {
+  if (!dns_server_) return true;
+  int rc = dns_server_->listen(config_.client_addr, config_.dns_port);
+  if (rc != 0) {
+    spdlog::critical("cannot listen for DNS on {}:{}: {}", config_.client_addr, config_.dns_port, uv_strerror(rc));
+    return false;
+  }
+  return true;
+}
+
+bool Agent::start_gossip() {
+  // -dev keeps gossip on loopback unless told otherwise, as Consul's dev mode does.
+  const std::string bind = config_.dev && config_.bind_addr == "0.0.0.0" ? "127.0.0.1" : config_.bind_addr;
+  int rc = gossip_->listen(bind, config_.serf_lan_port);
+  if (rc != 0) {
+    spdlog::critical("cannot listen for gossip on {}:{}: {}", bind, config_.serf_lan_port, uv_strerror(rc));
+    return false;
+  }
+  start_join();
+  spdlog::info("gossip on {}:{}{}", bind, config_.serf_lan_port, keyring_.enabled() ? ", encrypted" : "");
+  if (!started(uv_timer_init(&loop_, &retry_join_timer_), "uv_timer_init (retry-join)")) return false;
+  retry_join_timer_.data = this;
+  if (!config_.retry_join.empty()) {
+    retry_join_schedule_.emplace(std::chrono::seconds(1), config_.retry_interval, config_.retry_max);
+    retry_join();
+  }
+  return true;
+}
+
+void Agent::start_join() {
+  if (config_.join.empty()) return;
+  // Consul and serf fail the start when -join reaches no address (-retry-join is the flag
+  // that retries): an agent left alone would otherwise serve a one-node cluster for good.
+  // Joined = the push/pull with at least one address succeeded.
+  struct Outcome {
+    std::size_t pending = 0;
+    bool joined = false;
+    std::vector<std::string> errors;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  outcome->pending = config_.join.size();
+  for (const std::string& address : config_.join) {
+    auto seed = gossip::parse_address(address, 8301);  // validated
+    gossip_->join(*seed, [this, outcome, address](const std::string& error) {
+      if (error.empty()) outcome->joined = true;
+      else outcome->errors.push_back(address + ": " + error);
+      if (--outcome->pending != 0 || outcome->joined || shutting_down_) return;
+      std::string all;
+      for (const std::string& e : outcome->errors) all += (all.empty() ? "" : "; ") + e;
+      spdlog::critical("-join: could not join any of the {} address(es) ({}); exiting (use -retry-join to retry)",
+                       config_.join.size(), all);
+      exit_code_ = 1;
+      shutdown();
+    });
+  }
+  gossip_->flush();
+}
+
+void Agent::retry_join() {
+  std::vector<gossip::Address> seeds;
+  for (const auto& j : config_.retry_join) seeds.push_back(*gossip::parse_address(j, 8301));  // validated
+  membership_->join(seeds);
+  gossip_->flush();
+  // Success is being in a cluster: another member alive. Checked one backoff step later, which
+  // is also when the next attempt goes out if this one failed.
+  auto check = [](uv_timer_t* t) {
+    guard_callback("retry-join", [self = static_cast<Agent*>(t->data)] { self->check_retry_join(); });
+  };
+  log_uv(uv_timer_start(&retry_join_timer_, check, 1000, 0), "retry-join: uv_timer_start");
+}
+
+void Agent::check_retry_join() {
+  if (membership_->alive_count() > 1) {
+    spdlog::info("retry-join: joined the cluster ({} members alive)", membership_->alive_count());
+    return;
+  }
+  const auto wait = retry_join_schedule_->after_failure();
+  if (!wait) {
+    spdlog::critical("retry-join: no member reached after {} attempts (retry_max); exiting",
+                     retry_join_schedule_->failures());
+    exit_code_ = 1;
+    return shutdown();
+  }
+  spdlog::warn("retry-join: attempt {} failed; next in {} ms", retry_join_schedule_->failures(), wait->count());
+  auto again = [](uv_timer_t* t) {
+    guard_callback("retry-join", [self = static_cast<Agent*>(t->data)] { self->retry_join(); });
+  };
+  log_uv(uv_timer_start(&retry_join_timer_, again, static_cast<std::uint64_t>(wait->count()), 0),
+         "retry-join: uv_timer_start");
+}
+
+http::OpResult Agent::leave() {
+  // Tell the cluster first (dead about ourselves = left), answer, then stop a little later so
+  // the news is gossiped out: Consul's leave also shuts the agent down.
+  serf_->leave(now_());  // serf's leave intent, then our departure
+  gossip_->flush();
+  after_commit([this](bool) {
+    // Stop once our departure has gone out and had a second to spread (at most ~6 s).
+    auto* timer = new uv_timer_t;
+    if (!log_uv(uv_timer_init(&loop_, timer), "leave: uv_timer_init")) {
+      delete timer;  // never known to libuv
+      return shutdown();
+    }
+    timer->data = this;
+    auto poll = [](uv_timer_t* t) {
+      guard_callback("leave", [t] {
+        auto* self = static_cast<Agent*>(t->data);
+        if (!self->shutting_down_ && !self->membership_->leave_complete(self->now_())) return;
+        self->shutdown();
+        uv_close(as_handle(t), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+      });
+    };
+    if (!log_uv(uv_timer_start(timer, poll, 100, 100), "leave: uv_timer_start")) {
+      uv_close(as_handle(timer), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+      shutdown();
+    }
+  });
+  return http::OpResult::ok();
+}
+
+void Agent::shutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  group_commit_->close();  // commits what is pending first
+  blocking_->close();
+  http_server_->close([] {});
+  if (dns_server_) dns_server_->close();
+  if (gossip_) gossip_->close();
+  scheduler_->stop_all([] {});
+  for (uv_handle_t* h : {as_handle(&reap_timer_),
+                         as_handle(&retry_join_timer_), as_handle(&settle_timer_), as_handle(&keyring_timer_),
+                         as_handle(&limits_log_timer_),
+                         as_handle(&sigint_), as_handle(&sigterm_)}) {
+    if (h->loop == &loop_ && !uv_is_closing(h)) uv_close(h, nullptr);
+  }
+}
+
+}  // namespace hearsay::agent

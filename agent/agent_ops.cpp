@@ -1,0 +1,120 @@
+// The HTTP API's agent operations (http::AgentOps): local registrations go to LocalState,
+// membership operations to serf and the transport, keyring operations to the whole cluster.
+// Each write is answered by the API only after the group commit that makes it durable.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "agent/agent.h"
+#include "agent/introspection.h"
+#include "agent/keyring_file.h"
+#include "agent/uv_guard.h"
+
+namespace hearsay::agent {
+
+http::OpResult Agent::register_service(catalog::ServiceDefinition def, bool replace_existing_checks) {
+  return local_->register_service(std::move(def), replace_existing_checks, Source::api, now_());
+}
+http::OpResult Agent::deregister_service(const std::string& service_id) { return local_->deregister_service(service_id); }
+http::OpResult Agent::register_check(catalog::CheckDefinition def) {
+  return local_->register_check(std::move(def), Source::api, now_());
+}
+http::OpResult Agent::deregister_check(const std::string& check_id) { return local_->deregister_check(check_id); }
+http::OpResult Agent::update_ttl_check(const std::string& check_id, catalog::HealthStatus status, std::string output) {
+  return local_->update_ttl(check_id, status, std::move(output), now_());
+}
+http::OpResult Agent::set_node_maintenance(bool enable, const std::string& reason) {
+  return local_->set_node_maintenance(enable, reason);
+}
+http::OpResult Agent::set_service_maintenance(const std::string& service_id, bool enable, const std::string& reason) {
+  return local_->set_service_maintenance(service_id, enable, reason);
+}
+http::OpResult Agent::catalog_register(const http::CatalogRegistration& registration) {
+  return local_->catalog_register(registration);
+}
+http::OpResult Agent::catalog_deregister(const http::CatalogDeregistration& deregistration) {
+  return local_->catalog_deregister(deregistration);
+}
+
+void Agent::join(const std::string& address, std::function<void(http::OpResult)> done) {
+  auto seed = gossip::parse_address(address, 8301);
+  if (!seed) return done(http::OpResult::fail(400, "cannot join " + address + ": not an IP address or IP:port"));
+  gossip_->join(*seed, [address, done = std::move(done)](const std::string& error) {
+    done(error.empty() ? http::OpResult::ok() : http::OpResult::fail(500, "Failed to join " + address + ": " + error));
+  });
+}
+
+http::OpResult Agent::force_leave(const std::string& node) {
+  const std::string error = serf_->force_leave(node, now_());
+  gossip_->flush();
+  if (error.empty()) return http::OpResult::ok();
+  return http::OpResult::fail(error.starts_with("no member") ? 404 : 400, error);
+}
+
+std::string Agent::apply_keyring_change(http::KeyringOp op, const gossip::Bytes& key) {
+  gossip::Keyring changed = keyring_;
+  std::string error;
+  switch (op) {
+    case http::KeyringOp::install: error = changed.add(key); break;
+    case http::KeyringOp::use: error = changed.use(key); break;
+    case http::KeyringOp::remove: error = changed.remove(key); break;
+    case http::KeyringOp::list: return {};
+  }
+  if (!error.empty()) return error;
+  // On disk first: a change that is not durable is not made.
+  try {
+    save_keyring(config_.data_dir, changed);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  keyring_ = std::move(changed);
+  return {};
+}
+
+void Agent::keyring_operation(http::KeyringOp op, const std::string& key,
+                              std::function<void(http::OpResult, http::KeyringReport)> done) {
+  cluster_keyring_->start(op, key, now_(), std::move(done));
+  gossip_->flush();  // the query goes out with the next gossip round
+  arm_keyring_timer();
+}
+
+void Agent::arm_keyring_timer() {
+  if (shutting_down_) return;
+  const auto deadline = cluster_keyring_->next_deadline();
+  if (!deadline) {
+    (void)uv_timer_stop(&keyring_timer_);  // cannot fail: libuv returns 0
+    return;
+  }
+  const auto wait = std::chrono::ceil<std::chrono::milliseconds>(*deadline - now_());
+  auto expire = [](uv_timer_t* t) {
+    guard_callback("keyring time-out", [self = static_cast<Agent*>(t->data)] {
+      self->cluster_keyring_->expire(self->now_());
+      self->arm_keyring_timer();
+    });
+  };
+  log_uv(uv_timer_start(&keyring_timer_, expire, static_cast<std::uint64_t>(std::max<std::int64_t>(wait.count(), 0)), 0),
+         "keyring: uv_timer_start");
+}
+
+std::optional<http::KeyringInfo> Agent::keyring() const {
+  if (!keyring_.enabled()) return std::nullopt;
+  http::KeyringInfo info;
+  for (const auto& key : keyring_.keys()) info.keys.push_back(gossip::encode_key(key));
+  info.primary = info.keys.front();
+  return info;
+}
+
+std::vector<http::MemberInfo> Agent::members() const { return member_list(*membership_); }
+
+std::vector<std::pair<std::string, double>> Agent::metrics() const {
+  return metric_table(MetricSources{*gossip_, *membership_, *serf_, catalog_, *replication_, *store_,
+                                    *catalog_replication_, *http_server_, *limits_, dns_server_.get()});
+}
+
+http::AgentIdentity Agent::identity() const {
+  return http::AgentIdentity{config_.node_name, node_id_, config_.datacenter, kVersion, "", "", config_.node_meta};
+}
+
+void Agent::after_commit(std::function<void(bool)> done) { group_commit_->after_commit(std::move(done)); }
+
+}  // namespace hearsay::agent

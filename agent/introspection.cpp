@@ -1,0 +1,118 @@
+// The members list and the metric table, from the parts' own state and counters.
+#include "agent/introspection.h"
+
+#include <algorithm>
+
+#include "gossip/serf_tags.h"
+
+namespace hearsay::agent {
+
+std::vector<http::MemberInfo> member_list(const gossip::Membership& membership) {
+  std::vector<http::MemberInfo> out;
+  // Failed members stay listed after memberlist reaps them, as serf (and so Consul) lists them
+  // until reconnect_timeout.
+  std::vector<const gossip::Member*> all;
+  for (const gossip::Member& m : membership.members()) all.push_back(&m);
+  for (const auto& [name, m] : membership.failed_members()) {
+    if (!membership.members().contains(name)) all.push_back(&m);
+  }
+  for (const gossip::Member* member : all) {
+    const gossip::Member& m = *member;
+    http::MemberInfo info;
+    info.name = m.name;
+    info.addr = m.address.ip_text();
+    info.port = m.address.port;
+    if (auto tags = gossip::decode_tags(m.meta)) info.tags = *tags;
+    // Consul's serf status: 1 alive (suspect members are still listed alive), 3 left, 4 failed.
+    info.status = m.state == gossip::NodeState::left ? 3 : m.state == gossip::NodeState::dead ? 4 : 1;
+    if (m.vsn.size() == 6) {
+      info.protocol_min = m.vsn[0], info.protocol_max = m.vsn[1], info.protocol_cur = m.vsn[2];
+      info.delegate_min = m.vsn[3], info.delegate_max = m.vsn[4], info.delegate_cur = m.vsn[5];
+    }
+    out.push_back(std::move(info));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+std::vector<std::pair<std::string, double>> metric_table(const MetricSources& s) {
+  std::vector<std::pair<std::string, double>> out;
+  auto add = [&out](const char* name, std::uint64_t value) { out.emplace_back(name, static_cast<double>(value)); };
+  const gossip::TransportStats& t = s.transport.stats();
+  add("hearsay.gossip.udp_in", t.udp_in);
+  add("hearsay.gossip.udp_out", t.udp_out);
+  add("hearsay.gossip.udp_send_failed", t.udp_send_failed);
+  add("hearsay.gossip.streams_in", t.streams_in);
+  add("hearsay.gossip.streams_out", t.streams_out);
+  add("hearsay.gossip.streams_failed", t.streams_failed);
+  add("hearsay.gossip.decrypt_failed", t.decrypt_failed);
+  const gossip::MembershipStats& m = s.membership.stats();
+  add("hearsay.gossip.packets_received", m.packets_received);
+  add("hearsay.gossip.messages_dropped", m.messages_dropped + s.serf.stats().messages_dropped);
+  add("hearsay.gossip.probes", m.probes);
+  add("hearsay.gossip.probes_failed", m.probes_failed);
+  add("hearsay.gossip.probes_answered_over_tcp_only", m.probes_answered_over_tcp_only);
+  add("hearsay.gossip.ports_unreachable", m.ports_unreachable);
+  add("hearsay.gossip.refutations", m.refutations);
+  add("hearsay.gossip.members_alive", s.membership.alive_count());
+  add("hearsay.catalog.nodes", s.catalog.node_count());
+  add("hearsay.catalog.services", s.catalog.service_count());
+  add("hearsay.catalog.index", s.catalog.index());
+  const gossip::ReplicationStats& r = s.replication.stats();
+  add("hearsay.replication.entries", s.replication.entry_count());
+  add("hearsay.replication.broadcasts_sent", r.broadcasts_sent);
+  add("hearsay.replication.entries_applied", r.entries_applied);
+  add("hearsay.replication.entries_stale", r.entries_stale);
+  add("hearsay.replication.entries_rejected", r.entries_rejected);
+  add("hearsay.replication.messages_invalid", r.messages_invalid);
+  add("hearsay.replication.syncs_started", r.syncs_started);
+  add("hearsay.replication.syncs_completed", r.syncs_completed);
+  add("hearsay.replication.syncs_failed", r.syncs_failed);
+  add("hearsay.replication.full_states_sent", r.full_states_sent);
+  add("hearsay.replication.tombstones_dropped", r.tombstones_dropped);
+  add("hearsay.replication.broadcasts_dropped", r.broadcasts_dropped);
+  add("hearsay.replication.generations_started", r.generations_started);
+  add("hearsay.replication.divergent_marks", r.divergent_marks);
+  add("hearsay.replication.entries_awaiting_full", r.entries_awaiting_full);
+  const catalog::StoreStats& st = s.store.stats();
+  add("hearsay.store.commits", st.commits);
+  add("hearsay.store.commit_failures", st.commit_failures);
+  add("hearsay.store.records_reverted", st.records_reverted);
+  const CatalogReplicationStats& c = s.catalog_replication.stats();
+  add("hearsay.replication.records_applied", c.records_applied);
+  add("hearsay.replication.records_removed", c.records_removed);
+  add("hearsay.replication.records_invalid", c.records_invalid);
+  add("hearsay.replication.records_waiting", c.records_waiting);
+  add("hearsay.replication.conflicts_lost", c.conflicts_lost);
+  const http::ServerStats& h = s.http.stats();
+  add("hearsay.http.connections_accepted", h.connections_accepted);
+  add("hearsay.http.connections_refused", h.connections_refused);
+  add("hearsay.http.output_pauses", h.output_pauses);
+  add("hearsay.http.parse_errors", h.parse_errors);
+  add("hearsay.http.callback_errors", h.callback_errors);
+  for (Listener l : {Listener::http, Listener::dns, Listener::gossip}) {
+    const ListenerLimitStats& ls = s.limits.stats(l);
+    const std::string prefix = std::string("hearsay.limits.") + listener_name(l) + ".";
+    out.emplace_back(prefix + "connections_open", static_cast<double>(ls.open));
+    out.emplace_back(prefix + "refused_per_client", static_cast<double>(ls.refused_per_client));
+    out.emplace_back(prefix + "refused_total", static_cast<double>(ls.refused_total));
+  }
+  add("hearsay.gossip.streams_refused", t.streams_refused);
+  if (s.dns) {
+    add("hearsay.dns.tcp_refused", s.dns->tcp_refused());
+    add("hearsay.dns.tcp_output_pauses", s.dns->tcp_output_pauses());
+    const dns::DnsStats& d = s.dns->stats();
+    add("hearsay.dns.queries", d.queries);
+    add("hearsay.dns.dropped", d.dropped);
+    add("hearsay.dns.formerr", d.formerr);
+    add("hearsay.dns.notimp", d.notimp);
+    add("hearsay.dns.refused", d.refused);
+    add("hearsay.dns.nxdomain", d.nxdomain);
+    add("hearsay.dns.trimmed", d.trimmed);
+    add("hearsay.dns.forwarded", d.forwarded);
+    add("hearsay.dns.servfail", d.servfail);
+  }
+  return out;
+}
+
+}  // namespace hearsay::agent
