@@ -74,6 +74,11 @@ std::vector<std::pair<std::string, double>> metric_table(const MetricSources& s)
   add("hearsay.replication.generations_started", r.generations_started);
   add("hearsay.replication.divergent_marks", r.divergent_marks);
   add("hearsay.replication.entries_awaiting_full", r.entries_awaiting_full);
+  add("hearsay.replication.datagrams_not_broadcast", r.datagrams_not_broadcast);
+  for (std::size_t kind = 1; kind < gossip::kDecodeErrorKinds; ++kind) {  // 0 is "none"
+    out.emplace_back(std::string("hearsay.replication.invalid.") + gossip::to_string(static_cast<gossip::DecodeError>(kind)),
+                     static_cast<double>(r.invalid_by_kind[kind]));
+  }
   const catalog::StoreStats& st = s.store.stats();
   add("hearsay.store.commits", st.commits);
   add("hearsay.store.commit_failures", st.commit_failures);
