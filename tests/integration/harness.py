@@ -76,7 +76,7 @@ class Agent:
         log.close()
         return self
 
-    def start(self, timeout=10.0):
+    def start(self, timeout=30.0):  # generous: ctest runs scripts two at a time beside the simulators
         self.launch()
         wait_until(lambda: self.proc.poll() is None and self.get("/v1/agent/self")[0] == 200,
                    timeout=timeout, what=f"agent {self.name} to answer HTTP (log: {self.log_path})")

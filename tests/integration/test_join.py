@@ -20,13 +20,20 @@ def members_alive(agent):
     return {m["Name"] for m in json.loads(body) if m["Status"] == 1}
 
 
-def start_together(first, others, early=4):
+def start_together(first, others, early=4, wait_for_early_exit=False):
     """`early` of the others are launched before the first, the rest as soon as it answers: all
-    eight start within a second or so, and some try to join before the first listens."""
+    eight start within a second or so, and some try to join before the first listens. With
+    `wait_for_early_exit` the first starts only once the early ones have given up (or 5 s
+    passed): on an idle machine an agent can take longer to reach its join than the first takes
+    to listen, and then nobody would have tried too early."""
     for a in others[:early]:
         a.launch()
+    if wait_for_early_exit:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(a.proc.poll() is None for a in others[:early]):
+            time.sleep(0.05)
     first.launch()
-    wait_until(lambda: first.proc.poll() is None and first.get("/v1/agent/self")[0] == 200, timeout=10,
+    wait_until(lambda: first.proc.poll() is None and first.get("/v1/agent/self")[0] == 200, timeout=30,
                what="the first agent to answer")
     for a in others[early:]:
         a.launch()
@@ -38,7 +45,7 @@ def join_or_exit(_):
     others = [Agent(f"j{i}", extra_args=["-join", seed]) for i in range(1, 8)]
     everyone = [first] + others
     try:
-        start_together(first, others)
+        start_together(first, others, wait_for_early_exit=True)
         deadline = time.monotonic() + 20
         outcome = {}
         while len(outcome) < len(others) and time.monotonic() < deadline:
