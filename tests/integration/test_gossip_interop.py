@@ -10,6 +10,7 @@ shows that an agent with the wrong key stays out (its packets counted as decrypt
 and force-leaves a failed member. Catalog replication reaches the hearsay agents and never the
 serf agents."""
 import base64
+import collections
 import json
 import os
 import re
@@ -99,11 +100,12 @@ def hearsay_keyring(agent):
 # cluster 0.47 % of the queries missed a member (the hearsay members as often as the model
 # predicts, none of it counted as dropped), in a cluster of six serf agents alone 1.40 %. A key
 # operation whose report says a member did not answer ("5/6 nodes reported ...") is asked once
-# more, as an operator re-runs `consul keyring` (the key operations are idempotent), but only
-# when every member that missed it is a serf agent: each hearsay agent logs every key query it
-# answers ("gossip: _serf_... from ..."), so a hearsay member that did not answer is named and
-# fails the test at once, even one that only ever misses the first query. Every member's
-# keyring is then checked on its own, so a member that never applies a change still fails.
+# more, as an operator re-runs `consul keyring` (the key operations are idempotent). Each hearsay
+# agent logs every key query it answers ("gossip: _serf_... from ..."), so a hearsay member that
+# did not answer is named: it may miss once in a run (the measured rate above says it will, now
+# and then, under load more often), never twice, so one that misses every query, or every first
+# query, fails at its second operation. Every member's keyring is then checked on its own, so a
+# member that never applies a change still fails.
 UNANSWERED = re.compile(r"(\d+)/(\d+) nodes reported")
 ANSWERED = re.compile(r"gossip: _serf_[a-z-]+ from ")
 
@@ -120,9 +122,12 @@ def answers_logged(c):
             if isinstance(m, Agent) and m.proc.poll() is None}
 
 
+HEARSAY_MISSES = collections.Counter()  # hearsay member -> key queries it missed in this run
+
+
 def ask_everyone(c, what, ask, report, asker=None):
-    """ask() once, and once more when report(result) says a member did not answer and none of the
-    members that missed it is a hearsay agent. `asker`: the hearsay agent that sends the query
+    """ask() once, and once more when report(result) says a member did not answer; a hearsay
+    member may be among those only once per run. `asker`: the hearsay agent that sends the query
     (it answers itself without a log line) or None for a serf agent."""
     before = answers_logged(c)
     result = ask()
@@ -130,8 +135,11 @@ def ask_everyone(c, what, ask, report, asker=None):
     if missing:
         after = answers_logged(c)
         silent = sorted(n for n in before if after.get(n, 0) == before[n] and (asker is None or n != asker.name))
-        assert not silent, f"{what}: hearsay member(s) {silent} did not answer ({report(result).strip()})"
-        print(f"  {what}: {missing} serf member(s) did not answer ({report(result).strip()}); asking again")
+        again = sorted(n for n in silent if HEARSAY_MISSES[n] >= 1)
+        assert not again, f"{what}: hearsay member(s) {again} missed a key query a second time ({report(result).strip()})"
+        HEARSAY_MISSES.update(silent)
+        print(f"  {what}: {missing} member(s) did not answer, hearsay among them: {silent or 'none'} "
+              f"({report(result).strip()}); asking again")
         result = ask()
     return result
 
