@@ -64,6 +64,17 @@ catalog::ServiceDefinition web_with_ttl(std::chrono::nanoseconds deregister_afte
   return def;
 }
 
+// A normalized script check running /bin/true every 10 s.
+catalog::CheckDefinition script_check() {
+  catalog::CheckDefinition script;
+  script.name = "s";
+  script.spec.type = catalog::CheckType::script;
+  script.spec.args = {"/bin/true"};
+  script.spec.interval = std::chrono::seconds(10);
+  REQUIRE_FALSE(catalog::normalize_check(script));
+  return script;
+}
+
 }  // namespace
 
 TEST_CASE("start registers the node with a passing serfHealth check", "[unit]") {
@@ -164,12 +175,7 @@ TEST_CASE("a service critical for longer than DeregisterCriticalServiceAfter is 
 TEST_CASE("script checks need enable_script_checks", "[unit]") {
   TempDir dir;
   Fixture f(dir);
-  catalog::CheckDefinition script;
-  script.name = "s";
-  script.spec.type = catalog::CheckType::script;
-  script.spec.args = {"/bin/true"};
-  script.spec.interval = std::chrono::seconds(10);
-  REQUIRE_FALSE(catalog::normalize_check(script));
+  const catalog::CheckDefinition script = script_check();
   auto r = f.local->register_check(script, Source::api, f.t0);
   CHECK(r.status == 400);
   CHECK(r.error.find("enable_script_checks") != std::string::npos);
@@ -180,12 +186,7 @@ TEST_CASE("script checks need enable_script_checks", "[unit]") {
 TEST_CASE("enable_local_script_checks allows script checks from config files only", "[unit]") {
   TempDir dir;
   Fixture f(dir);
-  catalog::CheckDefinition script;
-  script.name = "s";
-  script.spec.type = catalog::CheckType::script;
-  script.spec.args = {"/bin/true"};
-  script.spec.interval = std::chrono::seconds(10);
-  REQUIRE_FALSE(catalog::normalize_check(script));
+  const catalog::CheckDefinition script = script_check();
   // Off (the default): refused from a config file too, and never started.
   auto refused = f.local->register_check(script, Source::config_file, f.t0);
   CHECK(refused.status == 400);
