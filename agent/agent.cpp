@@ -123,37 +123,38 @@ void Agent::wire_gossip() {
   keyring_ = load_or_create_keyring(config_.data_dir, config_.encrypt);
   // Sealing adds 29 bytes; memberlist leaves room for them when it fills a packet.
   if (keyring_.enabled()) mc.udp_buffer_size -= gossip::kEncryptionOverhead;
-  membership_ = std::make_unique<gossip::Membership>(mc, std::random_device{}(), now_());
-  serf_ = std::make_unique<gossip::Serf>(*membership_, std::random_device{}());
-  gossip_ = std::make_unique<gossip::Transport>(
-      &loop_, *membership_, [this](const gossip::MemberEvent& e) { on_member_event(e); }, &keyring_);
-  gossip_->set_admission([this](const sockaddr_storage& peer) { return admit_connection(Listener::gossip, peer); });
-
   // The catalog rides on the same sockets, to hearsay peers only.
-  gossip::ReplicationConfig rc;
-  rc.name = config_.node_name;
-  rc.packet_budget = mc.udp_buffer_size - 64;  // room for the user-message framing
-  rc.tombstone_grace = config_.tombstone_grace;
-  replication_ = std::make_unique<gossip::Replication>(rc, std::random_device{}(), now_());
+  gossip::NodeConfig nc;
+  nc.membership = mc;
+  nc.replication.packet_budget = mc.udp_buffer_size - 64;  // room for the user-message framing
+  nc.replication.tombstone_grace = config_.tombstone_grace;
+  std::random_device random;
+  nc.seed = (std::uint64_t{random()} << 32) | random();
+  node_ = std::make_unique<gossip::Node>(nc, now_());
+  gossip::Replication& engine = node_->replication();
   catalog_replication_ = std::make_unique<CatalogReplication>(
-      catalog_, *store_, *replication_, *membership_, config_.node_name, [this] { return local_->next_version(); },
+      catalog_, *store_, engine, node_->membership(), config_.node_name, [this] { return local_->next_version(); },
       config_.reap_after);
-  replication_->set_owner_filter([this](const std::string& owner) { return catalog_replication_->accepts(owner); });
-  replication_->set_generation_source([this](std::uint64_t above) { return local_->new_generation(above); });
-  gossip_->attach(*replication_, [this](std::vector<gossip::ReplicaChange> changes) {
-    catalog_replication_->apply(changes);
-  });
+  engine.set_owner_filter([this](const std::string& owner) { return catalog_replication_->accepts(owner); });
+  engine.set_generation_source([this](std::uint64_t above) { return local_->new_generation(above); });
 
   // Keyring operations reach every member as serf's key queries, and we answer theirs.
   cluster_keyring_ = std::make_unique<ClusterKeyring>(
-      *serf_, config_.datacenter,
+      node_->serf(), config_.datacenter,
       [this](http::KeyringOp op, const gossip::Bytes& key) { return apply_keyring_change(op, key); },
       [this] { return keyring(); });
-  gossip_->attach(*serf_, [this](std::vector<gossip::SerfQuery> queries, std::vector<gossip::SerfQueryResponse> answers) {
-    for (const gossip::SerfQuery& q : queries) cluster_keyring_->answer(q);
-    for (const gossip::SerfQueryResponse& a : answers) cluster_keyring_->on_response(a);
-    arm_keyring_timer();
-  });
+
+  gossip::Transport::Handlers handlers{
+      .event = [this](const gossip::MemberEvent& e) { on_member_event(e); },
+      .changes = [this](std::vector<gossip::ReplicaChange> changes) { catalog_replication_->apply(changes); },
+      .queries = [this](std::vector<gossip::SerfQuery> queries, std::vector<gossip::SerfQueryResponse> answers) {
+        for (const gossip::SerfQuery& q : queries) cluster_keyring_->answer(q);
+        for (const gossip::SerfQueryResponse& a : answers) cluster_keyring_->on_response(a);
+        arm_keyring_timer();
+      },
+  };
+  gossip_ = std::make_unique<gossip::Transport>(&loop_, *node_, std::move(handlers), &keyring_);
+  gossip_->set_admission([this](const sockaddr_storage& peer) { return admit_connection(Listener::gossip, peer); });
 }
 
 void Agent::on_member_event(const gossip::MemberEvent& e) {

@@ -24,9 +24,7 @@
 #include "catalog/store_sqlite.h"
 #include "dns/resolver.h"
 #include "dns/server_uv.h"
-#include "gossip/membership.h"
-#include "gossip/serf.h"
-#include "gossip/replication.h"
+#include "gossip/node.h"
 #include "gossip/transport_uv.h"
 #include "http-api/api.h"
 #include "http-api/blocking_uv.h"
@@ -111,9 +109,7 @@ class Agent final : public http::AgentOps {
   std::unique_ptr<dns::Resolver> dns_resolver_;
   std::unique_ptr<dns::Server> dns_server_;  // null when -dns-port is -1
   gossip::Keyring keyring_;  // empty: gossip in plaintext
-  std::unique_ptr<gossip::Membership> membership_;
-  std::unique_ptr<gossip::Serf> serf_;  // membership_'s delegate: declared after it, gone before it
-  std::unique_ptr<gossip::Replication> replication_;
+  std::unique_ptr<gossip::Node> node_;  // membership, serf and the catalog's replication
   std::unique_ptr<CatalogReplication> catalog_replication_;
   std::unique_ptr<gossip::Transport> gossip_;
   std::unique_ptr<ClusterKeyring> cluster_keyring_;

@@ -85,7 +85,7 @@ void Agent::on_signal(int signum) {
   const bool wants_leave = signum == SIGTERM ? config_.leave_on_terminate : !config_.skip_leave_on_interrupt;
   // A graceful leave first (others then list us as left, not failed), unless we are alone,
   // already leaving, or told not to; a second signal stops at once.
-  if (wants_leave && !membership_->has_left() && membership_->alive_count() > 1) {
+  if (wants_leave && !node_->membership().has_left() && node_->membership().alive_count() > 1) {
     spdlog::info("caught signal {}; leaving the cluster, then stopping (signal again to stop now)", signum);
     leave();
     return;
@@ -155,7 +155,7 @@ void Agent::start_join() {
 void Agent::retry_join() {
   std::vector<gossip::Address> seeds;
   for (const auto& j : config_.retry_join) seeds.push_back(*gossip::parse_address(j, 8301));  // validated
-  membership_->join(seeds);
+  node_->membership().join(seeds);
   gossip_->flush();
   // Success is being in a cluster: another member alive. Checked one backoff step later, which
   // is also when the next attempt goes out if this one failed.
@@ -166,8 +166,8 @@ void Agent::retry_join() {
 }
 
 void Agent::check_retry_join() {
-  if (membership_->alive_count() > 1) {
-    spdlog::info("retry-join: joined the cluster ({} members alive)", membership_->alive_count());
+  if (node_->membership().alive_count() > 1) {
+    spdlog::info("retry-join: joined the cluster ({} members alive)", node_->membership().alive_count());
     return;
   }
   const auto wait = retry_join_schedule_->after_failure();
@@ -188,7 +188,7 @@ void Agent::check_retry_join() {
 http::OpResult Agent::leave() {
   // Tell the cluster first (dead about ourselves = left), answer, then stop a little later so
   // the news is gossiped out: Consul's leave also shuts the agent down.
-  serf_->leave(now_());  // serf's leave intent, then our departure
+  node_->serf().leave(now_());  // serf's leave intent, then our departure
   gossip_->flush();
   after_commit([this](bool) {
     // Stop once our departure has gone out and had a second to spread (at most ~6 s).
@@ -201,7 +201,7 @@ http::OpResult Agent::leave() {
     auto poll = [](uv_timer_t* t) {
       guard_callback("leave", [t] {
         auto* self = static_cast<Agent*>(t->data);
-        if (!self->shutting_down_ && !self->membership_->leave_complete(self->now_())) return;
+        if (!self->shutting_down_ && !self->node_->membership().leave_complete(self->now_())) return;
         self->shutdown();
         uv_close(as_handle(t), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
       });

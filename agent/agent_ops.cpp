@@ -45,7 +45,7 @@ void Agent::join(const std::string& address, std::function<void(http::OpResult)>
 }
 
 http::OpResult Agent::force_leave(const std::string& node) {
-  const std::string error = serf_->force_leave(node, now_());
+  const std::string error = node_->serf().force_leave(node, now_());
   gossip_->flush();
   if (error.empty()) return http::OpResult::ok();
   return http::OpResult::fail(error.starts_with("no member") ? 404 : 400, error);
@@ -104,10 +104,10 @@ std::optional<http::KeyringInfo> Agent::keyring() const {
   return info;
 }
 
-std::vector<http::MemberInfo> Agent::members() const { return member_list(*membership_); }
+std::vector<http::MemberInfo> Agent::members() const { return member_list(node_->membership()); }
 
 std::vector<std::pair<std::string, double>> Agent::metrics() const {
-  return metric_table(MetricSources{*gossip_, *membership_, *serf_, catalog_, *replication_, *store_,
+  return metric_table(MetricSources{*gossip_, node_->membership(), node_->serf(), catalog_, node_->replication(), *store_,
                                     *catalog_replication_, *http_server_, *limits_, dns_server_.get()});
 }
 

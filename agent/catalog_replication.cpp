@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "catalog/record_codec.h"
-#include "gossip/serf_tags.h"
+#include "gossip/node.h"
 
 namespace hearsay::agent {
 namespace {
@@ -20,11 +20,6 @@ constexpr const char* kNotAliveOutput = "Agent not live or unreachable";
 gossip::Bytes to_bytes(const std::string& s) { return gossip::Bytes(s.begin(), s.end()); }
 std::string_view as_view(const gossip::Bytes& b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
 bool is_serf_health(const std::string& check_id) { return check_id == catalog::kSerfHealthCheckId; }
-
-bool carries_hearsay_tag(const gossip::Member& m) {
-  auto tags = gossip::decode_tags(m.meta);
-  return tags && tags->contains(std::string(gossip::kHearsayTag));
-}
 
 // (version, owner) order: the later write shows; equal versions fall to the owner's name.
 bool newer(std::uint64_t version, const std::string& owner, const catalog::RecordOrigin& than) {
@@ -328,7 +323,6 @@ void CatalogReplication::on_member_event(const gossip::MemberEvent& event, Clock
         break;
     }
   }
-  update_peers();
 }
 
 void CatalogReplication::reap(Clock::time_point now) {
@@ -348,24 +342,13 @@ void CatalogReplication::reap(Clock::time_point now) {
 
 bool CatalogReplication::is_hearsay_member(const std::string& name) const {
   const gossip::Member* member = membership_.members().find(name);
-  return member && carries_hearsay_tag(*member);
+  return member && gossip::carries_hearsay_tag(*member);
 }
 
 bool CatalogReplication::accepts(const std::string& owner) const {
   if (reaped_.contains(owner)) return false;
   if (const gossip::Member* member = membership_.members().find(owner)) return member->state != gossip::NodeState::left;
   return membership_.failed_members().contains(owner);
-}
-
-void CatalogReplication::update_peers() {
-  std::vector<gossip::ReplicationPeer> peers;
-  for (const gossip::Member& m : membership_.members()) {
-    const std::string& name = m.name;
-    if (name == self_ || (m.state != gossip::NodeState::alive && m.state != gossip::NodeState::suspect)) continue;
-    if (!carries_hearsay_tag(m)) continue;  // serf agents get none of it
-    peers.push_back(gossip::ReplicationPeer{name, m.address});
-  }
-  engine_.set_peers(std::move(peers));
 }
 
 }  // namespace hearsay::agent

@@ -65,7 +65,7 @@ class CatalogReplication {
   void publish(Outgoing writes, Clock::time_point now);
   // Changes the engine took from peers.
   void apply(const std::vector<gossip::ReplicaChange>& changes);
-  // Membership news: liveness checks, removal on leave, peers for the engine.
+  // Membership news: liveness checks, removal on leave (the engine's peers are gossip::Node's job).
   void on_member_event(const gossip::MemberEvent& event, Clock::time_point now);
   // Removes the records of members failed for longer than reap_after.
   void reap(Clock::time_point now);
@@ -95,7 +95,6 @@ class CatalogReplication {
   void apply_waiting_records(const std::string& node);
   const catalog::RecordOrigin* showing(const Key& key) const;
   void set_serf_health(const std::string& node, bool alive);
-  void update_peers();
   bool is_hearsay_member(const std::string& name) const;
   void stage_marks();
 

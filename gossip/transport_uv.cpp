@@ -1,6 +1,7 @@
-// The libuv shell around Membership (see transport_uv.h): sockets, streams and the timer, no
+// The libuv shell around a gossip Node (see transport_uv.h): sockets, streams and the timer, no
 // protocol decisions. A stream is one exchange over a loop::Connection (socket, deadline timer,
-// write queue), kept in a set until it has closed; its deadline is memberlist's TCPTimeout, 10 s.
+// write queue), kept in a set until it has closed; its deadline is memberlist's TCPTimeout, 10 s,
+// or the node's earlier one (a TCP fallback ping counts only within its probe).
 #include "gossip/transport_uv.h"
 
 #include <spdlog/spdlog.h>
@@ -19,16 +20,6 @@ namespace {
 
 constexpr std::uint64_t kStreamTimeoutMs = 10000;
 constexpr std::size_t kMaxStreamBytes = kMaxStreamPlain;  // on the wire, compressed or not
-
-// A replication message as a stream carries it: a memberlist user message whose payload is
-// kHearsayUserMessage + the message, LZW-compressed like every stream we send.
-Bytes replication_stream(const Bytes& message) {
-  Bytes framed;
-  framed.reserve(message.size() + 1);
-  framed.push_back(kHearsayUserMessage);
-  framed.insert(framed.end(), message.begin(), message.end());
-  return compress_message(encode_stream_user_message(framed));
-}
 
 }  // namespace
 
@@ -67,15 +58,16 @@ Address from_sockaddr(const sockaddr* addr) {
   return out;
 }
 
-// One TCP exchange, either side: read one message, and either answer it (responder) or hand
-// it to Membership (initiator).
+// One TCP exchange, either side, over one loop::Connection: it reads one message (opening it
+// first when encrypting) and hands it to the node. Outgoing when it has the node's stream id
+// (the node knows its role), incoming otherwise (the node answers it).
 class Transport::Stream : public std::enable_shared_from_this<Stream> {
  public:
   // `conn` may be null (it could not be set up): the stream then fails at connect().
-  Stream(Transport& t, bool initiator, Address peer, std::shared_ptr<loop::Connection> conn)
-      : t_(t), initiator_(initiator), peer_(std::move(peer)), conn_(std::move(conn)) {}
-  // Wires the connection's callbacks and starts the stream's 10 s deadline.
-  void start() {
+  Stream(Transport& t, Address peer, std::shared_ptr<loop::Connection> conn, std::optional<std::uint64_t> id)
+      : t_(t), peer_(std::move(peer)), conn_(std::move(conn)), id_(id) {}
+  // Wires the connection's callbacks and starts the stream's deadline.
+  void start(std::uint64_t timeout_ms) {
     if (!conn_) return;
     conn_->set_callbacks({
         .read = [this](const char* data, std::size_t n) {
@@ -87,34 +79,32 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
         .read_end = [this](int status) { fail(status == UV_EOF ? "closed before a complete message" : uv_strerror(status)); },
         .connected = [this](int status) {
           if (status != 0) return fail(uv_strerror(status));
-          const bool one_way = app_ && !app_wants_reply_;
-          write(std::move(request_), one_way);
-          if (!one_way) start_reading();
+          write(std::move(request_), one_way_);
+          if (!one_way_) start_reading();
         },
         .timer = [this] { fail("timed out"); },
-        .written = [this](std::size_t bytes) { t_.stats_.stream_bytes_out += bytes; },
+        .written = [this](std::size_t bytes) {
+          t_.stats_.stream_bytes_out += bytes;
+          if (id_ && one_way_ && !done_) {
+            done_ = true;
+            t_.node_.stream_written(*id_);
+          }
+        },
         .failed = [this](const char*, int status) { fail(uv_strerror(status)); },
         .closed = [this] {
           auto self = shared_from_this();
-          if (!closed_) fail("connection closed");  // a callback threw: its waiter still hears
+          if (!closed_) fail("connection closed");  // a callback threw: the node still hears
           t_.streams_.erase(self);
         },
     });
-    time_out_after(kStreamTimeoutMs);
+    conn_->start_timer(timeout_ms);
   }
-  void set_join(bool join) { join_ = join; }
-  // A replication stream we start: the reply (if one is wanted) goes to Replication.
-  void set_app(bool wants_reply) { app_ = true, app_wants_reply_ = wants_reply; }
-  // A TCP fallback ping we start: the outcome goes to Membership, by `ms` at the latest.
-  void set_ping(std::uint32_t seq, std::uint64_t ms) {
-    ping_seq_ = seq;
-    time_out_after(ms);
-  }
-  void on_finished(JoinDone done) { finished_ = std::move(done); }
 
-  void connect(Bytes request) {
+  // Outgoing: sends `request`, then waits for the one reply unless `one_way`.
+  void connect(Bytes request, bool one_way) {
     if (!conn_) return fail("cannot set up a connection");
     request_ = std::move(request);
+    one_way_ = one_way;
     sockaddr_storage addr{};
     if (!to_sockaddr(peer_, addr)) return fail("bad address");
     if (int rc = conn_->connect(reinterpret_cast<const sockaddr*>(&addr)); rc != 0) fail(uv_strerror(rc));
@@ -124,11 +114,6 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
 
   void start_reading() {
     if (int rc = conn_->start_reading(); rc != 0) fail(uv_strerror(rc));
-  }
-
-  // (Re)arms the stream's one timer: when it fires, the stream fails as timed out.
-  void time_out_after(std::uint64_t ms) {
-    if (conn_) conn_->start_timer(ms);
   }
 
   void close() {
@@ -164,47 +149,25 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
       if (plain) return refuse("the encrypted stream holds an incomplete message", false);
       return;
     }
-    const Clock::time_point now = Transport::now();
-    if (m.kind == StreamMessage::Kind::unsupported) return refuse(m.error, false);
-    if (app_ && m.kind != StreamMessage::Kind::user) return fail("the peer answered a replication stream with something else");
     done_ = true;
-    if (m.kind == StreamMessage::Kind::user) {
-      on_user_message(m.user, now);
-    } else if (initiator_ && ping_seq_) {
-      t_.membership_.stream_ping_result(*ping_seq_, m.kind == StreamMessage::Kind::ack && m.ack.seq_no == *ping_seq_,
-                                        Transport::now());
+    if (id_) {
+      t_.node_.stream_reply(*id_, m, Transport::now());
       close();
-    } else if (initiator_) {
-      if (m.kind == StreamMessage::Kind::push_pull) t_.membership_.push_pull_reply(m.push_pull, now);
-      report(m.kind == StreamMessage::Kind::push_pull ? "" : "the peer answered with something else than its state");
-      close();
-    } else if (m.kind == StreamMessage::Kind::push_pull) {
-      PushPull reply = t_.membership_.handle_push_pull(m.push_pull, now);
-      write(compress_message(encode_push_pull(reply)), true);
-    } else if (m.kind == StreamMessage::Kind::ping) {
-      write(encode(Ack{m.ping.seq_no, {}}), true);  // someone's TCP fallback probe
     } else {
-      return refuse("an ack nobody asked for", false);
+      StreamAnswer answer = t_.node_.answer_stream(peer_, m, Transport::now());
+      if (!answer.refused.empty()) spdlog::debug("gossip: stream from {} refused: {}", peer_.to_string(), answer.refused);
+      if (answer.reply) write(std::move(*answer.reply), true);
+      else close();
     }
     t_.flush();
   }
 
-  // A user message on a stream: hearsay replication (ours or a peer's), or serf's
-  // SendReliable, which we do not use and close.
-  void on_user_message(const Bytes& payload, Clock::time_point now) {
-    Replication* r = t_.replication_;
-    if (!r || payload.empty() || payload[0] != kHearsayUserMessage) return close();
-    std::optional<Bytes> reply = r->handle_stream(peer_, payload.data() + 1, payload.size() - 1, now);
-    if (initiator_ || !reply) return close();
-    write(replication_stream(*reply), true);
-  }
-
-  // The peer sent something we will not act on: a responder says why (as memberlist's err
-  // reply), an initiator gives up. Decryption failures are counted, as for datagrams.
+  // Bytes we cannot open: a responder says why (as memberlist's err reply), an initiator gives
+  // up. Counted as decryption failures, as for datagrams.
   void refuse(const std::string& why, bool decryption) {
     if (decryption) ++t_.stats_.decrypt_failed;
-    spdlog::debug("gossip: stream {} {}: {}", initiator_ ? "to" : "from", peer_.to_string(), why);
-    if (initiator_) return fail(why);
+    spdlog::debug("gossip: stream {} {}: {}", id_ ? "to" : "from", peer_.to_string(), why);
+    if (id_) return fail(why);
     done_ = true;
     write(encode(ErrorMessage{why}), true);
   }
@@ -221,48 +184,32 @@ class Transport::Stream : public std::enable_shared_from_this<Stream> {
 
   void fail(const char* why) {
     if (closed_) return;
-    if (initiator_ && !done_ && ping_seq_) {
+    if (id_ && !done_) {
+      done_ = true;
       ++t_.stats_.streams_failed;
-      spdlog::debug("gossip: TCP ping to {} failed: {}", peer_.to_string(), why);
-      t_.membership_.stream_ping_result(*ping_seq_, false, Transport::now());
+      spdlog::debug("gossip: stream to {} failed: {}", peer_.to_string(), why);
+      t_.node_.stream_failed(*id_, why, Transport::now());
       close();
-      return t_.flush();  // the probe may have ended on it: its suspicion goes out now
-    } else if (initiator_ && !done_ && app_) {
-      ++t_.stats_.streams_failed;
-      spdlog::debug("gossip: replication stream with {} failed: {}", peer_.to_string(), why);
-      if (t_.replication_) t_.replication_->stream_failed(peer_);
-    } else if (initiator_ && !done_) {
-      ++t_.stats_.streams_failed;
-      // A failed join is worth a warning (the operator asked for it); a failed periodic
-      // push/pull is routine while a member is down.
-      if (join_) spdlog::warn("gossip: cannot join {}: {}", peer_.to_string(), why);
-      else spdlog::debug("gossip: push/pull with {} failed: {}", peer_.to_string(), why);
-      report(why);
+      return t_.flush();  // a probe may have ended on it: its suspicion goes out now
     }
     close();
   }
   void fail(const std::string& why) { fail(why.c_str()); }
 
-  void report(const std::string& error) {
-    if (finished_) std::exchange(finished_, {})(error);
-  }
-
   Transport& t_;
-  bool initiator_;
   Address peer_;
   std::shared_ptr<loop::Connection> conn_;
+  std::optional<std::uint64_t> id_;  // the node's id of a stream we opened
   Bytes request_;
   std::vector<std::uint8_t> input_;
   std::shared_ptr<void> ticket_;  // an incoming stream's place in the connection limits
-  bool done_ = false, closed_ = false;
-  bool join_ = false;  // our push/pull that joins a cluster
-  bool app_ = false, app_wants_reply_ = false;
-  std::optional<std::uint32_t> ping_seq_;  // our TCP fallback ping's sequence number
-  JoinDone finished_;  // told once how our push/pull ended ("" = merged)
+  bool one_way_ = false;
+  bool done_ = false;  // the node has had the outcome (or the incoming message)
+  bool closed_ = false;
 };
 
-Transport::Transport(uv_loop_t* loop, Membership& membership, EventHandler on_event, const Keyring* keyring)
-    : loop_(loop), membership_(membership), on_event_(std::move(on_event)), keyring_(keyring), buffer_(65536) {}
+Transport::Transport(uv_loop_t* loop, Node& node, Handlers handlers, const Keyring* keyring)
+    : loop_(loop), node_(node), handlers_(std::move(handlers)), keyring_(keyring), buffer_(65536) {}
 
 Transport::~Transport() = default;
 
@@ -274,11 +221,11 @@ int Transport::listen(const std::string& host, int port) {
   loop::Listener::Callbacks callbacks{
       .accepted = [this](std::shared_ptr<loop::Connection> conn, const sockaddr_storage& peer, std::shared_ptr<void> ticket) {
         ++stats_.streams_in;
-        auto stream = std::make_shared<Stream>(*this, false, from_sockaddr(reinterpret_cast<const sockaddr*>(&peer)),
-                                               std::move(conn));
+        auto stream = std::make_shared<Stream>(*this, from_sockaddr(reinterpret_cast<const sockaddr*>(&peer)),
+                                               std::move(conn), std::nullopt);
         streams_.insert(stream);
         stream->hold(std::move(ticket));
-        stream->start();
+        stream->start(kStreamTimeoutMs);
         stream->start_reading();
       },
       .refused = [this](loop::Connection&) {
@@ -336,16 +283,9 @@ void Transport::on_datagram(const std::uint8_t* data, std::size_t size, const so
       spdlog::debug("gossip: dropped a packet from {} that no key decrypts", source.to_string());
       return;
     }
-    membership_.receive_packet(source, plain->data(), plain->size(), now());
+    node_.receive_packet(source, plain->data(), plain->size(), now());
   } else {
-    membership_.receive_packet(source, data, size, now());
-  }
-  if (replication_) {
-    for (const AppMessage& m : membership_.take_app_messages()) {
-      replication_->receive(m.from, m.payload.data(), m.payload.size(), now());
-    }
-  } else {
-    membership_.take_app_messages();  // no replication here: nothing to do with them
+    node_.receive_packet(source, data, size, now());
   }
   flush();
 }
@@ -353,18 +293,8 @@ void Transport::on_datagram(const std::uint8_t* data, std::size_t size, const so
 void Transport::read_port_unreachable() {
   reports_pending_ = false;
   const std::vector<Address> unreachable = take_port_unreachable(udp_.get());
-  for (const Address& to : unreachable) membership_.port_unreachable(to, now());
+  for (const Address& to : unreachable) node_.port_unreachable(to, now());
   if (!unreachable.empty()) flush();
-}
-
-void Transport::attach(Replication& replication, ChangeHandler on_changes) {
-  replication_ = &replication;
-  on_changes_ = std::move(on_changes);
-}
-
-void Transport::attach(Serf& serf, QueryHandler on_queries) {
-  serf_ = &serf;
-  on_queries_ = std::move(on_queries);
 }
 
 void Transport::send_datagram(OutgoingPacket& p) {
@@ -393,84 +323,71 @@ void Transport::send_datagram(OutgoingPacket& p) {
   else ++stats_.udp_out;
 }
 
-void Transport::flush_replication() {
-  if (!replication_) return;
-  for (OutgoingPacket& p : replication_->take_packets()) send_datagram(p);
-  for (StreamSend& s : replication_->take_streams()) start_app_stream(std::move(s));
-  auto changes = replication_->take_changes();
-  if (!changes.empty() && on_changes_) on_changes_(std::move(changes));
-}
-
-void Transport::start_app_stream(StreamSend send) {
-  ++stats_.streams_out;
-  auto stream = new_stream(send.to);
-  stream->set_app(send.wants_reply);
-  streams_.insert(stream);
-  stream->connect(replication_stream(send.payload));
-}
-
 loop::Connection::Options Transport::stream_options() {
   return {.name = "gossip stream", .read_size = 65536, .callback_errors = &stats_.callback_errors};
 }
 
-std::shared_ptr<Transport::Stream> Transport::new_stream(const Address& to) {
-  auto stream = std::make_shared<Stream>(*this, true, to, loop::Connection::create(loop_, stream_options()));
-  stream->start();
-  return stream;
+void Transport::open_stream(StreamOpen open) {
+  ++stats_.streams_out;
+  std::uint64_t timeout_ms = kStreamTimeoutMs;
+  if (open.deadline) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(*open.deadline - now()).count();
+    if (left <= 0) return node_.stream_failed(open.id, "too late", now());  // its probe is over
+    timeout_ms = std::min<std::uint64_t>(timeout_ms, static_cast<std::uint64_t>(left));
+  }
+  auto stream = std::make_shared<Stream>(*this, open.to, loop::Connection::create(loop_, stream_options()), open.id);
+  streams_.insert(stream);
+  stream->start(timeout_ms);
+  stream->connect(std::move(open.request), !open.wants_reply);
 }
 
 void Transport::flush() {
   if (!open_) return;
-  if (serf_) {  // first: answers become packets, sent here
-    auto queries = serf_->take_queries();
-    auto responses = serf_->take_query_responses();
-    if (on_queries_ && (!queries.empty() || !responses.empty())) on_queries_(std::move(queries), std::move(responses));
-    for (OutgoingPacket& p : serf_->take_packets()) send_datagram(p);
+  // A handler may drive the node again (an answer to a query, an owner forgotten on a leave):
+  // what that produced goes out now too. Bounded, in case a handler always has more.
+  for (int round = 0; round < 4; ++round) {
+    NodeOutput output = node_.take_output();
+    if (output.empty()) break;
+    deliver(output);
+    if (!open_) return;  // a handler shut the agent down (a failed -join): no timer to arm
   }
-  for (OutgoingPacket& p : membership_.take_packets()) send_datagram(p);
-  for (PushPullRequest& r : membership_.take_push_pulls()) start_push_pull(std::move(r));
-  for (StreamPing& p : membership_.take_stream_pings()) start_stream_ping(std::move(p));
-  for (const std::string& name : membership_.take_udp_silent()) {
-    spdlog::warn("gossip: {} answered a probe over TCP but none over UDP; the network may be misconfigured", name);
-  }
-  for (const MemberEvent& e : membership_.take_events()) {
-    if (on_event_) on_event_(e);
-  }
-  flush_replication();
   arm_timer();
 }
 
+void Transport::deliver(NodeOutput& out) {
+  if (handlers_.queries && (!out.queries.empty() || !out.query_responses.empty())) {
+    handlers_.queries(std::move(out.queries), std::move(out.query_responses));
+  }
+  for (OutgoingPacket& p : out.packets) send_datagram(p);
+  for (StreamOpen& s : out.streams) open_stream(std::move(s));
+  for (const JoinOutcome& j : out.joins) {
+    // A failed join is worth a warning (the operator asked for it).
+    if (!j.error.empty()) spdlog::warn("gossip: cannot join {}: {}", j.seed.to_string(), j.error);
+    if (auto it = joins_.find(j.id); it != joins_.end()) {
+      JoinDone done = std::move(it->second);
+      joins_.erase(it);
+      done(j.error);
+    }
+  }
+  for (const std::string& name : out.udp_silent) {
+    spdlog::warn("gossip: {} answered a probe over TCP but none over UDP; the network may be misconfigured", name);
+  }
+  if (handlers_.event) {
+    for (const MemberEvent& e : out.events) handlers_.event(e);
+  }
+  if (handlers_.changes && !out.changes.empty()) handlers_.changes(std::move(out.changes));
+}
+
 void Transport::join(const Address& seed, JoinDone done) {
-  start_push_pull(membership_.join_request(seed), std::move(done));
-}
-
-void Transport::start_push_pull(PushPullRequest request, JoinDone done) {
-  ++stats_.streams_out;
-  auto stream = new_stream(request.to);
-  stream->set_join(request.request.join);
-  stream->on_finished(std::move(done));
-  streams_.insert(stream);
-  // Streams go LZW-compressed, as serf sends them: a push/pull repeats every field name (and
-  // our tag names) for every member, which LZW takes out.
-  stream->connect(compress_message(encode_push_pull(request.request)));
-}
-
-void Transport::start_stream_ping(StreamPing ping) {
-  const auto left = std::chrono::ceil<std::chrono::milliseconds>(ping.deadline - now()).count();
-  if (left <= 0) return;  // too late to count for its probe
-  ++stats_.streams_out;
-  auto stream = new_stream(ping.to);
-  stream->set_ping(ping.ping.seq_no, static_cast<std::uint64_t>(left));
-  streams_.insert(stream);
-  stream->connect(compress_message(encode(ping.ping)));  // compressed, as serf's streams are
+  joins_[node_.join(seed)] = std::move(done);
+  flush();
 }
 
 void Transport::arm_timer() {
   // Rounded up: libuv timers have millisecond resolution, and a deadline less than 1 ms away
   // truncated to 0 fired at once, found nothing due and re-armed: a busy loop until the
   // deadline passed, several times a second (it was most of an idle agent's CPU).
-  Clock::time_point deadline = membership_.next_deadline();
-  if (replication_) deadline = std::min(deadline, replication_->next_deadline());
+  const Clock::time_point deadline = node_.next_deadline();
   const Clock::time_point current = now();
   const auto wait = deadline <= current ? std::chrono::milliseconds(0)
                                         : std::chrono::ceil<std::chrono::milliseconds>(deadline - current);
@@ -478,8 +395,7 @@ void Transport::arm_timer() {
   int rc = uv_timer_start(timer_.get(), [](uv_timer_t* h) {
     auto* t = static_cast<Transport*>(h->data);
     try {
-      t->membership_.tick(now());
-      if (t->replication_) t->replication_->tick(now());
+      t->node_.tick(now());
       t->flush();
     } catch (const std::exception& e) {
       ++t->stats_.callback_errors;
