@@ -15,7 +15,7 @@
 #include "agent/keyring_file.h"
 #include "agent/process_setup.h"
 #include "agent/uv_guard.h"
-#include "gossip/serf_tags.h"
+#include "gossip/serf/serf_tags.h"
 
 namespace hearsay::agent {
 namespace {
@@ -46,10 +46,8 @@ Agent::Agent(AgentConfig config, TimeSource now) : config_(std::move(config)), n
   wire_listeners();
   wire_gossip();
 
-  check_uv(uv_timer_init(&loop_, &limits_log_timer_), "uv_timer_init (connection limits log)");
-  limits_log_timer_.data = this;
-  check_uv(uv_timer_init(&loop_, &keyring_timer_), "uv_timer_init (keyring)");
-  keyring_timer_.data = this;
+  check_uv(limits_log_timer_.init(&loop_, this), "uv_timer_init (connection limits log)");
+  check_uv(keyring_timer_.init(&loop_, this), "uv_timer_init (keyring)");
   group_commit_ = std::make_unique<GroupCommit>(&loop_, commit_steps());
   catalog_.set_listener([this](std::uint64_t) { group_commit_->request(); });
 }
@@ -214,12 +212,12 @@ std::shared_ptr<void> Agent::admit_connection(Listener listener, const sockaddr_
   if (!ticket) {
     log_refusals();
     // What the throttle holds back is reported when its interval is over.
-    if (!shutting_down_ && !uv_is_active(as_handle(&limits_log_timer_))) {
+    if (!shutting_down_ && limits_log_timer_.open() && !uv_is_active(limits_log_timer_.base())) {
       const auto ms = static_cast<std::uint64_t>(limits_->config().log_interval.count());
       auto report = [](uv_timer_t* t) {
         guard_callback("connection limits log", [t] { static_cast<Agent*>(t->data)->log_refusals(); });
       };
-      const int rc = uv_timer_start(&limits_log_timer_, report, ms, 0);
+      const int rc = uv_timer_start(limits_log_timer_.get(), report, ms, 0);
       if (rc != 0) spdlog::warn("connection limits: uv_timer_start: {}", uv_strerror(rc));
     }
   }

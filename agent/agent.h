@@ -25,10 +25,11 @@
 #include "dns/resolver.h"
 #include "dns/server_uv.h"
 #include "gossip/node.h"
-#include "gossip/transport_uv.h"
+#include "gossip/shell/transport_uv.h"
 #include "http-api/api.h"
 #include "http-api/blocking_uv.h"
 #include "http-api/server_uv.h"
+#include "loop/handle.h"
 
 namespace hearsay::agent {
 
@@ -104,7 +105,7 @@ class Agent final : public http::AgentOps {
   // Before the listeners: the connections hold tickets into it (they would outlive it safely,
   // but the order keeps the counts meaningful to the end).
   std::unique_ptr<ConnectionLimits> limits_;
-  uv_timer_t limits_log_timer_{};  // reports refusals the throttle held back
+  loop::Handle<uv_timer_t> limits_log_timer_;  // reports refusals the throttle held back
   std::unique_ptr<http::Server> http_server_;
   std::unique_ptr<dns::Resolver> dns_resolver_;
   std::unique_ptr<dns::Server> dns_server_;  // null when -dns-port is -1
@@ -113,17 +114,18 @@ class Agent final : public http::AgentOps {
   std::unique_ptr<CatalogReplication> catalog_replication_;
   std::unique_ptr<gossip::Transport> gossip_;
   std::unique_ptr<ClusterKeyring> cluster_keyring_;
-  uv_timer_t keyring_timer_{};  // the earliest cluster keyring operation's time-out
+  loop::Handle<uv_timer_t> keyring_timer_;  // the earliest cluster keyring operation's time-out
 
   std::unique_ptr<GroupCommit> group_commit_;
-  uv_timer_t reap_timer_{};
-  uv_timer_t retry_join_timer_{};
-  uv_timer_t settle_timer_{};  // once, when start-up is over: agent/startup_pages.h
+  loop::Handle<uv_timer_t> reap_timer_;
+  loop::Handle<uv_timer_t> retry_join_timer_;
+  loop::Handle<uv_timer_t> settle_timer_;  // once, when start-up is over: agent/startup_pages.h
+  loop::Handle<uv_timer_t> leave_timer_;   // after a leave: stops the agent once it has spread
   std::optional<RetryJoinSchedule> retry_join_schedule_;
   int exit_code_ = 0;  // what run() returns
   std::uint64_t stream_bytes_at_trim_ = 0;
-  uv_signal_t sigint_{};
-  uv_signal_t sigterm_{};
+  loop::Handle<uv_signal_t> sigint_;
+  loop::Handle<uv_signal_t> sigterm_;
   bool shutting_down_ = false;
   std::string dev_data_dir_;  // removed at exit in -dev mode
 };

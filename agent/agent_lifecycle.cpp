@@ -43,8 +43,7 @@ int Agent::run() {
 }
 
 bool Agent::start_timers() {
-  reap_timer_.data = this;
-  if (!started(uv_timer_init(&loop_, &reap_timer_), "uv_timer_init (reaper)")) return false;
+  if (!started(reap_timer_.init(&loop_, this), "uv_timer_init (reaper)")) return false;
   auto reap_ms = static_cast<std::uint64_t>(config_.check_reap_interval.count());
   auto reap = [](uv_timer_t* t) {
     guard_callback("check reaper", [self = static_cast<Agent*>(t->data)] {
@@ -53,12 +52,11 @@ bool Agent::start_timers() {
       self->gossip_->flush();
     });
   };
-  if (!started(uv_timer_start(&reap_timer_, reap, reap_ms, reap_ms), "uv_timer_start (reaper)")) return false;
+  if (!started(uv_timer_start(reap_timer_.get(), reap, reap_ms, reap_ms), "uv_timer_start (reaper)")) return false;
 
   // Start-up (the catalog load, the listeners, the first joins and syncs) is over by then.
   constexpr std::uint64_t kSettleMs = 10000;
-  settle_timer_.data = this;
-  if (!started(uv_timer_init(&loop_, &settle_timer_), "uv_timer_init (start-up over)")) return false;
+  if (!started(settle_timer_.init(&loop_, this), "uv_timer_init (start-up over)")) return false;
   auto settle = [](uv_timer_t*) {
     guard_callback("start-up over", [] {
       const ReleasedPages r = release_startup_pages();
@@ -66,19 +64,18 @@ bool Agent::start_timers() {
                     r.heap_trimmed ? ", trimmed the heap" : "");
     });
   };
-  return started(uv_timer_start(&settle_timer_, settle, kSettleMs, 0), "uv_timer_start (start-up over)");
+  return started(uv_timer_start(settle_timer_.get(), settle, kSettleMs, 0), "uv_timer_start (start-up over)");
 }
 
 bool Agent::start_signals() {
-  for (uv_signal_t* sig : {&sigint_, &sigterm_}) {
-    if (!started(uv_signal_init(&loop_, sig), "uv_signal_init")) return false;
-    sig->data = this;
+  for (loop::Handle<uv_signal_t>* sig : {&sigint_, &sigterm_}) {
+    if (!started(sig->init(&loop_, this), "uv_signal_init")) return false;
   }
   auto on_signal = [](uv_signal_t* h, int signum) {
     guard_callback("signal", [self = static_cast<Agent*>(h->data), signum] { self->on_signal(signum); });
   };
-  return started(uv_signal_start(&sigint_, on_signal, SIGINT), "uv_signal_start (SIGINT)") &&
-         started(uv_signal_start(&sigterm_, on_signal, SIGTERM), "uv_signal_start (SIGTERM)");
+  return started(uv_signal_start(sigint_.get(), on_signal, SIGINT), "uv_signal_start (SIGINT)") &&
+         started(uv_signal_start(sigterm_.get(), on_signal, SIGTERM), "uv_signal_start (SIGTERM)");
 }
 
 void Agent::on_signal(int signum) {
@@ -114,8 +111,7 @@ bool Agent::start_gossip() {
   }
   start_join();
   spdlog::info("gossip on {}:{}{}", bind, config_.serf_lan_port, keyring_.enabled() ? ", encrypted" : "");
-  if (!started(uv_timer_init(&loop_, &retry_join_timer_), "uv_timer_init (retry-join)")) return false;
-  retry_join_timer_.data = this;
+  if (!started(retry_join_timer_.init(&loop_, this), "uv_timer_init (retry-join)")) return false;
   if (!config_.retry_join.empty()) {
     retry_join_schedule_.emplace(std::chrono::seconds(1), config_.retry_interval, config_.retry_max);
     retry_join();
@@ -153,6 +149,7 @@ void Agent::start_join() {
 }
 
 void Agent::retry_join() {
+  if (!retry_join_timer_.open()) return;  // shut down meanwhile
   std::vector<gossip::Address> seeds;
   for (const auto& j : config_.retry_join) seeds.push_back(*gossip::parse_address(j, 8301));  // validated
   node_->membership().join(seeds);
@@ -162,7 +159,7 @@ void Agent::retry_join() {
   auto check = [](uv_timer_t* t) {
     guard_callback("retry-join", [self = static_cast<Agent*>(t->data)] { self->check_retry_join(); });
   };
-  log_uv(uv_timer_start(&retry_join_timer_, check, 1000, 0), "retry-join: uv_timer_start");
+  log_uv(uv_timer_start(retry_join_timer_.get(), check, 1000, 0), "retry-join: uv_timer_start");
 }
 
 void Agent::check_retry_join() {
@@ -181,7 +178,7 @@ void Agent::check_retry_join() {
   auto again = [](uv_timer_t* t) {
     guard_callback("retry-join", [self = static_cast<Agent*>(t->data)] { self->retry_join(); });
   };
-  log_uv(uv_timer_start(&retry_join_timer_, again, static_cast<std::uint64_t>(wait->count()), 0),
+  log_uv(uv_timer_start(retry_join_timer_.get(), again, static_cast<std::uint64_t>(wait->count()), 0),
          "retry-join: uv_timer_start");
 }
 
@@ -192,24 +189,15 @@ http::OpResult Agent::leave() {
   gossip_->flush();
   after_commit([this](bool) {
     // Stop once our departure has gone out and had a second to spread (at most ~6 s).
-    auto* timer = new uv_timer_t;
-    if (!log_uv(uv_timer_init(&loop_, timer), "leave: uv_timer_init")) {
-      delete timer;  // never known to libuv
-      return shutdown();
-    }
-    timer->data = this;
+    if (shutting_down_ || leave_timer_.open()) return;  // stopping already
+    if (!log_uv(leave_timer_.init(&loop_, this), "leave: uv_timer_init")) return shutdown();
     auto poll = [](uv_timer_t* t) {
-      guard_callback("leave", [t] {
-        auto* self = static_cast<Agent*>(t->data);
+      guard_callback("leave", [self = static_cast<Agent*>(t->data)] {
         if (!self->shutting_down_ && !self->node_->membership().leave_complete(self->now_())) return;
-        self->shutdown();
-        uv_close(as_handle(t), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+        self->shutdown();  // closes this timer too
       });
     };
-    if (!log_uv(uv_timer_start(timer, poll, 100, 100), "leave: uv_timer_start")) {
-      uv_close(as_handle(timer), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-      shutdown();
-    }
+    if (!log_uv(uv_timer_start(leave_timer_.get(), poll, 100, 100), "leave: uv_timer_start")) shutdown();
   });
   return http::OpResult::ok();
 }
@@ -223,12 +211,12 @@ void Agent::shutdown() {
   if (dns_server_) dns_server_->close();
   if (gossip_) gossip_->close();
   scheduler_->stop_all([] {});
-  for (uv_handle_t* h : {as_handle(&reap_timer_),
-                         as_handle(&retry_join_timer_), as_handle(&settle_timer_), as_handle(&keyring_timer_),
-                         as_handle(&limits_log_timer_),
-                         as_handle(&sigint_), as_handle(&sigterm_)}) {
-    if (h->loop == &loop_ && !uv_is_closing(h)) uv_close(h, nullptr);
+  for (loop::Handle<uv_timer_t>* timer :
+       {&reap_timer_, &retry_join_timer_, &settle_timer_, &keyring_timer_, &limits_log_timer_, &leave_timer_}) {
+    timer->close();
   }
+  sigint_.close();
+  sigterm_.close();
 }
 
 }  // namespace hearsay::agent

@@ -82,7 +82,7 @@ void Agent::arm_keyring_timer() {
   if (shutting_down_) return;
   const auto deadline = cluster_keyring_->next_deadline();
   if (!deadline) {
-    (void)uv_timer_stop(&keyring_timer_);  // cannot fail: libuv returns 0
+    if (keyring_timer_.open()) (void)uv_timer_stop(keyring_timer_.get());  // cannot fail: libuv returns 0
     return;
   }
   const auto wait = std::chrono::ceil<std::chrono::milliseconds>(*deadline - now_());
@@ -92,7 +92,7 @@ void Agent::arm_keyring_timer() {
       self->arm_keyring_timer();
     });
   };
-  log_uv(uv_timer_start(&keyring_timer_, expire, static_cast<std::uint64_t>(std::max<std::int64_t>(wait.count(), 0)), 0),
+  log_uv(uv_timer_start(keyring_timer_.get(), expire, static_cast<std::uint64_t>(std::max<std::int64_t>(wait.count(), 0)), 0),
          "keyring: uv_timer_start");
 }
 

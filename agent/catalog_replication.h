@@ -24,8 +24,8 @@
 
 #include "catalog/catalog.h"
 #include "catalog/store_sqlite.h"
-#include "gossip/membership.h"
-#include "gossip/replication.h"
+#include "gossip/membership/membership.h"
+#include "gossip/replication/replication.h"
 
 namespace hearsay::agent {
 

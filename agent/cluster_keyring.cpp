@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "gossip/keyring.h"
+#include "gossip/wire/keyring.h"
 
 namespace hearsay::agent {
 namespace {

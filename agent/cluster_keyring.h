@@ -1,6 +1,6 @@
 // Keyring operations on the whole cluster, as Consul's /v1/operator/keyring and `serf keys` do
 // them: the operation is applied here and sent to every member as one of serf's key queries
-// (gossip/serf_query.h); each member, serf or hearsay, applies it to its own keyring and
+// (gossip/serf/serf_query.h); each member, serf or hearsay, applies it to its own keyring and
 // answers. The same class answers the key queries other members send, so `serf keys -install`
 // run on a serf agent installs the key on hearsay agents too.
 //
@@ -14,8 +14,8 @@
 #include <optional>
 #include <string>
 
-#include "gossip/serf.h"
-#include "gossip/serf_query.h"
+#include "gossip/serf/serf.h"
+#include "gossip/serf/serf_query.h"
 #include "http-api/agent_ops.h"
 
 namespace hearsay::agent {

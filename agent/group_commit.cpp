@@ -10,18 +10,16 @@
 namespace hearsay::agent {
 
 GroupCommit::GroupCommit(uv_loop_t* loop, Steps steps) : steps_(std::move(steps)) {
-  check_uv(uv_idle_init(loop, &idle_), "group commit: uv_idle_init");
-  check_uv(uv_check_init(loop, &check_), "group commit: uv_check_init");
-  idle_.data = this;
-  check_.data = this;
-  check_uv(uv_check_start(&check_, [](uv_check_t* h) { static_cast<GroupCommit*>(h->data)->flush(); }),
+  check_uv(idle_.init(loop, this), "group commit: uv_idle_init");
+  check_uv(check_.init(loop, this), "group commit: uv_check_init");
+  check_uv(uv_check_start(check_.get(), [](uv_check_t* h) { static_cast<GroupCommit*>(h->data)->flush(); }),
            "group commit: uv_check_start");
 }
 
 void GroupCommit::request() {
-  if (closed_ || uv_is_active(as_handle(&idle_))) return;
+  if (closed_ || uv_is_active(idle_.base())) return;
   // An idle handle makes uv_run poll with a zero timeout, so the check phase comes at once.
-  const int rc = uv_idle_start(&idle_, [](uv_idle_t*) {});
+  const int rc = uv_idle_start(idle_.get(), [](uv_idle_t*) {});
   if (rc != 0) spdlog::error("group commit: uv_idle_start: {} (the commit waits for the next I/O)", uv_strerror(rc));
 }
 
@@ -32,7 +30,7 @@ void GroupCommit::after_commit(std::function<void(bool)> done) {
 
 void GroupCommit::flush() {
   try {
-    (void)uv_idle_stop(&idle_);  // cannot fail: libuv returns 0
+    if (idle_.open()) (void)uv_idle_stop(idle_.get());  // cannot fail: libuv returns 0
     catalog::DirtyKeys dirty = steps_.take_dirty();
     Outgoing outgoing = dirty.empty() ? Outgoing{} : steps_.prepare(dirty);
     const bool durable = steps_.commit(dirty);
@@ -55,9 +53,8 @@ void GroupCommit::close() {
   if (closed_) return;
   closed_ = true;
   flush();
-  for (uv_handle_t* h : {as_handle(&idle_), as_handle(&check_)}) {
-    if (!uv_is_closing(h)) uv_close(h, nullptr);
-  }
+  idle_.close();
+  check_.close();
 }
 
 }  // namespace hearsay::agent

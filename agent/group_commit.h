@@ -12,6 +12,7 @@
 
 #include "agent/catalog_replication.h"
 #include "catalog/catalog.h"
+#include "loop/handle.h"
 
 namespace hearsay::agent {
 
@@ -53,8 +54,8 @@ class GroupCommit {
   Steps steps_;
   // `idle_` keeps the loop from sleeping while a commit is pending; `check_` commits after
   // the loop has handled this turn's I/O.
-  uv_idle_t idle_{};
-  uv_check_t check_{};
+  loop::Handle<uv_idle_t> idle_;
+  loop::Handle<uv_check_t> check_;
   std::vector<std::function<void(bool)>> waiting_;
   bool closed_ = false;
 };

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "gossip/serf_tags.h"
+#include "gossip/serf/serf_tags.h"
 
 namespace hearsay::agent {
 
@@ -49,6 +49,10 @@ std::vector<std::pair<std::string, double>> metric_table(const MetricSources& s)
   const gossip::MembershipStats& m = s.membership.stats();
   add("hearsay.gossip.packets_received", m.packets_received);
   add("hearsay.gossip.messages_dropped", m.messages_dropped + s.serf.stats().messages_dropped);
+  for (std::size_t why = 1; why < gossip::kDropReasons; ++why) {  // 0 is "none"
+    out.emplace_back(std::string("hearsay.gossip.dropped.") + gossip::drop_reason_name(static_cast<gossip::DropReason>(why)),
+                     static_cast<double>(m.dropped[why]));
+  }
   add("hearsay.gossip.probes", m.probes);
   add("hearsay.gossip.probes_failed", m.probes_failed);
   add("hearsay.gossip.probes_answered_over_tcp_only", m.probes_answered_over_tcp_only);

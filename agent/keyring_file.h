@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "gossip/keyring.h"
+#include "gossip/wire/keyring.h"
 
 namespace hearsay::agent {
 

@@ -11,8 +11,8 @@
 #include "agent/config_file.h"
 #include "catalog/duration.h"
 #include "dns/forwarder_uv.h"
-#include "gossip/address.h"
-#include "gossip/keyring.h"
+#include "gossip/wire/address.h"
+#include "gossip/wire/keyring.h"
 
 namespace hearsay::agent {
 namespace {

@@ -14,11 +14,6 @@
 
 namespace hearsay::agent {
 
-template <typename Handle>
-uv_handle_t* as_handle(Handle* h) {
-  return reinterpret_cast<uv_handle_t*>(h);
-}
-
 // During start-up: a libuv refusal is a failed start (main reports it and exits 2).
 inline void check_uv(int rc, const std::string& what) {
   if (rc != 0) throw ConfigError(what + ": " + uv_strerror(rc));

@@ -4,9 +4,9 @@
 // rides as a user message whose payload starts with kHearsayUserMessage.
 #include "gossip/node.h"
 
-#include "gossip/codec.h"
-#include "gossip/framing.h"
-#include "gossip/serf_tags.h"
+#include "gossip/wire/codec.h"
+#include "gossip/wire/framing.h"
+#include "gossip/serf/serf_tags.h"
 
 namespace hearsay::gossip {
 namespace {
@@ -102,7 +102,8 @@ StreamAnswer Node::answer_stream(const Address& peer, const StreamMessage& m, Cl
     case StreamMessage::Kind::incomplete:
       break;
   }
-  const std::string why = m.error.empty() ? "an incomplete message" : m.error;
+  const std::string why = std::string("refused stream message: ") +
+                          drop_reason_name(m.error == DropReason::none ? DropReason::truncated : m.error);
   return {encode(ErrorMessage{why}), why};
 }
 

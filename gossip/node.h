@@ -18,10 +18,10 @@
 #include <variant>
 #include <vector>
 
-#include "gossip/membership.h"
-#include "gossip/replication.h"
-#include "gossip/serf.h"
-#include "gossip/stream_message.h"
+#include "gossip/membership/membership.h"
+#include "gossip/replication/replication.h"
+#include "gossip/serf/serf.h"
+#include "gossip/wire/stream_message.h"
 
 namespace hearsay::gossip {
 

@@ -1,24 +1,24 @@
-// Parked blocking queries, each with its own libuv timer. A timer handle is freed only in its
-// close callback, so a finished waiter hands its timer memory to that callback.
+// Parked blocking queries, each with its own libuv timer (a loop::Handle: freed in its close
+// callback, so a finished waiter may go at once).
 #include "http-api/blocking_uv.h"
 
 #include <spdlog/spdlog.h>
 
+#include "loop/handle.h"
+
 namespace hearsay::http {
 
 struct BlockingQueries::Waiter {
+  Waiter(BlockingQueries* o, std::uint64_t min, Responder r, IndexFn i, RunFn f)
+      : owner(o), min_index(min), responder(std::move(r)), index(std::move(i)), run(std::move(f)) {}
   BlockingQueries* owner;
   std::uint64_t min_index;
   Responder responder;
   IndexFn index;
   RunFn run;
-  uv_timer_t* timer;  // owned until closed; then freed by the close callback
-  std::list<std::unique_ptr<Waiter>>::iterator self;
+  loop::Handle<uv_timer_t> timer;
+  std::list<std::unique_ptr<Waiter>>::iterator self{};
 };
-
-namespace {
-void free_timer(uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); }
-}  // namespace
 
 BlockingQueries::BlockingQueries(uv_loop_t* loop) : loop_(loop), rng_(std::random_device{}()) {}
 
@@ -30,20 +30,17 @@ void BlockingQueries::serve(const QueryOptions& options, Responder responder, In
     responder.send(run(current));
     return;
   }
-  auto waiter = std::make_unique<Waiter>(
-      Waiter{this, options.index, std::move(responder), std::move(index), std::move(run), new uv_timer_t, {}});
+  auto waiter = std::make_unique<Waiter>(this, options.index, std::move(responder), std::move(index), std::move(run));
   // Consul adds up to wait/16 of random jitter so that many watchers do not wake together.
   auto wait_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(options.wait).count());
   std::uint64_t jitter = wait_ms >= 16 ? rng_() % (wait_ms / 16) : 0;
-  int rc = uv_timer_init(loop_, waiter->timer);
-  if (rc != 0) {
-    spdlog::warn("blocking query: uv_timer_init: {}", uv_strerror(rc));
-    delete waiter->timer;
+  int rc = waiter->timer.init(loop_, waiter.get());
+  if (rc == 0) rc = uv_timer_start(waiter->timer.get(), &BlockingQueries::on_timer, wait_ms + jitter, 0);
+  if (rc != 0) {  // no timer to wait with: answer now, as a wait that ended
+    spdlog::warn("blocking query: cannot start its timer: {}", uv_strerror(rc));
     waiter->responder.send(waiter->run(current));
     return;
   }
-  waiter->timer->data = waiter.get();
-  uv_timer_start(waiter->timer, &BlockingQueries::on_timer, wait_ms + jitter, 0);
   waiters_.push_back(std::move(waiter));
   waiters_.back()->self = std::prev(waiters_.end());
   ++stats_.parked;
@@ -62,8 +59,7 @@ void BlockingQueries::on_timer(uv_timer_t* timer) {
 void BlockingQueries::finish(std::list<std::unique_ptr<Waiter>>::iterator it) {
   std::unique_ptr<Waiter> waiter = std::move(*it);
   waiters_.erase(it);
-  uv_timer_stop(waiter->timer);
-  uv_close(reinterpret_cast<uv_handle_t*>(waiter->timer), free_timer);
+  waiter->timer.close();
   if (waiter->responder.connected()) waiter->responder.send(waiter->run(waiter->index()));
 }
 

@@ -20,6 +20,7 @@ test_packages=(
 # Benchmarks: the peers we measure against in the same run.
 bench_packages=(
   wrk nginx-light etcd-server etcd-client dnsperf knot
+  valgrind  # link/profile_hot_symbols.sh, which `make bench` runs first
 )
 
 want=("${build_packages[@]}" "${test_packages[@]}")

@@ -8,6 +8,8 @@
 #   folder's hearsay_library(... LIBS ...) and target_link_libraries(...).
 #   Pure files (outside *_uv.*, *_sqlite.*, agent/, loop/) use no libuv, SQLite, wall or
 #   monotonic clock, or randomness source, and include no *_uv.h or *_sqlite.h shell header.
+#   Inside gossip/: wire/ uses no other part; membership/ uses wire/; serf/ and replication/
+#   use membership/ and wire/; the node (gossip/node.*) all of those; shell/ anything.
 # Usage: check_layering.sh [ROOT]   prints one line per violation; exit 1 on any.
 #        check_layering.sh --self-test [ROOT]   feeds it a tree with one violation of each kind
 #          (each must be named) and a clean one (nothing may be); then checks ROOT, if given.
@@ -28,6 +30,21 @@ folder_of_lib() {  # hearsay_http -> http-api; empty for names that are not a fo
   case "$1" in
     hearsay_catalog) echo catalog ;; hearsay_gossip) echo gossip ;; hearsay_dns) echo dns ;;
     hearsay_http) echo http-api ;; hearsay_agent) echo agent ;; hearsay_loop) echo loop ;;
+  esac
+}
+gossip_part() {  # gossip/wire/codec.h -> wire; gossip/node.h -> node
+  local rest=${1#gossip/}
+  [[ "$rest" == */* ]] && echo "${rest%%/*}" || echo node
+}
+gossip_allowed() {  # from-part, to-part inside gossip/
+  local from=$1 to=$2
+  [ "$from" = "$to" ] && return 0
+  case "$from" in
+    shell) return 0 ;;
+    node) [ "$to" != shell ] ;;
+    serf | replication) [ "$to" = membership ] || [ "$to" = wire ] ;;
+    membership) [ "$to" = wire ] ;;
+    *) return 1 ;;
   esac
 }
 is_folder() { local f; for f in "${folders[@]}"; do [ "$f" = "$1" ] && return 0; done; return 1; }
@@ -59,6 +76,10 @@ check_tree() {
         to=${target%%/*}
         if [ "$to" != "$target" ] && is_folder "$to" && ! allowed "$from" "$to"; then
           echo "forbidden include $from -> $to: $f:$line: $text"; fail=1
+        fi
+        if [ "$from" = gossip ] && [ "$to" = gossip ] &&
+           ! gossip_allowed "$(gossip_part "$f")" "$(gossip_part "$target")"; then
+          echo "forbidden include gossip/$(gossip_part "$f") -> gossip/$(gossip_part "$target"): $f:$line: $text"; fail=1
         fi
         if ! is_shell_file "$from" "$f"; then
           if [[ "$target" =~ _(uv|sqlite)\.(h|hpp)$ ]]; then
@@ -128,7 +149,7 @@ self_test() {
   if ! out=$(check_tree "$tmp"); then echo "self-test: the clean tree was refused:"; echo "$out"; exit 1; fi
 
   # One violation of each kind, each in its own file.
-  echo '#include <gossip/membership.h>' > "$tmp/catalog/angle.h"
+  echo '#include <gossip/membership/membership.h>' > "$tmp/catalog/angle.h"
   echo '#include "agent/config.h"' > "$tmp/http-api/quoted.cpp"
   echo '#include "../agent/config.h"' > "$tmp/dns/relative.cpp"
   echo '#include "http-api/server_uv.h"' > "$tmp/http-api/router.h"
@@ -145,6 +166,9 @@ self_test() {
   echo 'auto t = std::chrono::system_clock::now();' > "$tmp/catalog/system_clock.cpp"
   echo 'auto t = std::chrono::steady_clock::now();' > "$tmp/gossip/steady_clock.cpp"
   echo '#include "dns/resolver.h"' > "$tmp/loop/uses_dns.cpp"
+  mkdir -p "$tmp/gossip/wire" "$tmp/gossip/membership"
+  echo '#include "gossip/membership/membership.h"' > "$tmp/gossip/wire/up.h"
+  echo '#include "gossip/node.h"' > "$tmp/gossip/membership/up.cpp"
   echo 'hearsay_library(hearsay_gossip LIBS msgpack_cxx hearsay_catalog)' > "$tmp/gossip/CMakeLists.txt"
   printf 'hearsay_library(hearsay_http LIBS hearsay_catalog)\ntarget_link_libraries(hearsay_http PRIVATE\n  hearsay_dns)\n' > "$tmp/http-api/CMakeLists.txt"
   printf 'hearsay_library(hearsay_loop LIBS dep::uv hearsay_catalog)\n' > "$tmp/loop/CMakeLists.txt"
@@ -171,6 +195,8 @@ self_test() {
   expect "clock in pure file: catalog/system_clock.cpp:1:"
   expect "clock in pure file: gossip/steady_clock.cpp:1:"
   expect "forbidden include loop -> dns: loop/uses_dns.cpp:1:"
+  expect "forbidden include gossip/wire -> gossip/membership: gossip/wire/up.h:1:"
+  expect "forbidden include gossip/membership -> gossip/node: gossip/membership/up.cpp:1:"
   expect "forbidden link gossip -> catalog: gossip/CMakeLists.txt: hearsay_catalog"
   expect "forbidden link http-api -> dns: http-api/CMakeLists.txt: hearsay_dns"
   expect "forbidden link loop -> catalog: loop/CMakeLists.txt: hearsay_catalog"

@@ -1,20 +1,22 @@
-// Check scheduling. Each entry owns one timer (heap-allocated, freed in its close callback) and
+// Check scheduling. Each entry owns one timer (a loop::Handle, freed in its close callback) and
 // at most one in-flight run, cancelled when the entry goes.
 #include "agent/checks/scheduler.h"
 
 #include <spdlog/spdlog.h>
 
 #include "agent/uv_guard.h"
+#include "loop/handle.h"
 
 namespace hearsay::agent::checks {
 
 struct CheckScheduler::Entry {
+  Entry(CheckScheduler* o, std::string i, catalog::CheckSpec s) : owner(o), id(std::move(i)), spec(std::move(s)) {}
   CheckScheduler* owner;
   std::string id;
   catalog::CheckSpec spec;
-  uv_timer_t* timer;
-  std::shared_ptr<CheckRun> run;  // in flight
-  std::string last_output;        // TTL: what the last update said
+  loop::Handle<uv_timer_t> timer;
+  std::shared_ptr<CheckRun> run{};  // in flight
+  std::string last_output{};      // TTL: what the last update said
 };
 
 namespace {
@@ -37,22 +39,20 @@ CheckScheduler::~CheckScheduler() {
 void CheckScheduler::start(const std::string& check_id, const catalog::CheckSpec& spec) {
   stop(check_id);
   if (spec.type == catalog::CheckType::none) return;
-  auto entry = std::make_unique<Entry>(Entry{this, check_id, spec, new uv_timer_t, nullptr, {}});
-  if (const int rc = uv_timer_init(loop_, entry->timer); rc != 0) {
+  auto entry = std::make_unique<Entry>(this, check_id, spec);
+  if (const int rc = entry->timer.init(loop_, entry.get()); rc != 0) {
     spdlog::error("check {}: uv_timer_init: {}; the check does not run", check_id, uv_strerror(rc));
-    delete entry->timer;  // never libuv's
     return;
   }
-  entry->timer->data = entry.get();
   int rc = 0;
   if (spec.type == catalog::CheckType::ttl) {
-    rc = uv_timer_start(entry->timer, [](uv_timer_t* t) {
+    rc = uv_timer_start(entry->timer.get(), [](uv_timer_t* t) {
       guard_callback("TTL check", [e = static_cast<Entry*>(t->data)] { e->owner->on_ttl_expired(*e); });
     }, to_ms(spec.ttl), 0);
   } else {
     const std::uint64_t interval = to_ms(spec.interval);
     const std::uint64_t first = std::uniform_int_distribution<std::uint64_t>(0, interval - 1)(rng_);
-    rc = uv_timer_start(entry->timer, [](uv_timer_t* t) {
+    rc = uv_timer_start(entry->timer.get(), [](uv_timer_t* t) {
       guard_callback("check run", [e = static_cast<Entry*>(t->data)] { e->owner->tick(*e); });
     }, first, interval);
   }
@@ -92,7 +92,7 @@ bool CheckScheduler::ttl_update(const std::string& check_id, catalog::HealthStat
   if (it == entries_.end() || it->second->spec.type != catalog::CheckType::ttl) return false;
   Entry& e = *it->second;
   e.last_output = std::move(output);
-  const int rc = uv_timer_start(e.timer, [](uv_timer_t* t) {
+  const int rc = uv_timer_start(e.timer.get(), [](uv_timer_t* t) {
     guard_callback("TTL check", [entry = static_cast<Entry*>(t->data)] { entry->owner->on_ttl_expired(*entry); });
   }, to_ms(e.spec.ttl), 0);
   if (rc != 0) spdlog::error("check {}: uv_timer_start: {}; the TTL is not reset", check_id, uv_strerror(rc));
@@ -109,14 +109,11 @@ void CheckScheduler::stop(const std::string& check_id) {
 
 void CheckScheduler::close_entry(std::unique_ptr<Entry> entry) {
   if (entry->run) entry->run->cancel();
-  (void)uv_timer_stop(entry->timer);  // cannot fail: libuv returns 0
-  entry->timer->data = this;
+  if (!entry->timer.open()) return;  // its timer never started
   ++closing_timers_;
-  uv_close(reinterpret_cast<uv_handle_t*>(entry->timer), [](uv_handle_t* h) {
-    auto* self = static_cast<CheckScheduler*>(h->data);
-    delete reinterpret_cast<uv_timer_t*>(h);
-    guard_callback("check timer closed", [self] {
-      if (--self->closing_timers_ == 0 && self->on_all_closed_) std::exchange(self->on_all_closed_, nullptr)();
+  entry->timer.close([this] {
+    guard_callback("check timer closed", [this] {
+      if (--closing_timers_ == 0 && on_all_closed_) std::exchange(on_all_closed_, nullptr)();
     });
   });
 }

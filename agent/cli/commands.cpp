@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "agent/cli/http_client.h"
-#include "gossip/keyring.h"
+#include "gossip/wire/keyring.h"
 
 namespace hearsay::agent::cli {
 namespace {

@@ -8,8 +8,8 @@
 #include "../temp_dir.h"
 #include "agent/catalog_replication.h"
 #include "catalog/record_codec.h"
-#include "gossip/codec.h"
-#include "gossip/serf_tags.h"
+#include "gossip/wire/codec.h"
+#include "gossip/serf/serf_tags.h"
 
 using namespace hearsay;
 using namespace std::chrono_literals;

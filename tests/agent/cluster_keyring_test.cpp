@@ -5,9 +5,9 @@
 #include <chrono>
 
 #include "agent/cluster_keyring.h"
-#include "gossip/codec.h"
-#include "gossip/framing.h"
-#include "gossip/keyring.h"
+#include "gossip/wire/codec.h"
+#include "gossip/wire/framing.h"
+#include "gossip/wire/keyring.h"
 
 using namespace hearsay;
 using namespace hearsay::gossip;

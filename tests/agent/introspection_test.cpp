@@ -4,8 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include "agent/introspection.h"
-#include "gossip/codec.h"
-#include "gossip/serf_tags.h"
+#include "gossip/wire/codec.h"
+#include "gossip/serf/serf_tags.h"
 
 using namespace hearsay;
 using gossip::Bytes;

@@ -3,9 +3,9 @@
 // what opens must go through the plaintext decoder like any packet.
 #include <cstdint>
 
-#include "gossip/framing.h"
-#include "gossip/keyring.h"
-#include "gossip/stream_message.h"
+#include "gossip/wire/framing.h"
+#include "gossip/wire/keyring.h"
+#include "gossip/wire/stream_message.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace hearsay::gossip;

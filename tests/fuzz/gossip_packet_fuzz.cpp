@@ -4,10 +4,10 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "gossip/codec.h"
-#include "gossip/framing.h"
-#include "gossip/serf_tags.h"
-#include "gossip/stream_message.h"
+#include "gossip/wire/codec.h"
+#include "gossip/wire/framing.h"
+#include "gossip/serf/serf_tags.h"
+#include "gossip/wire/stream_message.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace hearsay::gossip;

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "gossip/lzw.h"
+#include "gossip/wire/lzw.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace hearsay::gossip;

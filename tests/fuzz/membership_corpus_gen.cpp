@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "gossip/codec.h"
-#include "gossip/framing.h"
-#include "gossip/serf_query.h"
+#include "gossip/wire/codec.h"
+#include "gossip/wire/framing.h"
+#include "gossip/serf/serf_query.h"
 
 using namespace hearsay::gossip;
 

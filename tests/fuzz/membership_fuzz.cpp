@@ -1,4 +1,4 @@
-// Fuzz target: the membership state machine itself (gossip/membership.h), not only its codec.
+// Fuzz target: the membership state machine itself (gossip/membership/membership.h), not only its codec.
 // The input is a script of steps, each `op len_lo len_hi bytes[len]` (a short last step takes
 // what is left): raw UDP packets from one of four peers into receive_packet, hostile push/pulls
 // merged as responder (handle_push_pull) and as initiator (push_pull_reply), time moving on
@@ -13,10 +13,10 @@
 #include <cstdlib>
 #include <string>
 
-#include "gossip/codec.h"
-#include "gossip/framing.h"
-#include "gossip/membership.h"
-#include "gossip/serf.h"
+#include "gossip/wire/codec.h"
+#include "gossip/wire/framing.h"
+#include "gossip/membership/membership.h"
+#include "gossip/serf/serf.h"
 
 namespace {
 

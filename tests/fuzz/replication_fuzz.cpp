@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "catalog/record_codec.h"
-#include "gossip/replication.h"
+#include "gossip/replication/replication.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace hearsay::gossip;

@@ -4,10 +4,10 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "gossip/codec.h"
-#include "gossip/membership.h"
-#include "gossip/serf.h"
-#include "gossip/serf_query.h"
+#include "gossip/wire/codec.h"
+#include "gossip/membership/membership.h"
+#include "gossip/serf/serf.h"
+#include "gossip/serf/serf_query.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace hearsay::gossip;

@@ -2,7 +2,7 @@
 // orders it: least transmitted first, newest first among equals).
 #include <catch2/catch.hpp>
 
-#include "gossip/broadcast_queue.h"
+#include "gossip/membership/broadcast_queue.h"
 
 using namespace hearsay::gossip;
 

@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "gossip/codec.h"
-#include "gossip/framing.h"
+#include "gossip/wire/codec.h"
+#include "gossip/wire/framing.h"
 #include "hex.h"
 
 using namespace hearsay::gossip;
@@ -41,7 +41,7 @@ Bytes copy(ByteView v) { return Bytes(v.begin(), v.end()); }
 template <typename T>
 T decoded(ByteView bytes) {
   DecodeResult r = decode(bytes.data(), bytes.size());
-  INFO(r.error);
+  INFO(drop_reason_name(r.error));
   REQUIRE(r.message);
   REQUIRE(std::holds_alternative<T>(*r.message));
   return std::get<T>(*r.message);
@@ -75,7 +75,7 @@ TEST_CASE("alive and suspect inside has-CRC packets", "[unit]") {
   for (const std::string& packet : {kAliveCrc, kSuspectCrc}) {
     Bytes bytes = hex(packet);
     UnwrappedPacket u = unwrap_packet(bytes.data(), bytes.size());
-    REQUIRE(u.error.empty());
+    REQUIRE(u.error == DropReason::none);
     REQUIRE(u.messages.size() == 1);
   }
   Bytes alive_bytes = hex(kAliveCrc);
@@ -85,7 +85,9 @@ TEST_CASE("alive and suspect inside has-CRC packets", "[unit]") {
   CHECK(back.meta == Bytes{0xff, 0x80});
   // One flipped bit fails the CRC and the packet is refused whole.
   alive_bytes.back() ^= 1;
-  CHECK(unwrap_packet(alive_bytes.data(), alive_bytes.size()).error == "CRC mismatch");
+  CHECK(unwrap_packet(alive_bytes.data(), alive_bytes.size()).error == DropReason::bad_crc);
+  // Cut short after the CRC's type byte: too short to hold a CRC at all.
+  CHECK(unwrap_packet(alive_bytes.data(), 3).error == DropReason::truncated);
 }
 
 TEST_CASE("push/pull header and node state as serf sends them", "[unit]") {
@@ -93,7 +95,7 @@ TEST_CASE("push/pull header and node state as serf sends them", "[unit]") {
   Bytes user_state(0x249, 0x02);
   bytes.insert(bytes.end(), user_state.begin(), user_state.end());
   PushPullResult r = decode_push_pull(bytes.data() + 1, bytes.size() - 1);
-  INFO(r.error);
+  INFO(drop_reason_name(r.error));
   REQUIRE(r.message);
   CHECK(r.message->join);
   REQUIRE(r.message->nodes.size() == 1);
@@ -128,13 +130,13 @@ TEST_CASE("compound packets: parts, nesting and truncation", "[unit]") {
   CHECK(copy(u.messages[0]) == ping);
   CHECK(copy(u.messages[1]) == suspect);
   CHECK(decoded<UserMessage>(u.messages[2]).payload == Bytes{42, 1});
-  CHECK(u.dropped == 0);
+  CHECK(u.dropped.empty());
   // The last part cut short: the first is still delivered.
   Bytes cut = make_compound(Parts{ping, suspect});
   cut.resize(cut.size() - 3);
   UnwrappedPacket partial = unwrap_packet(cut.data(), cut.size());
   CHECK(partial.messages.size() == 1);
-  CHECK(partial.dropped == 1);
+  CHECK(partial.dropped == std::vector<DropReason>{DropReason::truncated});
 }
 
 TEST_CASE("hostile messages are refused, never trusted", "[unit]") {
@@ -153,6 +155,15 @@ TEST_CASE("hostile messages are refused, never trusted", "[unit]") {
   alive.vsn = {1, 5};
   Bytes b = encode(alive);
   CHECK(refused(b));
+  // Each refusal names its reason (one counter each in Membership's stats).
+  auto why = [](const Bytes& bytes) { return decode(bytes.data(), bytes.size()).error; };
+  CHECK(why(b) == DropReason::invalid_field);
+  CHECK(why({0x00}) == DropReason::not_msgpack);
+  CHECK(why({0x00, 0x91, 0x01}) == DropReason::wrong_field_type);
+  CHECK(why(hex("0481a44164647281a161a162")) == DropReason::wrong_field_type);
+  CHECK(why({}) == DropReason::truncated);
+  CHECK(why({0x09, 0x80}) == DropReason::misplaced_framing);
+  CHECK(why({0x63, 0x80}) == DropReason::unknown_type);
   // Addresses longer than an IPv6 address are not IPs (an Address holds at most 16 bytes).
   alive.vsn = kVersions;
   alive.addr = Bytes(17, 1);
@@ -168,8 +179,10 @@ TEST_CASE("hostile messages are refused, never trusted", "[unit]") {
   // A compound claiming more parts than bytes, compression that expands to nothing.
   Bytes liar{7, 200, 0, 5};
   CHECK(unwrap_packet(liar.data(), liar.size()).messages.empty());
+  CHECK(unwrap_packet(liar.data(), liar.size()).dropped == std::vector<DropReason>{DropReason::truncated});
   Bytes empty_lzw = compress_message({});
   CHECK(unwrap_packet(empty_lzw.data(), empty_lzw.size()).messages.empty());
+  CHECK(unwrap_packet(empty_lzw.data(), empty_lzw.size()).dropped == std::vector<DropReason>{DropReason::bad_compression});
   // A push/pull header claiming a million nodes in a few bytes.
   Bytes pp = hex("83a44a6f696ec2a54e6f646573ce000f4240ac5573657253746174654c656e00");
   CHECK_FALSE(decode_push_pull(pp.data(), pp.size()).message);

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "gossip/messages.h"
+#include "gossip/wire/messages.h"
 
 namespace hearsay::gossip::test {
 

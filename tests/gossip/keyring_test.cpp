@@ -2,7 +2,7 @@
 // key 00..0f (memberlist-wire.md 3.5), round trips, rotation, and packets that must not open.
 #include <catch2/catch.hpp>
 
-#include "gossip/keyring.h"
+#include "gossip/wire/keyring.h"
 #include "hex.h"
 
 using namespace hearsay::gossip;

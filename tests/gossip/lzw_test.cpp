@@ -5,7 +5,7 @@
 #include <random>
 #include <string>
 
-#include "gossip/lzw.h"
+#include "gossip/wire/lzw.h"
 #include "hex.h"
 
 using namespace hearsay::gossip;

@@ -6,8 +6,8 @@
 #include <chrono>
 #include <optional>
 
-#include "gossip/codec.h"
-#include "gossip/framing.h"
+#include "gossip/wire/codec.h"
+#include "gossip/wire/framing.h"
 #include "sim_cluster.h"
 #include "sim_network.h"
 
@@ -316,6 +316,17 @@ TEST_CASE("garbage packets are counted and dropped", "[unit]") {
   n0.receive_packet(sim::Network::address_of(1), bad_ping.data(), bad_ping.size(), net.now());
   CHECK(n0.stats().messages_dropped == 2);
   CHECK(n0.members().size() == 1);
+  // Each counted under its reason: the compound announced 5 parts and has no room for them,
+  // the ping's body is an array, not a map with string keys.
+  const auto& by = n0.stats().dropped;
+  CHECK(by[static_cast<std::size_t>(DropReason::truncated)] == 1);
+  CHECK(by[static_cast<std::size_t>(DropReason::wrong_field_type)] == 1);
+  // A push/pull sent by datagram, and a type nobody defined.
+  const Bytes push_pull{0x06, 0x80}, unknown{0x2a, 0x80};
+  n0.receive_packet(sim::Network::address_of(1), push_pull.data(), push_pull.size(), net.now());
+  n0.receive_packet(sim::Network::address_of(1), unknown.data(), unknown.size(), net.now());
+  CHECK(by[static_cast<std::size_t>(DropReason::unknown_type)] == 2);
+  CHECK(n0.stats().messages_dropped == 4);
 }
 
 // One story on one 1,000-member cluster (joining is the expensive part, so it happens once):
@@ -414,8 +425,10 @@ TEST_CASE("messages naming an address we cannot send to are dropped and counted"
                            Alive{1, "noport", Bytes{10, 0, 0, 3}, 0, {}, kVersions}}) {
     const Bytes wire = encode(bad);
     const std::uint64_t dropped = h1.stats().messages_dropped;
+    const std::uint64_t unusable = h1.stats().dropped[static_cast<std::size_t>(DropReason::unusable_address)];
     h1.receive_packet(from, wire.data(), wire.size(), start);
     CHECK(h1.stats().messages_dropped == dropped + 1);
+    CHECK(h1.stats().dropped[static_cast<std::size_t>(DropReason::unusable_address)] == unusable + 1);
     CHECK_FALSE(h1.members().contains(bad.node));
   }
   PushPull pp;

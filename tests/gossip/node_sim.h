@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "gossip/codec.h"
+#include "gossip/wire/codec.h"
 #include "gossip/node.h"
-#include "gossip/serf_tags.h"
-#include "gossip/stream_message.h"
+#include "gossip/serf/serf_tags.h"
+#include "gossip/wire/stream_message.h"
 #include "sim_events.h"
 
 namespace hearsay::gossip::nsim {

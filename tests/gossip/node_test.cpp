@@ -5,9 +5,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "gossip/codec.h"
-#include "gossip/framing.h"
-#include "gossip/serf_tags.h"
+#include "gossip/wire/codec.h"
+#include "gossip/wire/framing.h"
+#include "gossip/serf/serf_tags.h"
 #include "node_sim.h"
 
 using namespace hearsay::gossip;
@@ -59,6 +59,11 @@ TEST_CASE("a node answers a TCP fallback ping with its ack and refuses an ack no
   DecodeResult d = decode(refused.reply->data(), refused.reply->size());
   REQUIRE(d.message);
   CHECK(std::holds_alternative<ErrorMessage>(*d.message));
+
+  // A stream type nobody defined: refused, and the reply says why (memberlist logs it).
+  const Bytes unknown{0x2a, 0x80};
+  StreamAnswer odd = a.answer_stream(addr(2), parsed(unknown), t0);
+  CHECK(odd.refused == "refused stream message: unknown_type");
 }
 
 TEST_CASE("a join through a seed merges both views and reports its outcome once under its id", "[unit]") {

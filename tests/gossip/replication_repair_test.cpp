@@ -6,8 +6,8 @@
 
 #include <memory>
 
-#include "gossip/codec.h"
-#include "gossip/replication.h"
+#include "gossip/wire/codec.h"
+#include "gossip/replication/replication.h"
 
 using namespace hearsay::gossip;
 using namespace std::chrono_literals;

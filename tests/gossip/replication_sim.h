@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "gossip/codec.h"
-#include "gossip/replication.h"
+#include "gossip/wire/codec.h"
+#include "gossip/replication/replication.h"
 #include "sim_events.h"
 
 namespace hearsay::gossip::rsim {

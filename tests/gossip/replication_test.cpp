@@ -3,8 +3,8 @@
 // scenarios are in replication_sim_test.cpp.
 #include <catch2/catch.hpp>
 
-#include "gossip/codec.h"
-#include "gossip/replication.h"
+#include "gossip/wire/codec.h"
+#include "gossip/replication/replication.h"
 
 using namespace hearsay::gossip;
 using namespace std::chrono_literals;

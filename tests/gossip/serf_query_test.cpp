@@ -4,12 +4,12 @@
 
 #include <chrono>
 
-#include "gossip/codec.h"
-#include "gossip/framing.h"
-#include "gossip/membership.h"
-#include "gossip/msgpack_io.h"
-#include "gossip/serf.h"
-#include "gossip/serf_query.h"
+#include "gossip/wire/codec.h"
+#include "gossip/wire/framing.h"
+#include "gossip/membership/membership.h"
+#include "gossip/wire/msgpack_io.h"
+#include "gossip/serf/serf.h"
+#include "gossip/serf/serf_query.h"
 
 using namespace hearsay::gossip;
 using namespace std::chrono_literals;

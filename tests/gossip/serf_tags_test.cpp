@@ -2,7 +2,7 @@
 // protocol-2 fallback.
 #include <catch2/catch.hpp>
 
-#include "gossip/serf_tags.h"
+#include "gossip/serf/serf_tags.h"
 
 using namespace hearsay::gossip;
 

@@ -5,10 +5,10 @@
 
 #include <chrono>
 
-#include "gossip/codec.h"
-#include "gossip/framing.h"
-#include "gossip/msgpack_io.h"
-#include "gossip/serf.h"
+#include "gossip/wire/codec.h"
+#include "gossip/wire/framing.h"
+#include "gossip/wire/msgpack_io.h"
+#include "gossip/serf/serf.h"
 #include "sim_cluster.h"
 #include "sim_network.h"
 

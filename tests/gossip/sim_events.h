@@ -7,7 +7,7 @@
 #include <optional>
 #include <vector>
 
-#include "gossip/config.h"
+#include "gossip/membership/config.h"
 
 namespace hearsay::gossip::sim {
 

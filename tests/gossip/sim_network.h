@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "gossip/membership.h"
-#include "gossip/serf.h"
+#include "gossip/membership/membership.h"
+#include "gossip/serf/serf.h"
 #include "sim_events.h"
 
 namespace hearsay::gossip::sim {

@@ -3,7 +3,7 @@
 
 #include <chrono>
 
-#include "gossip/suspicion.h"
+#include "gossip/membership/suspicion.h"
 
 using namespace hearsay::gossip;
 using namespace std::chrono_literals;

@@ -44,7 +44,7 @@ def crash_detected(agents):
         wait_until(lambda a=a: statuses(a).get("g3") == FAILED, timeout=30, what=f"{a.name} to see g3 failed")
     print(f"  kill -9 seen as failed by both in {time.monotonic() - start:.1f}s")
     # The host (loopback) answered pings to the dead port with ICMP port unreachable, and the
-    # agents read those reports (gossip/icmp_errors_uv.h) to end their probes early.
+    # agents read those reports (gossip/shell/icmp_errors_uv.h) to end their probes early.
     reports = {a.name: gauge(a, "hearsay.gossip.ports_unreachable") for a in (a1, a2)}
     assert sum(reports.values()) > 0, reports
     # A report also fails the next send on the socket once (Linux sets the socket's error);
