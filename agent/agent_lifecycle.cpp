@@ -29,13 +29,14 @@ int Agent::run() {
     shutdown();
     return 1;
   }
-  if (!start_dns() || !start_gossip() || !start_timers() || !start_signals()) {
+  if (!start_https() || !start_dns() || !start_gossip() || !start_timers() || !start_signals()) {
     shutdown();
     return 1;
   }
-  spdlog::info("hearsay agent {} started: node={} id={} dc={} address={} http={}:{} dns={} data_dir={}{}", kVersion,
-               config_.node_name, node_id_, config_.datacenter, advertise_, config_.client_addr,
-               http_server_->bound_port(), dns_server_ ? std::to_string(dns_server_->bound_port()) : "off",
+  spdlog::info("hearsay agent {} started: node={} id={} dc={} address={} http={}:{} https={} dns={} data_dir={}{}",
+               kVersion, config_.node_name, node_id_, config_.datacenter, advertise_, config_.client_addr,
+               http_server_->bound_port(), https_server_ ? std::to_string(https_server_->bound_port()) : "off",
+               dns_server_ ? std::to_string(dns_server_->bound_port()) : "off",
                config_.data_dir, config_.dev ? " (dev mode)" : "");
   uv_run(&loop_, UV_RUN_DEFAULT);
   spdlog::info("agent stopped");
@@ -99,6 +100,16 @@ bool Agent::start_dns() {
   int rc = dns_server_->listen(config_.client_addr, config_.dns_port);
   if (rc != 0) {
     spdlog::critical("cannot listen for DNS on {}:{}: {}", config_.client_addr, config_.dns_port, uv_strerror(rc));
+    return false;
+  }
+  return true;
+}
+
+bool Agent::start_https() {
+  if (!https_server_) return true;
+  int rc = https_server_->listen(config_.client_addr, config_.https_port);
+  if (rc != 0) {
+    spdlog::critical("cannot listen for HTTPS on {}:{}: {}", config_.client_addr, config_.https_port, uv_strerror(rc));
     return false;
   }
   return true;
@@ -220,6 +231,7 @@ void Agent::shutdown() {
   group_commit_->close();  // commits what is pending first
   blocking_->close();
   http_server_->close([] {});
+  if (https_server_) https_server_->close([] {});
   if (dns_server_) dns_server_->close();
   if (gossip_) gossip_->close();
   scheduler_->stop_all([] {});

@@ -108,7 +108,7 @@ std::vector<http::MemberInfo> Agent::members() const { return member_list(*membe
 
 std::vector<std::pair<std::string, double>> Agent::metrics() const {
   return metric_table(MetricSources{*gossip_, *membership_, *serf_, catalog_, *replication_, *store_,
-                                    *catalog_replication_, *http_server_, *limits_, dns_server_.get()});
+                                    *catalog_replication_, *http_server_, *limits_, dns_server_.get(), https_server_.get()});
 }
 
 http::AgentIdentity Agent::identity() const {
