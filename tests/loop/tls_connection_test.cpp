@@ -21,32 +21,25 @@ using hearsay::loop::test::TestLoop;
 
 namespace {
 
-// Made once: key generation is the slow part of a test.
-const TlsIdentity& server_identity() {
-  static const TlsIdentity id = [] {
-    std::string error;
-    auto made = generate_self_signed({"localhost"}, {"127.0.0.1"}, 30, error);
-    REQUIRE(made);
-    return *made;
-  }();
-  return id;
+TlsIdentity make_identity(const std::string& name, std::vector<std::string> ips) {
+  std::string error;
+  auto made = generate_self_signed({name}, ips, 30, error);
+  INFO(error);
+  REQUIRE(made);
+  return *made;
 }
-const TlsIdentity& client_identity() {
-  static const TlsIdentity id = [] {
-    std::string error;
-    auto made = generate_self_signed({"laptop-1"}, {}, 30, error);
-    REQUIRE(made);
-    return *made;
-  }();
+// Each made once: key generation is the slow part of a test. Two self-signed "localhost"
+// certificates with the same names, so only the key tells them apart.
+const TlsIdentity& server_identity() {
+  static const TlsIdentity id = make_identity("localhost", {"127.0.0.1"});
   return id;
 }
 const TlsIdentity& other_identity() {
-  static const TlsIdentity id = [] {
-    std::string error;
-    auto made = generate_self_signed({"localhost"}, {"127.0.0.1"}, 30, error);
-    REQUIRE(made);
-    return *made;
-  }();
+  static const TlsIdentity id = make_identity("localhost", {"127.0.0.1"});
+  return id;
+}
+const TlsIdentity& client_identity() {
+  static const TlsIdentity id = make_identity("laptop-1", {});
   return id;
 }
 
@@ -72,6 +65,12 @@ TlsClientSettings trusting(const TlsIdentity& ca, std::string server_name = "loc
   s.verify = TlsVerify::ca;
   s.ca_pem = ca.cert_pem;
   s.server_name = std::move(server_name);
+  return s;
+}
+// The same, presenting `identity` as its client certificate.
+TlsClientSettings trusting_as(const TlsIdentity& ca, const TlsIdentity& identity) {
+  TlsClientSettings s = trusting(ca);
+  s.identity = identity;
   return s;
 }
 
@@ -284,9 +283,8 @@ TEST_CASE("TLS with verify_incoming requires a client certificate its CA signed"
   SECTION("present: accepted, and the server sees whose it is") {
     TestLoop t;
     Side server, client;
-    TlsClientSettings settings = trusting(server_identity());
-    settings.identity = client_identity();
-    echo_exchange(t, server_context(true), client_context(settings), "with cert", server, client);
+    echo_exchange(t, server_context(true), client_context(trusting_as(server_identity(), client_identity())), "with cert",
+                  server, client);
     CHECK(client.error.empty());
     CHECK(server.error.empty());
     CHECK(client.got == "with cert");
@@ -306,9 +304,8 @@ TEST_CASE("TLS with verify_incoming requires a client certificate its CA signed"
   SECTION("signed by someone else: refused") {
     TestLoop t;
     Side server, client;
-    TlsClientSettings settings = trusting(server_identity());
-    settings.identity = other_identity();
-    echo_exchange(t, server_context(true), client_context(settings), "wrong cert", server, client);
+    echo_exchange(t, server_context(true), client_context(trusting_as(server_identity(), other_identity())),
+                  "wrong cert", server, client);
     CHECK(!server.established);
     CHECK(client.got.empty());
     CHECK(server.counters.handshake_failures == 1);
