@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <random>
 
+#include "agent/https_tls.h"
 #include "agent/identity.h"
 #include "agent/keyring_file.h"
 #include "agent/process_setup.h"
@@ -56,6 +57,7 @@ Agent::~Agent() {
   // Every handle was closed by shutdown(); let libuv run their close callbacks, then close.
   uv_run(&loop_, UV_RUN_DEFAULT);
   http_server_.reset();
+  https_server_.reset();
   if (uv_loop_close(&loop_) != 0) spdlog::warn("event loop closed with handles still open");
   if (!dev_data_dir_.empty()) {
     std::error_code ec;
@@ -94,6 +96,15 @@ void Agent::wire_listeners() {
   http_server_ = std::make_unique<http::Server>(&loop_, server_config, [this](http::Request req, http::Responder res) {
     api_->handle(std::move(req), std::move(res));
   });
+  if (config_.https_port > 0) {
+    // The same API over TLS on its own port, under the same per-client limits as HTTP.
+    std::string error;
+    server_config.tls = https_tls_context(config_, error);
+    if (!server_config.tls) throw ConfigError(error);
+    https_server_ = std::make_unique<http::Server>(&loop_, server_config, [this](http::Request req, http::Responder res) {
+      api_->handle(std::move(req), std::move(res));
+    });
+  }
 
   if (config_.dns_port < 0) return;
   dns::ResolverConfig resolver_config = config_.dns;
@@ -105,6 +116,17 @@ void Agent::wire_listeners() {
   dns_server_ = std::make_unique<dns::Server>(&loop_, *dns_resolver_, config_.dns_serve, std::move(recursors),
                                               config_.recursor_timeout);
   dns_server_->set_admission([this](const sockaddr_storage& peer) { return admit_connection(Listener::dns, peer); });
+}
+
+bool Agent::reload_tls(const AgentConfig& config, std::string& error) {
+  if (!https_server_) {
+    error = "no HTTPS listener (ports.https was not set at start)";
+    return false;
+  }
+  auto tls = https_tls_context(config, error);
+  if (!tls) return false;
+  https_server_->set_tls(std::move(tls));
+  return true;
 }
 
 void Agent::wire_gossip() {

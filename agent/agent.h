@@ -46,6 +46,12 @@ class Agent final : public http::AgentOps {
   // Binds the listeners and runs until SIGINT/SIGTERM or a leave. Returns the exit code.
   int run();
 
+  // Certificate reload (issue 18), for the config reload to call with the new config: the
+  // HTTPS listener takes a context built from `config`'s TLS files for connections accepted
+  // from now on; established ones keep theirs. False with `error` (and the old certificate
+  // kept) when the files do not make a valid context. Turning HTTPS on or off needs a restart.
+  bool reload_tls(const AgentConfig& config, std::string& error);
+
   // ---- http::AgentOps
   http::OpResult register_service(catalog::ServiceDefinition def, bool replace_existing_checks) override;
   http::OpResult deregister_service(const std::string& service_id) override;
@@ -80,6 +86,7 @@ class Agent final : public http::AgentOps {
   // Lifecycle (agent_lifecycle.cpp). The start_* return false after logging why the start failed.
   void shutdown();
   bool start_dns();
+  bool start_https();
   bool start_gossip();
   bool start_timers();   // the reaper, the start-up-over timer
   bool start_signals();  // SIGINT, SIGTERM
@@ -107,6 +114,7 @@ class Agent final : public http::AgentOps {
   std::unique_ptr<ConnectionLimits> limits_;
   loop::Handle<uv_timer_t> limits_log_timer_;  // reports refusals the throttle held back
   std::unique_ptr<http::Server> http_server_;
+  std::unique_ptr<http::Server> https_server_;  // null without ports.https
   std::unique_ptr<dns::Resolver> dns_resolver_;
   std::unique_ptr<dns::Server> dns_server_;  // null when -dns-port is -1
   gossip::Keyring keyring_;  // empty: gossip in plaintext

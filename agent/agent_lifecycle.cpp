@@ -17,25 +17,28 @@ bool started(int rc, const char* what) {
   return rc == 0;
 }
 
+// A listener that cannot bind stops the start too, logged with what and where.
+bool listening(int rc, const char* what, const std::string& host, int port) {
+  if (rc != 0) spdlog::critical("cannot listen for {} on {}:{}: {}", what, host, port, uv_strerror(rc));
+  return rc == 0;
+}
+
 }  // namespace
 
 int Agent::run() {
   catalog_replication_->restore(local_->generation(), local_->last_version(), now_());
   local_->start(now_());
   group_commit_->flush();  // our node and restored registrations are durable before we serve anything
-  int rc = http_server_->listen(config_.client_addr, config_.http_port);
-  if (rc != 0) {
-    spdlog::critical("cannot listen for HTTP on {}:{}: {}", config_.client_addr, config_.http_port, uv_strerror(rc));
+  if (!listening(http_server_->listen(config_.client_addr, config_.http_port), "HTTP", config_.client_addr,
+                 config_.http_port) ||
+      !start_https() || !start_dns() || !start_gossip() || !start_timers() || !start_signals()) {
     shutdown();
     return 1;
   }
-  if (!start_dns() || !start_gossip() || !start_timers() || !start_signals()) {
-    shutdown();
-    return 1;
-  }
-  spdlog::info("hearsay agent {} started: node={} id={} dc={} address={} http={}:{} dns={} data_dir={}{}", kVersion,
-               config_.node_name, node_id_, config_.datacenter, advertise_, config_.client_addr,
-               http_server_->bound_port(), dns_server_ ? std::to_string(dns_server_->bound_port()) : "off",
+  spdlog::info("hearsay agent {} started: node={} id={} dc={} address={} http={}:{} https={} dns={} data_dir={}{}",
+               kVersion, config_.node_name, node_id_, config_.datacenter, advertise_, config_.client_addr,
+               http_server_->bound_port(), https_server_ ? std::to_string(https_server_->bound_port()) : "off",
+               dns_server_ ? std::to_string(dns_server_->bound_port()) : "off",
                config_.data_dir, config_.dev ? " (dev mode)" : "");
   uv_run(&loop_, UV_RUN_DEFAULT);
   spdlog::info("agent stopped");
@@ -92,13 +95,13 @@ void Agent::on_signal(int signum) {
 }
 
 bool Agent::start_dns() {
-  if (!dns_server_) return true;
-  int rc = dns_server_->listen(config_.client_addr, config_.dns_port);
-  if (rc != 0) {
-    spdlog::critical("cannot listen for DNS on {}:{}: {}", config_.client_addr, config_.dns_port, uv_strerror(rc));
-    return false;
-  }
-  return true;
+  return !dns_server_ || listening(dns_server_->listen(config_.client_addr, config_.dns_port), "DNS",
+                                   config_.client_addr, config_.dns_port);
+}
+
+bool Agent::start_https() {
+  return !https_server_ || listening(https_server_->listen(config_.client_addr, config_.https_port), "HTTPS",
+                                     config_.client_addr, config_.https_port);
 }
 
 bool Agent::start_gossip() {
@@ -208,6 +211,7 @@ void Agent::shutdown() {
   group_commit_->close();  // commits what is pending first
   blocking_->close();
   http_server_->close([] {});
+  if (https_server_) https_server_->close([] {});
   if (dns_server_) dns_server_->close();
   if (gossip_) gossip_->close();
   scheduler_->stop_all([] {});

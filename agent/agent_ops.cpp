@@ -108,7 +108,7 @@ std::vector<http::MemberInfo> Agent::members() const { return member_list(node_-
 
 std::vector<std::pair<std::string, double>> Agent::metrics() const {
   return metric_table(MetricSources{*gossip_, node_->membership(), node_->serf(), catalog_, node_->replication(), *store_,
-                                    *catalog_replication_, *http_server_, *limits_, dns_server_.get()});
+                                    *catalog_replication_, *http_server_, *limits_, dns_server_.get(), https_server_.get()});
 }
 
 http::AgentIdentity Agent::identity() const {

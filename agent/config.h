@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -29,6 +30,16 @@ struct LimitsConfig {
   std::size_t max_connections = 0;
 };
 
+// Consul's TLS settings for one interface (issue 18): `tls { defaults {...} }`, the legacy
+// top-level keys, and `tls { https {...} }`, whose fields win over the defaults'. Unset: not given.
+struct TlsFiles {
+  std::optional<std::string> ca_file;    // PEM bundle: CAs of client certificates (verify_incoming)
+  std::optional<std::string> ca_path;    // a directory of PEM CA files, as ca_file
+  std::optional<std::string> cert_file;  // PEM: the HTTPS certificate (chain)
+  std::optional<std::string> key_file;   // PEM: its private key
+  std::optional<bool> verify_incoming;   // require client certificates signed by those CAs
+};
+
 struct AgentConfig {
   std::string node_name;    // default: host name
   std::string node_id;      // UUID; default: generated once and kept in the data dir
@@ -38,6 +49,9 @@ struct AgentConfig {
   std::string advertise_addr;          // address other nodes use; default: first private IP or bind
   std::string client_addr = "127.0.0.1";  // HTTP and DNS listen address
   int http_port = 8500;
+  int https_port = -1;  // Consul's default: no HTTPS listener
+  TlsFiles tls_defaults;
+  TlsFiles tls_https;
   int dns_port = 8600;
   int serf_lan_port = 8301;
   std::string log_level = "info";

@@ -160,6 +160,41 @@ class FileReader {
     }
   }
 
+  // ---- TLS (issue 18): Consul's tls { defaults, https } blocks and their legacy top-level keys.
+  void apply_tls_field(const std::string& key, const std::string& name, const rapidjson::Value& v, TlsFiles& into) {
+    static const std::set<std::string> ignored = {"verify_outgoing", "verify_server_hostname", "tls_min_version",
+                                                  "tls_cipher_suites", "tls_prefer_server_cipher_suites",
+                                                  "use_auto_cert"};
+    if (name == "ca_file") into.ca_file = string_of(key, v);
+    else if (name == "ca_path") into.ca_path = string_of(key, v);
+    else if (name == "cert_file") into.cert_file = string_of(key, v);
+    else if (name == "key_file") into.key_file = string_of(key, v);
+    else if (name == "verify_incoming") into.verify_incoming = bool_of(key, v);
+    else if (ignored.count(name)) spdlog::warn("{}: {} is not used by hearsay (TLS 1.2 or newer, mbedTLS's ciphers); ignored", source_, key);
+    else fail(key, "unknown config key");
+  }
+  void apply_tls(const rapidjson::Value& v) {
+    if (!v.IsObject()) fail("tls", "must be an object");
+    for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+      const std::string block(it->name.GetString());
+      if (block != "defaults" && block != "https") {
+        if (block == "internal_rpc" || block == "grpc") spdlog::warn("{}: tls.{} is not used by hearsay; ignored", source_, block);
+        else fail("tls." + block, "unknown config key (defaults, https, internal_rpc, grpc)");
+        continue;
+      }
+      if (!it->value.IsObject()) fail("tls." + block, "must be an object");
+      TlsFiles& into = block == "https" ? config_.tls_https : config_.tls_defaults;
+      for (auto f = it->value.MemberBegin(); f != it->value.MemberEnd(); ++f) {
+        apply_tls_field("tls." + block + "." + f->name.GetString(), f->name.GetString(), f->value, into);
+      }
+    }
+  }
+  static bool is_legacy_tls_key(const std::string& key) {
+    return key == "ca_file" || key == "ca_path" || key == "cert_file" || key == "key_file" ||
+           key == "verify_incoming" || key == "verify_outgoing" || key == "verify_server_hostname" ||
+           key == "tls_min_version" || key == "tls_cipher_suites";
+  }
+
   void apply_key(const std::string& key, const rapidjson::Value& v) {
     if (key == "node_name") config_.node_name = string_of(key, v);
     else if (key == "node_id") config_.node_id = string_of(key, v);
@@ -177,6 +212,7 @@ class FileReader {
         const std::string port(it->name.GetString());
         if (port == "http") config_.http_port = port_of("ports.http", it->value);
         else if (port == "dns") config_.dns_port = port_of("ports.dns", it->value);
+        else if (port == "https") config_.https_port = port_of("ports.https", it->value);
         else if (port == "serf_lan") config_.serf_lan_port = port_of("ports.serf_lan", it->value);
         else spdlog::warn("{}: ports.{} is not used by hearsay; ignored", source_, port);
       }
@@ -209,6 +245,12 @@ class FileReader {
       apply_dns_config(v);
     } else if (key == "limits") {
       apply_limits(v);
+    } else if (key == "tls") {
+      apply_tls(v);
+    } else if (is_legacy_tls_key(key)) {
+      apply_tls_field(key, key, v, config_.tls_defaults);
+    } else if (key == "verify_incoming_https") {
+      apply_tls_field(key, "verify_incoming", v, config_.tls_https);
     } else if (key == "node_meta") {
       if (!v.IsObject()) fail(key, "must be an object of strings");
       for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {

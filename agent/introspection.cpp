@@ -99,6 +99,15 @@ std::vector<std::pair<std::string, double>> metric_table(const MetricSources& s)
   add("hearsay.http.output_pauses", h.output_pauses);
   add("hearsay.http.parse_errors", h.parse_errors);
   add("hearsay.http.callback_errors", h.callback_errors);
+  if (s.https) {
+    const http::ServerStats& hs = s.https->stats();
+    add("hearsay.https.connections_accepted", hs.connections_accepted);
+    add("hearsay.https.connections_refused", hs.connections_refused);
+    add("hearsay.https.tls_handshakes", hs.tls.handshakes);
+    add("hearsay.https.tls_handshake_failures", hs.tls.handshake_failures);
+    add("hearsay.https.tls_handshake_timeouts", hs.tls.handshake_timeouts);
+    add("hearsay.https.tls_record_errors", hs.tls.record_errors);
+  }
   for (Listener l : {Listener::http, Listener::dns, Listener::gossip}) {
     const ListenerLimitStats& ls = s.limits.stats(l);
     const std::string prefix = std::string("hearsay.limits.") + listener_name(l) + ".";

@@ -35,6 +35,7 @@ struct MetricSources {
   const http::Server& http;
   const ConnectionLimits& limits;
   const dns::Server* dns;
+  const http::Server* https = nullptr;  // null without ports.https
 };
 
 // The gauges, named as /v1/agent/metrics reports them, in a fixed order.

@@ -32,6 +32,8 @@ cxxopts::Options make_options() {
        cxxopts::value<std::string>())
       ("client", "Address the HTTP and DNS interfaces listen on", cxxopts::value<std::string>()->default_value("127.0.0.1"))
       ("http-port", "HTTP API port", cxxopts::value<int>()->default_value("8500"))
+      ("https-port", "HTTPS API port (-1: off); needs tls.defaults.cert_file and key_file, or -dev",
+       cxxopts::value<int>()->default_value("-1"))
       ("dns-port", "DNS port (UDP and TCP)", cxxopts::value<int>()->default_value("8600"))
       ("domain", "DNS domain the agent answers for", cxxopts::value<std::string>()->default_value("consul."))
       ("recursor", "Upstream DNS server (ip or ip:port) for names outside the domain (repeatable)",
@@ -154,6 +156,7 @@ void validate(const AgentConfig& c) {
     if (port < 0 || port > 65535) throw ConfigError(std::string(name) + ": invalid port " + std::to_string(port));
   };
   check_port("-http-port", c.http_port);
+  if (c.https_port != -1) check_port("-https-port", c.https_port);
   if (c.dns_port != -1) check_port("-dns-port", c.dns_port);  // -1: no DNS interface, as Consul
   validate_domain(c.dns.domain);
   for (const auto& j : c.join) {
@@ -235,6 +238,7 @@ ParsedCommandLine parse_agent_command_line(const std::vector<std::string>& args)
     if (r.count("advertise")) c.advertise_addr = r["advertise"].as<std::string>();
     if (r.count("client")) c.client_addr = r["client"].as<std::string>();
     if (r.count("http-port")) c.http_port = r["http-port"].as<int>();
+    if (r.count("https-port")) c.https_port = r["https-port"].as<int>();
     if (r.count("dns-port")) c.dns_port = r["dns-port"].as<int>();
     if (r.count("domain")) c.dns.domain = r["domain"].as<std::string>();
     if (r.count("recursor")) {

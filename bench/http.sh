@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # HTTP benchmark (issue 2), everything on loopback in one run:
 #  1. reads:  GET /v1/health/service/web?passing (10 instances) from hearsay, against nginx (one
-#     worker) serving the identical response bytes as a static file.
+#     worker) serving the identical response bytes as a static file; then the same over HTTPS
+#     (issue 18), both with one self-signed ECDSA P-256 certificate made here, each speaking its
+#     own TLS stack's best protocol with wrk's OpenSSL (hearsay: mbedTLS 2.28, TLS 1.2).
 #  2. writes: PUT /v1/agent/service/register with distinct IDs, durable in SQLite (fsync per group
 #     commit), against etcd 3.4 puts of the same JSON through its v3 HTTP gateway (fsync per batch).
 # Usage: bench/http.sh [duration-seconds] [connections]. Prints a table and writes it to
@@ -17,10 +19,20 @@ for tool in wrk nginx etcd; do
 done
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
+# ---- one certificate for both HTTPS servers
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$BENCH_TMP/tls.key" \
+  -out "$BENCH_TMP/tls.pem" -days 2 -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+chmod 644 "$BENCH_TMP/tls.key"  # nginx's workers read it unprivileged
+
 # ---- hearsay with 10 instances of web
 HTTP_PORT=$(free_port)
+HTTPS_PORT=$(free_port)
+cat >"$BENCH_TMP/tls.json" <<JSON
+{"ports": {"https": $HTTPS_PORT}, "tls": {"defaults": {"cert_file": "$BENCH_TMP/tls.pem", "key_file": "$BENCH_TMP/tls.key"}}}
+JSON
 "$AGENT_BIN" -node bench -data-dir "$BENCH_TMP/agent" -http-port "$HTTP_PORT" -dns-port "$(free_port)" \
-  -bind 127.0.0.1 -serf-lan-port "$(free_port)" -log-level warn 2>"$BENCH_TMP/agent.log" &
+  -bind 127.0.0.1 -serf-lan-port "$(free_port)" -log-level warn -config-file "$BENCH_TMP/tls.json" \
+  2>"$BENCH_TMP/agent.log" &
 AGENT_PID=$!
 BENCH_PIDS+=($AGENT_PID)
 wait_http "http://127.0.0.1:$HTTP_PORT/v1/agent/self"
@@ -34,6 +46,7 @@ curl -sf "http://127.0.0.1:$HTTP_PORT$READ_PATH" -o "$BENCH_TMP/body.json"
 
 # ---- nginx serving the same bytes
 NGINX_PORT=$(free_port)
+NGINX_TLS_PORT=$(free_port)
 mkdir -p "$BENCH_TMP/nginx/www/v1/health/service" "$BENCH_TMP/nginx/logs"
 cp "$BENCH_TMP/body.json" "$BENCH_TMP/nginx/www/v1/health/service/web"
 cat >"$BENCH_TMP/nginx/nginx.conf" <<NGINX
@@ -50,6 +63,12 @@ http {
     listen 127.0.0.1:$NGINX_PORT;
     root $BENCH_TMP/nginx/www;
   }
+  server {
+    listen 127.0.0.1:$NGINX_TLS_PORT ssl;
+    ssl_certificate $BENCH_TMP/tls.pem;
+    ssl_certificate_key $BENCH_TMP/tls.key;
+    root $BENCH_TMP/nginx/www;
+  }
 }
 NGINX
 "$NGINX" -c "$BENCH_TMP/nginx/nginx.conf" -p "$BENCH_TMP/nginx" &
@@ -61,6 +80,18 @@ echo "reads: wrk -t$THREADS -c$CONNS -d${DURATION}s" >&2
 wrk -t$THREADS -c$CONNS -d"${DURATION}s" --latency "http://127.0.0.1:$HTTP_PORT$READ_PATH" >"$BENCH_TMP/read-hearsay.txt"
 wrk -t$THREADS -c$CONNS -d"${DURATION}s" --latency "http://127.0.0.1:$NGINX_PORT$READ_PATH" >"$BENCH_TMP/read-nginx.txt"
 R_H=$(wrk_rps "$BENCH_TMP/read-hearsay.txt"); R_N=$(wrk_rps "$BENCH_TMP/read-nginx.txt")
+
+# ---- the same reads over HTTPS: identical bytes, the same certificate
+cmp <(curl -s --cacert "$BENCH_TMP/tls.pem" "https://127.0.0.1:$HTTPS_PORT$READ_PATH") "$BENCH_TMP/body.json"
+cmp <(curl -s --cacert "$BENCH_TMP/tls.pem" "https://127.0.0.1:$NGINX_TLS_PORT/v1/health/service/web") "$BENCH_TMP/body.json"
+tls_of() {  # the protocol and cipher a server negotiates with OpenSSL's defaults (wrk's)
+  openssl s_client -connect "127.0.0.1:$1" </dev/null 2>/dev/null | awk '/^New,/ {gsub(",", "", $2); print $2, $5}'
+}
+TLS_H=$(tls_of "$HTTPS_PORT"); TLS_N=$(tls_of "$NGINX_TLS_PORT")
+echo "https reads: wrk -t$THREADS -c$CONNS -d${DURATION}s (hearsay $TLS_H, nginx $TLS_N)" >&2
+wrk -t$THREADS -c$CONNS -d"${DURATION}s" --latency "https://127.0.0.1:$HTTPS_PORT$READ_PATH" >"$BENCH_TMP/tls-hearsay.txt"
+wrk -t$THREADS -c$CONNS -d"${DURATION}s" --latency "https://127.0.0.1:$NGINX_TLS_PORT$READ_PATH" >"$BENCH_TMP/tls-nginx.txt"
+T_H=$(wrk_rps "$BENCH_TMP/tls-hearsay.txt"); T_N=$(wrk_rps "$BENCH_TMP/tls-nginx.txt")
 
 # ---- writes: distinct service IDs, each durable before the 200
 cat >"$BENCH_TMP/register.lua" <<'LUA'
@@ -134,9 +165,12 @@ OUT="$BENCH_ROOT/bench/results/http-$(date -u +%Y%m%dT%H%M%SZ).md"
   echo "|---|---|---|---|"
   echo "| GET health/service/web?passing, 10 instances (req/s) | $R_H | nginx 1 worker: $R_N | $(ratio "$R_H" "$R_N")x |"
   echo "| p99 latency (ms) | $(wrk_latency_ms "$BENCH_TMP/read-hearsay.txt" 99%) | $(wrk_latency_ms "$BENCH_TMP/read-nginx.txt" 99%) | |"
+  echo "| the same over HTTPS (req/s) | $T_H | nginx 1 worker: $T_N | $(ratio "$T_H" "$T_N")x |"
+  echo "| p99 latency (ms) | $(wrk_latency_ms "$BENCH_TMP/tls-hearsay.txt" 99%) | $(wrk_latency_ms "$BENCH_TMP/tls-nginx.txt" 99%) | |"
   echo "| durable registrations (req/s) | $W_H | etcd 3.4 puts: $W_E | $(ratio "$W_H" "$W_E")x |"
   echo "| p99 latency (ms) | $(wrk_latency_ms "$BENCH_TMP/write-hearsay.txt" 99%) | $(wrk_latency_ms "$BENCH_TMP/write-etcd.txt" 99%) | |"
   echo
   echo "wrk -t$THREADS -c$CONNS -d${DURATION}s on $(nproc) cores; hearsay registered $REGISTERED services;" \
-       "non-2xx: hearsay ${NON2XX_H:-0}, etcd ${NON2XX_E:-0}."
+       "non-2xx: hearsay ${NON2XX_H:-0}, etcd ${NON2XX_E:-0}; TLS negotiated with wrk's OpenSSL:" \
+       "hearsay $TLS_H, nginx $TLS_N."
 } | tee "$OUT"

@@ -195,17 +195,20 @@ Server::~Server() = default;
 int Server::listen(const std::string& host, int port) {
   sockaddr_storage addr{};
   if (int rc = loop::parse_ip_port(host, port, addr); rc != 0) return rc;
-  loop::Listener::Options options{.name = "http", .backlog = 1024,
-                                  .connection = {.name = "http",
+  const char* name = config_.tls ? "https" : "http";
+  loop::Listener::Options options{.name = name, .backlog = 1024,
+                                  .connection = {.name = name,
                                                  .read_size = 64 * 1024,
                                                  .max_unsent_output = config_.max_unsent_output,
-                                                 .callback_errors = &stats_.callback_errors}};
+                                                 .callback_errors = &stats_.callback_errors,
+                                                 .tls = config_.tls,
+                                                 .tls_counters = &stats_.tls}};
   loop::Listener::Callbacks callbacks{
       .accepted = [this](std::shared_ptr<loop::Connection> c, const sockaddr_storage&,
                          std::shared_ptr<void> ticket) { accepted(std::move(c), std::move(ticket)); },
       .refused = [this](loop::Connection& c) {
         ++stats_.connections_refused;
-        c.try_write(too_many_connections());  // a 429 if the socket takes it now
+        c.try_write(too_many_connections());  // a 429 if the socket takes it now (none over TLS)
       },
       .accept_failed = [](int status) { spdlog::warn("http accept: {}", uv_strerror(status)); },
   };
@@ -219,6 +222,11 @@ int Server::listen(const std::string& host, int port) {
 }
 
 int Server::bound_port() const { return listener_ ? listener_->port() : 0; }
+
+void Server::set_tls(std::shared_ptr<const loop::TlsContext> tls) {
+  config_.tls = tls;
+  if (listener_) listener_->set_tls(std::move(tls));
+}
 
 void Server::accepted(std::shared_ptr<loop::Connection> connection, std::shared_ptr<void> ticket) {
   if (closing_) return connection->close();

@@ -17,6 +17,7 @@
 #include "http-api/request_parser.h"
 #include "http-api/responder.h"
 #include "loop/listener.h"
+#include "loop/tls_context.h"
 
 namespace hearsay::http {
 
@@ -35,6 +36,9 @@ struct ServerConfig {
   // keeps until it closes, or null to refuse it (answered 429 if the socket takes it at once,
   // then closed, as Consul's connection limit does). Unset: every connection is admitted.
   std::function<std::shared_ptr<void>(const sockaddr_storage& peer)> admit;
+  // HTTPS: every connection speaks TLS with this server context (client certificates when it
+  // verifies incoming ones); null: plain HTTP. set_tls() swaps it for new connections.
+  std::shared_ptr<const loop::TlsContext> tls;
 };
 
 struct ServerStats {
@@ -45,6 +49,7 @@ struct ServerStats {
   std::uint64_t parse_errors = 0;
   std::uint64_t responses_2xx = 0, responses_4xx = 0, responses_5xx = 0;
   std::uint64_t callback_errors = 0;  // exceptions caught in libuv callbacks
+  loop::TlsCounters tls;              // HTTPS handshakes and their failures
 };
 
 class Connection;
@@ -61,6 +66,9 @@ class Server {
   // 0, or a libuv error code (bad address, port in use). host is an IPv4 or IPv6 literal.
   int listen(const std::string& host, int port);
   int bound_port() const;
+  // HTTPS: connections accepted from now on use `tls` (a reloaded certificate); open ones keep
+  // theirs. Before listen(), the same as ServerConfig::tls.
+  void set_tls(std::shared_ptr<const loop::TlsContext> tls);
   // Stops listening and closes every connection; `done` runs once the listener has closed.
   void close(std::function<void()> done);
 

@@ -1,8 +1,12 @@
 // Connection (connection.h). libuv's order on close makes one counter enough: cancelled writes
 // and a cancelled connect report before the socket's close callback, and nothing reports after.
+// The TLS layer (the second half) only moves bytes between the socket and a TlsSession.
 #include "loop/connection.h"
 
 #include <spdlog/spdlog.h>
+
+#include "loop/tls_context.h"
+#include "loop/tls_session.h"
 
 #include <vector>
 
@@ -32,13 +36,18 @@ std::shared_ptr<Connection> Connection::create(uv_loop_t* loop, Options options,
     rc = uv_timer_init(loop, &c->timer_);
     if (rc == 0) ++c->open_handles_;
   }
+  if (rc == 0 && c->options_.tls) {
+    rc = uv_timer_init(loop, &c->handshake_timer_);
+    if (rc == 0) ++c->open_handles_;
+  }
   if (init_error) *init_error = rc;
   if (rc != 0) {
     spdlog::debug("{}: cannot set up a connection: {}", c->options_.name, uv_strerror(rc));
     if (c->open_handles_ > 0) {
-      c->self_ = c;  // the socket that did open is freed in its close callback
+      c->self_ = c;  // the handles that did open are freed in their close callbacks
       c->closing_ = true;
       uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp_), on_handle_closed);
+      if (c->open_handles_ > 1) uv_close(reinterpret_cast<uv_handle_t*>(&c->timer_), on_handle_closed);
     }
     return nullptr;
   }
@@ -50,6 +59,7 @@ Connection::Connection(uv_loop_t* loop, Options options) : loop_(loop), options_
   tcp_.data = this;
   timer_.data = this;
   connect_.data = this;
+  handshake_timer_.data = this;
 }
 
 Connection::~Connection() = default;
@@ -75,6 +85,10 @@ int Connection::connect(const sockaddr* to) {
     auto keep = c->shared_from_this();
     if (status == UV_ECANCELED && c->closing_) return;  // closed while connecting: nobody waits
     c->guarded("connect", [&] {
+      if (status == 0 && c->options_.tls) {
+        c->begin_tls();  // the ClientHello goes out now
+        if (c->closing_) return;
+      }
       if (c->callbacks_.connected) c->callbacks_.connected(status);
     });
   });
@@ -85,6 +99,7 @@ int Connection::start_reading() {
   if (reading_) return 0;
   int rc = uv_read_start(stream(), on_alloc, on_read);
   if (rc == 0) reading_ = true;
+  if (rc == 0 && options_.tls && options_.tls->is_server()) begin_tls();  // the client speaks first
   return rc;
 }
 
@@ -111,11 +126,28 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
       else c->close();
       return;
     }
-    if (nread > 0 && c->callbacks_.read) c->callbacks_.read(buf->base, static_cast<std::size_t>(nread));
+    if (nread > 0 && c->tls_) c->on_tls_bytes(buf->base, static_cast<std::size_t>(nread));
+    else if (nread > 0) c->deliver(buf->base, static_cast<std::size_t>(nread));
   });
 }
 
+void Connection::deliver(const char* data, std::size_t size) {
+  if (callbacks_.read) callbacks_.read(data, size);
+}
+
 bool Connection::write(std::string data) {
+  if (closing_) return false;
+  if (!options_.tls) return write_raw(std::move(data));
+  if (!tls_established()) {
+    unsent_bytes_ += data.size();  // counted as output: the caller's backpressure sees it
+    tls_pending_ += data;
+    return true;
+  }
+  std::string ciphertext;
+  return tls_seal(data, ciphertext) && write_raw(std::move(ciphertext));
+}
+
+bool Connection::write_raw(std::string data) {
   if (closing_) return false;
   auto* w = new Write{{}, std::move(data), shared_from_this()};
   w->req.data = w;
@@ -137,6 +169,13 @@ bool Connection::write(std::string data) {
 
 void Connection::try_write(std::string_view data) {
   if (closing_) return;
+  if (!options_.tls) return try_write_raw(data);
+  std::string ciphertext;  // nothing before the handshake: plain bytes would be garbage to a TLS peer
+  if (tls_established() && tls_seal(data, ciphertext)) try_write_raw(ciphertext);
+}
+
+void Connection::try_write_raw(std::string_view data) {
+  if (closing_ || data.empty()) return;
   uv_buf_t buf = uv_buf_init(const_cast<char*>(data.data()), static_cast<unsigned>(data.size()));
   (void)uv_try_write(stream(), &buf, 1);  // best effort: what does not fit is dropped
 }
@@ -156,7 +195,7 @@ void Connection::on_written(uv_write_t* req, int status) {
       return c.close();
     }
     if (c.callbacks_.written) c.callbacks_.written(owned->data.size());
-    if (c.close_when_flushed_ && c.pending_writes_ == 0) return c.close();
+    if (c.close_when_flushed_ && c.flushed()) return c.close();
     if (!c.closing_ && !c.output_full() && c.callbacks_.writable) c.callbacks_.writable();
   });
 }
@@ -181,17 +220,24 @@ void Connection::stop_timer() {
 
 void Connection::close() {
   if (closing_) return;
+  if (tls_established()) {  // the peer learns the end was meant (a truncation otherwise)
+    tls_->close_notify();
+    try_write_raw(tls_->take_outgoing());
+  }
   closing_ = true;
   reading_ = false;
   uv_timer_stop(&timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_handle_closed);
+  if (options_.tls) uv_close(reinterpret_cast<uv_handle_t*>(&handshake_timer_), on_handle_closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_handle_closed);
 }
 
 void Connection::close_when_flushed() {
   close_when_flushed_ = true;
-  if (pending_writes_ == 0) close();
+  if (flushed()) close();
 }
+
+bool Connection::flushed() const { return pending_writes_ == 0 && tls_pending_.empty(); }
 
 bool Connection::peer(sockaddr_storage& out) const {
   out = {};
@@ -212,6 +258,88 @@ void Connection::on_handle_closed(uv_handle_t* handle) {
       spdlog::error("{} close: {}", c->options_.name, e.what());
     }
   }
+}
+
+// ---- TLS: ciphertext between the socket and the session, plaintext to and from the caller.
+
+bool Connection::tls_established() const { return tls_ && tls_->established(); }
+
+void Connection::begin_tls() {
+  if (tls_ || closing_) return;
+  std::string error;
+  tls_ = TlsSession::create(options_.tls, options_.tls_server_name, error);
+  if (!tls_) return tls_fail(error, &TlsCounters::handshake_failures);
+  const std::uint64_t ms = options_.tls_handshake_timeout_ms;
+  int rc = uv_timer_start(&handshake_timer_, [](uv_timer_t* t) {
+    auto* c = static_cast<Connection*>(t->data);
+    auto keep = c->shared_from_this();
+    c->guarded("tls handshake timer", [&] {
+      c->tls_fail("TLS handshake: not done within " + std::to_string(c->options_.tls_handshake_timeout_ms) + " ms",
+                  &TlsCounters::handshake_timeouts);
+    });
+  }, ms, 0);
+  if (rc == 0 && !reading_) {
+    rc = uv_read_start(stream(), on_alloc, on_read);
+    if (rc == 0) reading_ = true;
+  }
+  if (rc != 0) return tls_fail(std::string("TLS: cannot start: ") + uv_strerror(rc), &TlsCounters::handshake_failures);
+  if (!options_.tls->is_server()) on_tls_bytes(nullptr, 0);  // sends the ClientHello
+}
+
+void Connection::on_tls_bytes(const char* data, std::size_t size) {
+  if (size > 0) tls_->feed(data, size);
+  std::string error;
+  if (!tls_->established()) {
+    TlsSession::Step step = tls_->handshake(error);
+    if (step == TlsSession::Step::failed) return tls_fail(error, &TlsCounters::handshake_failures);
+    tls_flush();
+    if (step == TlsSession::Step::in_progress || closing_) return;
+    uv_timer_stop(&handshake_timer_);
+    if (options_.tls_counters) ++options_.tls_counters->handshakes;
+    if (callbacks_.established) callbacks_.established();
+    if (closing_) return;
+    if (!tls_pending_.empty()) {  // what the caller wrote meanwhile, in order
+      std::string pending = std::exchange(tls_pending_, {});
+      unsent_bytes_ -= pending.size();
+      std::string ciphertext;
+      if (!tls_seal(pending, ciphertext) || !write_raw(std::move(ciphertext))) return;
+    }
+    if (close_when_flushed_ && flushed()) return close();
+  }
+  TlsSession::Read result = tls_->read([this](const char* d, std::size_t n) {
+    if (!closing_) deliver(d, n);
+  }, error);
+  if (closing_) return;
+  tls_flush();
+  if (result == TlsSession::Read::failed) return tls_fail(error, &TlsCounters::record_errors);
+  if (result == TlsSession::Read::peer_closed) {  // close_notify: the same as a clean EOF
+    stop_reading();
+    if (callbacks_.read_end) callbacks_.read_end(UV_EOF);
+    else close();
+  }
+}
+
+bool Connection::tls_seal(std::string_view plaintext, std::string& ciphertext) {
+  std::string error;
+  if (!tls_->write(plaintext, error)) {
+    tls_fail(error, &TlsCounters::record_errors);
+    return false;
+  }
+  ciphertext = tls_->take_outgoing();
+  return true;
+}
+
+void Connection::tls_flush() {
+  if (tls_ && tls_->has_outgoing()) write_raw(tls_->take_outgoing());
+}
+
+void Connection::tls_fail(const std::string& error, std::uint64_t TlsCounters::*counter) {
+  if (closing_) return;
+  if (options_.tls_counters) ++(options_.tls_counters->*counter);
+  spdlog::debug("{}: {}", options_.name, error);
+  if (tls_) try_write_raw(tls_->take_outgoing());  // the alert that tells the peer why, if any
+  if (callbacks_.tls_failed) callbacks_.tls_failed(error);
+  close();
 }
 
 }  // namespace hearsay::loop

@@ -5,8 +5,18 @@
 // until then (uvw's self-reference), so its owner may drop it at any time.
 // Every libuv callback has a catch-all: it logs "<name> <operation>: <what>", counts into
 // Options::callback_errors and closes the connection.
-// TLS later: a session (agent/checks/tls_session.h) would sit between the socket and these
-// callbacks (ciphertext in on_read, plaintext out; write() sealing first); none now.
+//
+// TLS: with Options::tls set, a TlsSession (tls_session.h) sits between the socket and these
+// callbacks, and the caller sees the same shape: `read` gets plaintext, write() takes
+// plaintext (sealed at once, or kept until the handshake is done), the timer, close and the one
+// `closed` are the caller's as before. The handshake starts when a client's TCP connect
+// succeeds (before `connected(0)` runs) or when a server side first calls start_reading();
+// `established` runs once the peer is verified; a failed or timed-out handshake, or a record
+// that does not decrypt, runs `tls_failed` with the reason, counts into Options::tls_counters
+// and closes. A second timer bounds the handshake, so the caller's timer stays its own.
+// Byte counts (unsent_bytes, `written`) are ciphertext, plus plaintext waiting for the
+// handshake. A TLS connection delivers every record of the bytes already received even after
+// stop_reading() (at most one read's worth).
 #pragma once
 
 #include <uv.h>
@@ -19,6 +29,10 @@
 
 namespace hearsay::loop {
 
+class TlsContext;
+class TlsSession;
+struct TlsCounters;
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   struct Options {
@@ -27,6 +41,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // output_full() once more than this many bytes are in writes not yet completed.
     std::size_t max_unsent_output = 64 * 1024;
     std::uint64_t* callback_errors = nullptr;  // bumped by every catch-all, when set
+    // TLS (see above): server or client as the context says. Each connection keeps its own
+    // reference, so a listener's context can be swapped without touching open connections.
+    std::shared_ptr<const TlsContext> tls{};
+    std::string tls_server_name{};               // client: overrides the context's server name
+    std::uint64_t tls_handshake_timeout_ms = 5000;  // Consul's https_handshake_timeout
+    TlsCounters* tls_counters = nullptr;         // bumped on handshakes and failures, when set
   };
   // Each may be empty. None runs after `closed`, which runs once, last.
   struct Callbacks {
@@ -37,6 +57,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::function<void(std::size_t bytes)> written{};       // a write completed
     std::function<void()> writable{};                       // after a completed write: !output_full()
     std::function<void(const char* operation, int status)> failed{};  // a write failed: closing
+    std::function<void()> established{};                   // TLS: handshake done, peer verified
+    std::function<void(const std::string& error)> tls_failed{};  // TLS: why; closing
     std::function<void()> closed{};
   };
 
@@ -78,6 +100,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The peer's address; false when the socket has none (already gone).
   bool peer(sockaddr_storage& out) const;
 
+  // TLS: the session once the handshake has begun (peer fingerprint, version, cipher), else null.
+  const TlsSession* tls() const { return tls_.get(); }
+  bool tls_established() const;
+
  private:
   Connection(uv_loop_t* loop, Options options);
   struct Write;
@@ -88,6 +114,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_written(uv_write_t* req, int status);
   static void on_handle_closed(uv_handle_t* handle);
+  // The plain socket under TLS, and the TLS layer between it and the callbacks.
+  bool write_raw(std::string data);
+  void try_write_raw(std::string_view data);
+  void deliver(const char* data, std::size_t size);
+  void begin_tls();
+  void on_tls_bytes(const char* data, std::size_t size);
+  void tls_fail(const std::string& error, std::uint64_t TlsCounters::*counter);
+  bool tls_seal(std::string_view plaintext, std::string& ciphertext);
+  void tls_flush();
+  bool flushed() const;
 
   uv_loop_t* loop_;
   Options options_;
@@ -95,6 +131,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uv_tcp_t tcp_{};
   uv_timer_t timer_{};
   uv_connect_t connect_{};
+  uv_timer_t handshake_timer_{};  // initialized only with Options::tls
+  std::unique_ptr<TlsSession> tls_;
+  std::string tls_pending_;  // plaintext written before the handshake finished
   int open_handles_ = 0;
   bool reading_ = false;
   bool closing_ = false;

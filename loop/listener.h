@@ -1,6 +1,7 @@
 // A TCP listener: binds, accepts, and asks an admission hook about each client before the
 // connection is handed over (the agent's per-client and total connection limits). A refused
-// connection gets its owner's last words (best effort) and is closed.
+// connection gets its owner's last words (best effort; none on a TLS listener, where the
+// handshake has not happened) and is closed. Options::connection.tls makes it a TLS listener.
 #pragma once
 
 #include <uv.h>
@@ -43,6 +44,9 @@ class Listener {
   // Stops accepting; `closed` runs from the close callback.
   void close(std::function<void()> closed = {});
   bool open() const { return tcp_.open(); }
+  // Connections accepted from now on speak TLS with this context (null: plain TCP); those
+  // already open keep the context they started with. The certificate reload calls this.
+  void set_tls(std::shared_ptr<const TlsContext> tls) { options_.connection.tls = std::move(tls); }
   std::uint64_t callback_errors() const { return callback_errors_; }
 
  private:

@@ -1,16 +1,17 @@
 // HTTP and TCP checks (consul-compat.md 4.1): resolve, connect, and for HTTP send one request
-// and read the status line and up to 4 KiB of body. Default timeout 10 s. https:// goes through
-// a TlsSession (mbedTLS over memory buffers) with TLSSkipVerify and TLSServerName as Consul.
+// and read the status line and up to 4 KiB of body. Default timeout 10 s. https:// is the same
+// connection with loop/'s TLS layer: the system CA bundle, or none with TLSSkipVerify, and
+// TLSServerName (else the URL's host) as the name checked, as Consul does.
 #include <http_parser.h>
 #include <spdlog/spdlog.h>
 
 #include <cstring>
 
 #include "agent/checks/check_run.h"
-#include "agent/checks/tls_session.h"
 #include "catalog/duration.h"
 #include "loop/address.h"
 #include "loop/connection.h"
+#include "loop/tls_context.h"
 
 namespace hearsay::agent::checks {
 namespace {
@@ -48,6 +49,15 @@ bool parse_http_url(const std::string& url, Target& t, std::string& error) {
   return true;
 }
 
+// One client context per kind, made at the first HTTPS check: loading the system bundle and
+// seeding a random generator are too slow to repeat per run. nullptr with `error` if it failed.
+std::shared_ptr<const loop::TlsContext> check_tls_context(bool skip_verify, std::string& error) {
+  static std::shared_ptr<const loop::TlsContext> verified, unverified;
+  std::shared_ptr<const loop::TlsContext>& ctx = skip_verify ? unverified : verified;
+  if (!ctx) ctx = loop::TlsContext::client({.verify = skip_verify ? loop::TlsVerify::none : loop::TlsVerify::system}, error);
+  return ctx;
+}
+
 bool split_host_port(const std::string& addr, Target& t) {
   auto parts = loop::split_host_port(addr);
   if (!parts) return false;
@@ -69,8 +79,14 @@ class NetCheck : public CheckRun {
       pending_error_ = error;
     }
     method_ = spec_.method.empty() ? "GET" : spec_.method;
+    loop::Connection::Options options{.name = "check", .read_size = kReadSize};
+    if (pending_error_.empty() && target_.tls) {
+      options.tls = check_tls_context(spec_.tls_skip_verify, pending_error_);
+      options.tls_server_name = spec_.tls_server_name.empty() ? target_.host : spec_.tls_server_name;
+      options.tls_handshake_timeout_ms = 24 * 3600 * 1000;  // the check's own timeout bounds it
+    }
     int rc = 0;
-    conn_ = loop::Connection::create(loop_, {.name = "check", .read_size = kReadSize}, &rc);
+    conn_ = loop::Connection::create(loop_, std::move(options), &rc);
     if (!conn_) return finish({HealthStatus::critical, what() + ": " + uv_strerror(rc)});
     keep_alive();
     count_open();
@@ -91,6 +107,9 @@ class NetCheck : public CheckRun {
         },
         .failed = [this](const char* operation, int status) {
           if (!finished()) fail(std::string(operation) + ": " + uv_strerror(status));
+        },
+        .tls_failed = [this](const std::string& why) {
+          if (!finished()) fail(why);
         },
         .closed = [this] {
           if (!finished()) fail("connection closed");  // a callback threw: still report
@@ -170,53 +189,15 @@ class NetCheck : public CheckRun {
     if (!has_accept) request_ += "Accept: text/plain, text/*, */*\r\n";
     request_ += "Connection: close\r\nContent-Length: " + std::to_string(spec_.body.size()) + "\r\n\r\n" + spec_.body;
 
-    if (target_.tls) {
-      std::string error;
-      tls_ = TlsSession::create(spec_.tls_server_name.empty() ? target_.host : spec_.tls_server_name,
-                                spec_.tls_skip_verify, error);
-      if (!tls_) return fail(error);
-    } else {
-      write_raw(request_);
-    }
+    conn_->write(request_);  // with TLS: sealed once the handshake is done
     if (int rc = conn_->start_reading(); rc != 0) return fail(std::string("read: ") + uv_strerror(rc));
-    if (tls_) pump_tls();  // sends the ClientHello
   }
 
   void on_bytes(const char* data, std::size_t n) {
-    if (!tls_) {
-      response_.append(data, n);
-      total_ += n;
-      if (response_.size() >= kMaxResponseBytes) complete_response();
-      return;
-    }
-    tls_->feed(data, n);
-    pump_tls();
+    response_.append(data, n);
+    total_ += n;
+    if (response_.size() >= kMaxResponseBytes) complete_response();
   }
-
-  // Handshake, then the request, then whatever plaintext has arrived; ciphertext goes out.
-  void pump_tls() {
-    std::string error;
-    if (!request_sent_) {
-      TlsSession::Step step = tls_->handshake(error);
-      if (step == TlsSession::Step::failed) return fail(error);
-      if (step == TlsSession::Step::established) {
-        if (!tls_->write(request_, error)) return fail(error);
-        request_sent_ = true;
-      }
-    }
-    bool closed = false;
-    if (request_sent_) {
-      const std::size_t before = response_.size();
-      if (!tls_->read(response_, closed, error)) return fail(error);
-      total_ += response_.size() - before;
-    }
-    std::string out = tls_->take_outgoing();
-    if (!out.empty()) write_raw(std::move(out));
-    if (closed || response_.size() >= kMaxResponseBytes) complete_response();
-  }
-
-  // The connection's write queue owns the bytes; a failed write reports through `failed`.
-  void write_raw(std::string data) { conn_->write(std::move(data)); }
 
   // Maps the status line: 2xx passing, 429 warning, anything else critical.
   void complete_response() {
@@ -250,8 +231,6 @@ class NetCheck : public CheckRun {
   std::shared_ptr<loop::Connection> conn_;  // the socket and the timeout's timer
   uv_getaddrinfo_t* resolver_ = nullptr;
   std::shared_ptr<CheckRun> resolving_;
-  std::unique_ptr<TlsSession> tls_;
-  bool request_sent_ = false;
   std::string request_;
   std::string response_;
   std::size_t total_ = 0;

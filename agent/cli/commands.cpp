@@ -35,27 +35,54 @@ constexpr const char* kUsage = R"(Usage: agent [flags]              run the agen
        agent keyring -remove KEY      remove a key that is not the primary, everywhere
        agent keygen                   print a new random 32-byte gossip key (base64)
        agent version
-Subcommands take -http-addr=HOST:PORT (default: $CONSUL_HTTP_ADDR or 127.0.0.1:8500).
+Subcommands take -http-addr=HOST:PORT (default: $CONSUL_HTTP_ADDR or 127.0.0.1:8500); an
+https:// address speaks TLS, verified with -ca-file (or $CONSUL_CACERT, else the system CAs),
+and -client-cert / -client-key ($CONSUL_CLIENT_CERT, $CONSUL_CLIENT_KEY) when the agent
+requires client certificates; -tls-server-name ($CONSUL_TLS_SERVER_NAME) names the agent.
 )";
 
 struct CliArgs {
   std::string http_addr;
+  HttpTls tls;
   std::vector<std::string> positional;
 };
 
+std::string env_or(const char* name, const std::string& fallback = {}) {
+  const char* value = std::getenv(name);
+  return value && *value ? value : fallback;
+}
+
 CliArgs parse_cli_args(const std::vector<std::string>& args) {
   CliArgs out;
-  const char* env = std::getenv("CONSUL_HTTP_ADDR");
-  out.http_addr = env && *env ? env : "127.0.0.1:8500";
+  out.http_addr = env_or("CONSUL_HTTP_ADDR", "127.0.0.1:8500");
+  // Consul's CLI environment; the flags below win over it.
+  out.tls.https = env_or("CONSUL_HTTP_SSL") == "true" || env_or("CONSUL_HTTP_SSL") == "1";
+  out.tls.skip_verify = env_or("CONSUL_HTTP_SSL_VERIFY") == "false" || env_or("CONSUL_HTTP_SSL_VERIFY") == "0";
+  out.tls.ca_file = env_or("CONSUL_CACERT");
+  out.tls.ca_path = env_or("CONSUL_CAPATH");
+  out.tls.client_cert = env_or("CONSUL_CLIENT_CERT");
+  out.tls.client_key = env_or("CONSUL_CLIENT_KEY");
+  out.tls.server_name = env_or("CONSUL_TLS_SERVER_NAME");
+  const std::vector<std::pair<std::string, std::string*>> flags = {
+      {"http-addr", &out.http_addr},          {"ca-file", &out.tls.ca_file},
+      {"ca-path", &out.tls.ca_path},          {"client-cert", &out.tls.client_cert},
+      {"client-key", &out.tls.client_key},    {"tls-server-name", &out.tls.server_name}};
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a.starts_with("-http-addr=") || a.starts_with("--http-addr=")) {
-      out.http_addr = a.substr(a.find('=') + 1);
-    } else if ((a == "-http-addr" || a == "--http-addr") && i + 1 < args.size()) {
-      out.http_addr = args[++i];
-    } else {
-      out.positional.push_back(a);
+    const std::string name = a.starts_with("--") ? a.substr(2) : a.starts_with("-") ? a.substr(1) : "";
+    const std::string key = name.substr(0, name.find('='));
+    bool matched = false;
+    for (const auto& [flag, into] : flags) {
+      if (key != flag) continue;
+      if (name.find('=') != std::string::npos) {
+        *into = name.substr(name.find('=') + 1);
+        matched = true;
+      } else if (i + 1 < args.size()) {
+        *into = args[++i];
+        matched = true;
+      }
     }
+    if (!matched) out.positional.push_back(a);
   }
   return out;
 }
@@ -64,7 +91,7 @@ CliArgs parse_cli_args(const std::vector<std::string>& args) {
 std::optional<std::string> call(const CliArgs& args, const std::string& method, const std::string& path,
                                 const std::string& body = {}) {
   std::string error;
-  auto reply = http_request(args.http_addr, method, path, body, error);
+  auto reply = http_request(args.http_addr, method, path, body, args.tls, error);
   if (!reply) {
     std::fprintf(stderr, "Error: %s\n", error.c_str());
     return std::nullopt;

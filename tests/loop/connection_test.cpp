@@ -10,43 +10,11 @@
 #include "loop/address.h"
 #include "loop/handle.h"
 #include "loop/listener.h"
+#include "tests/loop/test_loop.h"
 
 using namespace hearsay::loop;
-
-namespace {
-
-struct TestLoop {
-  uv_loop_t loop{};
-  Handle<uv_timer_t> watchdog;
-  bool timed_out = false;
-  TestLoop() {
-    REQUIRE(uv_loop_init(&loop) == 0);
-    REQUIRE(watchdog.init(&loop, this) == 0);
-    REQUIRE(uv_timer_start(watchdog.get(), [](uv_timer_t* t) {
-      auto* self = static_cast<TestLoop*>(t->data);
-      self->timed_out = true;
-      uv_stop(t->loop);
-    }, 5000, 0) == 0);
-    uv_unref(watchdog.base());
-  }
-  ~TestLoop() {
-    watchdog.close();
-    uv_run(&loop, UV_RUN_DEFAULT);
-    (void)uv_loop_close(&loop);
-  }
-  void run() { uv_run(&loop, UV_RUN_DEFAULT); }
-};
-
-// Listens on 127.0.0.1, a port the system picks; returns the address to connect to.
-sockaddr_storage listen_on_localhost(Listener& listener) {
-  sockaddr_storage addr{};
-  REQUIRE(parse_ip_port("127.0.0.1", 0, addr) == 0);
-  REQUIRE(listener.listen(reinterpret_cast<const sockaddr*>(&addr)) == 0);
-  REQUIRE(parse_ip_port("127.0.0.1", listener.port(), addr) == 0);
-  return addr;
-}
-
-}  // namespace
+using hearsay::loop::test::listen_on_localhost;
+using hearsay::loop::test::TestLoop;
 
 TEST_CASE("address parsing splits host and port", "[unit]") {
   sockaddr_storage addr{};

@@ -1,0 +1,201 @@
+"""The HTTP API over TLS (issue 18): a test CA, a server and a client certificate made with the
+openssl CLI at test time; python-consul (scheme="https", verify=CA) registers and reads over
+HTTPS; a client trusting another CA is refused; plain HTTP on the HTTPS port is refused and
+counted; with verify_incoming (legacy top-level keys), a client without a certificate is refused
+and one with a certificate the CA signed is served; the CLI speaks HTTPS (CONSUL_HTTP_ADDR=https://,
+CONSUL_CACERT, -ca-file, -client-cert/-client-key); -dev generates a certificate and logs its
+fingerprint."""
+import hashlib
+import json
+import os
+import re
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+
+import consul
+import requests
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import AGENT, Results, free_port, running_agent, skip, wait_until  # noqa: E402
+
+
+def openssl(*args):
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+
+def make_ca(d, name):
+    key, crt = os.path.join(d, f"{name}.key"), os.path.join(d, f"{name}.pem")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+            "-out", crt, "-days", "2", "-subj", f"/CN={name}")
+    return key, crt
+
+
+def make_cert(d, name, ca, san=None):
+    """A certificate for `name` signed by `ca` (key, crt), with `san` as subjectAltName."""
+    key, csr, crt = (os.path.join(d, f"{name}.{ext}") for ext in ("key", "csr", "pem"))
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
+            "-subj", f"/CN={name}")
+    ext = os.path.join(d, f"{name}.ext")
+    with open(ext, "w") as f:
+        f.write("basicConstraints=CA:FALSE\n")
+        if san:
+            f.write(f"subjectAltName={san}\n")
+    openssl("x509", "-req", "-in", csr, "-CA", ca[1], "-CAkey", ca[0], "-CAcreateserial", "-out", crt, "-days", "2",
+            "-extfile", ext)
+    return key, crt
+
+
+def write_config(d, name, config):
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        json.dump(config, f)
+    return path
+
+
+def metric(agent, name):
+    data, _ = agent.get_json("/v1/agent/metrics")
+    return next(g["Value"] for g in data["Gauges"] if g["Name"] == name)
+
+
+def cli(agent_env, *args):
+    env = dict(os.environ)
+    for k in [k for k in env if k.startswith("CONSUL_")]:
+        del env[k]
+    env.update(agent_env)
+    return subprocess.run([AGENT, *args], capture_output=True, text=True, timeout=30, env=env)
+
+
+def check_python_consul(agent, port, ca):
+    c = consul.Consul(host="127.0.0.1", port=port, scheme="https", verify=ca)
+    assert c.agent.service.register("web", service_id="web-tls", port=8080, tags=["tls"])
+    _, nodes = c.catalog.service("web")
+    assert [n["ServiceID"] for n in nodes] == ["web-tls"], nodes
+    assert nodes[0]["ServiceTags"] == ["tls"], nodes
+    # The plain HTTP port serves the same catalog.
+    data, _ = agent.get_json("/v1/catalog/service/web")
+    assert [n["ServiceID"] for n in data] == ["web-tls"], data
+    assert metric(agent, "hearsay.https.tls_handshakes") >= 1  # python-consul keeps its connection
+
+
+def check_wrong_ca_refused(port, wrong_ca):
+    c = consul.Consul(host="127.0.0.1", port=port, scheme="https", verify=wrong_ca)
+    try:
+        c.agent.services()
+    except requests.exceptions.SSLError as e:
+        assert "certificate verify failed" in str(e), e
+        return
+    raise AssertionError("a client trusting another CA was served")
+
+
+def check_plain_http_refused(agent, port):
+    before = metric(agent, "hearsay.https.tls_handshake_failures")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"GET /v1/agent/self HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+    assert b"HTTP/1.1 200" not in got, got
+    wait_until(lambda: metric(agent, "hearsay.https.tls_handshake_failures") == before + 1, timeout=10,
+               what="the plain-text client counted as a failed handshake")
+    assert "plain text, not TLS" in agent.log()
+
+
+def check_cli(port, ca, wrong_ca, node):
+    env = {"CONSUL_HTTP_ADDR": f"https://127.0.0.1:{port}", "CONSUL_CACERT": ca}
+    r = cli(env, "members")
+    assert r.returncode == 0, r.stderr
+    assert node in r.stdout and "alive" in r.stdout, r.stdout
+    r = cli({"CONSUL_HTTP_ADDR": f"https://127.0.0.1:{port}"}, "catalog", "services", "-ca-file", ca)
+    assert r.returncode == 0 and "web" in r.stdout, (r.stdout, r.stderr)
+    r = cli(env, "members", f"-ca-file={wrong_ca}")
+    assert r.returncode != 0, r.stdout
+    assert "TLS handshake" in r.stderr, r.stderr
+
+
+def check_verify_incoming(d, ca, wrong_ca, client, stranger):
+    server = make_cert(d, "server2", ca, "DNS:localhost,IP:127.0.0.1")
+    https = free_port()
+    # Consul's legacy top-level keys.
+    config = write_config(d, "legacy.json", {"ports": {"https": https}, "ca_file": ca[1], "cert_file": server[1],
+                                              "key_file": server[0], "verify_incoming": True})
+    with running_agent(name="tls2", extra_args=["-config-file", config]) as agent:
+        try:
+            consul.Consul(host="127.0.0.1", port=https, scheme="https", verify=ca[1]).agent.services()
+            raise AssertionError("served a client without a certificate")
+        except (requests.exceptions.SSLError, requests.exceptions.ConnectionError):
+            pass
+        wait_until(lambda: metric(agent, "hearsay.https.tls_handshake_failures") >= 1, timeout=10,
+                   what="the refusal counted")
+        assert "client certif" in agent.log(), "the log names the missing client certificate"
+        try:
+            consul.Consul(host="127.0.0.1", port=https, scheme="https", verify=ca[1],
+                          cert=(stranger[1], stranger[0])).agent.services()
+            raise AssertionError("served a client whose certificate another CA signed")
+        except (requests.exceptions.SSLError, requests.exceptions.ConnectionError):
+            pass
+        c = consul.Consul(host="127.0.0.1", port=https, scheme="https", verify=ca[1], cert=(client[1], client[0]))
+        assert c.agent.service.register("api", service_id="api1", port=9000)
+        assert "api1" in c.agent.services()
+        env = {"CONSUL_HTTP_ADDR": f"https://localhost:{https}", "CONSUL_CACERT": ca[1]}
+        r = cli(env, "catalog", "services")
+        assert r.returncode != 0, "the CLI without a client certificate was served"
+        r = cli(env, "catalog", "services", "-client-cert", client[1], "-client-key", client[0])
+        assert r.returncode == 0 and "api" in r.stdout, (r.stdout, r.stderr)
+
+
+def check_dev_certificate():
+    https = free_port()
+    with running_agent(name="tlsdev", extra_args=["-dev", "-https-port", str(https)]) as agent:
+        m = re.search(r"HTTPS certificate \(generated, -dev\): SHA-256 fingerprint ([0-9A-F:]{95})", agent.log())
+        assert m, agent.log()[-2000:]
+        pem = ssl.get_server_certificate(("127.0.0.1", https))
+        der = ssl.PEM_cert_to_DER_cert(pem)
+        seen = ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
+        assert seen == m.group(1), (seen, m.group(1))
+
+
+def check_bad_config_refused(d):
+    config = write_config(d, "nocert.json", {"ports": {"https": free_port()}})
+    r = subprocess.run([AGENT, "-data-dir", tempfile.mkdtemp(prefix="hearsay-it-tlsbad-"), "-config-file", config,
+                        "-http-port", str(free_port()), "-dns-port", "-1", "-serf-lan-port", str(free_port()),
+                        "-bind", "127.0.0.1"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "cert_file" in r.stderr, r.stderr
+
+
+def main():
+    try:
+        subprocess.run(["openssl", "version"], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        skip("the openssl CLI is needed to make the test certificates")
+    results = Results()
+    with tempfile.TemporaryDirectory(prefix="hearsay-it-tls-") as d:
+        ca = make_ca(d, "ca")
+        wrong_ca = make_ca(d, "other-ca")
+        server = make_cert(d, "server", ca, "DNS:localhost,IP:127.0.0.1")
+        client = make_cert(d, "client", ca)
+        stranger = make_cert(d, "stranger", wrong_ca)
+        https = free_port()
+        config = write_config(d, "tls.json", {"ports": {"https": https}, "tls": {"defaults": {
+            "ca_file": ca[1], "cert_file": server[1], "key_file": server[0]}}})
+        with running_agent(name="tls1", extra_args=["-config-file", config]) as agent:
+            wait_until(lambda: f"https={https}" in agent.log(), timeout=10, what="the HTTPS listener")
+            results.run("python-consul registers and reads over HTTPS", check_python_consul, agent, https, ca[1])
+            results.run("a client trusting another CA is refused", check_wrong_ca_refused, https, wrong_ca[1])
+            results.run("plain HTTP on the HTTPS port is refused and counted", check_plain_http_refused, agent, https)
+            results.run("the CLI speaks HTTPS", check_cli, https, ca[1], wrong_ca[1], "tls1")
+        results.run("verify_incoming requires a client certificate", check_verify_incoming, d, ca, wrong_ca, client,
+                    stranger)
+        results.run("-dev generates a certificate and logs its fingerprint", check_dev_certificate)
+        results.run("ports.https without a certificate stops the start", check_bad_config_refused, d)
+    results.finish()
+
+
+if __name__ == "__main__":
+    main()
