@@ -163,6 +163,12 @@ def agents_gossip(link):
     link.set(rtt_ms=100)
     dirs = [tempfile.mkdtemp(prefix="hearsay-netem-") for _ in range(2)]
     try:
+        def members(ns):
+            out = ns.run(["curl", "-sf", "--max-time", "5", "http://127.0.0.1:8500/v1/agent/members"], timeout=10)
+            if out.returncode != 0:
+                return {}
+            return {m["Name"]: (m["Addr"], m["Status"]) for m in json.loads(out.stdout)}
+
         for name, ns, data_dir, join in (("lan1", link.lan, dirs[0], None), ("wan1", link.wan, dirs[1], link.lan.ip)):
             # Inside its own namespace each agent can use the default ports: nothing else is there.
             args = [harness.AGENT, "-node", name, "-data-dir", data_dir, "-client", "127.0.0.1",
@@ -172,12 +178,8 @@ def agents_gossip(link):
             log = open(os.path.join(data_dir, "agent.log"), "wb")
             ns.popen(args, stdout=log, stderr=log)
             log.close()
-
-        def members(ns):
-            out = ns.run(["curl", "-sf", "--max-time", "5", "http://127.0.0.1:8500/v1/agent/members"], timeout=10)
-            if out.returncode != 0:
-                return {}
-            return {m["Name"]: (m["Addr"], m["Status"]) for m in json.loads(out.stdout)}
+            # -join gives up at once when nobody listens: the first agent must be up before the second.
+            harness.wait_until(lambda: name in members(ns), timeout=30, interval=0.1, what=f"agent {name} to answer")
 
         want = {"lan1": (link.lan.ip, 1), "wan1": (link.wan.ip, 1)}
         harness.wait_until(lambda: members(link.lan) == want and members(link.wan) == want, timeout=30,
@@ -198,6 +200,19 @@ def agents_gossip(link):
             shutil.rmtree(d, ignore_errors=True)
 
 
+def interface_deleted():
+    """A TUN interface deleted under the forwarder: it stops reading that fd instead of spinning
+    on it at real-time priority, and keeps answering its control channel."""
+    with netem.Link(seed=2) as link:
+        assert len(ping_rtts(link, count=3)) == 3
+        netem._ip("-n", link.lan.name, "link", "del", netem.DEV)
+        cpu0 = link.forwarder_cpu_seconds()
+        link.wan.run(["ping", "-n", "-c", "5", "-i", "0.1", "-W", "1", "10.213.1.1"], timeout=10)
+        cpu = link.forwarder_cpu_seconds() - cpu0
+        assert cpu < 0.2, f"forwarder used {cpu:.2f} CPU seconds in 1.5 s with one TUN gone"
+        assert link.stats()["ba"]["received"] >= 5, "forwarder stopped reading the side that is still there"
+
+
 def main():
     netem.require()
     results = harness.Results()
@@ -211,6 +226,7 @@ def main():
         results.run("5000 packets/s at 100 ms RTT: all delivered, forwarder CPU low", cpu_at_load, link)
         results.run("bad control lines are refused and the link keeps working", control, link)
         results.run("two hearsay agents in different namespaces gossip across the link", agents_gossip, link)
+    results.run("a deleted TUN interface does not make the forwarder spin", interface_deleted)
     results.finish()
 
 

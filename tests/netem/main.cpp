@@ -122,8 +122,20 @@ int Forwarder::run() {
 void Forwarder::read_packets(int from, Direction& dir) {
   for (int i = 0; i < kReadsPerWakeup; ++i) {
     ssize_t got = read(from, buf_.data(), buf_.size());
-    if (got <= 0) return;  // EAGAIN, or an interface going away: nothing to forward
-    dir.arrive(std::vector<uint8_t>(buf_.begin(), buf_.begin() + got), Clock::now());
+    if (got > 0) {
+      dir.arrive(std::vector<uint8_t>(buf_.begin(), buf_.begin() + got), Clock::now());
+      continue;
+    }
+    if (got < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    // The interface was deleted (EBADFD) or the fd broke: epoll would report it readable forever
+    // and a real-time loop would spin, so stop watching it. That side is now a dead end; the
+    // control channel still answers and the other direction's packets count as write errors.
+    std::fprintf(stderr, "hearsay_netem: TUN fd %d: %s; no longer reading it\n", from,
+                 got == 0 ? "end of file" : std::strerror(errno));
+    if (epoll_ctl(epoll_, EPOLL_CTL_DEL, from, nullptr) != 0) {
+      std::fprintf(stderr, "hearsay_netem: epoll_ctl DEL: %s\n", std::strerror(errno));
+    }
+    return;
   }
 }
 
