@@ -21,6 +21,7 @@ import re
 import select
 import signal
 import subprocess
+import sys
 import time
 
 import harness
@@ -141,6 +142,10 @@ class Link:
         self.close()
 
     def start(self):
+        # ctest ends a test that runs too long with SIGTERM; without a handler Python would die
+        # without running the `finally` that deletes the namespaces and stops the agents in them.
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
         remove_leftovers()
         for ns in (self.lan, self.wan):
             _ip("netns", "add", ns.name)

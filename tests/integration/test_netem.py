@@ -213,6 +213,32 @@ def interface_deleted():
         assert link.stats()["ba"]["received"] >= 5, "forwarder stopped reading the side that is still there"
 
 
+def leftovers_removed():
+    """Namespaces of a run that died (its pid is gone) are deleted when the next link starts,
+    with what still ran in them; those of a live run are left alone."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = f"{netem.PREFIX}{dead.pid}-1-lan"
+    live = f"{netem.PREFIX}{os.getpid()}-999-wan"
+    for name in (stale, live):
+        netem._ip("netns", "add", name)
+    sleeper = subprocess.Popen(["ip", "netns", "exec", stale, "sleep", "60"])
+    try:
+        harness.wait_until(lambda: netem._ip("netns", "pids", stale).stdout.strip(), timeout=5,
+                           what="the sleeper to run in the stale namespace")
+        with netem.Link():
+            names = netem._ip("netns", "list").stdout
+            assert stale not in names, f"stale namespace {stale} survived: {names}"
+            assert live in names, f"a live run's namespace {live} was deleted"
+        assert sleeper.wait(timeout=5) == -9, "the process left in the stale namespace was not killed"
+    finally:
+        if sleeper.poll() is None:
+            sleeper.kill()
+            sleeper.wait()
+        for name in (stale, live):
+            netem._ip("netns", "del", name, check=False)
+
+
 def main():
     netem.require()
     results = harness.Results()
@@ -227,6 +253,7 @@ def main():
         results.run("bad control lines are refused and the link keeps working", control, link)
         results.run("two hearsay agents in different namespaces gossip across the link", agents_gossip, link)
     results.run("a deleted TUN interface does not make the forwarder spin", interface_deleted)
+    results.run("namespaces left by a dead run are removed, a live run's are not", leftovers_removed)
     results.finish()
 
 
