@@ -188,11 +188,12 @@ class Link:
 
     def set(self, direction="both", rtt_ms=None, delay_ms=None, jitter_ms=None, loss=None, rate_kbit=None,
             rate_bytes=None, queue_bytes=None, cut=None):
-        """Changes only what is given. direction: "both", "ab" (lan -> wan) or "ba" (wan -> lan).
+        """Changes only what is given. direction: "both", "ab" or "lan->wan", "ba" or "wan->lan".
         rtt_ms sets half of it as the one-way delay of each direction given; delay_ms is one way.
         jitter_ms: each packet's one-way delay is ± up to this (uniform). loss: 0..1 per packet.
         rate_kbit (1000 bit/s) or rate_bytes: the IP bytes per second; 0 = unlimited.
         queue_bytes: what may wait for the rate limit before packets are dropped. cut: drop all."""
+        direction = {"lan->wan": "ab", "wan->lan": "ba"}.get(direction, direction)
         keys = []
         if rtt_ms is not None:
             delay_ms = rtt_ms / 2

@@ -72,7 +72,7 @@ def jitter(link):
 
 def loss(link):
     link.reset()
-    link.set(direction="ab", loss=0.3)  # one way: a UDP flood needs no answers
+    link.set(direction="lan->wan", loss=0.3)  # one way: a UDP flood needs no answers
     before = link.stats()["ab"]
     recv = start_receiver(link.wan, "udp-recv", link.wan.ip, "9000", "1000", "20")
     run_json(link.lan, "udp-send", link.wan.ip, "9000", "1000", "1000")
