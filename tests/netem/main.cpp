@@ -80,6 +80,7 @@ class Forwarder {
   int tun_[2];
   Direction ab_, ba_;
   int epoll_ = -1, timer_ = -1;
+  std::optional<Clock::time_point> armed_;  // what the timerfd is set to; nothing: disarmed
   std::string control_;
   bool discarding_ = false;  // inside a control line that was too long
   std::vector<uint8_t> buf_ = std::vector<uint8_t>(kMaxPacket);
@@ -109,6 +110,7 @@ int Forwarder::run() {
       } else if (fd == timer_) {
         uint64_t expirations;
         if (read(timer_, &expirations, sizeof expirations) < 0) { /* EAGAIN: nothing to consume */ }
+        armed_.reset();  // it fired: a one-shot timer is disarmed now
       } else if (fd == STDIN_FILENO && !read_control()) {
         return 0;
       }
@@ -147,10 +149,14 @@ void Forwarder::deliver(Direction& dir, int to) {
 
 void Forwarder::arm_timer() {
   auto a = ab_.next_due(), b = ba_.next_due();
+  std::optional<Clock::time_point> due;
+  if (a || b) due = a && b ? std::min(*a, *b) : a ? *a : *b;
+  // Usually still armed for the same packet (a packet arrived behind it): save the syscall.
+  if (due == armed_) return;
+  armed_ = due;
   itimerspec spec{};
-  if (a || b) {
-    Clock::time_point due = a && b ? std::min(*a, *b) : a ? *a : *b;
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(due.time_since_epoch()).count();
+  if (due) {
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(due->time_since_epoch()).count();
     if (ns <= 0) ns = 1;  // a zero it_value would disarm; a past time fires at once
     spec.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
     spec.it_value.tv_nsec = static_cast<long>(ns % 1'000'000'000);
