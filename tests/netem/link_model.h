@@ -1,7 +1,7 @@
 // One direction of the emulated link: for each packet, decides whether it is dropped and when it
 // is delivered (delay ± jitter, loss, a token-bucket-like rate limit with a bounded queue, cut).
 // Pure: the time is handed in and the randomness comes from a seeded generator, so a run is
-// reproducible and the model is unit-tested without TUN devices (tests/netem/link_model_test.cpp).
+// reproducible and the model is unit-tested without TUN devices (link_model_test.cpp).
 #pragma once
 
 #include <chrono>

@@ -1,10 +1,8 @@
-// The link emulator's model and control parser without TUN devices: order, delay, rate, queue,
-// loss and cut on a hand-driven clock, and one malformed control line per check.
+// The link emulator's model without TUN devices: order, delay, jitter, rate, queue, loss, cut
+// and the memory bound, on a hand-driven clock.
 #include "tests/netem/link_model.h"
 
 #include <catch2/catch.hpp>
-
-#include "tests/netem/control.h"
 
 using namespace hearsay::netem;
 using namespace std::chrono_literals;
@@ -109,34 +107,4 @@ TEST_CASE("netem: memory in flight is bounded", "[unit]") {
   for (int i = 0; i < 1000; ++i) dir.arrive(packet(1, 60000), Clock::time_point{});
   CHECK(dir.in_flight_bytes() <= Direction::kMaxInFlightBytes);
   CHECK(dir.counters().overflow > 0);
-}
-
-TEST_CASE("netem control: set changes only the keys given", "[unit]") {
-  auto parsed = parse_command("set ab delay_us=50000 loss=0.25 cut=1");
-  auto* command = std::get_if<Command>(&parsed);
-  REQUIRE(command);
-  auto* set = std::get_if<SetCommand>(command);
-  REQUIRE(set);
-  CHECK(set->which == Which::ab);
-  Impairment impairment{.rate = 1000};
-  set->change.apply_to(impairment);
-  CHECK(impairment.delay == 50ms);
-  CHECK(impairment.loss == 0.25);
-  CHECK(impairment.cut);
-  CHECK(impairment.rate == 1000);
-}
-
-TEST_CASE("netem control: stats and quit", "[unit]") {
-  CHECK(std::holds_alternative<StatsCommand>(std::get<Command>(parse_command("stats"))));
-  CHECK(std::holds_alternative<QuitCommand>(std::get<Command>(parse_command(" quit \r"))));
-}
-
-TEST_CASE("netem control: malformed lines are refused with a reason", "[unit]") {
-  for (const char* line : {"", "   ", "bogus", "set", "set ab", "set up delay_us=1", "set ab delay_us",
-                           "set ab delay_us=-1", "set ab delay_us=1x", "set ab delay_us=60000001", "set ab loss=1.5",
-                           "set ab loss=nan", "set ab loss=-0.1", "set ab cut=2", "set ab rate=abc",
-                           "set ab queue=999999999", "set ab color=red", "stats now"}) {
-    INFO(line);
-    CHECK(std::holds_alternative<std::string>(parse_command(line)));
-  }
 }
