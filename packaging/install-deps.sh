@@ -11,11 +11,12 @@ build_packages=(
   libcxxopts-dev libspdlog-dev libfmt-dev rapidjson-dev libhttp-parser-dev libknot-dev libre2-dev zlib1g-dev
   catch2
 )
-# Tests: sanitizer/fuzzer runtime for clang, real clients and peers.
+# Tests: sanitizer/fuzzer runtime for clang, real clients and peers; iproute2 (`ip netns`) and
+# iputils-ping for the link emulator's namespaces (tests/netem/README.md).
 test_packages=(
   clang libclang-rt-14-dev
   python3-consul curl sqlite3 openssl ca-certificates
-  bind9-dnsutils knot-dnsutils iproute2 util-linux prometheus serf
+  bind9-dnsutils knot-dnsutils iproute2 iputils-ping util-linux prometheus serf
 )
 # Benchmarks: the peers we measure against in the same run.
 bench_packages=(
