@@ -37,6 +37,15 @@ def scraped_value(port, query, instance):
     return None
 
 
+def sample(agent, series):
+    """The value of one series in the agent's text exposition (the line that starts with it)."""
+    _, body, _ = agent.get("/v1/agent/metrics?format=prometheus")
+    for line in body.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split(" ")[-1])
+    raise AssertionError(f"no series {series}")
+
+
 def exposition_format(agents):
     status, body, headers = agents[0].get("/v1/agent/metrics?format=prometheus")
     assert status == 200, body
@@ -46,7 +55,21 @@ def exposition_format(agents):
                  "# TYPE hearsay_gossip_probe_rtt_seconds histogram", "# TYPE process_resident_memory_bytes gauge",
                  "# TYPE process_cpu_seconds_total counter"):
         assert line in body, f"missing {line!r}"
-    # The JSON form keeps Consul's sections: counters under Counters, not Gauges.
+    # Each histogram is fed: a DNS answer, the probes between the two agents, the commits of
+    # their own node records; and the process figures are read.
+    dig = subprocess.run(["dig", "@127.0.0.1", "-p", str(agents[0].dns_port), "+short", "prom1.node.consul"],
+                         capture_output=True, text=True, timeout=10)
+    assert dig.stdout.strip() == "127.0.0.1", dig
+    wait_until(lambda: all(sample(a, "hearsay_gossip_probe_rtt_seconds_count") > 0 for a in agents), timeout=20,
+               what="probe round trips measured on both agents")
+    a = agents[0]
+    assert sample(a, "hearsay_dns_answer_duration_seconds_count") >= 1
+    assert sample(a, "hearsay_store_commit_duration_seconds_count") >= 1
+    assert sample(a, 'hearsay_http_request_duration_seconds_count{group="agent",status="2xx"}') >= 1
+    assert sample(a, "process_resident_memory_bytes") > 1 << 20
+    assert sample(a, "process_open_fds") >= 5
+    assert abs(sample(a, "process_start_time_seconds") - time.time()) < 600
+        # The JSON form keeps Consul's sections: counters under Counters, not Gauges.
     data, _ = agents[0].get_json("/v1/agent/metrics")
     assert any(c["Name"] == "hearsay.http.requests" for c in data["Counters"])
     assert not any(g["Name"] == "hearsay.http.requests" for g in data["Gauges"])
