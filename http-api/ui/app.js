@@ -27,8 +27,11 @@ function matches(text) {
   return !f || text.toLowerCase().includes(f);
 }
 
-// One watcher at a time: a new route bumps the generation and the old loops stop.
+// One view at a time: a new route bumps the generation, which stops the old loops, and aborts
+// their reads in flight (a parked blocking query would otherwise hold one of the browser's six
+// connections to the agent for its whole wait).
 let generation = 0;
+let routeAbort = new AbortController();
 let redraw = () => {};
 
 async function fetchJson(path, index, signal) {
@@ -41,12 +44,12 @@ async function fetchJson(path, index, signal) {
 
 // Calls draw(data) now and after every change of `path`, until the route changes.
 async function watch(gen, path, draw) {
-  const abort = new AbortController();
+  const signal = routeAbort.signal;
   const stop = () => generation !== gen;
   let index = null;
   while (!stop()) {
     try {
-      const { data, index: next } = await fetchJson(path, index, abort.signal);
+      const { data, index: next } = await fetchJson(path, index, signal);
       if (stop()) break;
       live.classList.remove("off");
       if (next !== index) draw(data);
@@ -57,7 +60,6 @@ async function watch(gen, path, draw) {
       await sleep(2000);  // the agent restarts or the network blinks: try again
     }
   }
-  abort.abort();
 }
 
 function show(html, shown, total) {
@@ -126,10 +128,11 @@ function nodesView(gen) {
       `<tbody>${rows.join("")}</tbody></table>` : '<div class="empty">No nodes.</div>', rows.length, nodes.length);
   };
   // Members are not a blocking read: poll them while the view is open.
+  const signal = routeAbort.signal;
   (async () => {
     while (generation === gen) {
       try {
-        const { data } = await fetchJson("/v1/agent/members");
+        const { data } = await fetchJson("/v1/agent/members", null, signal);
         members = new Map(data.map((m) => [m.Name, m]));
         if (generation === gen) redraw();
       } catch (e) { /* shown by the catalog watcher's indicator */ }
@@ -160,6 +163,8 @@ function nodeView(gen, name) {
 }
 
 function route() {
+  routeAbort.abort();
+  routeAbort = new AbortController();
   const gen = ++generation;
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   const section = parts[0] || "services";

@@ -51,16 +51,39 @@ def start_browser():
 def wait_for(driver, predicate, what):
     from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
+    # A predicate returns false until the page shows what it waits for (never raises for an
+    # element not drawn yet: a raise would end the wait at once).
     try:
         return WebDriverWait(driver, WAIT_S, poll_frequency=0.1, ignored_exceptions=(WebDriverException,)).until(
             lambda d: predicate(d))
     except Exception as e:
-        raise AssertionError(f"timed out after {WAIT_S}s waiting for {what}") from e
+        try:
+            shown = driver.find_element("id", "view").text[:400]
+        except WebDriverException:
+            shown = "?"
+        raise AssertionError(f"timed out after {WAIT_S}s waiting for {what}; the page shows {shown!r}") from e
 
 
 def css(driver, selector):
     from selenium.webdriver.common.by import By
     return driver.find_elements(By.CSS_SELECTOR, selector)
+
+
+def click(driver, selector, what):
+    """Clicks the first element matching `selector` once it is drawn (a redraw between finding
+    and clicking makes the element stale: the wait tries again)."""
+    def attempt(d):
+        found = css(d, selector)
+        if not found:
+            return False
+        found[0].click()
+        return True
+    wait_for(driver, attempt, what)
+
+
+def text_shows(driver, selector, texts):
+    """True once an element matching `selector` shows every one of `texts`."""
+    return any(all(t in el.text for t in texts) for el in css(driver, selector))
 
 
 def register(agent):
@@ -88,16 +111,14 @@ def register(agent):
 def service_page(driver, agent):
     driver.get(f"http://127.0.0.1:{agent.http_port}/")
     wait_for(driver, lambda d: d.current_url.endswith("/ui/") or "/ui/#" in d.current_url, "/ to redirect to /ui/")
-    wait_for(driver, lambda d: css(d, 'tr[data-service="web"] a'), "the service list to show web")
-    row = css(driver, 'tr[data-service="web"]')[0].text
-    assert "2" in row and "passing" in row, f"web's row: {row!r}"
+    wait_for(driver, lambda d: text_shows(d, 'tr[data-service="web"]', ["passing", "2"]),
+             "the service list to show web, passing, 2 instances")
     os.makedirs(ARTIFACTS, exist_ok=True)
     driver.save_screenshot(os.path.join(ARTIFACTS, "ui-services.png"))
-    css(driver, 'tr[data-service="web"] a')[0].click()
-    wait_for(driver, lambda d: css(d, '.instance[data-instance="web1"]'), "web's instances")
-    card = css(driver, '.instance[data-instance="web1"]')[0].text
-    for text in ("version", "local", "team-a", "8080", "serving", "uinode"):
-        assert text in card, f"{text!r} not in web1's card: {card!r}"
+    click(driver, 'tr[data-service="web"] a', "the link to web")
+    wait_for(driver, lambda d: text_shows(d, '.instance[data-instance="web1"]',
+                                          ["version", "local", "team-a", "8080", "serving", "uinode"]),
+             "web1's card with its meta, port, check output and node")
     driver.execute_script("window.__sameDocument = 'yes';")  # gone if the page reloads
 
     assert agent.put("/v1/agent/check/fail/service:web1?note=connection%20refused")[0] == 200
@@ -109,7 +130,7 @@ def service_page(driver, agent):
     assert driver.execute_script("return window.__sameDocument") == "yes", "the page was reloaded"
     driver.save_screenshot(os.path.join(ARTIFACTS, "ui-service.png"))
     # Links: instance -> node page, which lists its services.
-    css(driver, '.instance[data-instance="web1"] a[href^="#/node/"]')[0].click()
+    click(driver, '.instance[data-instance="web1"] a[href^="#/node/"]', "web1's node link")
     wait_for(driver, lambda d: "pg1" in d.find_element("id", "view").text, "the node page to list pg1")
 
 
@@ -125,7 +146,7 @@ def filter_list(driver, agent):
     wait_for(driver, lambda d: [r.get_attribute("data-service") for r in css(d, "tr[data-service]")] == ["ingress"],
              "the tag filter to leave ingress alone")
     driver.get(f"http://127.0.0.1:{agent.http_port}/ui/#/nodes")
-    wait_for(driver, lambda d: "alive" in (css(d, 'tr[data-node="uinode"]') or [None])[0].text,
+    wait_for(driver, lambda d: any("alive" in row.text for row in css(d, 'tr[data-node="uinode"]')),
              "the nodes page to show uinode alive in gossip")
 
 
