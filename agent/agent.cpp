@@ -25,7 +25,8 @@ constexpr const char* kNodeIdSetting = "node_id";
 
 }  // namespace
 
-Agent::Agent(AgentConfig config, TimeSource now) : config_(std::move(config)), now_(std::move(now)) {
+Agent::Agent(AgentConfig config, TimeSource now)
+    : config_(std::move(config)), now_(std::move(now)), started_(now_()) {
   if (config_.dev && config_.data_dir.empty()) {
     dev_data_dir_ = make_temp_dir("hearsay-dev-");
     config_.data_dir = dev_data_dir_;

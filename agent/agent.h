@@ -69,7 +69,7 @@ class Agent final : public http::AgentOps {
                          std::function<void(http::OpResult, http::KeyringReport)> done) override;
   std::optional<http::KeyringInfo> keyring() const override;
   std::vector<http::MemberInfo> members() const override;
-  std::vector<std::pair<std::string, double>> metrics() const override;
+  http::MetricSet metrics() const override;
   http::AgentIdentity identity() const override;
   void after_commit(std::function<void(bool durable)> done) override;
 
@@ -100,6 +100,7 @@ class Agent final : public http::AgentOps {
 
   AgentConfig config_;
   TimeSource now_;
+  std::chrono::steady_clock::time_point started_;  // for the metrics' uptime
   std::string node_id_;
   std::string advertise_;
   uv_loop_t loop_{};

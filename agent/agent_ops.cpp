@@ -106,9 +106,13 @@ std::optional<http::KeyringInfo> Agent::keyring() const {
 
 std::vector<http::MemberInfo> Agent::members() const { return member_list(node_->membership()); }
 
-std::vector<std::pair<std::string, double>> Agent::metrics() const {
-  return metric_table(MetricSources{*gossip_, node_->membership(), node_->serf(), catalog_, node_->replication(), *store_,
-                                    *catalog_replication_, *http_server_, *limits_, dns_server_.get(), https_server_.get()});
+http::MetricSet Agent::metrics() const {
+  http::MetricSet set = metric_table(MetricSources{*gossip_, node_->membership(), node_->serf(), catalog_,
+                                                   node_->replication(), *store_, *catalog_replication_, *http_server_,
+                                                   *limits_, dns_server_.get(), https_server_.get(), *blocking_,
+                                                   api_->cache_stats(), group_commit_->commit_latency()});
+  set.uptime_seconds = std::chrono::duration<double>(now_() - started_).count();
+  return set;
 }
 
 http::AgentIdentity Agent::identity() const {

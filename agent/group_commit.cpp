@@ -33,7 +33,9 @@ void GroupCommit::flush() {
     if (idle_.open()) (void)uv_idle_stop(idle_.get());  // cannot fail: libuv returns 0
     catalog::DirtyKeys dirty = steps_.take_dirty();
     Outgoing outgoing = dirty.empty() ? Outgoing{} : steps_.prepare(dirty);
+    const std::uint64_t start = uv_hrtime();
     const bool durable = steps_.commit(dirty);
+    if (!dirty.empty()) commit_latency_.observe_ns(uv_hrtime() - start);
     if (durable) {
       steps_.publish(std::move(outgoing));
     } else {

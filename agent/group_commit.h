@@ -13,6 +13,7 @@
 #include "agent/catalog_replication.h"
 #include "catalog/catalog.h"
 #include "loop/handle.h"
+#include "loop/histogram.h"
 
 namespace hearsay::agent {
 
@@ -50,6 +51,9 @@ class GroupCommit {
   // must run (for libuv's close callbacks) before this object is destroyed.
   void close();
 
+  // How long the commits that wrote something took (the SQLite transaction and its fsync).
+  const loop::Histogram& commit_latency() const { return commit_latency_; }
+
  private:
   Steps steps_;
   // `idle_` keeps the loop from sleeping while a commit is pending; `check_` commits after
@@ -58,6 +62,7 @@ class GroupCommit {
   loop::Handle<uv_check_t> check_;
   std::vector<std::function<void(bool)>> waiting_;
   bool closed_ = false;
+  loop::Histogram commit_latency_;
 };
 
 }  // namespace hearsay::agent

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "agent/process_stats.h"
 #include "gossip/serf/serf_tags.h"
 
 namespace hearsay::agent {
@@ -35,9 +36,43 @@ std::vector<http::MemberInfo> member_list(const gossip::Membership& membership) 
   return out;
 }
 
-std::vector<std::pair<std::string, double>> metric_table(const MetricSources& s) {
-  std::vector<std::pair<std::string, double>> out;
-  auto add = [&out](const char* name, std::uint64_t value) { out.emplace_back(name, static_cast<double>(value)); };
+namespace {
+
+// The latency histograms, each name's series together (the text format wants them adjacent).
+void add_histograms(http::MetricSet& out, const MetricSources& s) {
+  for (std::size_t g = 0; g < http::kEndpointGroups; ++g) {
+    for (std::size_t c = 0; c < http::kStatusClasses.size(); ++c) {
+      const loop::Histogram& h = s.http.stats().latency[g][c];
+      out.histograms.push_back({"hearsay.http.request_duration_seconds",
+                                {{"group", std::string(http::to_string(static_cast<http::EndpointGroup>(g)))},
+                                 {"status", std::string(http::kStatusClasses[c])}},
+                                h});
+    }
+  }
+  if (s.dns) out.histograms.push_back({"hearsay.dns.answer_duration_seconds", {}, s.dns->answer_latency()});
+  out.histograms.push_back({"hearsay.gossip.probe_rtt_seconds", {}, s.membership.stats().probe_rtt});
+  out.histograms.push_back({"hearsay.store.commit_duration_seconds", {}, s.commit_latency});
+}
+
+// The process_* figures every Prometheus client library exports, under their usual names so
+// stock dashboards and alerts find them.
+void add_process_metrics(http::MetricSet& out) {
+  const ProcessFigures p = read_process_figures();
+  out.gauge("process.resident_memory_bytes", p.resident_bytes);
+  out.gauge("process.virtual_memory_bytes", p.virtual_bytes);
+  out.counter("process.cpu_seconds", p.cpu_seconds);
+  out.gauge("process.open_fds", p.open_fds);
+  out.gauge("process.max_fds", p.max_fds);
+  out.gauge("process.start_time_seconds", p.start_time_seconds);
+}
+
+}  // namespace
+
+http::MetricSet metric_table(const MetricSources& s) {
+  http::MetricSet out;
+  // Totals since start are counters; the few figures that go down are gauges.
+  auto add = [&out](const char* name, std::uint64_t value) { out.counter(name, static_cast<double>(value)); };
+  auto gauge = [&out](const char* name, std::uint64_t value) { out.gauge(name, static_cast<double>(value)); };
   const gossip::TransportStats& t = s.transport.stats();
   add("hearsay.gossip.udp_in", t.udp_in);
   add("hearsay.gossip.udp_out", t.udp_out);
@@ -50,20 +85,20 @@ std::vector<std::pair<std::string, double>> metric_table(const MetricSources& s)
   add("hearsay.gossip.packets_received", m.packets_received);
   add("hearsay.gossip.messages_dropped", m.messages_dropped + s.serf.stats().messages_dropped);
   for (std::size_t why = 1; why < gossip::kDropReasons; ++why) {  // 0 is "none"
-    out.emplace_back(std::string("hearsay.gossip.dropped.") + gossip::drop_reason_name(static_cast<gossip::DropReason>(why)),
-                     static_cast<double>(m.dropped[why]));
+    out.counter(std::string("hearsay.gossip.dropped.") + gossip::drop_reason_name(static_cast<gossip::DropReason>(why)),
+                static_cast<double>(m.dropped[why]));
   }
   add("hearsay.gossip.probes", m.probes);
   add("hearsay.gossip.probes_failed", m.probes_failed);
   add("hearsay.gossip.probes_answered_over_tcp_only", m.probes_answered_over_tcp_only);
   add("hearsay.gossip.ports_unreachable", m.ports_unreachable);
   add("hearsay.gossip.refutations", m.refutations);
-  add("hearsay.gossip.members_alive", s.membership.alive_count());
-  add("hearsay.catalog.nodes", s.catalog.node_count());
-  add("hearsay.catalog.services", s.catalog.service_count());
-  add("hearsay.catalog.index", s.catalog.index());
+  gauge("hearsay.gossip.members_alive", s.membership.alive_count());
+  gauge("hearsay.catalog.nodes", s.catalog.node_count());
+  gauge("hearsay.catalog.services", s.catalog.service_count());
+  gauge("hearsay.catalog.index", s.catalog.index());
   const gossip::ReplicationStats& r = s.replication.stats();
-  add("hearsay.replication.entries", s.replication.entry_count());
+  gauge("hearsay.replication.entries", s.replication.entry_count());
   add("hearsay.replication.broadcasts_sent", r.broadcasts_sent);
   add("hearsay.replication.entries_applied", r.entries_applied);
   add("hearsay.replication.entries_stale", r.entries_stale);
@@ -80,8 +115,8 @@ std::vector<std::pair<std::string, double>> metric_table(const MetricSources& s)
   add("hearsay.replication.entries_awaiting_full", r.entries_awaiting_full);
   add("hearsay.replication.datagrams_not_broadcast", r.datagrams_not_broadcast);
   for (std::size_t kind = 1; kind < gossip::kDecodeErrorKinds; ++kind) {  // 0 is "none"
-    out.emplace_back(std::string("hearsay.replication.invalid.") + gossip::to_string(static_cast<gossip::DecodeError>(kind)),
-                     static_cast<double>(r.invalid_by_kind[kind]));
+    out.counter(std::string("hearsay.replication.invalid.") + gossip::to_string(static_cast<gossip::DecodeError>(kind)),
+                static_cast<double>(r.invalid_by_kind[kind]));
   }
   const catalog::StoreStats& st = s.store.stats();
   add("hearsay.store.commits", st.commits);
@@ -91,7 +126,7 @@ std::vector<std::pair<std::string, double>> metric_table(const MetricSources& s)
   add("hearsay.replication.records_applied", c.records_applied);
   add("hearsay.replication.records_removed", c.records_removed);
   add("hearsay.replication.records_invalid", c.records_invalid);
-  add("hearsay.replication.records_waiting", c.records_waiting);
+  gauge("hearsay.replication.records_waiting", c.records_waiting);
   add("hearsay.replication.conflicts_lost", c.conflicts_lost);
   const http::ServerStats& h = s.http.stats();
   add("hearsay.http.connections_accepted", h.connections_accepted);
@@ -99,6 +134,14 @@ std::vector<std::pair<std::string, double>> metric_table(const MetricSources& s)
   add("hearsay.http.output_pauses", h.output_pauses);
   add("hearsay.http.parse_errors", h.parse_errors);
   add("hearsay.http.callback_errors", h.callback_errors);
+  add("hearsay.http.requests", h.requests);
+  add("hearsay.http.responses_2xx", h.responses_2xx);
+  add("hearsay.http.responses_4xx", h.responses_4xx);
+  add("hearsay.http.responses_5xx", h.responses_5xx);
+  gauge("hearsay.http.blocking_queries_parked", s.blocking.parked_count());
+  const http::ResponseCacheStats& rc = s.response_cache;
+  add("hearsay.http.cache_hits", rc.hits);
+  add("hearsay.http.cache_misses", rc.misses);
   if (s.https) {
     const http::ServerStats& hs = s.https->stats();
     add("hearsay.https.connections_accepted", hs.connections_accepted);
@@ -111,9 +154,9 @@ std::vector<std::pair<std::string, double>> metric_table(const MetricSources& s)
   for (Listener l : {Listener::http, Listener::dns, Listener::gossip}) {
     const ListenerLimitStats& ls = s.limits.stats(l);
     const std::string prefix = std::string("hearsay.limits.") + listener_name(l) + ".";
-    out.emplace_back(prefix + "connections_open", static_cast<double>(ls.open));
-    out.emplace_back(prefix + "refused_per_client", static_cast<double>(ls.refused_per_client));
-    out.emplace_back(prefix + "refused_total", static_cast<double>(ls.refused_total));
+    out.gauge(prefix + "connections_open", static_cast<double>(ls.open));
+    out.counter(prefix + "refused_per_client", static_cast<double>(ls.refused_per_client));
+    out.counter(prefix + "refused_total", static_cast<double>(ls.refused_total));
   }
   add("hearsay.gossip.streams_refused", t.streams_refused);
   if (s.dns) {
@@ -130,6 +173,8 @@ std::vector<std::pair<std::string, double>> metric_table(const MetricSources& s)
     add("hearsay.dns.forwarded", d.forwarded);
     add("hearsay.dns.servfail", d.servfail);
   }
+  add_histograms(out, s);
+  add_process_metrics(out);
   return out;
 }
 

@@ -16,6 +16,8 @@
 #include "gossip/serf/serf.h"
 #include "gossip/shell/transport_uv.h"
 #include "http-api/api.h"
+#include "http-api/blocking_uv.h"
+#include "http-api/metrics.h"
 #include "http-api/server_uv.h"
 
 namespace hearsay::agent {
@@ -36,9 +38,13 @@ struct MetricSources {
   const ConnectionLimits& limits;
   const dns::Server* dns;
   const http::Server* https = nullptr;  // null without ports.https
+  const http::BlockingQueries& blocking;
+  const http::ResponseCacheStats& response_cache;
+  const loop::Histogram& commit_latency;  // the group commit's
 };
 
-// The gauges, named as /v1/agent/metrics reports them, in a fixed order.
-std::vector<std::pair<std::string, double>> metric_table(const MetricSources& s);
+// Counters, gauges and latency histograms, named as /v1/agent/metrics reports them, in a fixed
+// order; process figures last.
+http::MetricSet metric_table(const MetricSources& s);
 
 }  // namespace hearsay::agent

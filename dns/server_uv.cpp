@@ -112,7 +112,10 @@ Server::Server(uv_loop_t* loop, const Resolver& resolver, ServeConfig config, st
 Server::~Server() = default;
 
 QueryOutcome Server::answer(const std::uint8_t* data, std::size_t size, bool tcp) {
-  return answer_query(data, size, tcp, prepare_fn_, rng_, config_, stats_);
+  const std::uint64_t start = uv_hrtime();
+  QueryOutcome outcome = answer_query(data, size, tcp, prepare_fn_, rng_, config_, stats_);
+  if (outcome.action == QueryOutcome::Action::reply) answer_latency_.observe_ns(uv_hrtime() - start);
+  return outcome;
 }
 
 std::shared_ptr<const PreparedAnswer> Server::prepare(const Question& question) {

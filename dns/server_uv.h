@@ -14,6 +14,7 @@
 #include "dns/udp_listener_uv.h"
 #include "dns/packet.h"
 #include "dns/resolver.h"
+#include "loop/histogram.h"
 #include "loop/listener.h"
 
 namespace hearsay::dns {
@@ -34,6 +35,9 @@ class Server {
   void close();
 
   const DnsStats& stats() const { return stats_; }
+  // From a query's bytes to its answer's (forwarded queries are not counted: their time is
+  // the recursor's).
+  const loop::Histogram& answer_latency() const { return answer_latency_; }
 
   // Asked once per TCP connection with the client's address: a ticket the connection keeps
   // until it closes, or null to refuse (close) it. Unset: every connection is admitted.
@@ -67,6 +71,7 @@ class Server {
   Admission admit_;
   std::uint64_t tcp_refused_ = 0, tcp_output_pauses_ = 0, tcp_callback_errors_ = 0;
   DnsStats stats_;
+  loop::Histogram answer_latency_;
   std::unique_ptr<Forwarder> forwarder_;
   AnswerCache cache_;
   PrepareFn prepare_fn_;

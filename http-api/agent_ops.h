@@ -11,6 +11,7 @@
 
 #include "catalog/definitions.h"
 #include "http-api/json_decode.h"
+#include "http-api/metrics.h"
 
 namespace hearsay::http {
 
@@ -89,9 +90,9 @@ class AgentOps {
   virtual std::optional<KeyringInfo> keyring() const = 0;  // this agent's; nullopt: not encrypted
 
   virtual std::vector<MemberInfo> members() const = 0;
-  // Counters since start (dropped packets, decryption failures, DNS rcodes...) as
-  // name -> value, for /v1/agent/metrics.
-  virtual std::vector<std::pair<std::string, double>> metrics() const = 0;
+  // Counters since start (dropped packets, decryption failures, DNS rcodes...), gauges and
+  // latency histograms, for /v1/agent/metrics.
+  virtual MetricSet metrics() const = 0;
   virtual AgentIdentity identity() const = 0;
 
   // Writes are acknowledged only once durable: `done` runs after the next group commit

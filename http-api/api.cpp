@@ -10,6 +10,8 @@ Api::Api(ApiContext context) : context_(std::move(context)) {
   add_health_routes(router_, context_);
   add_status_routes(router_, context_);
   add_operator_routes(router_, context_);
+  add_prometheus_routes(router_, context_);
+  add_ui_routes(router_, context_);
 }
 
 }  // namespace hearsay::http

@@ -26,6 +26,7 @@ class Api {
  public:
   explicit Api(ApiContext context);
   void handle(Request request, Responder responder) const { router_.dispatch(std::move(request), std::move(responder)); }
+  const ResponseCacheStats& cache_stats() const { return cache_.stats(); }
 
  private:
   ResponseCache cache_;
@@ -39,5 +40,7 @@ void add_catalog_routes(Router& router, ApiContext& context);
 void add_health_routes(Router& router, ApiContext& context);
 void add_status_routes(Router& router, ApiContext& context);
 void add_operator_routes(Router& router, ApiContext& context);
+void add_prometheus_routes(Router& router, ApiContext& context);  // http_sd for Prometheus
+void add_ui_routes(Router& router, ApiContext& context);          // the web page under /ui/
 
 }  // namespace hearsay::http

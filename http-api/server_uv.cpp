@@ -14,6 +14,7 @@ namespace {
 const char* reason_phrase(int status) {
   switch (status) {
     case 200: return "OK";
+    case 301: return "Moved Permanently";
     case 400: return "Bad Request";
     case 403: return "Forbidden";
     case 404: return "Not Found";
@@ -86,6 +87,8 @@ class Connection : public ReplySink, public std::enable_shared_from_this<Connect
   void send(std::uint64_t seq, Response res) override {
     if (conn_->closing() || !in_flight_ || seq != sequence_) return;
     in_flight_ = false;
+    server_.stats_.latency[static_cast<std::size_t>(group_)][status_class(res.status)].observe_ns(uv_hrtime() -
+                                                                                                  started_ns_);
     if (res.status < 300) ++server_.stats_.responses_2xx;
     else if (res.status < 500) ++server_.stats_.responses_4xx;
     else ++server_.stats_.responses_5xx;
@@ -122,6 +125,8 @@ class Connection : public ReplySink, public std::enable_shared_from_this<Connect
       in_flight_ = true;
       ++sequence_;
       ++server_.stats_.requests;
+      started_ns_ = uv_hrtime();  // a vDSO clock read: cheap on the read path
+      group_ = endpoint_group(req);
       conn_->stop_timer();
       try {
         server_.handler_(std::move(req), Responder(weak_from_this(), sequence_));
@@ -148,6 +153,8 @@ class Connection : public ReplySink, public std::enable_shared_from_this<Connect
     close_after_ = true;
     in_flight_ = true;
     ++sequence_;
+    started_ns_ = uv_hrtime();
+    group_ = EndpointGroup::other;
     send(sequence_, Response::text(parser_.error_status(), parser_.error_text()));
   }
 
@@ -180,6 +187,8 @@ class Connection : public ReplySink, public std::enable_shared_from_this<Connect
   std::shared_ptr<void> ticket_;  // from ServerConfig::admit: our place in the connection limits
   std::string input_;
   std::uint64_t sequence_ = 0;
+  std::uint64_t started_ns_ = 0;  // when the request in flight was dispatched (uv_hrtime)
+  EndpointGroup group_ = EndpointGroup::other;
   bool in_flight_ = false;
   bool paused_for_output_ = false;
   bool processing_ = false;

@@ -6,6 +6,7 @@
 
 #include <uv.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -13,9 +14,11 @@
 #include <set>
 #include <string>
 
+#include "http-api/endpoint_group.h"
 #include "http-api/request.h"
 #include "http-api/request_parser.h"
 #include "http-api/responder.h"
+#include "loop/histogram.h"
 #include "loop/listener.h"
 #include "loop/tls_context.h"
 
@@ -50,6 +53,8 @@ struct ServerStats {
   std::uint64_t responses_2xx = 0, responses_4xx = 0, responses_5xx = 0;
   std::uint64_t callback_errors = 0;  // exceptions caught in libuv callbacks
   loop::TlsCounters tls;              // HTTPS handshakes and their failures
+  // From the request's dispatch to its answer, by endpoint group and status class.
+  std::array<std::array<loop::Histogram, kStatusClasses.size()>, kEndpointGroups> latency{};
 };
 
 class Connection;

@@ -17,6 +17,7 @@ test_packages=(
   clang libclang-rt-14-dev
   python3-consul curl sqlite3 openssl ca-certificates
   bind9-dnsutils knot-dnsutils iproute2 iputils-ping util-linux prometheus serf
+  chromium chromium-driver python3-selenium  # the web page's browser test (tests/integration/test_ui_browser.py)
 )
 # Benchmarks: the peers we measure against in the same run.
 bench_packages=(

@@ -285,6 +285,7 @@ void Membership::on_ack(const Ack& a, Clock::time_point now) {
   }
   if (probe_ && probe_->seq == a.seq_no && !probe_->acked) {
     probe_->acked = true;
+    stats_.probe_rtt.observe(now - probe_->start);
     finish_probe(now);
   }
 }

@@ -29,6 +29,7 @@
 #include "gossip/membership/member_table.h"
 #include "gossip/wire/messages.h"
 #include "gossip/membership/suspicion.h"
+#include "loop/histogram.h"
 
 namespace hearsay::gossip {
 
@@ -76,6 +77,7 @@ struct MembershipStats {
   std::uint64_t probes_answered_over_tcp_only = 0;  // UDP lost both ways, TCP fallback answered
   std::uint64_t ports_unreachable = 0;  // "nothing listens" reports about a probe's or relay's target
   std::uint64_t refutations = 0;
+  loop::Histogram probe_rtt;  // ping to ack (direct or through helpers) of the probes that were acked
 };
 
 class Membership {

@@ -188,32 +188,17 @@ std::string reason_of(const Call& call) {
   return reason ? *reason : std::string();
 }
 
-// Consul's /v1/agent/metrics shape. Every figure is a total since the agent started, so they
-// are listed as gauges; Counters and Samples (per-interval aggregates in Consul) stay empty.
+// /v1/agent/metrics: Consul's JSON (Gauges, Counters, Samples), or with ?format=prometheus the
+// text exposition format, as Consul answers it (any other format value gets the JSON, as there).
 void agent_metrics(Call call, ApiContext& ctx) {
-  call.responder.send(Response::json(to_json([&](JsonWriter& w) {
-    w.StartObject();
-    write_string_field(w, "Timestamp", "");
-    w.Key("Gauges");
-    w.StartArray();
-    for (const auto& [name, value] : ctx.ops.metrics()) {
-      w.StartObject();
-      write_string_field(w, "Name", name);
-      w.Key("Value");
-      w.Double(value);
-      w.Key("Labels");
-      w.StartObject();
-      w.EndObject();
-      w.EndObject();
-    }
-    w.EndArray();
-    for (const char* empty : {"Points", "Counters", "Samples"}) {
-      w.Key(empty);
-      w.StartArray();
-      w.EndArray();
-    }
-    w.EndObject();
-  })));
+  const std::string* format = call.request.query_value("format");
+  if (format && *format == "prometheus") {
+    Response res;
+    res.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    res.body = to_prometheus_text(ctx.ops.metrics());
+    return call.responder.send(std::move(res));
+  }
+  call.responder.send(Response::json(to_consul_json(ctx.ops.metrics())));
 }
 
 }  // namespace

@@ -97,6 +97,12 @@ std::uint64_t consul_index(const Response& res) {
 
 using Names = std::vector<std::string>;
 
+// A header's value, "" when absent.
+std::string header(const Response& res, const std::string& name) {
+  const std::string* h = header_of(res, name);
+  return h ? *h : std::string();
+}
+
 }  // namespace
 
 TEST_CASE("catalog and health reads apply passing, tag, node-meta and filter", "[unit]") {
@@ -301,4 +307,94 @@ TEST_CASE("a blocking read that times out answers with the unchanged index", "[u
   CHECK(e.response().status == 200);
   CHECK(consul_index(e.response()) == index);
   CHECK(column(e.response(), "ServiceID") == Names{"web1", "web2"});
+}
+
+TEST_CASE("prometheus http_sd lists healthy instances with consul_sd's meta labels", "[unit]") {
+  Fixture f;
+  catalog::Service web1 = *f.catalog.service("n1", "web1");
+  web1.meta = {{"version", "local"}, {"odd-key.x", "1"}};
+  f.catalog.upsert_service(std::move(web1));
+  Response res = f.get("/v1/prometheus/sd");
+  CHECK(res.status == 200);
+  CHECK(header(res, "Content-Type") == "application/json");
+  auto doc = parse_json(res.body);
+  REQUIRE(doc.IsArray());
+  // web2 is critical: left out. db has no checks (passing), web1 passing.
+  REQUIRE(doc.Size() == 2);
+  const auto& db = doc[0];
+  CHECK(std::string(db["targets"][0].GetString()) == "10.0.0.2:5432");
+  CHECK(std::string(db["labels"]["__meta_consul_tags"].GetString()) == ",,");
+  const auto& web = doc[1];
+  const auto& labels = web["labels"];
+  CHECK(std::string(web["targets"][0].GetString()) == "10.0.0.1:80");
+  CHECK(std::string(labels["__meta_consul_service"].GetString()) == "web");
+  CHECK(std::string(labels["__meta_consul_service_id"].GetString()) == "web1");
+  CHECK(std::string(labels["__meta_consul_node"].GetString()) == "n1");
+  CHECK(std::string(labels["__meta_consul_address"].GetString()) == "10.0.0.1");
+  CHECK(std::string(labels["__meta_consul_dc"].GetString()) == "dc1");
+  CHECK(std::string(labels["__meta_consul_health"].GetString()) == "passing");
+  CHECK(std::string(labels["__meta_consul_service_port"].GetString()) == "80");
+  CHECK(std::string(labels["__meta_consul_tags"].GetString()) == ",v1,primary,");
+  CHECK(std::string(labels["__meta_consul_metadata_rack"].GetString()) == "a");
+  CHECK(std::string(labels["__meta_consul_service_metadata_version"].GetString()) == "local");
+  CHECK(std::string(labels["__meta_consul_service_metadata_odd_key_x"].GetString()) == "1");
+
+  CHECK(column(f.get("/v1/prometheus/sd?service=db"), "labels.__meta_consul_service_id") == Names{"db"});
+  CHECK(column(f.get("/v1/prometheus/sd?tag=v1"), "labels.__meta_consul_service_id") == Names{"web1"});
+  CHECK(column(f.get("/v1/prometheus/sd?node-meta=rack:b"), "labels.__meta_consul_service_id") == Names{"db"});
+  CHECK(column(f.get("/v1/prometheus/sd?tag-separator=|&service=web"), "labels.__meta_consul_tags") ==
+        Names{"|v1|primary|"});
+  // A check turning critical takes the instance out; the read's index moved, so the cached
+  // answer is not served again.
+  f.add_check("n1", "service:web1", "web1", catalog::HealthStatus::critical);
+  CHECK(column(f.get("/v1/prometheus/sd"), "labels.__meta_consul_service_id") == Names{"db"});
+  CHECK(f.get("/v1/prometheus/sd?filter=Service.Port ==").status == 400);
+}
+
+TEST_CASE("the web page is served from the binary and / redirects to it", "[unit]") {
+  Fixture f;
+  Response root = f.get("/");
+  CHECK(root.status == 301);
+  CHECK(header(root, "Location") == "/ui/");
+  Response page = f.get("/ui/");
+  CHECK(page.status == 200);
+  CHECK(header(page, "Content-Type").starts_with("text/html"));
+  CHECK(page.body.find("/ui/app.js") != std::string::npos);
+  CHECK(f.get("/ui/services/web").body == page.body);  // a deep link gets the page
+  Response js = f.get("/ui/app.js");
+  CHECK(header(js, "Content-Type").starts_with("text/javascript"));
+  CHECK(js.body.find("/v1/internal/ui/services") != std::string::npos);
+  CHECK(f.get("/ui/missing.js").status == 404);
+  CHECK(f.request("POST", "/ui/").response().status == 405);
+}
+
+TEST_CASE("the page's service summary counts instances, nodes and checks per service", "[unit]") {
+  Fixture f;
+  auto doc = parse_json(f.get("/v1/internal/ui/services").body);
+  REQUIRE(doc.IsArray());
+  REQUIRE(doc.Size() == 2);
+  const auto& db = doc[0];
+  CHECK(std::string(db["Name"].GetString()) == "db");
+  CHECK(db["InstanceCount"].GetInt() == 1);
+  const auto& web = doc[1];
+  CHECK(web["InstanceCount"].GetInt() == 2);
+  CHECK(web["Nodes"].Size() == 2);
+  CHECK(web["Tags"].Size() == 3);
+  CHECK(web["ChecksPassing"].GetInt() == 1);
+  CHECK(web["ChecksCritical"].GetInt() == 1);
+  CHECK(web["ChecksWarning"].GetInt() == 0);
+}
+
+TEST_CASE("agent metrics answer Consul's JSON or Prometheus text", "[unit]") {
+  Fixture f;
+  auto json = parse_json(f.get("/v1/agent/metrics").body);
+  REQUIRE(json.IsObject());
+  CHECK(std::string(json["Counters"][0]["Name"].GetString()) == "hearsay.test.requests");
+  CHECK(json["Counters"][0]["Sum"].GetDouble() == 7);
+  CHECK(std::string(json["Gauges"][0]["Name"].GetString()) == "hearsay.test.members");
+  CHECK(json["Samples"][0]["Count"].GetDouble() == 1);
+  Response text = f.get("/v1/agent/metrics?format=prometheus");
+  CHECK(header(text, "Content-Type") == "text/plain; version=0.0.4; charset=utf-8");
+  CHECK(text.body.find("hearsay_test_requests_total 7\n") != std::string::npos);
+  CHECK(text.body.find("# TYPE hearsay_test_duration_seconds histogram\n") != std::string::npos);
 }

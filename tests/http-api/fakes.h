@@ -142,7 +142,15 @@ class FakeOps : public AgentOps {
   }
   std::optional<KeyringInfo> keyring() const override { return std::nullopt; }
   std::vector<MemberInfo> members() const override { return members_list; }
-  std::vector<std::pair<std::string, double>> metrics() const override { return {{"hearsay.test", 1.0}}; }
+  MetricSet metrics() const override {
+    MetricSet set;
+    set.counter("hearsay.test.requests", 7);
+    set.gauge("hearsay.test.members", 3);
+    set.histograms.push_back({"hearsay.test.duration_seconds", {{"group", "catalog"}}, {}});
+    set.histograms.back().histogram.observe_ns(2'000'000);
+    set.uptime_seconds = 10;
+    return set;
+  }
   AgentIdentity identity() const override { return {node_, "id-1", "dc1", "0.1.0", "abc", "2026-01-01T00:00:00Z", {}}; }
   void after_commit(std::function<void(bool)> done) override {
     if (hold_commits) pending_commits.push_back(std::move(done));

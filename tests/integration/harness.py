@@ -121,6 +121,18 @@ class Agent:
         assert status == 200, f"GET {path} -> {status}: {body}"
         return json.loads(body), headers
 
+    def metric(self, name):
+        """A figure of /v1/agent/metrics by its dotted name: a gauge's Value or a counter's
+        total since start (Consul's JSON lists counters apart, under Counters)."""
+        data, _ = self.get_json("/v1/agent/metrics")
+        for g in data["Gauges"]:
+            if g["Name"] == name:
+                return g["Value"]
+        for c in data["Counters"]:
+            if c["Name"] == name:
+                return c["Sum"]
+        raise AssertionError(f"no metric {name}")
+
     def cleanup(self):
         self.stop()
         if self._own_dir:

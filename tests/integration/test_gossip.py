@@ -45,17 +45,12 @@ def crash_detected(agents):
     print(f"  kill -9 seen as failed by both in {time.monotonic() - start:.1f}s")
     # The host (loopback) answered pings to the dead port with ICMP port unreachable, and the
     # agents read those reports (gossip/shell/icmp_errors_uv.h) to end their probes early.
-    reports = {a.name: gauge(a, "hearsay.gossip.ports_unreachable") for a in (a1, a2)}
+    reports = {a.name: a.metric("hearsay.gossip.ports_unreachable") for a in (a1, a2)}
     assert sum(reports.values()) > 0, reports
     # A report also fails the next send on the socket once (Linux sets the socket's error);
     # that datagram must be sent again, not lost.
-    failed_sends = {a.name: gauge(a, "hearsay.gossip.udp_send_failed") for a in (a1, a2)}
+    failed_sends = {a.name: a.metric("hearsay.gossip.udp_send_failed") for a in (a1, a2)}
     assert sum(failed_sends.values()) == 0, failed_sends
-
-
-def gauge(agent, name):
-    body, _ = agent.get_json("/v1/agent/metrics")
-    return next(g["Value"] for g in body["Gauges"] if g["Name"] == name)
 
 
 def graceful_leave(agents):

@@ -50,11 +50,6 @@ def wait_all(members, predicate, what, timeout=30):
         wait_until(lambda m=m: predicate(view(m)), timeout=timeout, what=f"{m.name}: {what}")
 
 
-def metric(agent, name):
-    body, _ = agent.get_json("/v1/agent/metrics")
-    return next(g["Value"] for g in body["Gauges"] if g["Name"] == name)
-
-
 class Cluster:
     """h1 <- s1 (serf joins hearsay), s1 <- h2 (hearsay joins serf), h2 <- s2, s2 <- h3 (by HTTP),
     h3 <- s3: every join crosses between the implementations."""
@@ -209,14 +204,14 @@ def rotate_key(c):
 
 
 def wrong_key_stays_out(c):
-    before = metric(c.h1, "hearsay.gossip.decrypt_failed")
+    before = c.h1.metric("hearsay.gossip.decrypt_failed")
     # -retry-join keeps it running and knocking; -join with the retired key fails the start
     # (as Consul's does), tried below.
     intruder = hearsay("hx", KEY_A, extra=["-retry-join", f"127.0.0.1:{c.h1.serf_port}"])  # the retired key
     try:
         time.sleep(3)
         assert "hx" not in view(c.h1) and set(view(intruder)) == {"hx"}, (view(c.h1), view(intruder))
-        assert metric(c.h1, "hearsay.gossip.decrypt_failed") > before, "no decryption failure counted"
+        assert c.h1.metric("hearsay.gossip.decrypt_failed") > before, "no decryption failure counted"
         assert c.h1.proc.poll() is None, "h1 exited"  # dropped, not crashed
     finally:
         intruder.cleanup()

@@ -113,14 +113,6 @@ def assert_alive(agent, what):
     assert code is None, f"agent exited with {code} ({'SIGPIPE' if code == -13 else 'see log'}) after {what}"
 
 
-def metric(agent, name):
-    data, _ = agent.get_json("/v1/agent/metrics")
-    for g in data["Gauges"]:
-        if g["Name"] == name:
-            return g["Value"]
-    raise AssertionError(f"no metric {name}")
-
-
 def rss_mib(agent):
     with open(f"/proc/{agent.proc.pid}/status") as f:
         for line in f:
@@ -172,7 +164,7 @@ def closes_without_reading(agent):
 def pipelining_non_readers(agent):
     wait_until(lambda: "start-up over" in agent.log(), timeout=15, what="the start-up trim")
     before = settle_rss(agent, 3)
-    pauses_before = metric(agent, "hearsay.http.output_pauses")
+    pauses_before = agent.metric("hearsay.http.output_pauses")
     held = []
     try:
         burst = GET_SELF * 2000
@@ -184,7 +176,7 @@ def pipelining_non_readers(agent):
         during = settle_rss(agent)
         http_answers(agent)
         assert_alive(agent, "50 pipelining non-readers")
-        pauses = metric(agent, "hearsay.http.output_pauses") - pauses_before
+        pauses = agent.metric("hearsay.http.output_pauses") - pauses_before
     finally:
         close_all(held)
     time.sleep(0.5)
@@ -204,14 +196,14 @@ def per_client_cap(agent):
     try:
         for _ in range(200):
             held.append(connect(agent.http_port))
-        wait_until(lambda: metric(agent, "hearsay.limits.http.connections_open") >= 200, timeout=5,
+        wait_until(lambda: agent.metric("hearsay.limits.http.connections_open") >= 200, timeout=5,
                    what="200 connections open")
-        refused_before = metric(agent, "hearsay.limits.http.refused_per_client")
+        refused_before = agent.metric("hearsay.limits.http.refused_per_client")
         extra = connect(agent.http_port)
         held.append(extra)
         data = read_some(extra, 12, time.monotonic() + 2)  # answered 429 and closed, without asking
         assert data.startswith(b"HTTP/1.1 429"), f"the 201st connection got {data[:60]!r}"
-        assert metric(agent, "hearsay.limits.http.refused_per_client") == refused_before + 1
+        assert agent.metric("hearsay.limits.http.refused_per_client") == refused_before + 1
         http_answers(agent, NORMAL_CLIENT)  # another address is not affected
         # The first 200 still work.
         held[0].sendall(GET_SELF)
@@ -230,7 +222,7 @@ def blocking_query_hoarder(agent):
     index = headers.get("X-Consul-Index", "1")
     request = f"GET /v1/catalog/services?index={index}&wait=60s HTTP/1.1\r\nHost: x\r\n\r\n".encode()
     before = settle_rss(agent, 3)
-    refused_before = metric(agent, "hearsay.limits.http.refused_per_client")
+    refused_before = agent.metric("hearsay.limits.http.refused_per_client")
     held = []
     try:
         deadline = time.monotonic() + 20
@@ -251,7 +243,7 @@ def blocking_query_hoarder(agent):
         close_all(held)
     served_again(agent, "127.0.0.6", timeout=3.0)  # closed clients free their places within ~1 s
     after = settle_rss(agent)
-    refused = metric(agent, "hearsay.limits.http.refused_per_client") - refused_before
+    refused = agent.metric("hearsay.limits.http.refused_per_client") - refused_before
     print(f"  RSS {before:.1f} MiB before, {during:.1f} MiB holding, {after:.1f} MiB after; {refused:.0f} refused")
     assert refused >= 2700, f"only {refused} of 3,000 refused"
     assert after - before < 4, f"RSS stayed at {after:.1f} MiB after the hoarder closed (was {before:.1f})"
@@ -286,9 +278,9 @@ def half_open_floods(agent):
         http_answers(agent)
         dns_tcp_answers(agent)
         gossip_answers(agent)
-        assert metric(agent, "hearsay.limits.http.refused_per_client") >= 700
-        assert metric(agent, "hearsay.limits.dns.refused_per_client") >= 150
-        assert metric(agent, "hearsay.limits.gossip.refused_per_client") >= 150
+        assert agent.metric("hearsay.limits.http.refused_per_client") >= 700
+        assert agent.metric("hearsay.limits.dns.refused_per_client") >= 150
+        assert agent.metric("hearsay.limits.gossip.refused_per_client") >= 150
     finally:
         close_all(held)
     assert_alive(agent, "half-open floods")
@@ -361,7 +353,7 @@ def total_cap(_agent):
         close_all(held)
         served_again(agent, NORMAL_CLIENT, timeout=1.0)
         gossip_answers(agent)
-        refused = metric(agent, "hearsay.limits.http.refused_total") + metric(agent, "hearsay.limits.dns.refused_total")
+        refused = agent.metric("hearsay.limits.http.refused_total") + agent.metric("hearsay.limits.dns.refused_total")
         assert refused >= 300, f"only {refused} refused"
         wait_until(lambda: "connections open in total" in agent.log(), timeout=12, what="the refusal log line")
     except BaseException:

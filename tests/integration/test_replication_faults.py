@@ -95,9 +95,7 @@ def full_disk(results):
                     assert status == 500, f"deregister {victim}: {status}"
         print(f"full disk: {len(acknowledged)} acknowledged, {failed} registrations refused")
         assert failed > 100, f"the disk never filled ({failed} refusals): the test tests nothing"
-        metrics, _ = a.get_json("/v1/agent/metrics")
-        gauges = {g["Name"]: g["Value"] for g in metrics["Gauges"]}
-        assert gauges["hearsay.store.commit_failures"] > 0
+        assert a.metric("hearsay.store.commit_failures") > 0
         # While the disk is full: both serve exactly the acknowledged writes.
         assert services_of(a, "fa") == acknowledged, "a serves writes it answered with an error"
         wait_until(lambda: services_of(b, "fa") == acknowledged, timeout=20,
