@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <random>
 
+#include "agent/build_info.h"
 #include "agent/identity.h"
 #include "agent/keyring_file.h"
 #include "agent/process_setup.h"
@@ -58,6 +59,7 @@ Agent::~Agent() {
   // Every handle was closed by shutdown(); let libuv run their close callbacks, then close.
   uv_run(&loop_, UV_RUN_DEFAULT);
   http_server_.reset();
+  extra_http_servers_.clear();
   if (uv_loop_close(&loop_) != 0) spdlog::warn("event loop closed with handles still open");
   if (!dev_data_dir_.empty()) {
     std::error_code ec;
@@ -93,9 +95,12 @@ void Agent::wire_listeners() {
 
   http::ServerConfig server_config;
   server_config.admit = [this](const sockaddr_storage& peer) { return admit_connection(Listener::http, peer); };
-  http_server_ = std::make_unique<http::Server>(&loop_, server_config, [this](http::Request req, http::Responder res) {
-    api_->handle(std::move(req), std::move(res));
-  });
+  auto handler = [this](http::Request req, http::Responder res) { api_->handle(std::move(req), std::move(res)); };
+  const std::size_t clients = client_addresses(config_).size();
+  http_server_ = std::make_unique<http::Server>(&loop_, server_config, handler);
+  for (std::size_t i = 1; i < clients; ++i) {
+    extra_http_servers_.push_back(std::make_unique<http::Server>(&loop_, server_config, handler));
+  }
 
   if (config_.dns_port < 0) return;
   dns::ResolverConfig resolver_config = config_.dns;
@@ -104,9 +109,15 @@ void Agent::wire_listeners() {
   dns_resolver_ = std::make_unique<dns::Resolver>(catalog_, resolver_config);
   std::vector<sockaddr_storage> recursors;
   for (const auto& r : config_.recursors) recursors.push_back(*dns::parse_recursor(r));  // validated
+  auto admit_dns = [this](const sockaddr_storage& peer) { return admit_connection(Listener::dns, peer); };
+  for (std::size_t i = 1; i < clients; ++i) {
+    extra_dns_servers_.push_back(std::make_unique<dns::Server>(&loop_, *dns_resolver_, config_.dns_serve, recursors,
+                                                               config_.recursor_timeout));
+    extra_dns_servers_.back()->set_admission(admit_dns);
+  }
   dns_server_ = std::make_unique<dns::Server>(&loop_, *dns_resolver_, config_.dns_serve, std::move(recursors),
                                               config_.recursor_timeout);
-  dns_server_->set_admission([this](const sockaddr_storage& peer) { return admit_connection(Listener::dns, peer); });
+  dns_server_->set_admission(admit_dns);
 }
 
 void Agent::wire_gossip() {

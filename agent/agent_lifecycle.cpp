@@ -5,6 +5,8 @@
 #include <csignal>
 
 #include "agent/agent.h"
+#include "agent/build_info.h"
+#include "agent/join_address.h"
 #include "agent/startup_pages.h"
 #include "agent/uv_guard.h"
 
@@ -23,13 +25,7 @@ int Agent::run() {
   catalog_replication_->restore(local_->generation(), local_->last_version(), now_());
   local_->start(now_());
   group_commit_->flush();  // our node and restored registrations are durable before we serve anything
-  int rc = http_server_->listen(config_.client_addr, config_.http_port);
-  if (rc != 0) {
-    spdlog::critical("cannot listen for HTTP on {}:{}: {}", config_.client_addr, config_.http_port, uv_strerror(rc));
-    shutdown();
-    return 1;
-  }
-  if (!start_dns() || !start_gossip() || !start_timers() || !start_signals()) {
+  if (!listen_clients() || !start_dns() || !start_gossip() || !start_timers() || !start_signals()) {
     shutdown();
     return 1;
   }
@@ -40,6 +36,19 @@ int Agent::run() {
   uv_run(&loop_, UV_RUN_DEFAULT);
   spdlog::info("agent stopped");
   return exit_code_;
+}
+
+bool Agent::listen_clients() {
+  const std::vector<std::string> addresses = client_addresses(config_);
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    http::Server& server = i == 0 ? *http_server_ : *extra_http_servers_.at(i - 1);
+    const int rc = server.listen(addresses[i], config_.http_port);
+    if (rc != 0) {
+      spdlog::critical("cannot listen for HTTP on {}:{}: {}", addresses[i], config_.http_port, uv_strerror(rc));
+      return false;
+    }
+  }
+  return true;
 }
 
 bool Agent::start_timers() {
@@ -70,7 +79,7 @@ bool Agent::start_timers() {
 }
 
 bool Agent::start_signals() {
-  for (uv_signal_t* sig : {&sigint_, &sigterm_}) {
+  for (uv_signal_t* sig : {&sigint_, &sigterm_, &sighup_}) {
     if (!started(uv_signal_init(&loop_, sig), "uv_signal_init")) return false;
     sig->data = this;
   }
@@ -78,10 +87,16 @@ bool Agent::start_signals() {
     guard_callback("signal", [self = static_cast<Agent*>(h->data), signum] { self->on_signal(signum); });
   };
   return started(uv_signal_start(&sigint_, on_signal, SIGINT), "uv_signal_start (SIGINT)") &&
-         started(uv_signal_start(&sigterm_, on_signal, SIGTERM), "uv_signal_start (SIGTERM)");
+         started(uv_signal_start(&sigterm_, on_signal, SIGTERM), "uv_signal_start (SIGTERM)") &&
+         started(uv_signal_start(&sighup_, on_signal, SIGHUP), "uv_signal_start (SIGHUP)");
 }
 
 void Agent::on_signal(int signum) {
+  if (signum == SIGHUP) {  // systemd's ExecReload, as Consul's agent: re-read the config files
+    spdlog::info("caught SIGHUP; reloading the config");
+    (void)reload();  // a refusal is logged by reload()
+    return;
+  }
   const bool wants_leave = signum == SIGTERM ? config_.leave_on_terminate : !config_.skip_leave_on_interrupt;
   // A graceful leave first (others then list us as left, not failed), unless we are alone,
   // already leaving, or told not to; a second signal stops at once.
@@ -96,10 +111,14 @@ void Agent::on_signal(int signum) {
 
 bool Agent::start_dns() {
   if (!dns_server_) return true;
-  int rc = dns_server_->listen(config_.client_addr, config_.dns_port);
-  if (rc != 0) {
-    spdlog::critical("cannot listen for DNS on {}:{}: {}", config_.client_addr, config_.dns_port, uv_strerror(rc));
-    return false;
+  const std::vector<std::string> addresses = client_addresses(config_);
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    dns::Server& server = i == 0 ? *dns_server_ : *extra_dns_servers_.at(i - 1);
+    const int rc = server.listen(addresses[i], config_.dns_port);
+    if (rc != 0) {
+      spdlog::critical("cannot listen for DNS on {}:{}: {}", addresses[i], config_.dns_port, uv_strerror(rc));
+      return false;
+    }
   }
   return true;
 }
@@ -125,6 +144,14 @@ bool Agent::start_gossip() {
 
 void Agent::start_join() {
   if (config_.join.empty()) return;
+  // Host names are resolved now (they may name several agents); the join starts when all are.
+  resolve_join_addresses(&loop_, config_.join, 8301, [this](std::vector<gossip::Address> seeds,
+                                                            std::vector<std::string> errors) {
+    if (!shutting_down_) start_join_resolved(std::move(seeds), std::move(errors));
+  });
+}
+
+void Agent::start_join_resolved(std::vector<gossip::Address> seeds, std::vector<std::string> errors) {
   // Consul and serf fail the start when -join reaches no address (-retry-join is the flag
   // that retries): an agent left alone would otherwise serve a one-node cluster for good.
   // Joined = the push/pull with at least one address succeeded.
@@ -134,35 +161,43 @@ void Agent::start_join() {
     std::vector<std::string> errors;
   };
   auto outcome = std::make_shared<Outcome>();
-  outcome->pending = config_.join.size();
-  for (const std::string& address : config_.join) {
-    auto seed = gossip::parse_address(address, 8301);  // validated
-    gossip_->join(*seed, [this, outcome, address](const std::string& error) {
+  outcome->errors = std::move(errors);
+  auto give_up = [this](const Outcome& o) {
+    std::string all;
+    for (const std::string& e : o.errors) all += (all.empty() ? "" : "; ") + e;
+    spdlog::critical("-join: could not join any of the {} address(es) ({}); exiting (use -retry-join to retry)",
+                     config_.join.size(), all);
+    exit_code_ = 1;
+    shutdown();
+  };
+  if (seeds.empty()) return give_up(*outcome);
+  outcome->pending = seeds.size();
+  for (const gossip::Address& seed : seeds) {
+    gossip_->join(seed, [this, outcome, give_up, address = seed.to_string()](const std::string& error) {
       if (error.empty()) outcome->joined = true;
       else outcome->errors.push_back(address + ": " + error);
       if (--outcome->pending != 0 || outcome->joined || shutting_down_) return;
-      std::string all;
-      for (const std::string& e : outcome->errors) all += (all.empty() ? "" : "; ") + e;
-      spdlog::critical("-join: could not join any of the {} address(es) ({}); exiting (use -retry-join to retry)",
-                       config_.join.size(), all);
-      exit_code_ = 1;
-      shutdown();
+      give_up(*outcome);
     });
   }
   gossip_->flush();
 }
 
 void Agent::retry_join() {
-  std::vector<gossip::Address> seeds;
-  for (const auto& j : config_.retry_join) seeds.push_back(*gossip::parse_address(j, 8301));  // validated
-  membership_->join(seeds);
-  gossip_->flush();
-  // Success is being in a cluster: another member alive. Checked one backoff step later, which
-  // is also when the next attempt goes out if this one failed.
-  auto check = [](uv_timer_t* t) {
-    guard_callback("retry-join", [self = static_cast<Agent*>(t->data)] { self->check_retry_join(); });
-  };
-  log_uv(uv_timer_start(&retry_join_timer_, check, 1000, 0), "retry-join: uv_timer_start");
+  // Names are resolved at every attempt: the seeds behind a name may change while we retry.
+  resolve_join_addresses(&loop_, config_.retry_join, 8301, [this](std::vector<gossip::Address> seeds,
+                                                                  std::vector<std::string> errors) {
+    if (shutting_down_) return;
+    for (const std::string& e : errors) spdlog::warn("retry-join: {}", e);
+    if (!seeds.empty()) membership_->join(seeds);
+    gossip_->flush();
+    // Success is being in a cluster: another member alive. Checked one backoff step later, which
+    // is also when the next attempt goes out if this one failed.
+    auto check = [](uv_timer_t* t) {
+      guard_callback("retry-join", [self = static_cast<Agent*>(t->data)] { self->check_retry_join(); });
+    };
+    log_uv(uv_timer_start(&retry_join_timer_, check, 1000, 0), "retry-join: uv_timer_start");
+  });
 }
 
 void Agent::check_retry_join() {
@@ -220,13 +255,15 @@ void Agent::shutdown() {
   group_commit_->close();  // commits what is pending first
   blocking_->close();
   http_server_->close([] {});
+  for (auto& server : extra_http_servers_) server->close([] {});
   if (dns_server_) dns_server_->close();
+  for (auto& server : extra_dns_servers_) server->close();
   if (gossip_) gossip_->close();
   scheduler_->stop_all([] {});
   for (uv_handle_t* h : {as_handle(&reap_timer_),
                          as_handle(&retry_join_timer_), as_handle(&settle_timer_), as_handle(&keyring_timer_),
                          as_handle(&limits_log_timer_),
-                         as_handle(&sigint_), as_handle(&sigterm_)}) {
+                         as_handle(&sigint_), as_handle(&sigterm_), as_handle(&sighup_)}) {
     if (h->loop == &loop_ && !uv_is_closing(h)) uv_close(h, nullptr);
   }
 }
