@@ -88,6 +88,7 @@ class Agent final : public http::AgentOps {
   bool start_signals();  // SIGINT, SIGTERM, SIGHUP (reload)
   bool listen_clients();  // HTTP and DNS on every client address
   void on_signal(int signum);
+  void notify_systemd(const std::string& state);  // sd_notify.h; a failure is logged
   void retry_join();        // one -retry-join attempt, then a check after the backoff
   void check_retry_join();  // that check: joined, or the next attempt, or give up
   void start_join();        // -join: push/pull with every address; exits when none of them answers

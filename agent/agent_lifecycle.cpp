@@ -7,6 +7,7 @@
 #include "agent/agent.h"
 #include "agent/build_info.h"
 #include "agent/join_address.h"
+#include "agent/sd_notify.h"
 #include "agent/startup_pages.h"
 #include "agent/uv_guard.h"
 
@@ -33,6 +34,7 @@ int Agent::run() {
                config_.node_name, node_id_, config_.datacenter, advertise_, config_.client_addr,
                http_server_->bound_port(), dns_server_ ? std::to_string(dns_server_->bound_port()) : "off",
                config_.data_dir, config_.dev ? " (dev mode)" : "");
+  notify_systemd("READY=1\nSTATUS=serving");
   uv_run(&loop_, UV_RUN_DEFAULT);
   spdlog::info("agent stopped");
   return exit_code_;
@@ -249,9 +251,14 @@ http::OpResult Agent::leave() {
   return http::OpResult::ok();
 }
 
+void Agent::notify_systemd(const std::string& state) {
+  if (const std::string error = sd_notify(state); !error.empty()) spdlog::warn("sd_notify: {}", error);
+}
+
 void Agent::shutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
+  notify_systemd("STOPPING=1");
   group_commit_->close();  // commits what is pending first
   blocking_->close();
   http_server_->close([] {});

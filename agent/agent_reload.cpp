@@ -38,11 +38,14 @@ std::vector<std::string> restart_only_changes(const AgentConfig& a, const AgentC
 
 http::OpResult Agent::reload() {
   if (!config_source_) return http::OpResult::fail(500, "this agent has no config files to reload");
+  // systemd (Type=notify) waits for READY=1 again before it calls the reload done.
+  notify_systemd("RELOADING=1");
   AgentConfig next;
   try {
     next = config_source_();
   } catch (const ConfigError& e) {
     spdlog::error("reload refused, the running config is kept: {}", e.what());
+    notify_systemd("READY=1\nSTATUS=reload refused: " + std::string(e.what()));
     return http::OpResult::fail(400, std::string("Reload refused, the running config is kept: ") + e.what());
   }
   for (const std::string& key : restart_only_changes(config_, next)) {
@@ -71,6 +74,7 @@ http::OpResult Agent::reload() {
   std::vector<catalog::CheckDefinition> before_checks = std::exchange(config_.checks, next.checks);
   const std::string summary = local_->reload_config_definitions(before_services, before_checks, now_());
   spdlog::info("config reloaded: services and checks from files: {}", summary);
+  notify_systemd("READY=1\nSTATUS=serving");
   return http::OpResult::ok();
 }
 

@@ -16,6 +16,7 @@ test_packages=(
   clang libclang-rt-14-dev
   python3-consul curl sqlite3 openssl ca-certificates
   bind9-dnsutils knot-dnsutils iproute2 util-linux prometheus serf
+  systemd  # systemd-analyze verify checks packaging/hearsay.service
 )
 # Benchmarks: the peers we measure against in the same run.
 bench_packages=(

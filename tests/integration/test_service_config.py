@@ -1,5 +1,5 @@
 """Running hearsay as a service (issue 17): `hearsay version` and /v1/agent/self from one build
-stamp; `hearsay validate`; SIGHUP, `hearsay reload` and PUT /v1/agent/reload re-reading HCL and
+stamp; `hearsay validate`; systemd's notify protocol (READY, RELOADING, STOPPING); SIGHUP, `hearsay reload` and PUT /v1/agent/reload re-reading HCL and
 JSON config files (services and checks added, changed and removed, log level, dns_config; a
 bad file refused and the running config kept); -log-json; -join by host name; address
 templates and a client_addr list."""
@@ -113,6 +113,34 @@ def test_reload(agent, config_dir):
     assert "config reloaded" not in agent.log().split("reload: log level info -> warn")[1]
 
 
+def test_sd_notify():
+    """Type=notify: READY=1 once serving, RELOADING=1 then READY=1 around a reload, STOPPING=1."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "notify")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.settimeout(30)
+        os.environ["NOTIFY_SOCKET"] = path
+        try:
+            os.makedirs(os.path.join(d, "data"))
+            agent = Agent(name="it-notify", data_dir=os.path.join(d, "data")).launch()
+        finally:
+            del os.environ["NOTIFY_SOCKET"]
+        try:
+            first = sock.recv(4096).decode()
+            assert first.splitlines()[0] == "READY=1", first
+            assert agent.get("/v1/agent/self")[0] == 200  # ready means serving
+            agent.proc.send_signal(signal.SIGHUP)
+            assert sock.recv(4096).decode() == "RELOADING=1"
+            assert sock.recv(4096).decode().startswith("READY=1")
+            agent.proc.send_signal(signal.SIGTERM)
+            assert sock.recv(4096).decode() == "STOPPING=1"
+            agent.proc.wait(timeout=20)
+        finally:
+            agent.cleanup()
+            sock.close()
+
+
 def test_log_json():
     with tempfile.TemporaryDirectory() as d:
         agent = Agent(name="it-json", data_dir=d, extra_args=["-log-json"]).start()
@@ -164,6 +192,7 @@ def main():
             print("---- agent log (tail) ----\n" + agent.log()[-4000:])
         agent.cleanup()
         shutil.rmtree(config_dir, ignore_errors=True)
+    results.run("sd_notify", test_sd_notify)
     results.run("log_json", test_log_json)
     results.run("join_by_name_templates_and_client_list", test_join_by_name_templates_and_client_list)
     results.finish()
