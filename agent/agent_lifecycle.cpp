@@ -40,17 +40,28 @@ int Agent::run() {
   return exit_code_;
 }
 
-bool Agent::listen_clients() {
-  const std::vector<std::string> addresses = client_addresses(config_);
+namespace {
+
+// The first server on the first client address, the others on the rest, in order; false
+// (logged) at the first address that cannot be bound.
+template <typename Server>
+bool listen_on_each(const char* what, const std::vector<std::string>& addresses, int port, Server& first,
+                    const std::vector<std::unique_ptr<Server>>& others) {
   for (std::size_t i = 0; i < addresses.size(); ++i) {
-    http::Server& server = i == 0 ? *http_server_ : *extra_http_servers_.at(i - 1);
-    const int rc = server.listen(addresses[i], config_.http_port);
+    Server& server = i == 0 ? first : *others.at(i - 1);
+    const int rc = server.listen(addresses[i], port);
     if (rc != 0) {
-      spdlog::critical("cannot listen for HTTP on {}:{}: {}", addresses[i], config_.http_port, uv_strerror(rc));
+      spdlog::critical("cannot listen for {} on {}:{}: {}", what, addresses[i], port, uv_strerror(rc));
       return false;
     }
   }
   return true;
+}
+
+}  // namespace
+
+bool Agent::listen_clients() {
+  return listen_on_each("HTTP", client_addresses(config_), config_.http_port, *http_server_, extra_http_servers_);
 }
 
 bool Agent::start_timers() {
@@ -112,17 +123,8 @@ void Agent::on_signal(int signum) {
 }
 
 bool Agent::start_dns() {
-  if (!dns_server_) return true;
-  const std::vector<std::string> addresses = client_addresses(config_);
-  for (std::size_t i = 0; i < addresses.size(); ++i) {
-    dns::Server& server = i == 0 ? *dns_server_ : *extra_dns_servers_.at(i - 1);
-    const int rc = server.listen(addresses[i], config_.dns_port);
-    if (rc != 0) {
-      spdlog::critical("cannot listen for DNS on {}:{}: {}", addresses[i], config_.dns_port, uv_strerror(rc));
-      return false;
-    }
-  }
-  return true;
+  return !dns_server_ ||
+         listen_on_each("DNS", client_addresses(config_), config_.dns_port, *dns_server_, extra_dns_servers_);
 }
 
 bool Agent::start_gossip() {
