@@ -23,7 +23,7 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 
 # One agent in dev mode: HTTP 127.0.0.1:8500, DNS 127.0.0.1:8600, data in a fresh temp dir.
 run: build
-	$(BUILD_DIR)/agent/agent -dev
+	$(BUILD_DIR)/agent/hearsay agent -dev
 
 # The whole suite: unit, simulator and integration tests on the normal build, then the unit
 # tests again under AddressSanitizer + UndefinedBehaviorSanitizer, then a plain Release agent
@@ -46,7 +46,7 @@ $(RELEASE_DIR)/CMakeCache.txt: | deps
 	cmake -S . -B $(RELEASE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DHEARSAY_WERROR=OFF
 
 check-release: deps $(RELEASE_DIR)/CMakeCache.txt
-	cmake --build $(RELEASE_DIR) -j $(JOBS) --target agent
+	cmake --build $(RELEASE_DIR) -j $(JOBS) --target hearsay
 
 # libFuzzer + ASan + UBSan on every fuzz target, each for FUZZ_SECONDS.
 fuzz: deps

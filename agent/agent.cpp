@@ -12,6 +12,7 @@
 #include <random>
 
 #include "agent/https_tls.h"
+#include "agent/build_info.h"
 #include "agent/identity.h"
 #include "agent/keyring_file.h"
 #include "agent/process_setup.h"
@@ -59,6 +60,7 @@ Agent::~Agent() {
   uv_run(&loop_, UV_RUN_DEFAULT);
   http_server_.reset();
   https_server_.reset();
+  extra_http_servers_.clear();
   if (uv_loop_close(&loop_) != 0) spdlog::warn("event loop closed with handles still open");
   if (!dev_data_dir_.empty()) {
     std::error_code ec;
@@ -94,17 +96,19 @@ void Agent::wire_listeners() {
 
   http::ServerConfig server_config;
   server_config.admit = [this](const sockaddr_storage& peer) { return admit_connection(Listener::http, peer); };
-  http_server_ = std::make_unique<http::Server>(&loop_, server_config, [this](http::Request req, http::Responder res) {
-    api_->handle(std::move(req), std::move(res));
-  });
+  auto handler = [this](http::Request req, http::Responder res) { api_->handle(std::move(req), std::move(res)); };
+  const std::size_t clients = client_addresses(config_).size();
+  http_server_ = std::make_unique<http::Server>(&loop_, server_config, handler);
+  for (std::size_t i = 1; i < clients; ++i) {
+    extra_http_servers_.push_back(std::make_unique<http::Server>(&loop_, server_config, handler));
+  }
   if (config_.https_port > 0) {
-    // The same API over TLS on its own port, under the same per-client limits as HTTP.
+    // The same API over TLS on its own port (on the first client address), under the same
+    // per-client limits as HTTP.
     std::string error;
     server_config.tls = https_tls_context(config_, error);
     if (!server_config.tls) throw ConfigError(error);
-    https_server_ = std::make_unique<http::Server>(&loop_, server_config, [this](http::Request req, http::Responder res) {
-      api_->handle(std::move(req), std::move(res));
-    });
+    https_server_ = std::make_unique<http::Server>(&loop_, server_config, handler);
   }
 
   if (config_.dns_port < 0) return;
@@ -114,9 +118,15 @@ void Agent::wire_listeners() {
   dns_resolver_ = std::make_unique<dns::Resolver>(catalog_, resolver_config);
   std::vector<sockaddr_storage> recursors;
   for (const auto& r : config_.recursors) recursors.push_back(*dns::parse_recursor(r));  // validated
+  auto admit_dns = [this](const sockaddr_storage& peer) { return admit_connection(Listener::dns, peer); };
+  for (std::size_t i = 1; i < clients; ++i) {
+    extra_dns_servers_.push_back(std::make_unique<dns::Server>(&loop_, *dns_resolver_, config_.dns_serve, recursors,
+                                                               config_.recursor_timeout));
+    extra_dns_servers_.back()->set_admission(admit_dns);
+  }
   dns_server_ = std::make_unique<dns::Server>(&loop_, *dns_resolver_, config_.dns_serve, std::move(recursors),
                                               config_.recursor_timeout);
-  dns_server_->set_admission([this](const sockaddr_storage& peer) { return admit_connection(Listener::dns, peer); });
+  dns_server_->set_admission(admit_dns);
 }
 
 bool Agent::reload_tls(const AgentConfig& config, std::string& error) {

@@ -33,9 +33,6 @@
 
 namespace hearsay::agent {
 
-// The agent's build version: serf's "build" tag, /v1/agent/self and the start-up line.
-inline constexpr const char* kVersion = "0.1.0";
-
 class Agent final : public http::AgentOps {
  public:
   // Opens the store and loads the catalog; throws ConfigError / StoreError on startup failure.
@@ -45,6 +42,10 @@ class Agent final : public http::AgentOps {
 
   // Binds the listeners and runs until SIGINT/SIGTERM or a leave. Returns the exit code.
   int run();
+  // Where a reload (SIGHUP, PUT /v1/agent/reload) reads the config again: the command line
+  // parsed anew, files included. Throws ConfigError. Unset: reloads are refused.
+  using ConfigSource = std::function<AgentConfig()>;
+  void set_config_source(ConfigSource source) { config_source_ = std::move(source); }
 
   // Certificate reload (issue 18), for the config reload to call with the new config: the
   // HTTPS listener takes a context built from `config`'s TLS files for connections accepted
@@ -65,6 +66,7 @@ class Agent final : public http::AgentOps {
   void join(const std::string& address, std::function<void(http::OpResult)> done) override;
   http::OpResult leave() override;
   http::OpResult force_leave(const std::string& node) override;
+  http::OpResult reload() override;  // agent_reload.cpp
   void keyring_operation(http::KeyringOp op, const std::string& key,
                          std::function<void(http::OpResult, http::KeyringReport)> done) override;
   std::optional<http::KeyringInfo> keyring() const override;
@@ -89,11 +91,14 @@ class Agent final : public http::AgentOps {
   bool start_https();
   bool start_gossip();
   bool start_timers();   // the reaper, the start-up-over timer
-  bool start_signals();  // SIGINT, SIGTERM
+  bool start_signals();  // SIGINT, SIGTERM, SIGHUP (reload)
+  bool listen_clients();  // HTTP and DNS on every client address
   void on_signal(int signum);
+  void notify_systemd(const std::string& state);  // sd_notify.h; a failure is logged
   void retry_join();        // one -retry-join attempt, then a check after the backoff
   void check_retry_join();  // that check: joined, or the next attempt, or give up
   void start_join();        // -join: push/pull with every address; exits when none of them answers
+  void start_join_resolved(std::vector<gossip::Address> seeds, std::vector<std::string> errors);
   void on_member_event(const gossip::MemberEvent& event);
   std::string apply_keyring_change(http::KeyringOp op, const gossip::Bytes& key);  // durable; "" or why not
   void arm_keyring_timer();
@@ -114,8 +119,11 @@ class Agent final : public http::AgentOps {
   // but the order keeps the counts meaningful to the end).
   std::unique_ptr<ConnectionLimits> limits_;
   loop::Handle<uv_timer_t> limits_log_timer_;  // reports refusals the throttle held back
-  std::unique_ptr<http::Server> http_server_;
+  std::unique_ptr<http::Server> http_server_;   // on the first client address
   std::unique_ptr<http::Server> https_server_;  // null without ports.https
+  // On the other client addresses (client_addr "A B"); their counters are not in the metrics.
+  std::vector<std::unique_ptr<http::Server>> extra_http_servers_;
+  std::vector<std::unique_ptr<dns::Server>> extra_dns_servers_;
   std::unique_ptr<dns::Resolver> dns_resolver_;
   std::unique_ptr<dns::Server> dns_server_;  // null when -dns-port is -1
   gossip::Keyring keyring_;  // empty: gossip in plaintext
@@ -135,6 +143,8 @@ class Agent final : public http::AgentOps {
   std::uint64_t stream_bytes_at_trim_ = 0;
   loop::Handle<uv_signal_t> sigint_;
   loop::Handle<uv_signal_t> sigterm_;
+  loop::Handle<uv_signal_t> sighup_;
+  ConfigSource config_source_;
   bool shutting_down_ = false;
   std::string dev_data_dir_;  // removed at exit in -dev mode
 };

@@ -5,6 +5,9 @@
 #include <csignal>
 
 #include "agent/agent.h"
+#include "agent/build_info.h"
+#include "agent/join_address.h"
+#include "agent/sd_notify.h"
 #include "agent/startup_pages.h"
 #include "agent/uv_guard.h"
 
@@ -29,9 +32,7 @@ int Agent::run() {
   catalog_replication_->restore(local_->generation(), local_->last_version(), now_());
   local_->start(now_());
   group_commit_->flush();  // our node and restored registrations are durable before we serve anything
-  if (!listening(http_server_->listen(config_.client_addr, config_.http_port), "HTTP", config_.client_addr,
-                 config_.http_port) ||
-      !start_https() || !start_dns() || !start_gossip() || !start_timers() || !start_signals()) {
+  if (!listen_clients() || !start_https() || !start_dns() || !start_gossip() || !start_timers() || !start_signals()) {
     shutdown();
     return 1;
   }
@@ -40,9 +41,30 @@ int Agent::run() {
                http_server_->bound_port(), https_server_ ? std::to_string(https_server_->bound_port()) : "off",
                dns_server_ ? std::to_string(dns_server_->bound_port()) : "off",
                config_.data_dir, config_.dev ? " (dev mode)" : "");
+  notify_systemd("READY=1\nSTATUS=serving");
   uv_run(&loop_, UV_RUN_DEFAULT);
   spdlog::info("agent stopped");
   return exit_code_;
+}
+
+namespace {
+
+// The first server on the first client address, the others on the rest, in order; false
+// (logged) at the first address that cannot be bound.
+template <typename Server>
+bool listen_on_each(const char* what, const std::vector<std::string>& addresses, int port, Server& first,
+                    const std::vector<std::unique_ptr<Server>>& others) {
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    Server& server = i == 0 ? first : *others.at(i - 1);
+    if (!listening(server.listen(addresses[i], port), what, addresses[i], port)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool Agent::listen_clients() {
+  return listen_on_each("HTTP", client_addresses(config_), config_.http_port, *http_server_, extra_http_servers_);
 }
 
 bool Agent::start_timers() {
@@ -71,17 +93,23 @@ bool Agent::start_timers() {
 }
 
 bool Agent::start_signals() {
-  for (loop::Handle<uv_signal_t>* sig : {&sigint_, &sigterm_}) {
+  for (loop::Handle<uv_signal_t>* sig : {&sigint_, &sigterm_, &sighup_}) {
     if (!started(sig->init(&loop_, this), "uv_signal_init")) return false;
   }
   auto on_signal = [](uv_signal_t* h, int signum) {
     guard_callback("signal", [self = static_cast<Agent*>(h->data), signum] { self->on_signal(signum); });
   };
   return started(uv_signal_start(sigint_.get(), on_signal, SIGINT), "uv_signal_start (SIGINT)") &&
-         started(uv_signal_start(sigterm_.get(), on_signal, SIGTERM), "uv_signal_start (SIGTERM)");
+         started(uv_signal_start(sigterm_.get(), on_signal, SIGTERM), "uv_signal_start (SIGTERM)") &&
+         started(uv_signal_start(sighup_.get(), on_signal, SIGHUP), "uv_signal_start (SIGHUP)");
 }
 
 void Agent::on_signal(int signum) {
+  if (signum == SIGHUP) {  // systemd's ExecReload, as Consul's agent: re-read the config files
+    spdlog::info("caught SIGHUP; reloading the config");
+    (void)reload();  // a refusal is logged by reload()
+    return;
+  }
   const bool wants_leave = signum == SIGTERM ? config_.leave_on_terminate : !config_.skip_leave_on_interrupt;
   // A graceful leave first (others then list us as left, not failed), unless we are alone,
   // already leaving, or told not to; a second signal stops at once.
@@ -95,13 +123,13 @@ void Agent::on_signal(int signum) {
 }
 
 bool Agent::start_dns() {
-  return !dns_server_ || listening(dns_server_->listen(config_.client_addr, config_.dns_port), "DNS",
-                                   config_.client_addr, config_.dns_port);
+  return !dns_server_ ||
+         listen_on_each("DNS", client_addresses(config_), config_.dns_port, *dns_server_, extra_dns_servers_);
 }
 
 bool Agent::start_https() {
-  return !https_server_ || listening(https_server_->listen(config_.client_addr, config_.https_port), "HTTPS",
-                                     config_.client_addr, config_.https_port);
+  return !https_server_ || listening(https_server_->listen(client_addresses(config_).front(), config_.https_port),
+                                     "HTTPS", client_addresses(config_).front(), config_.https_port);
 }
 
 bool Agent::start_gossip() {
@@ -124,6 +152,14 @@ bool Agent::start_gossip() {
 
 void Agent::start_join() {
   if (config_.join.empty()) return;
+  // Host names are resolved now (they may name several agents); the join starts when all are.
+  resolve_join_addresses(&loop_, config_.join, 8301, [this](std::vector<gossip::Address> seeds,
+                                                            std::vector<std::string> errors) {
+    if (!shutting_down_) start_join_resolved(std::move(seeds), std::move(errors));
+  });
+}
+
+void Agent::start_join_resolved(std::vector<gossip::Address> seeds, std::vector<std::string> errors) {
   // Consul and serf fail the start when -join reaches no address (-retry-join is the flag
   // that retries): an agent left alone would otherwise serve a one-node cluster for good.
   // Joined = the push/pull with at least one address succeeded.
@@ -133,19 +169,23 @@ void Agent::start_join() {
     std::vector<std::string> errors;
   };
   auto outcome = std::make_shared<Outcome>();
-  outcome->pending = config_.join.size();
-  for (const std::string& address : config_.join) {
-    auto seed = gossip::parse_address(address, 8301);  // validated
-    gossip_->join(*seed, [this, outcome, address](const std::string& error) {
+  outcome->errors = std::move(errors);
+  auto give_up = [this](const Outcome& o) {
+    std::string all;
+    for (const std::string& e : o.errors) all += (all.empty() ? "" : "; ") + e;
+    spdlog::critical("-join: could not join any of the {} address(es) ({}); exiting (use -retry-join to retry)",
+                     config_.join.size(), all);
+    exit_code_ = 1;
+    shutdown();
+  };
+  if (seeds.empty()) return give_up(*outcome);
+  outcome->pending = seeds.size();
+  for (const gossip::Address& seed : seeds) {
+    gossip_->join(seed, [this, outcome, give_up, address = seed.to_string()](const std::string& error) {
       if (error.empty()) outcome->joined = true;
       else outcome->errors.push_back(address + ": " + error);
       if (--outcome->pending != 0 || outcome->joined || shutting_down_) return;
-      std::string all;
-      for (const std::string& e : outcome->errors) all += (all.empty() ? "" : "; ") + e;
-      spdlog::critical("-join: could not join any of the {} address(es) ({}); exiting (use -retry-join to retry)",
-                       config_.join.size(), all);
-      exit_code_ = 1;
-      shutdown();
+      give_up(*outcome);
     });
   }
   gossip_->flush();
@@ -153,16 +193,20 @@ void Agent::start_join() {
 
 void Agent::retry_join() {
   if (!retry_join_timer_.open()) return;  // shut down meanwhile
-  std::vector<gossip::Address> seeds;
-  for (const auto& j : config_.retry_join) seeds.push_back(*gossip::parse_address(j, 8301));  // validated
-  node_->membership().join(seeds);
-  gossip_->flush();
-  // Success is being in a cluster: another member alive. Checked one backoff step later, which
-  // is also when the next attempt goes out if this one failed.
-  auto check = [](uv_timer_t* t) {
-    guard_callback("retry-join", [self = static_cast<Agent*>(t->data)] { self->check_retry_join(); });
-  };
-  log_uv(uv_timer_start(retry_join_timer_.get(), check, 1000, 0), "retry-join: uv_timer_start");
+  // Names are resolved at every attempt: the seeds behind a name may change while we retry.
+  resolve_join_addresses(&loop_, config_.retry_join, 8301, [this](std::vector<gossip::Address> seeds,
+                                                                  std::vector<std::string> errors) {
+    if (shutting_down_) return;
+    for (const std::string& e : errors) spdlog::warn("retry-join: {}", e);
+    if (!seeds.empty()) node_->membership().join(seeds);
+    gossip_->flush();
+    // Success is being in a cluster: another member alive. Checked one backoff step later, which
+    // is also when the next attempt goes out if this one failed.
+    auto check = [](uv_timer_t* t) {
+      guard_callback("retry-join", [self = static_cast<Agent*>(t->data)] { self->check_retry_join(); });
+    };
+    log_uv(uv_timer_start(retry_join_timer_.get(), check, 1000, 0), "retry-join: uv_timer_start");
+  });
 }
 
 void Agent::check_retry_join() {
@@ -205,14 +249,21 @@ http::OpResult Agent::leave() {
   return http::OpResult::ok();
 }
 
+void Agent::notify_systemd(const std::string& state) {
+  if (const std::string error = sd_notify(state); !error.empty()) spdlog::warn("sd_notify: {}", error);
+}
+
 void Agent::shutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
+  notify_systemd("STOPPING=1");
   group_commit_->close();  // commits what is pending first
   blocking_->close();
   http_server_->close([] {});
   if (https_server_) https_server_->close([] {});
+  for (auto& server : extra_http_servers_) server->close([] {});
   if (dns_server_) dns_server_->close();
+  for (auto& server : extra_dns_servers_) server->close();
   if (gossip_) gossip_->close();
   scheduler_->stop_all([] {});
   for (loop::Handle<uv_timer_t>* timer :
@@ -221,6 +272,7 @@ void Agent::shutdown() {
   }
   sigint_.close();
   sigterm_.close();
+  sighup_.close();
 }
 
 }  // namespace hearsay::agent

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "agent/agent.h"
+#include "agent/build_info.h"
 #include "agent/introspection.h"
 #include "agent/keyring_file.h"
 #include "agent/uv_guard.h"
@@ -116,7 +117,8 @@ http::MetricSet Agent::metrics() const {
 }
 
 http::AgentIdentity Agent::identity() const {
-  return http::AgentIdentity{config_.node_name, node_id_, config_.datacenter, kVersion, "", "", config_.node_meta};
+  return http::AgentIdentity{config_.node_name, node_id_, config_.datacenter, kVersion, kRevision, kBuildDate,
+                             config_.node_meta};
 }
 
 void Agent::after_commit(std::function<void(bool)> done) { group_commit_->after_commit(std::move(done)); }

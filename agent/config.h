@@ -47,7 +47,9 @@ struct AgentConfig {
   std::string data_dir;     // required unless dev
   std::string bind_addr = "0.0.0.0";   // gossip bind address
   std::string advertise_addr;          // address other nodes use; default: first private IP or bind
-  std::string client_addr = "127.0.0.1";  // HTTP and DNS listen address
+  // HTTP and DNS listen address; Consul takes a space-separated list ("127.0.0.1 10.0.0.5"):
+  // HTTP and DNS listen on each (client_addresses()). Templates are expanded by options.cpp.
+  std::string client_addr = "127.0.0.1";
   int http_port = 8500;
   int https_port = -1;  // Consul's default: no HTTPS listener
   TlsFiles tls_defaults;
@@ -55,6 +57,7 @@ struct AgentConfig {
   int dns_port = 8600;
   int serf_lan_port = 8301;
   std::string log_level = "info";
+  bool log_json = false;  // one JSON object per log line (hclog's keys), for log shippers
   bool dev = false;
   // Script checks registered over HTTP run only when enabled (Consul enable_script_checks);
   // those from config files need enable_local_script_checks.
@@ -92,5 +95,8 @@ struct AgentConfig {
 };
 
 void validate(const AgentConfig& config);  // throws ConfigError
+
+// client_addr split at whitespace, in order.
+std::vector<std::string> client_addresses(const AgentConfig& config);
 
 }  // namespace hearsay::agent

@@ -1,5 +1,6 @@
-// JSON config files. Unknown keys that Consul knows but hearsay does not implement are ignored
-// with a warning; keys nobody knows are errors, as Consul treats them.
+// Config files, JSON or HCL (hcl.h turns HCL into the same JSON tree, so one reader checks
+// both). Keys Consul knows but hearsay does not use (consul_keys.h) are ignored with one
+// warning each; keys nobody knows are errors, as Consul treats them.
 #include "agent/config_file.h"
 
 #include <rapidjson/document.h>
@@ -9,22 +10,46 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <sstream>
 
+#include "agent/consul_keys.h"
+#include "agent/hcl.h"
 #include "catalog/duration.h"
 #include "http-api/json_decode.h"
 
 namespace hearsay::agent {
 namespace {
 
-// Consul keys accepted for compatibility and ignored (hearsay has no servers, ACLs or UI).
-const std::set<std::string> kIgnoredConsulKeys = {
-    "server", "bootstrap", "bootstrap_expect", "ui", "ui_config", "acl", "telemetry", "performance",
-    "disable_update_check", "connect", "autopilot",
-    "log_file", "enable_debug", "primary_datacenter",
-};
+// One warning per ignored key per process: a config dir that repeats `server = false` in ten
+// files, or a reload, does not repeat it.
+void warn_ignored(const std::string& source, const std::string& key, std::string_view why) {
+  static std::mutex mutex;
+  static std::set<std::string> warned;
+  std::lock_guard lock(mutex);
+  if (!warned.insert(key).second) return;
+  spdlog::warn("{}: {} is not used by hearsay ({}); ignored", source, key, why);
+}
+
+// HCL decodes repeated blocks to arrays and single ones to objects, so `service`, `services`,
+// `check` and `checks` each come as either; and a service's own `check` blocks likewise.
+std::vector<const rapidjson::Value*> one_or_many(const rapidjson::Value& v) {
+  std::vector<const rapidjson::Value*> out;
+  if (v.IsArray()) {
+    for (const auto& item : v.GetArray()) out.push_back(&item);
+  } else {
+    out.push_back(&v);
+  }
+  return out;
+}
+
+std::string lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
 
 std::string to_text(const rapidjson::Value& v) {
   rapidjson::StringBuffer buf;
@@ -64,12 +89,39 @@ class FileReader {
 
   void add_service(const std::string& key, const rapidjson::Value& v) {
     if (!v.IsObject()) fail(key, "must be an object");
-    auto decoded = http::decode_service_definition(to_text(v));
+    auto decoded = http::decode_service_definition(to_text(service_checks_as_list(v)));
     if (!decoded) fail(key, decoded.error());
     catalog::ServiceDefinition def = std::move(decoded).value();
     if (auto error = catalog::normalize_service(def)) fail(key, *error);
     config_.services.push_back(std::move(def));
   }
+  // A service's `check` given several times (HCL blocks) is its `checks`; a single `checks`
+  // block is a one-element list.
+  rapidjson::Document service_checks_as_list(const rapidjson::Value& v) const {
+    rapidjson::Document copy;
+    copy.CopyFrom(v, copy.GetAllocator());
+    rapidjson::Value list(rapidjson::kArrayType);
+    bool changed = false;
+    for (auto it = copy.MemberBegin(); it != copy.MemberEnd();) {
+      const std::string name(it->name.GetString(), it->name.GetStringLength());
+      const bool several_checks = (name == "check" || name == "Check") && it->value.IsArray();
+      const bool one_checks = (name == "checks" || name == "Checks") && it->value.IsObject();
+      if (several_checks || one_checks || ((name == "checks" || name == "Checks") && it->value.IsArray())) {
+        changed = changed || several_checks || one_checks;
+        if (it->value.IsArray()) {
+          for (auto& c : it->value.GetArray()) list.PushBack(c, copy.GetAllocator());
+        } else {
+          list.PushBack(it->value, copy.GetAllocator());
+        }
+        it = copy.EraseMember(it);
+      } else {
+        ++it;
+      }
+    }
+    if (changed || !list.Empty()) copy.AddMember("checks", list, copy.GetAllocator());
+    return copy;
+  }
+
   void add_check(const std::string& key, const rapidjson::Value& v) {
     if (!v.IsObject()) fail(key, "must be an object");
     auto decoded = http::decode_check_definition(to_text(v));
@@ -97,8 +149,6 @@ class FileReader {
   // dns_config: the settings of consul-compat.md 3.1 that change answers.
   void apply_dns_config(const rapidjson::Value& v) {
     if (!v.IsObject()) fail("dns_config", "must be an object");
-    static const std::set<std::string> ignored = {"allow_stale", "max_stale", "use_cache", "cache_max_age",
-                                                  "disable_compression", "recursor_strategy", "prefer_namespace"};
     for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
       const std::string name(it->name.GetString());
       const std::string key = "dns_config." + name;
@@ -132,8 +182,8 @@ class FileReader {
           else if (field == "min_ttl") r.soa_min_ttl = n;
           else fail(key + "." + field, "unknown SOA field (refresh, retry, expire, min_ttl)");
         }
-      } else if (ignored.count(name)) {
-        spdlog::warn("{}: {} is not used by hearsay; ignored", source_, key);
+      } else if (auto why = ignored_consul_key(key)) {
+        warn_ignored(source_, key, *why);
       } else {
         fail(key, "unknown config key");
       }
@@ -143,10 +193,6 @@ class FileReader {
   // limits: connection caps (config.h LimitsConfig); Consul's rate and RPC limits are ignored.
   void apply_limits(const rapidjson::Value& v) {
     if (!v.IsObject()) fail("limits", "must be an object");
-    static const std::set<std::string> ignored = {"rpc_max_conns_per_client", "rpc_rate", "rpc_max_burst",
-                                                  "https_handshake_timeout", "rpc_handshake_timeout",
-                                                  "rpc_client_timeout", "kv_max_value_size",
-                                                  "txn_max_req_len", "request_limits"};
     for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
       const std::string name(it->name.GetString());
       const std::string key = "limits." + name;
@@ -155,7 +201,7 @@ class FileReader {
       else if (name == "dns_max_conns_per_client") l.dns_max_conns_per_client = uint_of(key, it->value);
       else if (name == "serf_max_conns_per_client") l.serf_max_conns_per_client = uint_of(key, it->value);
       else if (name == "max_connections") l.max_connections = uint_of(key, it->value);
-      else if (ignored.count(name)) spdlog::warn("{}: {} is not used by hearsay; ignored", source_, key);
+      else if (auto why = ignored_consul_key(key)) warn_ignored(source_, key, *why);
       else fail(key, "unknown config key");
     }
   }
@@ -203,7 +249,8 @@ class FileReader {
     else if (key == "bind_addr") config_.bind_addr = string_of(key, v);
     else if (key == "advertise_addr") config_.advertise_addr = string_of(key, v);
     else if (key == "client_addr") config_.client_addr = string_of(key, v);
-    else if (key == "log_level") config_.log_level = string_of(key, v);
+    else if (key == "log_level") config_.log_level = lower(string_of(key, v));  // Consul's configs say "INFO"
+    else if (key == "log_json") config_.log_json = bool_of(key, v);
     else if (key == "enable_script_checks") config_.enable_script_checks = bool_of(key, v);
     else if (key == "enable_local_script_checks") config_.enable_local_script_checks = bool_of(key, v);
     else if (key == "ports") {
@@ -214,7 +261,8 @@ class FileReader {
         else if (port == "dns") config_.dns_port = port_of("ports.dns", it->value);
         else if (port == "https") config_.https_port = port_of("ports.https", it->value);
         else if (port == "serf_lan") config_.serf_lan_port = port_of("ports.serf_lan", it->value);
-        else spdlog::warn("{}: ports.{} is not used by hearsay; ignored", source_, port);
+        else if (auto why = ignored_consul_key("ports." + port)) warn_ignored(source_, "ports." + port, *why);
+        else fail("ports." + port, "unknown config key");
       }
     } else if (key == "start_join" || key == "retry_join") {
       if (!v.IsArray()) fail(key, "must be an array of addresses");
@@ -256,18 +304,12 @@ class FileReader {
       for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
         config_.node_meta[it->name.GetString()] = string_of("node_meta." + std::string(it->name.GetString()), it->value);
       }
-    } else if (key == "service") {
-      add_service(key, v);
-    } else if (key == "services") {
-      if (!v.IsArray()) fail(key, "must be an array");
-      for (const auto& s : v.GetArray()) add_service(key, s);
-    } else if (key == "check") {
-      add_check(key, v);
-    } else if (key == "checks") {
-      if (!v.IsArray()) fail(key, "must be an array");
-      for (const auto& c : v.GetArray()) add_check(key, c);
-    } else if (kIgnoredConsulKeys.count(key)) {
-      spdlog::warn("{}: {} is not used by hearsay; ignored", source_, key);
+    } else if (key == "service" || key == "services") {
+      for (const rapidjson::Value* s : one_or_many(v)) add_service(key, *s);
+    } else if (key == "check" || key == "checks") {
+      for (const rapidjson::Value* c : one_or_many(v)) add_check(key, *c);
+    } else if (auto why = ignored_consul_key(key)) {
+      warn_ignored(source_, key, *why);
     } else {
       fail(key, "unknown config key");
     }
@@ -279,14 +321,28 @@ class FileReader {
 
 }  // namespace
 
-void apply_config_text(const std::string& json_text, const std::string& source_name, AgentConfig& config) {
+void apply_config_text(const std::string& text, const std::string& source_name, AgentConfig& config,
+                       ConfigFormat format) {
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseCommentsFlag>(json_text.c_str(), json_text.size());
-  if (doc.HasParseError()) {
-    throw ConfigError(source_name + ": invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) + ": " +
-                      rapidjson::GetParseError_En(doc.GetParseError()));
+  if (format == ConfigFormat::hcl) {
+    const std::string error = parse_hcl(text, doc);
+    if (!error.empty()) throw ConfigError(source_name + ": invalid HCL at " + error);
+  } else {
+    doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseCommentsFlag>(text.c_str(), text.size());
+    if (doc.HasParseError()) {
+      throw ConfigError(source_name + ": invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) + ": " +
+                        rapidjson::GetParseError_En(doc.GetParseError()));
+    }
   }
   FileReader(source_name, config).apply(doc);
+}
+
+static ConfigFormat format_of(const std::filesystem::path& file, const std::string& text) {
+  if (file.extension() == ".hcl") return ConfigFormat::hcl;
+  if (file.extension() == ".json") return ConfigFormat::json;
+  // Another name (-config-file /etc/hearsay.conf): JSON when it looks like an object.
+  const auto first = text.find_first_not_of(" \t\r\n");
+  return first != std::string::npos && text[first] == '{' ? ConfigFormat::json : ConfigFormat::hcl;
 }
 
 void apply_config_file(const std::filesystem::path& file, AgentConfig& config) {
@@ -294,7 +350,8 @@ void apply_config_file(const std::filesystem::path& file, AgentConfig& config) {
   if (!in) throw ConfigError("cannot read config file " + file.string());
   std::stringstream text;
   text << in.rdbuf();
-  apply_config_text(text.str(), file.string(), config);
+  const std::string content = text.str();
+  apply_config_text(content, file.string(), config, format_of(file, content));
 }
 
 void apply_config_dir(const std::filesystem::path& dir, AgentConfig& config) {
@@ -302,7 +359,8 @@ void apply_config_dir(const std::filesystem::path& dir, AgentConfig& config) {
   if (!std::filesystem::is_directory(dir, ec)) throw ConfigError("config dir " + dir.string() + " is not a directory");
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".json") files.push_back(entry.path());
+    const auto ext = entry.path().extension();
+    if (entry.is_regular_file() && (ext == ".json" || ext == ".hcl")) files.push_back(entry.path());
   }
   std::sort(files.begin(), files.end());
   for (const auto& f : files) apply_config_file(f, config);

@@ -23,23 +23,29 @@ std::string random_uuid() {
   return out;
 }
 
+std::vector<InterfaceAddress> host_interfaces() {
+  std::vector<InterfaceAddress> out;
+  uv_interface_address_t* ifaces = nullptr;
+  int count = 0;
+  if (uv_interface_addresses(&ifaces, &count) != 0) return out;
+  for (int i = 0; i < count; ++i) {
+    char text[INET6_ADDRSTRLEN] = {};
+    if (ifaces[i].address.address4.sin_family == AF_INET) uv_ip4_name(&ifaces[i].address.address4, text, sizeof(text));
+    else uv_ip6_name(&ifaces[i].address.address6, text, sizeof(text));
+    out.push_back(InterfaceAddress{ifaces[i].name, text, ifaces[i].is_internal != 0});
+  }
+  uv_free_interface_addresses(ifaces, count);
+  return out;
+}
+
 std::string choose_advertise_address(const AgentConfig& config) {
   if (!config.advertise_addr.empty()) return config.advertise_addr;
   if (config.bind_addr != "0.0.0.0" && config.bind_addr != "::") return config.bind_addr;
   if (config.dev) return "127.0.0.1";
-  uv_interface_address_t* ifaces = nullptr;
-  int count = 0;
-  std::string found;
-  if (uv_interface_addresses(&ifaces, &count) == 0) {
-    for (int i = 0; i < count && found.empty(); ++i) {
-      if (ifaces[i].is_internal || ifaces[i].address.address4.sin_family != AF_INET) continue;
-      char text[INET_ADDRSTRLEN] = {};
-      uv_ip4_name(&ifaces[i].address.address4, text, sizeof(text));
-      found = text;
-    }
-    uv_free_interface_addresses(ifaces, count);
-  }
-  return found.empty() ? "127.0.0.1" : found;
+  std::string error;
+  auto chosen = default_advertise_address(host_interfaces(), error);
+  if (!chosen) throw ConfigError(error);
+  return *chosen;
 }
 
 std::string make_temp_dir(const std::string& prefix) {

@@ -94,6 +94,41 @@ void LocalState::reload_definitions(Clock::time_point now) {
   }
 }
 
+std::string LocalState::reload_config_definitions(const std::vector<catalog::ServiceDefinition>& before_services,
+                                                  const std::vector<catalog::CheckDefinition>& before_checks,
+                                                  Clock::time_point now) {
+  int added = 0, changed = 0, removed = 0;
+  auto find_by_id = [](const auto& list, const std::string& id) {
+    return std::find_if(list.begin(), list.end(), [&](const auto& d) { return d.id == id; });
+  };
+  for (const auto& old : before_services) {
+    if (find_by_id(config_.services, old.id) != config_.services.end() || !services_.count(old.id)) continue;
+    (void)deregister_service(old.id);
+    ++removed;
+  }
+  for (const auto& old : before_checks) {
+    if (find_by_id(config_.checks, old.id) != config_.checks.end() || !checks_.count(old.id)) continue;
+    (void)deregister_check(old.id);
+    ++removed;
+  }
+  for (const auto& def : config_.services) {
+    const auto old = find_by_id(before_services, def.id);
+    if (old != before_services.end() && *old == def && services_.count(def.id)) continue;
+    auto r = register_service(def, true, Source::config_file, now);
+    if (!r.succeeded()) spdlog::error("reload: service {} from config: {}", def.id, r.error);
+    ++(old == before_services.end() ? added : changed);
+  }
+  for (const auto& def : config_.checks) {
+    const auto old = find_by_id(before_checks, def.id);
+    if (old != before_checks.end() && *old == def && checks_.count(def.id)) continue;
+    auto r = add_check(def, Source::config_file, now);
+    if (!r.succeeded()) spdlog::error("reload: check {} from config: {}", def.id, r.error);
+    ++(old == before_checks.end() ? added : changed);
+  }
+  return std::to_string(added) + " added, " + std::to_string(changed) + " changed, " + std::to_string(removed) +
+         " removed";
+}
+
 catalog::RecordOrigin LocalState::next_origin() { return catalog::RecordOrigin{config_.node_name, next_version(), generation_}; }
 
 bool LocalState::scripts_allowed(Source source) const {

@@ -70,6 +70,14 @@ class LocalState {
   // we never made), persisted with the next commit; our writes carry it from now on.
   std::uint64_t new_generation(std::uint64_t above);
 
+  // A config reload: the config's services and checks are now the new files'; `before_*` are
+  // the ones the files held until now. Those gone are deregistered, new and changed ones
+  // (re-)registered, the same ones left alone (their checks keep running and their status).
+  // Returns "N added, N changed, N removed" for the log.
+  std::string reload_config_definitions(const std::vector<catalog::ServiceDefinition>& before_services,
+                                        const std::vector<catalog::CheckDefinition>& before_checks,
+                                        Clock::time_point now);
+
   // After a failed commit (whose own records the store put back): the registrations and running
   // checks go back to what is durable, so nothing of the failed writes stays in effect.
   void reload_definitions(Clock::time_point now);

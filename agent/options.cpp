@@ -6,9 +6,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <sstream>
 #include <cxxopts.hpp>
 
 #include "agent/config_file.h"
+#include "agent/identity.h"
+#include "agent/join_address.h"
 #include "catalog/duration.h"
 #include "dns/forwarder_uv.h"
 #include "gossip/wire/address.h"
@@ -18,19 +21,19 @@ namespace hearsay::agent {
 namespace {
 
 cxxopts::Options make_options() {
-  cxxopts::Options opts("agent", "hearsay agent: gossip-based service registry with a Consul-compatible API.\n"
+  cxxopts::Options opts("hearsay agent", "hearsay agent: gossip-based service registry with a Consul-compatible API.\n"
                                  "Flags take one dash or two (-data-dir or --data-dir).");
-  opts.custom_help("[flags]  |  agent <members|services|catalog|leave> ... (see `agent help`)");
+  opts.custom_help("[flags]  |  hearsay <members|services|catalog|leave|reload|validate> ... (see `hearsay help`)");
   opts.add_options()
       ("node", "Name of this node; must be unique in the cluster (default: host name)", cxxopts::value<std::string>())
       ("node-id", "UUID of this node (default: generated once and kept in the data dir)", cxxopts::value<std::string>())
       ("datacenter", "Datacenter of this agent", cxxopts::value<std::string>()->default_value("dc1"))
       ("data-dir", "Directory for the SQLite catalog and local registrations (required unless -dev)",
        cxxopts::value<std::string>())
-      ("bind", "Address to bind gossip to", cxxopts::value<std::string>()->default_value("0.0.0.0"))
+      ("bind", "Address to bind gossip to (an IP or a template such as {{ GetPrivateIP }})", cxxopts::value<std::string>()->default_value("0.0.0.0"))
       ("advertise", "Address to advertise to other nodes (default: the bind address when it is not 0.0.0.0)",
        cxxopts::value<std::string>())
-      ("client", "Address the HTTP and DNS interfaces listen on", cxxopts::value<std::string>()->default_value("127.0.0.1"))
+      ("client", "Address(es) the HTTP and DNS interfaces listen on (space-separated; templates work)", cxxopts::value<std::string>()->default_value("127.0.0.1"))
       ("http-port", "HTTP API port", cxxopts::value<int>()->default_value("8500"))
       ("https-port", "HTTPS API port (-1: off); needs tls.defaults.cert_file and key_file, or -dev",
        cxxopts::value<int>()->default_value("-1"))
@@ -39,7 +42,7 @@ cxxopts::Options make_options() {
       ("recursor", "Upstream DNS server (ip or ip:port) for names outside the domain (repeatable)",
        cxxopts::value<std::vector<std::string>>())
       ("dns-only-passing", "DNS answers leave out instances with warning checks too (dns_config.only_passing)")
-      ("join", "Address of an agent to join at start (ip or ip:port; repeatable)", cxxopts::value<std::vector<std::string>>())
+      ("join", "Address of an agent to join at start (ip, host name, either with :port; repeatable)", cxxopts::value<std::vector<std::string>>())
       ("retry-join", "Address to join at start, retried with backoff until it succeeds (repeatable)",
        cxxopts::value<std::vector<std::string>>())
       ("retry-interval", "Longest wait between -retry-join attempts (Go duration)",
@@ -49,9 +52,11 @@ cxxopts::Options make_options() {
       ("encrypt", "Gossip encryption key: base64 of 16, 24 or 32 bytes (ignored once a keyring exists in the data dir)",
        cxxopts::value<std::string>())
       ("serf-lan-port", "Gossip port (UDP and TCP)", cxxopts::value<int>()->default_value("8301"))
-      ("config-file", "JSON config file to load (repeatable)", cxxopts::value<std::vector<std::string>>())
-      ("config-dir", "Directory of *.json config files to load (repeatable)", cxxopts::value<std::vector<std::string>>())
+      ("config-file", "Config file to load, JSON or HCL (repeatable)", cxxopts::value<std::vector<std::string>>())
+      ("config-dir", "Directory of *.json and *.hcl config files to load (repeatable)",
+       cxxopts::value<std::vector<std::string>>())
       ("log-level", "trace, debug, info, warn, error or off", cxxopts::value<std::string>()->default_value("info"))
+      ("log-json", "Log one JSON object per line (for log shippers)")
       ("node-meta", "Node metadata key:value (repeatable)", cxxopts::value<std::vector<std::string>>())
       ("enable-script-checks", "Run script checks registered over the HTTP API")
       ("enable-local-script-checks", "Run script checks from config files")
@@ -160,10 +165,12 @@ void validate(const AgentConfig& c) {
   if (c.dns_port != -1) check_port("-dns-port", c.dns_port);  // -1: no DNS interface, as Consul
   validate_domain(c.dns.domain);
   for (const auto& j : c.join) {
-    if (!gossip::parse_address(j, 8301)) throw ConfigError("-join: \"" + j + "\" is not an IP address or IP:port");
+    if (!parse_join_address(j, 8301)) throw ConfigError("-join: \"" + j + "\" is not an address or host name (with an optional :port)");
   }
   for (const auto& j : c.retry_join) {
-    if (!gossip::parse_address(j, 8301)) throw ConfigError("-retry-join: \"" + j + "\" is not an IP address or IP:port");
+    if (!parse_join_address(j, 8301)) {
+      throw ConfigError("-retry-join: \"" + j + "\" is not an address or host name (with an optional :port)");
+    }
   }
   if (!c.encrypt.empty()) {
     std::string error;
@@ -177,7 +184,11 @@ void validate(const AgentConfig& c) {
   if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end()) {
     throw ConfigError("-log-level: unknown level \"" + c.log_level + "\" (trace, debug, info, warn, error, off)");
   }
-  if (!is_ip_literal(c.client_addr)) throw ConfigError("-client: \"" + c.client_addr + "\" is not an IP address");
+  const std::vector<std::string> clients = client_addresses(c);
+  if (clients.empty()) throw ConfigError("-client: no address given");
+  for (const auto& a : clients) {
+    if (!is_ip_literal(a)) throw ConfigError("-client: \"" + a + "\" is not an IP address");
+  }
   if (!is_ip_literal(c.bind_addr)) throw ConfigError("-bind: \"" + c.bind_addr + "\" is not an IP address");
   if (!c.advertise_addr.empty() && !is_ip_literal(c.advertise_addr)) {
     throw ConfigError("-advertise: \"" + c.advertise_addr + "\" is not an IP address");
@@ -188,6 +199,29 @@ void validate(const AgentConfig& c) {
   }
   if (c.data_dir.empty() && !c.dev) throw ConfigError("-data-dir: required (or use -dev)");
   if (auto err = catalog::validate_meta(c.node_meta)) throw ConfigError("-node-meta: " + *err);
+}
+
+std::vector<std::string> client_addresses(const AgentConfig& config) {
+  std::vector<std::string> out;
+  std::istringstream words(config.client_addr);
+  for (std::string a; words >> a;) out.push_back(a);
+  return out;
+}
+
+static void expand_address_templates(AgentConfig& c) {
+  const bool any = c.bind_addr.find("{{") != std::string::npos || c.advertise_addr.find("{{") != std::string::npos ||
+                   c.client_addr.find("{{") != std::string::npos;
+  if (!any) return;
+  const std::vector<InterfaceAddress> interfaces = host_interfaces();
+  auto expand = [&](const char* flag, std::string& value) {
+    std::string error;
+    auto out = expand_address_template(value, interfaces, error);
+    if (!out) throw ConfigError(std::string(flag) + ": " + error);
+    value = *out;
+  };
+  expand("-bind", c.bind_addr);
+  expand("-advertise", c.advertise_addr);
+  expand("-client", c.client_addr);
 }
 
 ParsedCommandLine parse_agent_command_line(const std::vector<std::string>& args) {
@@ -203,7 +237,7 @@ ParsedCommandLine parse_agent_command_line(const std::vector<std::string>& args)
     }
   }
   std::vector<char*> argv;
-  std::string program = "agent";
+  std::string program = "hearsay";
   argv.push_back(program.data());
   for (std::string& a : normalized) argv.push_back(a.data());
   ParsedCommandLine out;
@@ -255,7 +289,11 @@ ParsedCommandLine parse_agent_command_line(const std::vector<std::string>& args)
     if (r.count("retry-max")) c.retry_max = r["retry-max"].as<unsigned>();
     if (r.count("encrypt")) c.encrypt = r["encrypt"].as<std::string>();
     if (r.count("serf-lan-port")) c.serf_lan_port = r["serf-lan-port"].as<int>();
-    if (r.count("log-level")) c.log_level = r["log-level"].as<std::string>();
+    if (r.count("log-level")) {
+      c.log_level = r["log-level"].as<std::string>();
+      for (char& ch : c.log_level) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+    if (r.count("log-json")) c.log_json = true;
     if (r.count("enable-script-checks")) c.enable_script_checks = true;
     if (r.count("enable-local-script-checks")) c.enable_local_script_checks = true;
     if (r.count("dev")) c.dev = true;
@@ -275,6 +313,7 @@ ParsedCommandLine parse_agent_command_line(const std::vector<std::string>& args)
     throw ConfigError(e.what());
   }
   if (c.node_name.empty()) c.node_name = host_name();
+  expand_address_templates(c);
   validate(c);
   return out;
 }

@@ -54,6 +54,7 @@ class AnswerCache {
   std::shared_ptr<const PreparedAnswer> find(const std::string& key, std::uint64_t catalog_index);
   void put(const std::string& key, std::shared_ptr<const PreparedAnswer> answer);
   std::size_t size() const { return entries_.size(); }
+  void clear() { entries_.clear(); }  // the resolver's config changed
 
  private:
   std::size_t max_entries_;

@@ -86,8 +86,12 @@ std::string node_meta_txt(const std::string& key, const std::string& value) {
   return escaped + "=" + value;
 }
 
-Resolver::Resolver(const catalog::Catalog& catalog, ResolverConfig config)
-    : catalog_(catalog), config_(std::move(config)) {
+Resolver::Resolver(const catalog::Catalog& catalog, ResolverConfig config) : catalog_(catalog) {
+  reconfigure(std::move(config));
+}
+
+void Resolver::reconfigure(ResolverConfig config) {
+  config_ = std::move(config);
   config_.domain = lower(config_.domain);
   if (config_.domain.empty() || config_.domain.back() != '.') config_.domain += '.';
 }

@@ -41,6 +41,8 @@ class Resolver {
   const catalog::Catalog& catalog() const { return catalog_; }
 
   const ResolverConfig& config() const { return config_; }
+  // A config reload: answers from now on follow `config` (the caller drops cached answers).
+  void reconfigure(ResolverConfig config);
 
  private:
   Answer service_lookup(const Question& q, const std::string& service, const std::string& tag, bool rfc2782) const;

@@ -111,6 +111,12 @@ Server::Server(uv_loop_t* loop, const Resolver& resolver, ServeConfig config, st
 
 Server::~Server() = default;
 
+void Server::reconfigure(ServeConfig config) {
+  config.recursion_available = config_.recursion_available;
+  config_ = config;
+  cache_.clear();
+}
+
 QueryOutcome Server::answer(const std::uint8_t* data, std::size_t size, bool tcp) {
   const std::uint64_t start = uv_hrtime();
   QueryOutcome outcome = answer_query(data, size, tcp, prepare_fn_, rng_, config_, stats_);

@@ -33,6 +33,9 @@ class Server {
   int listen(const std::string& host, int port);
   int bound_port() const { return port_; }
   void close();
+  // A config reload: `config` from now on (recursion stays as the recursors set it), and the
+  // cached answers go, since the resolver's config changed with it.
+  void reconfigure(ServeConfig config);
 
   const DnsStats& stats() const { return stats_; }
   // From a query's bytes to its answer's (forwarded queries are not counted: their time is

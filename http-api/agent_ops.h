@@ -81,6 +81,9 @@ class AgentOps {
   virtual void join(const std::string& address, std::function<void(OpResult)> done) = 0;
   virtual OpResult leave() = 0;
   virtual OpResult force_leave(const std::string& node) = 0;
+  // PUT /v1/agent/reload: re-read the config files; a bad file is refused (400, naming it)
+  // and the running config kept. Not every AgentOps reloads (test fakes): 500 by default.
+  virtual OpResult reload() { return OpResult::fail(500, "this agent cannot reload its config"); }
   // A keyring operation on every member, as Consul and `serf keys` do it (serf's key queries):
   // `done` gets the report once every alive member answered, or at the query's time-out.
   // Refused at once (`done` called before returning) with 500 when encryption is off here and

@@ -21,7 +21,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build}
-AGENT=$BUILD/agent/agent
+AGENT=$BUILD/agent/hearsay
 OUT=$ROOT/link/hot_symbols.txt
 [ -x "$AGENT" ] || { echo "build the agent first: $AGENT" >&2; exit 1; }
 command -v valgrind >/dev/null || { echo "needs valgrind (Debian package valgrind)" >&2; exit 1; }

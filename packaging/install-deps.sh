@@ -18,6 +18,7 @@ test_packages=(
   python3-consul curl sqlite3 openssl ca-certificates
   bind9-dnsutils knot-dnsutils iproute2 iputils-ping util-linux prometheus serf
   chromium chromium-driver python3-selenium  # the web page's browser test (tests/integration/test_ui_browser.py)
+  systemd  # systemd-analyze verify checks packaging/hearsay.service
 )
 # Benchmarks: the peers we measure against in the same run.
 bench_packages=(

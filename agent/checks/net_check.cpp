@@ -2,9 +2,13 @@
 // and read the status line and up to 4 KiB of body. Default timeout 10 s. https:// is the same
 // connection with loop/'s TLS layer: the system CA bundle, or none with TLSSkipVerify, and
 // TLSServerName (else the URL's host) as the name checked, as Consul does.
+// Redirects are followed as Go's http.Client (so Consul) follows them: at most 10, 301/302/303
+// turning the request into a GET without a body, 307/308 keeping both; not with DisableRedirects.
 #include <http_parser.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 
 #include "agent/checks/check_run.h"
@@ -20,6 +24,7 @@ using catalog::HealthStatus;
 constexpr std::chrono::seconds kDefaultTimeout{10};
 constexpr std::size_t kReadSize = 16384;
 constexpr std::size_t kMaxResponseBytes = 64 * 1024 + kMaxOutputBytes;  // headers + captured body
+constexpr int kMaxRedirects = 10;  // Go's http.Client default policy
 
 struct Target {
   bool tls = false;
@@ -66,10 +71,42 @@ bool split_host_port(const std::string& addr, Target& t) {
   return true;
 }
 
+// The redirect's target: an absolute URL, "//host/path", "/path", or a path relative to the
+// current one (RFC 3986 section 5.2, the cases servers send).
+std::string resolve_location(const Target& from, const std::string& location) {
+  if (location.starts_with("http://") || location.starts_with("https://")) return location;
+  const std::string scheme = from.tls ? "https:" : "http:";
+  if (location.starts_with("//")) return scheme + location;
+  const std::string origin = scheme + "//" + from.host + ":" + from.port;
+  if (location.starts_with("/")) return origin + location;
+  std::string dir = from.request_path.substr(0, from.request_path.find('?'));
+  dir = dir.substr(0, dir.rfind('/') + 1);
+  return origin + (dir.empty() ? "/" : dir) + location;
+}
+
+// The value of a response header (case-insensitive name), or "".
+std::string header_value(const std::string& response, const std::string& name) {
+  const std::size_t end = response.find("\r\n\r\n");
+  std::size_t pos = response.find("\r\n");
+  while (pos != std::string::npos && pos < end) {
+    const std::size_t next = response.find("\r\n", pos + 2);
+    const std::string line = response.substr(pos + 2, next - pos - 2);
+    const std::size_t colon = line.find(':');
+    if (colon == name.size() && std::equal(name.begin(), name.end(), line.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        })) {
+      const std::size_t start = line.find_first_not_of(" \t", colon + 1);
+      return start == std::string::npos ? "" : line.substr(start, line.find_last_not_of(" \t") - start + 1);
+    }
+    pos = next;
+  }
+  return "";
+}
+
 class NetCheck : public CheckRun {
  public:
-  NetCheck(uv_loop_t* loop, const catalog::CheckSpec& spec, Done done, bool http)
-      : CheckRun(loop, std::move(done)), spec_(spec), http_(http) {}
+  NetCheck(uv_loop_t* loop, const catalog::CheckSpec& spec, Done done, bool http, int redirects_left = kMaxRedirects)
+      : CheckRun(loop, std::move(done)), spec_(spec), http_(http), redirects_left_(redirects_left) {}
 
   void start() {
     std::string error;
@@ -92,27 +129,28 @@ class NetCheck : public CheckRun {
     count_open();
     conn_->set_callbacks({
         .read = [this](const char* data, std::size_t n) {
-          if (!finished()) on_bytes(data, n);
+          if (!done_here()) on_bytes(data, n);
         },
         .read_end = [this](int status) {
-          if (finished()) return;
+          if (done_here()) return;
           // Servers often close without a TLS close_notify: the bytes so far decide.
           if (status == UV_EOF) complete_response();
           else fail(std::string("read: ") + uv_strerror(status));
         },
         .connected = [this](int status) { on_connected(status); },
         .timer = [this] {
+          if (done_here()) return;
           if (!pending_error_.empty()) return finish({HealthStatus::critical, pending_error_});
           fail("timeout after " + timeout_text_);
         },
         .failed = [this](const char* operation, int status) {
-          if (!finished()) fail(std::string(operation) + ": " + uv_strerror(status));
+          if (!done_here()) fail(std::string(operation) + ": " + uv_strerror(status));
         },
         .tls_failed = [this](const std::string& why) {
           if (!finished()) fail(why);
         },
         .closed = [this] {
-          if (!finished()) fail("connection closed");  // a callback threw: still report
+          if (!done_here()) fail("connection closed");  // a callback threw: still report
           handle_closed();
         },
     });
@@ -140,6 +178,8 @@ class NetCheck : public CheckRun {
     return http_ ? "HTTP " + method_ + " " + spec_.http : "TCP connect " + spec_.tcp;
   }
   void fail(const std::string& reason) { finish({HealthStatus::critical, what() + ": " + reason}); }
+  // Reported, or handed to the redirect's run: this hop's connection has nothing more to say.
+  bool done_here() const { return finished() || next_ != nullptr; }
 
   static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) {
     auto* self = static_cast<NetCheck*>(req->data);
@@ -211,15 +251,35 @@ class NetCheck : public CheckRun {
     auto body_start = response_.find("\r\n\r\n");
     std::string body = body_start == std::string::npos ? "" : response_.substr(body_start + 4);
     std::size_t body_total = body_start == std::string::npos ? 0 : total_ - (body_start + 4);
+    if ((code == 301 || code == 302 || code == 303 || code == 307 || code == 308) && !spec_.disable_redirects) {
+      if (const std::string location = header_value(response_, "Location"); !location.empty()) return redirect(code, location);
+    }
     HealthStatus status = code >= 200 && code <= 299 ? HealthStatus::passing
                           : code == 429              ? HealthStatus::warning
                                                      : HealthStatus::critical;
     finish({status, cap_output(what() + ": " + status_line + " Output: " + body, body_total + what().size() + 32)});
   }
 
+  // The next request of the chain runs as a run of its own; its result is this run's.
+  void redirect(int code, const std::string& location) {
+    if (redirects_left_ == 0) return fail("stopped after " + std::to_string(kMaxRedirects) + " redirects");
+    catalog::CheckSpec next = spec_;
+    next.http = resolve_location(target_, location);
+    if (code != 307 && code != 308) {
+      if (method_ != "HEAD") next.method = "GET";
+      next.body.clear();
+    }
+    conn_->close();  // done with this hop's connection
+    next_ = std::make_shared<NetCheck>(loop_, next, [self = shared_from_this()](CheckResult r) {
+      static_cast<NetCheck*>(self.get())->finish(std::move(r));
+    }, true, redirects_left_ - 1);
+    next_->start();
+  }
+
   void release() override {
     if (conn_) conn_->close();
     if (resolver_) uv_cancel(reinterpret_cast<uv_req_t*>(resolver_));
+    if (next_) next_->cancel();  // stopped mid-chain: the later hop reports nothing either
   }
 
   catalog::CheckSpec spec_;
@@ -234,6 +294,8 @@ class NetCheck : public CheckRun {
   std::string request_;
   std::string response_;
   std::size_t total_ = 0;
+  int redirects_left_;
+  std::shared_ptr<NetCheck> next_;  // the redirect being followed
 };
 
 }  // namespace

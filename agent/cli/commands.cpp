@@ -15,26 +15,30 @@
 #include <string>
 #include <vector>
 
+#include "agent/build_info.h"
 #include "agent/cli/http_client.h"
+#include "agent/cli/validate.h"
 #include "gossip/wire/keyring.h"
 
 namespace hearsay::agent::cli {
 namespace {
 
-constexpr const char* kUsage = R"(Usage: agent [flags]              run the agent (agent -h lists the flags)
-       agent members                  list the cluster's members
-       agent services register FILE   register the service(s) in a JSON file with the local agent
-       agent services deregister ID   deregister a service from the local agent
-       agent catalog services         list the services in the catalog
-       agent catalog nodes            list the nodes in the catalog
-       agent leave                    make the local agent leave the cluster and stop
-       agent force-leave NODE         mark a failed member as left, so nobody reconnects to it
-       agent keyring -list            list the gossip keys of every member, with their counts
-       agent keyring -install KEY     add a gossip key (base64) to every member's keyring
-       agent keyring -use KEY         make an installed key the one gossip is encrypted with
-       agent keyring -remove KEY      remove a key that is not the primary, everywhere
-       agent keygen                   print a new random 32-byte gossip key (base64)
-       agent version
+constexpr const char* kUsage = R"(Usage: hearsay agent [flags]           run the agent (hearsay agent -h lists the flags)
+       hearsay members                  list the cluster's members
+       hearsay services register FILE   register the service(s) in a JSON file with the local agent
+       hearsay services deregister ID   deregister a service from the local agent
+       hearsay catalog services         list the services in the catalog
+       hearsay catalog nodes            list the nodes in the catalog
+       hearsay reload                   make the local agent re-read its config files
+       hearsay validate FILE|DIR...     check config files (JSON or HCL) without starting an agent
+       hearsay leave                    make the local agent leave the cluster and stop
+       hearsay force-leave NODE         mark a failed member as left, so nobody reconnects to it
+       hearsay keyring -list            list the gossip keys of every member, with their counts
+       hearsay keyring -install KEY     add a gossip key (base64) to every member's keyring
+       hearsay keyring -use KEY         make an installed key the one gossip is encrypted with
+       hearsay keyring -remove KEY      remove a key that is not the primary, everywhere
+       hearsay keygen                   print a new random 32-byte gossip key (base64)
+       hearsay version                  print the version, git revision and build date
 Subcommands take -http-addr=HOST:PORT (default: $CONSUL_HTTP_ADDR or 127.0.0.1:8500); an
 https:// address speaks TLS, verified with -ca-file (or $CONSUL_CACERT, else the system CAs),
 and -client-cert / -client-key ($CONSUL_CLIENT_CERT, $CONSUL_CLIENT_KEY) when the agent
@@ -234,7 +238,7 @@ int cmd_keyring(const CliArgs& args) {
     if ((flag == "install" || flag == "use" || flag == "remove") && !key.empty()) op = flag;
   }
   if (op.empty()) {
-    std::fputs("Usage: agent keyring -list | -install KEY | -use KEY | -remove KEY\n", stderr);
+    std::fputs("Usage: hearsay keyring -list | -install KEY | -use KEY | -remove KEY\n", stderr);
     return 2;
   }
   if (op == "list") {
@@ -303,6 +307,11 @@ int run_subcommand(const std::vector<std::string>& raw) {
     return 0;
   }
   if (p[0] == "keyring") return cmd_keyring(args);
+  if (p[0] == "reload" && p.size() == 1) {
+    if (!call(args, "PUT", "/v1/agent/reload")) return 1;
+    std::printf("Configuration reload triggered\n");
+    return 0;
+  }
   if (p[0] == "services" && p.size() == 3 && p[1] == "register") return cmd_services_register(args, p[2]);
   if (p[0] == "services" && p.size() == 3 && p[1] == "deregister") {
     if (!call(args, "PUT", "/v1/agent/service/deregister/" + percent_encode(p[2]))) return 1;
@@ -319,7 +328,7 @@ int run_subcommand(const std::vector<std::string>& raw) {
 const char* usage() { return kUsage; }
 
 bool is_subcommand(const std::string& first) {
-  return first == "help" || first == "version" || first == "keygen" || first == "members" || first == "services" ||
+  return first == "help" || first == "version" || first == "validate" || first == "reload" || first == "keygen" || first == "members" || first == "services" ||
          first == "catalog" || first == "leave" || first == "force-leave" || first == "keyring";
 }
 
@@ -330,9 +339,10 @@ int run(const std::vector<std::string>& args) {
     return 0;
   }
   if (first == "version") {
-    std::printf("hearsay agent 0.1.0\n");
+    std::printf("hearsay v%s\nRevision %s\nBuild Date %s\n", kVersion, kRevision, kBuildDate);
     return 0;
   }
+  if (first == "validate") return run_validate(std::vector<std::string>(args.begin() + 1, args.end()));
   if (first == "keygen") {
     gossip::Bytes key(32);
     if (getrandom(key.data(), key.size(), 0) != static_cast<ssize_t>(key.size())) return 1;

@@ -3,7 +3,7 @@
 set -euo pipefail
 
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-AGENT_BIN=${AGENT_BIN:-$BENCH_ROOT/build/agent/agent}
+AGENT_BIN=${AGENT_BIN:-$BENCH_ROOT/build/agent/hearsay}
 BENCH_TMP=$(mktemp -d /tmp/hearsay-bench.XXXXXX)
 chmod 755 "$BENCH_TMP"  # nginx workers run unprivileged and must read files below it
 BENCH_PIDS=()

@@ -241,6 +241,7 @@ void add_agent_routes(Router& router, ApiContext& ctx) {
     });
   });
   router.exact("/v1/agent/leave", {"PUT"}, [c](Call call) { acknowledge(call, *c, c->ops.leave()); });
+  router.exact("/v1/agent/reload", {"PUT"}, [c](Call call) { acknowledge(call, *c, c->ops.reload()); });
   router.prefix("/v1/agent/force-leave/", get_or_put,
                 [c](Call call) { acknowledge(call, *c, c->ops.force_leave(call.param)); });
 }

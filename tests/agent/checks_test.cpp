@@ -24,11 +24,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A one-thread TCP server on 127.0.0.1 answering every request with `status`, or never
-// answering when status is 0. Stops when destroyed.
+// A one-thread TCP server on 127.0.0.1 answering every request with `status` (and
+// `extra_headers`, each ending in \r\n), or never answering when status is 0. Stops when destroyed.
 class TinyHttpServer {
  public:
-  explicit TinyHttpServer(int status) : status_(status) {
+  explicit TinyHttpServer(int status, std::string extra_headers = "")
+      : status_(status), extra_headers_(std::move(extra_headers)) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -49,6 +50,7 @@ class TinyHttpServer {
   }
   int port() const { return port_; }
   std::string last_request() const { return last_request_; }
+  int requests() const { return requests_; }
 
  private:
   void serve() {
@@ -60,11 +62,12 @@ class TinyHttpServer {
       char buf[4096];
       ssize_t n = recv(c, buf, sizeof(buf), 0);
       if (n > 0) last_request_.assign(buf, static_cast<std::size_t>(n));
+      ++requests_;
       if (status_ == 0) {  // hold the connection until asked to stop
         while (!stop_) usleep(20000);
       } else {
         std::string body = "body-" + std::to_string(status_);
-        std::string resp = "HTTP/1.1 " + std::to_string(status_) + " X\r\nContent-Length: " +
+        std::string resp = "HTTP/1.1 " + std::to_string(status_) + " X\r\n" + extra_headers_ + "Content-Length: " +
                            std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
         send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
       }
@@ -74,6 +77,8 @@ class TinyHttpServer {
   int fd_ = -1;
   int port_ = 0;
   int status_;
+  std::string extra_headers_;
+  std::atomic<int> requests_{0};
   std::atomic<bool> stop_{false};
   std::string last_request_;
   std::thread thread_;
@@ -171,6 +176,44 @@ TEST_CASE("HTTP check: refused, timed out, unsupported scheme, TLS failure", "[u
   CheckResult tls = run_once(start_http_check, https);
   CHECK(tls.status == HealthStatus::critical);
   CHECK(tls.output.find("HTTP GET https://") == 0);
+}
+
+TEST_CASE("HTTP check: redirects are followed as Consul follows them, unless DisableRedirects", "[unit]") {
+  TinyHttpServer target(200);
+  const std::string ok_url = "http://127.0.0.1:" + std::to_string(target.port()) + "/ok";
+  TinyHttpServer moved(301, "location: " + ok_url + "\r\n");
+  CheckResult followed = run_once(start_http_check, http_spec(moved.port()));
+  CHECK(followed.status == HealthStatus::passing);
+  CHECK(followed.output.find("Output: body-200") != std::string::npos);
+  CHECK(target.last_request().find("GET /ok HTTP/1.1") == 0);
+
+  CheckSpec no_follow = http_spec(moved.port());
+  no_follow.disable_redirects = true;
+  CheckResult not_followed = run_once(start_http_check, no_follow);
+  CHECK(not_followed.status == HealthStatus::critical);
+  CHECK(not_followed.output.find("301 X") != std::string::npos);
+
+  // 303 turns a POST into a GET without its body; 307 keeps both.
+  TinyHttpServer see_other(303, "Location: " + ok_url + "\r\n");
+  CheckSpec post = http_spec(see_other.port());
+  post.method = "POST";
+  post.body = "payload";
+  CHECK(run_once(start_http_check, post).status == HealthStatus::passing);
+  CHECK(target.last_request().find("GET /ok HTTP/1.1") == 0);
+  CHECK(target.last_request().find("payload") == std::string::npos);
+  TinyHttpServer temporary(307, "Location: " + ok_url + "\r\n");
+  post.http = "http://127.0.0.1:" + std::to_string(temporary.port()) + "/";
+  CHECK(run_once(start_http_check, post).status == HealthStatus::passing);
+  CHECK(target.last_request().find("POST /ok HTTP/1.1") == 0);
+  CHECK(target.last_request().find("payload") != std::string::npos);
+
+  // A relative Location that points back at itself: 10 redirects, then critical (Go's limit).
+  TinyHttpServer loop_server(302, "Location: /again\r\n");
+  CheckResult looped = run_once(start_http_check, http_spec(loop_server.port()));
+  CHECK(looped.status == HealthStatus::critical);
+  CHECK(looped.output.find("stopped after 10 redirects") != std::string::npos);
+  CHECK(loop_server.requests() == 11);
+  CHECK(loop_server.last_request().find("GET /again HTTP/1.1") == 0);
 }
 
 TEST_CASE("TCP check: open port passing, closed port critical", "[unit]") {

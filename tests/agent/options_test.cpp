@@ -208,3 +208,77 @@ TEST_CASE("limits: Consul's http_max_conns_per_client and hearsay's connection c
   CHECK_THROWS_WITH(apply_config_text(R"({"limits": {"nonsense": 1}})", "x.json", bad),
                     Catch::Contains("limits.nonsense: unknown config key"));
 }
+
+TEST_CASE("joins take host names with an optional port, as Consul's sample config does", "[unit]") {
+  auto c = parse_agent_command_line({"-dev", "-join", "localhost", "-retry-join", "consul.example.com:8311",
+                                     "-retry-join", "[::1]:8301"})
+               .config;
+  CHECK(c.join == std::vector<std::string>{"localhost"});
+  CHECK(c.retry_join == std::vector<std::string>{"consul.example.com:8311", "[::1]:8301"});
+  AgentConfig f;
+  apply_config_text(R"({"start_join": ["seed-1.internal"], "retry_join": ["seed-2.internal:8301"]})", "j.json", f);
+  CHECK(f.join == std::vector<std::string>{"seed-1.internal"});
+  CHECK(message_of({"-dev", "-join", "bad name"}).find("\"bad name\" is not an address or host name") !=
+        std::string::npos);
+  CHECK(message_of({"-dev", "-retry-join", "seed:0"}).find("seed:0") != std::string::npos);
+  CHECK(message_of({"-dev", "-join", "seed..x"}).find("seed..x") != std::string::npos);
+}
+
+TEST_CASE("client_addr takes a space-separated list and the address flags take templates", "[unit]") {
+  auto c = parse_agent_command_line({"-dev", "-client", "127.0.0.1 127.0.0.2"}).config;
+  CHECK(client_addresses(c) == std::vector<std::string>{"127.0.0.1", "127.0.0.2"});
+  CHECK(message_of({"-dev", "-client", "127.0.0.1 nowhere"}).find("\"nowhere\" is not an IP address") !=
+        std::string::npos);
+  // The loopback interface exists on every host this runs on.
+  auto t = parse_agent_command_line({"-dev", "-bind", "{{ GetInterfaceIP \"lo\" }}", "-client",
+                                     "{{ GetAllInterfaces | include \"name\" \"^lo$\" | include \"type\" \"IPv4\" | "
+                                     "attr \"address\" }}"})
+               .config;
+  CHECK(t.bind_addr == "127.0.0.1");
+  CHECK(t.client_addr == "127.0.0.1");
+  CHECK(message_of({"-dev", "-advertise", "{{ GetInterfaceIP \"no-such-if0\" }}"}).find("-advertise: ") == 0);
+}
+
+TEST_CASE("log_json and -log-json, and log levels in Consul's capitals", "[unit]") {
+  CHECK_FALSE(parse_agent_command_line({"-dev"}).config.log_json);
+  CHECK(parse_agent_command_line({"-dev", "-log-json"}).config.log_json);
+  AgentConfig c;
+  apply_config_text(R"({"log_json": true, "log_level": "DEBUG"})", "l.json", c);
+  CHECK(c.log_json);
+  CHECK(c.log_level == "debug");
+  CHECK(parse_agent_command_line({"-dev", "-log-level", "WARN"}).config.log_level == "warn");
+}
+
+TEST_CASE("keys Consul knows are ignored, at the top and inside blocks, and unknown ones stay errors", "[unit]") {
+  AgentConfig c;
+  CHECK_NOTHROW(apply_config_text(R"({"tls": {"defaults": {"verify_incoming": true}}, "addresses": {"http": "0.0.0.0"},
+      "enable_syslog": true, "rejoin_after_leave": true, "http_config": {"response_headers": {"X": "y"}},
+      "ports": {"grpc": 8502, "https": -1, "serf_wan": 8302}, "limits": {"rpc_rate": 100},
+      "dns_config": {"allow_stale": true}, "acl": {"enabled": true}, "telemetry": {"disable_hostname": true},
+      "ca_file": "/ca.pem", "verify_incoming": false, "auto_encrypt": {"tls": true}})",
+                                  "consul.json", c));
+  CHECK_THROWS_WITH(apply_config_text(R"({"ports": {"htp": 1}})", "x.json", c),
+                    Catch::Contains("x.json: ports.htp: unknown config key"));
+  CHECK_THROWS_WITH(apply_config_text(R"({"tls_defaults": {}})", "x.json", c),
+                    Catch::Contains("x.json: tls_defaults: unknown config key"));
+}
+
+TEST_CASE("HCL config files in -config-file and -config-dir, mixed with JSON in lexical order", "[unit]") {
+  hearsay::test::TempDir dir;
+  write_file(dir.path / "a.hcl", "node_name = \"from-hcl\"\ndata_dir = \"/d\"\nports { http = 9001 }\n"
+                                 "service { name = \"a\" }\nservice { name = \"b\" }\n");
+  write_file(dir.path / "b.json", R"({"datacenter": "dc-json"})");
+  write_file(dir.path / "c.conf", "datacenter = \"dc-conf\"\n");  // neither suffix: not in the dir
+  auto c = parse_agent_command_line({"-config-dir", dir.path.string()}).config;
+  CHECK(c.node_name == "from-hcl");
+  CHECK(c.http_port == 9001);
+  CHECK(c.datacenter == "dc-json");
+  REQUIRE(c.services.size() == 2);
+  CHECK(c.services[1].name == "b");
+  // -config-file takes any name: HCL unless the text is a JSON object.
+  auto f = parse_agent_command_line({"-config-file", (dir.path / "c.conf").string(), "-data-dir", "/d"}).config;
+  CHECK(f.datacenter == "dc-conf");
+  write_file(dir.path / "bad.hcl", "datacenter = \n");
+  CHECK(message_of({"-config-file", (dir.path / "bad.hcl").string()}).find("bad.hcl: invalid HCL at line 2") !=
+        std::string::npos);
+}

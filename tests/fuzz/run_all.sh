@@ -11,6 +11,9 @@ for bin in "$build"/tests/fuzz/*_fuzz; do
   name=$(basename "$bin" _fuzz)
   work=$(mktemp -d)
   cp -r "$root/tests/fuzz/corpus/$name/." "$work/" 2>/dev/null || true
+  # The config target starts from the real-world configs of the unit tests too.
+  [ "$name" = config ] && find "$root/tests/agent/consul_configs" -type f \( -name '*.hcl' -o -name '*.json' \) \
+    -exec cp {} "$work/" \;
   echo "== fuzzing $name for ${seconds}s"
   # -entropic=0: with the libraries instrumented (tens of thousands of features), the entropic
   # scheduler spent ~90 % of membership_fuzz's time in UpdateFeatureFrequency (perf): 4-5 runs/s

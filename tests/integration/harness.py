@@ -1,7 +1,7 @@
-"""Starts real `agent` processes on loopback for integration tests, bounded in time.
+"""Starts real `hearsay agent` processes on loopback for integration tests, bounded in time.
 
 Every helper waits with a deadline and the agents are killed when the test ends, even on failure.
-The agent binary comes from $HEARSAY_AGENT (set by ctest) or build/agent/agent.
+The agent binary comes from $HEARSAY_AGENT (set by ctest) or build/agent/hearsay.
 """
 import contextlib
 import http.client
@@ -15,7 +15,7 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-AGENT = os.environ.get("HEARSAY_AGENT", os.path.join(REPO, "build", "agent", "agent"))
+AGENT = os.environ.get("HEARSAY_AGENT", os.path.join(REPO, "build", "agent", "hearsay"))
 
 
 def free_port(kind=socket.SOCK_STREAM):
@@ -64,7 +64,7 @@ class Agent:
         self.log_path = os.path.join(self.data_dir, "agent.log")
 
     def args(self):
-        return [AGENT, "-node", self.name, "-data-dir", self.data_dir, "-client", "127.0.0.1",
+        return [AGENT, "agent", "-node", self.name, "-data-dir", self.data_dir, "-client", "127.0.0.1",
                 "-bind", "127.0.0.1", "-http-port", str(self.http_port), "-dns-port", str(self.dns_port),
                 "-serf-lan-port", str(self.serf_port),
                 "-log-level", "debug"] + self.extra_args

@@ -111,7 +111,7 @@ def test_garbage_http(agent):
 
 
 def run_agent_expecting_failure(args, must_mention):
-    proc = subprocess.run([AGENT] + args, capture_output=True, text=True, timeout=20)
+    proc = subprocess.run([AGENT, "agent"] + args, capture_output=True, text=True, timeout=20)
     assert proc.returncode != 0, f"agent {args} exited 0"
     assert must_mention in proc.stderr, f"agent {args}: stderr {proc.stderr!r} does not mention {must_mention!r}"
 
@@ -134,9 +134,12 @@ def test_invalid_flags_and_config(_agent):
         with open(bad, "w") as f:
             f.write('{"services": [{"name": "x", "port": "eighty"}]}')
         run_agent_expecting_failure(["-data-dir", d, "-config-file", bad], "services")
-        proc = subprocess.run([AGENT, "-h"], capture_output=True, text=True, timeout=20)
+        proc = subprocess.run([AGENT, "agent", "-h"], capture_output=True, text=True, timeout=20)
         assert proc.returncode == 0, f"agent -h exited {proc.returncode}: {proc.stderr!r}"
         assert "-data-dir" in proc.stdout, proc.stdout
+        # `hearsay` alone runs nothing: it prints the commands, as `consul` does.
+        proc = subprocess.run([AGENT], capture_output=True, text=True, timeout=20)
+        assert proc.returncode == 1 and "Usage: hearsay agent" in proc.stderr, (proc.returncode, proc.stderr)
 
 
 def main():

@@ -1,0 +1,2 @@
+# expect: -bind: unknown template function "GetPrivateIp"
+bind_addr = "{{ GetPrivateIp }}"
