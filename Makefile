@@ -61,7 +61,7 @@ fuzz: deps
 bench: build
 	HEARSAY_BENCH_DEPS=1 bash packaging/install-deps.sh
 	bash link/profile_hot_symbols.sh $(BUILD_DIR)
-	cmake --build $(BUILD_DIR) -j $(JOBS) --target agent
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target hearsay
 	bash bench/http.sh
 	bash bench/dns.sh
 	bash bench/replication.sh

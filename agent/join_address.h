@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "gossip/address.h"
+#include "gossip/wire/address.h"
 
 namespace hearsay::agent {
 
