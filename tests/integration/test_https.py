@@ -55,11 +55,6 @@ def write_config(d, name, config):
     return path
 
 
-def metric(agent, name):
-    data, _ = agent.get_json("/v1/agent/metrics")
-    return next(g["Value"] for g in data["Gauges"] if g["Name"] == name)
-
-
 def cli(agent_env, *args):
     env = dict(os.environ)
     for k in [k for k in env if k.startswith("CONSUL_")]:
@@ -77,7 +72,7 @@ def check_python_consul(agent, port, ca):
     # The plain HTTP port serves the same catalog.
     data, _ = agent.get_json("/v1/catalog/service/web")
     assert [n["ServiceID"] for n in data] == ["web-tls"], data
-    assert metric(agent, "hearsay.https.tls_handshakes") >= 1  # python-consul keeps its connection
+    assert agent.metric("hearsay.https.tls_handshakes") >= 1  # python-consul keeps its connection
 
 
 def check_wrong_ca_refused(port, wrong_ca):
@@ -91,7 +86,7 @@ def check_wrong_ca_refused(port, wrong_ca):
 
 
 def check_plain_http_refused(agent, port):
-    before = metric(agent, "hearsay.https.tls_handshake_failures")
+    before = agent.metric("hearsay.https.tls_handshake_failures")
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(b"GET /v1/agent/self HTTP/1.1\r\nHost: x\r\n\r\n")
         got = b""
@@ -101,7 +96,7 @@ def check_plain_http_refused(agent, port):
                 break
             got += chunk
     assert b"HTTP/1.1 200" not in got, got
-    wait_until(lambda: metric(agent, "hearsay.https.tls_handshake_failures") == before + 1, timeout=10,
+    wait_until(lambda: agent.metric("hearsay.https.tls_handshake_failures") == before + 1, timeout=10,
                what="the plain-text client counted as a failed handshake")
     assert "plain text, not TLS" in agent.log()
 
@@ -130,7 +125,7 @@ def check_verify_incoming(d, ca, wrong_ca, client, stranger):
             raise AssertionError("served a client without a certificate")
         except (requests.exceptions.SSLError, requests.exceptions.ConnectionError):
             pass
-        wait_until(lambda: metric(agent, "hearsay.https.tls_handshake_failures") >= 1, timeout=10,
+        wait_until(lambda: agent.metric("hearsay.https.tls_handshake_failures") >= 1, timeout=10,
                    what="the refusal counted")
         assert "client certif" in agent.log(), "the log names the missing client certificate"
         try:
