@@ -61,7 +61,9 @@ def serf_cluster(key, members):
 def drop_counts(agent):
     """What a hearsay member counted as dropped: a query lost there would show here."""
     body, _ = agent.get_json("/v1/agent/metrics")
+    # Counters are listed apart from gauges, as Consul does (issue 19).
     gauges = {g["Name"]: g["Value"] for g in body["Gauges"]}
+    gauges.update({c["Name"]: c["Sum"] for c in body.get("Counters", [])})
     return ", ".join(f"{name.rsplit('.', 1)[1]} {gauges[name]:.0f}" for name in
                      ("hearsay.gossip.messages_dropped", "hearsay.gossip.decrypt_failed"))
 

@@ -75,9 +75,11 @@ def cmd_propagate(impl, rounds, ports):
                 if impl == "hearsay":  # what the late agents and the origin have counted
                     for i in sorted(pending | {r % n}):
                         try:
-                            gauges = json.loads(clients[i].request("GET", "/v1/agent/metrics"))["Gauges"]
-                            picked = {g["Name"].split(".", 1)[1]: g["Value"] for g in gauges
-                                      if g["Name"].startswith(("hearsay.replication.", "hearsay.gossip.udp"))}
+                            body = json.loads(clients[i].request("GET", "/v1/agent/metrics"))
+                            figures = [(g["Name"], g["Value"]) for g in body["Gauges"]] + \
+                                      [(c["Name"], c["Sum"]) for c in body.get("Counters", [])]
+                            picked = {name.split(".", 1)[1]: value for name, value in figures
+                                      if name.startswith(("hearsay.replication.", "hearsay.gossip.udp"))}
                             print(f"  port {ports[i]}: {picked}", file=sys.stderr, flush=True)
                         except Exception as e:  # noqa: BLE001 - diagnostics only
                             print(f"  port {ports[i]}: {e}", file=sys.stderr)
