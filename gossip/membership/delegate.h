@@ -5,6 +5,7 @@
 // Membership::mark_left, which touch no message handling).
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "gossip/membership/config.h"
@@ -26,6 +27,9 @@ class Delegate {
   virtual Bytes local_state(bool join) const = 0;
   // MergeRemoteState: the user state of a push/pull a peer sent us or answered with.
   virtual void merge_remote_state(const Bytes& state, bool join) = 0;
+  // Whether `node` announced its departure (serf's StatusLeaving): its death is then a leave,
+  // not a failure, even when the "dead" it sent about itself never reached us.
+  virtual bool intends_to_leave(const std::string& /*node*/) const { return false; }
 };
 
 }  // namespace hearsay::gossip

@@ -429,7 +429,10 @@ void Membership::on_dead(const Dead& d, Clock::time_point now) {
   }
   broadcast(d.node, d);
   m.incarnation = d.incarnation;
-  set_state(m, d.node == d.from ? NodeState::left : NodeState::dead, now);
+  // Its own "dead" is a leave; so is any death after a leave intent (serf's StatusLeaving), as a
+  // member whose last datagrams were lost is still one that left.
+  const bool left = d.node == d.from || (delegate_ && delegate_->intends_to_leave(d.node));
+  set_state(m, left ? NodeState::left : NodeState::dead, now);
   if (id != kSelf) {
     if (m.state == NodeState::dead) failed_[m.name] = m;
     else failed_.erase(m.name);

@@ -105,8 +105,13 @@ void Serf::on_intent(const Bytes& message, Clock::time_point now) {
   if (ltime <= newest) return;
   newest = ltime;
   broadcasts_.push_back(message);
-  if (message[0] != kLeaveIntent || node == membership_.config().name) return;
+  if (message[0] == kJoinIntent) {
+    leaving_.erase(node);  // back (or never gone): a later death is a failure again
+    return;
+  }
+  if (node == membership_.config().name) return;
   if (membership_.is_failed(node)) membership_.mark_left(node, now);  // a force-leave
+  else leaving_.insert(node);
 }
 
 void Serf::forget_departed_intents() {
@@ -115,6 +120,7 @@ void Serf::forget_departed_intents() {
   // intent costs one lookup, not a pass over the membership.
   if (intent_ltimes_.size() <= membership_.members().size() + membership_.failed_members().size()) return;
   std::erase_if(intent_ltimes_, [&](const auto& kv) { return !known(kv.first); });
+  std::erase_if(leaving_, [&](const std::string& node) { return !known(node); });
 }
 
 void Serf::relay_event(const Bytes& message) {

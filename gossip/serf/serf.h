@@ -12,6 +12,7 @@
 #include <deque>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -71,6 +72,7 @@ class Serf final : public Delegate {
   // (memberlist-wire.md 5.2, 8.7).
   Bytes local_state(bool join) const override;
   void merge_remote_state(const Bytes& state, bool join) override;
+  bool intends_to_leave(const std::string& node) const override { return leaving_.contains(node); }
 
  private:
   void on_intent(const Bytes& message, Clock::time_point now);
@@ -89,6 +91,9 @@ class Serf final : public Delegate {
   std::uint64_t query_clock_ = 0;   // serf's query clock: largest query LTime seen or sent
   // Newest join/leave intent LTime per known member, so each intent is passed on once.
   std::map<std::string, std::uint64_t> intent_ltimes_;
+  // Members whose leave intent came while they were alive (serf's StatusLeaving), until a newer
+  // join intent: when they die, they have left.
+  std::set<std::string> leaving_;
   // User events already passed on (hashes of their bytes), oldest first.
   std::unordered_set<std::size_t> relayed_;
   std::deque<std::size_t> relayed_order_;

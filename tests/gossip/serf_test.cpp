@@ -126,3 +126,42 @@ TEST_CASE("our serf leave intent is newer than the clock a serf peer sent in its
   }
   CHECK(sent_ltime == 501);
 }
+
+TEST_CASE("a member whose leave intent arrived but whose own dead was lost is left, not failed, when it dies", "[unit]") {
+  // serf's StatusLeaving: `serf leave` sends the intent, then memberlist's "dead" about itself.
+  // When only the intent gets through (the process is gone before its dead is gossiped, or the
+  // datagrams carrying it are lost), the death that probing finds is still a leave.
+  sim::Network net(5, sim::Options{.seed = 9});
+  join_all(net, 9);
+  REQUIRE(net.run_until_true([&] { return converged(net); }, 30s));
+  net.run_for(5s);
+  Bytes intent{0};  // leave intent about n3, as serf sends it, newer than any clock so far
+  hearsay::gossip::mp::MapWriter(intent, 2).uint("LTime", 1000).str("Node", "n3");
+  const Bytes packet = encode(UserMessage{intent});
+  net.node(0).receive_packet(sim::Network::address_of(3), packet.data(), packet.size(), net.now());
+  net.run_for(3s);  // the intent spreads by gossip
+  net.kill(3);      // and n3 is gone without a word more
+  REQUIRE(net.run_until_true(
+      [&] {
+        for (std::size_t v = 0; v < net.size(); ++v) {
+          if (v != 3 && net.state_of(v, 3) != NodeState::left) return false;
+        }
+        return true;
+      },
+      60s));
+  for (std::size_t v = 0; v < net.size(); ++v) {
+    if (v != 3) CHECK_FALSE(net.node(v).failed_members().contains("n3"));  // nobody reconnects to it
+  }
+  // A member that announced a leave and then came back (a newer join intent) fails as usual.
+  Bytes leave{0}, join{1};
+  hearsay::gossip::mp::MapWriter(leave, 2).uint("LTime", 2000).str("Node", "n4");
+  hearsay::gossip::mp::MapWriter(join, 2).uint("LTime", 2001).str("Node", "n4");
+  for (const Bytes& m : {leave, join}) {
+    const Bytes p = encode(UserMessage{m});
+    net.node(0).receive_packet(sim::Network::address_of(4), p.data(), p.size(), net.now());
+  }
+  net.run_for(3s);
+  net.kill(4);
+  REQUIRE(net.run_until_true([&] { return sees_dead(net, 4); }, 60s));
+  CHECK(net.state_of(0, 4) == NodeState::dead);
+}
