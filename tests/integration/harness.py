@@ -13,6 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 AGENT = os.environ.get("HEARSAY_AGENT", os.path.join(REPO, "build", "agent", "hearsay"))
@@ -237,3 +238,27 @@ class Serf:
             self.kill9()
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def start_prometheus(config, tmp, port):
+    """Debian's prometheus on 127.0.0.1:port with `config`, data and log (prometheus.log) in
+    tmp; returns the process once it answers /-/ready."""
+    log = open(os.path.join(tmp, "prometheus.log"), "wb")
+    prom = subprocess.Popen(["prometheus", f"--config.file={config}", f"--storage.tsdb.path={tmp}/data",
+                             f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT)
+    wait_until(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=2).status == 200,
+               timeout=60, what="Prometheus to be ready")
+    return prom
+
+
+def stop_prometheus(prom, tmp, show_log):
+    """Stops what start_prometheus started (None: nothing); prints the tail of its log when asked."""
+    if prom:
+        prom.terminate()
+        try:
+            prom.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            prom.kill()
+    if show_log and os.path.exists(os.path.join(tmp, "prometheus.log")):
+        with open(os.path.join(tmp, "prometheus.log"), "rb") as f:
+            print("---- prometheus log ----\n" + f.read().decode(errors="replace")[-4000:])

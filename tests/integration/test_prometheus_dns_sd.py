@@ -12,11 +12,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Agent, Results, free_port, skip, wait_until  # noqa: E402
+from harness import start_prometheus, stop_prometheus, Agent, Results, free_port, skip, wait_until  # noqa: E402
 
 INSIDE = "HEARSAY_IN_NETNS"
 
@@ -81,23 +80,11 @@ def main():
             f.write("global:\n  scrape_interval: 1m\n"
                     "scrape_configs:\n  - job_name: api\n    dns_sd_configs:\n"
                     "      - names: ['api.service.consul']\n        type: SRV\n        refresh_interval: 1s\n")
-        prom_log = open(os.path.join(tmp, "prometheus.log"), "wb")
-        prom = subprocess.Popen(["prometheus", f"--config.file={config}", f"--storage.tsdb.path={tmp}/data",
-                                 f"--web.listen-address=127.0.0.1:{prom_port}"], stdout=prom_log,
-                                stderr=subprocess.STDOUT)
-        wait_until(lambda: urllib.request.urlopen(f"http://127.0.0.1:{prom_port}/-/ready", timeout=2).status == 200,
-                   timeout=60, what="Prometheus to be ready")
+        prom = start_prometheus(config, tmp, prom_port)
         results.run("Prometheus dns_sd_configs lists the SRV instances", discovery, agent, prom_port)
     finally:
-        if prom:
-            prom.terminate()
-            try:
-                prom.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                prom.kill()
+        stop_prometheus(prom, tmp, results.failed)
         if results.failed:
-            with open(os.path.join(tmp, "prometheus.log"), "rb") as f:
-                print("---- prometheus log ----\n" + f.read().decode(errors="replace")[-4000:])
             if agent:
                 print("---- agent log ----\n" + agent.log()[-4000:])
         if agent:

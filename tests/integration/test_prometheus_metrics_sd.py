@@ -15,7 +15,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Agent, Results, free_port, skip, wait_until  # noqa: E402
+from harness import start_prometheus, stop_prometheus, Agent, Results, free_port, skip, wait_until  # noqa: E402
 
 SD_REFRESH_S = 1
 
@@ -159,26 +159,14 @@ scrape_configs:
       - source_labels: [__meta_consul_service_metadata_version]
         target_label: version
 """)
-        prom_log = open(os.path.join(tmp, "prometheus.log"), "wb")
-        prom = subprocess.Popen(["prometheus", f"--config.file={config}", f"--storage.tsdb.path={tmp}/data",
-                                 f"--web.listen-address=127.0.0.1:{prom_port}"], stdout=prom_log,
-                                stderr=subprocess.STDOUT)
-        wait_until(lambda: urllib.request.urlopen(f"http://127.0.0.1:{prom_port}/-/ready", timeout=2).status == 200,
-                   timeout=60, what="Prometheus to be ready")
+        prom = start_prometheus(config, tmp, prom_port)
         results.run("metrics answer the text exposition format, counters apart in JSON", exposition_format, agents)
         results.run("Prometheus scrapes both agents and a counter moves after requests", scrapes, agents, prom_port)
         results.run("Prometheus http_sd discovers instances with meta labels, drops a deregistered one",
                     discovery, agents, prom_port)
     finally:
-        if prom:
-            prom.terminate()
-            try:
-                prom.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                prom.kill()
+        stop_prometheus(prom, tmp, results.failed)
         if results.failed:
-            with open(os.path.join(tmp, "prometheus.log"), "rb") as f:
-                print("---- prometheus log ----\n" + f.read().decode(errors="replace")[-4000:])
             for a in agents:
                 print(f"---- agent {a.name} log ----\n" + a.log()[-3000:])
         for a in agents:
