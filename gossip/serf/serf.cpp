@@ -21,6 +21,7 @@ constexpr std::uint8_t kUserEvent = 3;
 constexpr std::uint64_t kQueryBuffer = 512;  // serf's QueryBuffer: query clock values remembered
 constexpr unsigned kQueryTimeoutMult = 16;   // serf's QueryTimeoutMult
 constexpr std::size_t kMaxRelayed = 1024;    // user events remembered as already passed on
+constexpr std::size_t kDirectLeaveIntents = 32;  // members told of our leave directly (Serf::leave)
 
 Bytes leave_intent(std::uint64_t ltime, const std::string& node) {
   Bytes payload{kLeaveIntent};
@@ -42,6 +43,18 @@ Serf::~Serf() { membership_.set_delegate(nullptr); }
 void Serf::leave(Clock::time_point now) {
   if (membership_.has_left()) return;
   broadcast_leave_intent(membership_.config().name);
+  // Gossip alone leaves a small chance, in a small cluster, that a serf member never hears the
+  // intent (few relays, a few transmissions, some of them to the recently dead) and then lists
+  // us as failed once our departure arrives. So the intent also goes straight to up to
+  // kDirectLeaveIntents alive members, once; in a larger cluster the epidemic's many relays
+  // make a miss unlikely, and the unicast stays bounded.
+  std::vector<const Member*> alive;
+  for (const Member& m : membership_.members()) {
+    if (m.name != membership_.config().name && m.state == NodeState::alive) alive.push_back(&m);
+  }
+  std::shuffle(alive.begin(), alive.end(), rng_);
+  if (alive.size() > kDirectLeaveIntents) alive.resize(kDirectLeaveIntents);
+  for (const Member* m : alive) packets_.push_back(OutgoingPacket{m->address, encode(UserMessage{broadcasts_.back()})});
   membership_.leave(now);
 }
 

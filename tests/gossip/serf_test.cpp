@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <set>
+#include <string>
 
 #include "gossip/wire/codec.h"
 #include "gossip/wire/framing.h"
@@ -164,4 +166,36 @@ TEST_CASE("a member whose leave intent arrived but whose own dead was lost is le
   net.kill(4);
   REQUIRE(net.run_until_true([&] { return sees_dead(net, 4); }, 60s));
   CHECK(net.state_of(0, 4) == NodeState::dead);
+}
+
+TEST_CASE("a leaving member also sends its leave intent straight to alive members, at most 32 of them", "[unit]") {
+  // Gossip alone can miss a serf member in a small cluster, which then lists us as failed.
+  MembershipConfig config;
+  config.name = "h1";
+  config.advertise = Address{Bytes{127, 0, 0, 1}, 7946};
+  const Clock::time_point start{};
+  for (const std::size_t others : {std::size_t{3}, std::size_t{40}}) {
+    Membership h1(config, 1, start);
+    Serf serf(h1, 1);
+    PushPull reply;
+    for (std::size_t i = 0; i < others; ++i) {
+      reply.nodes.push_back(PushNodeState{"s" + std::to_string(i), Bytes{127, 0, 1, static_cast<std::uint8_t>(i)}, 7946, {},
+                                          1, NodeState::alive, kVersions});
+    }
+    reply.nodes.push_back(PushNodeState{"gone", Bytes{127, 0, 2, 1}, 7946, {}, 1, NodeState::dead, kVersions});
+    h1.push_pull_reply(reply, start);
+    (void)h1.take_packets();
+    serf.leave(start);
+    std::set<Address> told;
+    for (const OutgoingPacket& p : serf.take_packets()) {
+      DecodeResult r = decode(p.packet.data(), p.packet.size());
+      const auto* user = r.message ? std::get_if<UserMessage>(&*r.message) : nullptr;
+      REQUIRE(user);
+      REQUIRE(!user->payload.empty());
+      CHECK(user->payload[0] == 0);  // a leave intent
+      told.insert(p.to);
+    }
+    CHECK(told.size() == std::min<std::size_t>(others, 32));
+    CHECK_FALSE(told.contains(Address{Bytes{127, 0, 2, 1}, 7946}));  // not the dead
+  }
 }
