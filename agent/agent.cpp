@@ -48,6 +48,7 @@ Agent::Agent(AgentConfig config, TimeSource now)
   api_ = std::make_unique<http::Api>(http::ApiContext{catalog_, *this, *blocking_, config_.datacenter, config_.node_name});
   wire_listeners();
   wire_gossip();
+  wire_remote();
 
   check_uv(limits_log_timer_.init(&loop_, this), "uv_timer_init (connection limits log)");
   check_uv(keyring_timer_.init(&loop_, this), "uv_timer_init (keyring)");
@@ -159,13 +160,19 @@ void Agent::wire_gossip() {
   nc.membership = mc;
   nc.replication.packet_budget = mc.udp_buffer_size - 64;  // room for the user-message framing
   nc.replication.tombstone_grace = config_.tombstone_grace;
+  if (config_.remote.remote()) {
+    // The one peer is the relay, over a reliable stream: each broadcast once, in large frames.
+    nc.replication.gossip_nodes = 1;
+    nc.replication.retransmit_mult = 1;
+    nc.replication.packet_budget = 256 * 1024;
+  }
   std::random_device random;
   nc.seed = (std::uint64_t{random()} << 32) | random();
   node_ = std::make_unique<gossip::Node>(nc, now_());
   gossip::Replication& engine = node_->replication();
   catalog_replication_ = std::make_unique<CatalogReplication>(
       catalog_, *store_, engine, node_->membership(), config_.node_name, [this] { return local_->next_version(); },
-      config_.reap_after);
+      config_.reap_after, RemoteLivenessConfig{config_.remote.grace, config_.remote.lease});
   engine.set_owner_filter([this](const std::string& owner) { return catalog_replication_->accepts(owner); });
   engine.set_generation_source([this](std::uint64_t above) { return local_->new_generation(above); });
 
@@ -177,13 +184,14 @@ void Agent::wire_gossip() {
 
   gossip::Transport::Handlers handlers{
       .event = [this](const gossip::MemberEvent& e) { on_member_event(e); },
-      .changes = [this](std::vector<gossip::ReplicaChange> changes) { catalog_replication_->apply(changes); },
+      .changes = [this](std::vector<gossip::ReplicaChange> changes) { catalog_replication_->apply(changes, now_()); },
       .queries = [this](std::vector<gossip::SerfQuery> queries, std::vector<gossip::SerfQueryResponse> answers) {
         for (const gossip::SerfQuery& q : queries) cluster_keyring_->answer(q);
         for (const gossip::SerfQueryResponse& a : answers) cluster_keyring_->on_response(a);
         arm_keyring_timer();
       },
   };
+  if (config_.remote.remote()) return;  // no gossip: the link to a relay carries replication
   gossip_ = std::make_unique<gossip::Transport>(&loop_, *node_, std::move(handlers), &keyring_);
   gossip_->set_admission([this](const sockaddr_storage& peer) { return admit_connection(Listener::gossip, peer); });
 }
@@ -208,7 +216,7 @@ GroupCommit::Steps Agent::commit_steps() {
   steps.after = [this](const catalog::DirtyKeys& dirty) {
     return_memory_after_bulk_work(dirty.nodes.size() + dirty.services.size() + dirty.checks.size());
     if (!dirty.empty() && blocking_) blocking_->wake();
-    if (!dirty.empty() && gossip_) gossip_->flush();  // broadcasts out at the next gossip round
+    if (!dirty.empty()) flush_replication();  // broadcasts out at the next gossip round
   };
   return steps;
 }

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -30,6 +31,8 @@
 #include "http-api/blocking_uv.h"
 #include "http-api/server_uv.h"
 #include "loop/handle.h"
+#include "remote/client_uv.h"
+#include "remote/server_uv.h"
 
 namespace hearsay::agent {
 
@@ -100,6 +103,14 @@ class Agent final : public http::AgentOps {
   void start_join();        // -join: push/pull with every address; exits when none of them answers
   void start_join_resolved(std::vector<gossip::Address> seeds, std::vector<std::string> errors);
   void on_member_event(const gossip::MemberEvent& event);
+  // Remote mode (agent_remote.cpp): a remote's link in place of gossip, or a relay's listener.
+  void wire_remote();
+  bool start_remote();
+  void flush_replication();  // after our writes: gossip or the link, and the relay's sessions
+  remote::HelloVerdict authorize_remote(const remote::Hello& hello) const;
+  std::string check_remote_entry(const remote::Hello& hello, const gossip::ReplicaEntry& entry) const;
+  std::map<std::string, std::string> remote_status() const;
+  void add_remote_metrics(http::MetricSet& set) const;
   std::string apply_keyring_change(http::KeyringOp op, const gossip::Bytes& key);  // durable; "" or why not
   void arm_keyring_timer();
 
@@ -129,7 +140,13 @@ class Agent final : public http::AgentOps {
   gossip::Keyring keyring_;  // empty: gossip in plaintext
   std::unique_ptr<gossip::Node> node_;  // membership, serf and the catalog's replication
   std::unique_ptr<CatalogReplication> catalog_replication_;
-  std::unique_ptr<gossip::Transport> gossip_;
+  std::unique_ptr<gossip::Transport> gossip_;  // null on a remote agent
+  std::unique_ptr<remote::Client> remote_client_;       // a remote agent's link to its relays
+  std::unique_ptr<remote::RelayServer> relay_server_;   // a relay's remote sessions
+  std::optional<remote::Ack> remote_ack_;               // the relay's last word on our writes
+  // With ACLs: whether a token may bring `node` in as a remote, and write `service` (unset: all).
+  std::function<remote::HelloVerdict(const std::string& token, const std::string& node)> remote_authorizer_;
+  std::function<bool(const std::string& token, const std::string& service)> remote_service_check_;
   std::unique_ptr<ClusterKeyring> cluster_keyring_;
   loop::Handle<uv_timer_t> keyring_timer_;  // the earliest cluster keyring operation's time-out
 

@@ -32,7 +32,8 @@ int Agent::run() {
   catalog_replication_->restore(local_->generation(), local_->last_version(), now_());
   local_->start(now_());
   group_commit_->flush();  // our node and restored registrations are durable before we serve anything
-  if (!listen_clients() || !start_https() || !start_dns() || !start_gossip() || !start_timers() || !start_signals()) {
+  if (!listen_clients() || !start_https() || !start_dns() || !start_gossip() || !start_remote() || !start_timers() ||
+      !start_signals()) {
     shutdown();
     return 1;
   }
@@ -74,7 +75,7 @@ bool Agent::start_timers() {
     guard_callback("check reaper", [self = static_cast<Agent*>(t->data)] {
       self->local_->reap_critical_services(self->now_());
       self->catalog_replication_->reap(self->now_());
-      self->gossip_->flush();
+      self->flush_replication();
     });
   };
   if (!started(uv_timer_start(reap_timer_.get(), reap, reap_ms, reap_ms), "uv_timer_start (reaper)")) return false;
@@ -113,7 +114,12 @@ void Agent::on_signal(int signum) {
   const bool wants_leave = signum == SIGTERM ? config_.leave_on_terminate : !config_.skip_leave_on_interrupt;
   // A graceful leave first (others then list us as left, not failed), unless we are alone,
   // already leaving, or told not to; a second signal stops at once.
-  if (wants_leave && !node_->membership().has_left() && node_->membership().alive_count() > 1) {
+  if (wants_leave && remote_client_ && remote_client_->link().established()) {
+    spdlog::info("caught signal {}; saying goodbye to the relay, then stopping (signal again to stop now)", signum);
+    leave();
+    return;
+  }
+  if (wants_leave && gossip_ && !node_->membership().has_left() && node_->membership().alive_count() > 1) {
     spdlog::info("caught signal {}; leaving the cluster, then stopping (signal again to stop now)", signum);
     leave();
     return;
@@ -133,6 +139,7 @@ bool Agent::start_https() {
 }
 
 bool Agent::start_gossip() {
+  if (!gossip_) return true;  // a remote agent
   // -dev keeps gossip on loopback unless told otherwise, as Consul's dev mode does.
   const std::string bind = config_.dev && config_.bind_addr == "0.0.0.0" ? "127.0.0.1" : config_.bind_addr;
   int rc = gossip_->listen(bind, config_.serf_lan_port);
@@ -230,6 +237,15 @@ void Agent::check_retry_join() {
 }
 
 http::OpResult Agent::leave() {
+  if (remote_client_) {
+    // A remote's leave is its goodbye: the relay ends the session and the cluster drops our
+    // records at once (a crash instead leaves them until the lease ends).
+    after_commit([this](bool) {
+      if (shutting_down_) return;
+      remote_client_->stop(true, [this] { shutdown(); });
+    });
+    return http::OpResult::ok();
+  }
   // Tell the cluster first (dead about ourselves = left), answer, then stop a little later so
   // the news is gossiped out: Consul's leave also shuts the agent down.
   node_->serf().leave(now_());  // serf's leave intent, then our departure
@@ -265,6 +281,8 @@ void Agent::shutdown() {
   if (dns_server_) dns_server_->close();
   for (auto& server : extra_dns_servers_) server->close();
   if (gossip_) gossip_->close();
+  if (remote_client_) remote_client_->close();
+  if (relay_server_) relay_server_->close();
   scheduler_->stop_all([] {});
   for (loop::Handle<uv_timer_t>* timer :
        {&reap_timer_, &retry_join_timer_, &settle_timer_, &keyring_timer_, &limits_log_timer_, &leave_timer_}) {

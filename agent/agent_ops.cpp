@@ -38,6 +38,7 @@ http::OpResult Agent::catalog_deregister(const http::CatalogDeregistration& dere
 }
 
 void Agent::join(const std::string& address, std::function<void(http::OpResult)> done) {
+  if (!gossip_) return done(http::OpResult::fail(400, "a remote agent joins no gossip (it reaches the cluster through relays)"));
   auto seed = gossip::parse_address(address, 8301);
   if (!seed) return done(http::OpResult::fail(400, "cannot join " + address + ": not an IP address or IP:port"));
   gossip_->join(*seed, [address, done = std::move(done)](const std::string& error) {
@@ -46,6 +47,7 @@ void Agent::join(const std::string& address, std::function<void(http::OpResult)>
 }
 
 http::OpResult Agent::force_leave(const std::string& node) {
+  if (!gossip_) return http::OpResult::fail(400, "a remote agent has no gossip members to force out");
   const std::string error = node_->serf().force_leave(node, now_());
   gossip_->flush();
   if (error.empty()) return http::OpResult::ok();
@@ -74,6 +76,7 @@ std::string Agent::apply_keyring_change(http::KeyringOp op, const gossip::Bytes&
 
 void Agent::keyring_operation(http::KeyringOp op, const std::string& key,
                               std::function<void(http::OpResult, http::KeyringReport)> done) {
+  if (!gossip_) return done(http::OpResult::fail(400, "a remote agent has no gossip keyring"), {});
   cluster_keyring_->start(op, key, now_(), std::move(done));
   gossip_->flush();  // the query goes out with the next gossip round
   arm_keyring_timer();
@@ -108,17 +111,18 @@ std::optional<http::KeyringInfo> Agent::keyring() const {
 std::vector<http::MemberInfo> Agent::members() const { return member_list(node_->membership()); }
 
 http::MetricSet Agent::metrics() const {
-  http::MetricSet set = metric_table(MetricSources{*gossip_, node_->membership(), node_->serf(), catalog_,
+  http::MetricSet set = metric_table(MetricSources{gossip_.get(), node_->membership(), node_->serf(), catalog_,
                                                    node_->replication(), *store_, *catalog_replication_, *http_server_,
                                                    *limits_, dns_server_.get(), https_server_.get(), *blocking_,
                                                    api_->cache_stats(), group_commit_->commit_latency()});
   set.uptime_seconds = std::chrono::duration<double>(now_() - started_).count();
+  add_remote_metrics(set);
   return set;
 }
 
 http::AgentIdentity Agent::identity() const {
   return http::AgentIdentity{config_.node_name, node_id_, config_.datacenter, kVersion, kRevision, kBuildDate,
-                             config_.node_meta};
+                             config_.node_meta, remote_status()};
 }
 
 void Agent::after_commit(std::function<void(bool)> done) { group_commit_->after_commit(std::move(done)); }

@@ -1,5 +1,6 @@
 // Catalog records <-> replicated key/values. Keys: "n\0NODE", "s\0NODE\0ID", "c\0NODE\0ID";
 // values: the record codec's msgpack (catalog/record_codec.h), the same bytes SQLite holds.
+// A relay's session records: "r\0REMOTE\0RELAY", valued by encode_session_record.
 #include "agent/catalog_replication.h"
 
 #include <spdlog/spdlog.h>
@@ -19,7 +20,10 @@ constexpr const char* kNotAliveOutput = "Agent not live or unreachable";
 
 gossip::Bytes to_bytes(const std::string& s) { return gossip::Bytes(s.begin(), s.end()); }
 std::string_view as_view(const gossip::Bytes& b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
-bool is_serf_health(const std::string& check_id) { return check_id == catalog::kSerfHealthCheckId; }
+// Checks every agent derives for itself and never replicates.
+bool is_serf_health(const std::string& check_id) {
+  return check_id == catalog::kSerfHealthCheckId || check_id == kRemoteHealthCheckId;
+}
 
 // (version, owner) order: the later write shows; equal versions fall to the owner's name.
 bool newer(std::uint64_t version, const std::string& owner, const catalog::RecordOrigin& than) {
@@ -30,14 +34,16 @@ bool newer(std::uint64_t version, const std::string& owner, const catalog::Recor
 
 CatalogReplication::CatalogReplication(catalog::Catalog& catalog, catalog::SqliteStore& store,
                                        gossip::Replication& engine, const gossip::Membership& membership,
-                                       std::string self, NextVersion next_version, std::chrono::milliseconds reap_after)
+                                       std::string self, NextVersion next_version, std::chrono::milliseconds reap_after,
+                                       RemoteLivenessConfig remotes)
     : catalog_(catalog),
       store_(store),
       engine_(engine),
       membership_(membership),
       self_(std::move(self)),
       next_version_(std::move(next_version)),
-      reap_after_(reap_after) {}
+      reap_after_(reap_after),
+      remotes_(catalog_, membership_, self_, remotes) {}
 
 std::string CatalogReplication::encode_key(Kind kind, const std::string& node, const std::string& id) {
   std::string key(1, static_cast<char>(kind));
@@ -58,12 +64,36 @@ std::optional<CatalogReplication::Key> CatalogReplication::parse_key(const std::
     if (node.find('\0') != std::string::npos) return std::nullopt;
     return Key{kind, std::move(node), {}};
   }
-  if (kind != Kind::service && kind != Kind::check) return std::nullopt;
+  if (kind != Kind::service && kind != Kind::check && kind != Kind::session) return std::nullopt;
   const auto split = key.find('\0', 2);
   if (split == std::string::npos || split == 2 || split + 1 == key.size()) return std::nullopt;
   std::string id = key.substr(split + 1);
   if (id.find('\0') != std::string::npos) return std::nullopt;
   return Key{kind, key.substr(2, split - 2), std::move(id)};
+}
+
+std::string CatalogReplication::remote_write_refusal(
+    const std::string& remote, const gossip::ReplicaEntry& entry,
+    const std::function<bool(const std::string& service)>& may_write_service) {
+  auto key = parse_key(entry.key);
+  if (!key) return "not a catalog key";
+  if (key->kind == Kind::session) return "session records are written by relays only";
+  if (key->node != remote) return "a record of node " + key->node + ", not of " + remote;
+  if (entry.deleted || key->kind == Kind::node) return {};  // its own node; removals of its own records
+  std::string service;
+  if (key->kind == Kind::service) {
+    auto svc = catalog::decode_service(as_view(entry.value));
+    if (!svc) return "an undecodable service record";
+    service = svc->name;
+  } else {
+    if (is_serf_health(key->id)) return "a derived health check";
+    auto check = catalog::decode_check(as_view(entry.value));
+    if (!check) return "an undecodable check record";
+    if (check->service_id.empty()) return {};  // a node check on its own node
+    service = check->service_name;
+  }
+  if (!may_write_service(service)) return "service " + service + " is not allowed by the token";
+  return {};
 }
 
 // ---- Startup
@@ -83,6 +113,9 @@ void CatalogReplication::restore(std::uint64_t own_generation, std::uint64_t own
       restore_one(encode_key(Kind::service, svc->node, svc->id), svc->origin, catalog::encode_record(*svc));
     }
     if (node->name != self_) other_nodes.push_back(node->name);
+    if (node->name != self_ && node->origin.owner == node->name && !membership_.members().contains(node->name)) {
+      remotes_.remote_node(node->name, now);  // a remote's grace and lease start now
+    }
   }
   for (const catalog::Check* check : catalog_.all_checks()) {
     if (is_serf_health(check->id)) continue;
@@ -143,7 +176,7 @@ void CatalogReplication::publish(Outgoing writes, Clock::time_point now) {
       engine_.publish(w.key, w.version, std::move(*w.value), now);
     } else {
       engine_.publish_delete(w.key, w.version, now);
-      if (auto key = parse_key(w.key)) fall_back(*key);  // another owner's write of it may show now
+      if (auto key = parse_key(w.key)) fall_back(*key, now);  // another owner's write of it may show now
     }
   }
 }
@@ -163,16 +196,53 @@ void CatalogReplication::stage_marks() {
 
 // ---- Peers' writes
 
-void CatalogReplication::apply(const std::vector<gossip::ReplicaChange>& changes) {
+void CatalogReplication::apply(const std::vector<gossip::ReplicaChange>& changes, Clock::time_point now) {
   for (const gossip::ReplicaChange& c : changes) {
     auto key = parse_key(c.key);
     if (!key || (key->kind == Kind::check && is_serf_health(key->id))) {
       ++stats_.records_invalid;
       continue;
     }
-    if (c.deleted) apply_removal(c.owner, *key);
-    else apply_value(c.owner, *key, c.version, c.value);
+    if (key->kind == Kind::session) apply_session(c.owner, *key, c, now);
+    else if (c.deleted) apply_removal(c.owner, *key, now);
+    else apply_value(c.owner, *key, c.version, c.value, now);
   }
+}
+
+void CatalogReplication::apply_session(const std::string& owner, const Key& key, const gossip::ReplicaChange& change,
+                                       Clock::time_point now) {
+  if (key.id != owner) {  // a relay writes only its own sessions
+    ++stats_.records_invalid;
+    return;
+  }
+  if (change.deleted) return remotes_.session_record(key.node, key.id, std::nullopt, now);
+  auto record = decode_session_record(as_view(change.value));
+  if (!record || record->relay != owner) {
+    ++stats_.records_invalid;
+    return;
+  }
+  remotes_.session_record(key.node, key.id, std::move(*record), now);
+}
+
+void CatalogReplication::publish_session(const std::string& remote, std::optional<SessionRecord> record,
+                                         Clock::time_point now) {
+  const std::string key = encode_key(Kind::session, remote, self_);
+  if (record) {
+    const std::string value = encode_session_record(*record);
+    engine_.publish(key, next_version_(), to_bytes(value), now);
+  } else if (const gossip::Replication::Value* held = engine_.find(self_, key); held && !held->deleted) {
+    engine_.publish_delete(key, next_version_(), now);
+  }
+  remotes_.session_record(remote, self_, std::move(record), now);
+}
+
+std::map<std::string, SessionRecord> CatalogReplication::sessions_of(const std::string& remote) const {
+  std::map<std::string, SessionRecord> out;
+  engine_.for_each_with_prefix(encode_key(Kind::session, remote, ""), [&](const std::string& owner, const std::string&,
+                                                                          const gossip::Replication::Value& v) {
+    if (auto r = decode_session_record(as_view(v.value)); r && r->relay == owner) out.emplace(owner, std::move(*r));
+  });
+  return out;
 }
 
 const catalog::RecordOrigin* CatalogReplication::showing(const Key& key) const {
@@ -189,12 +259,13 @@ const catalog::RecordOrigin* CatalogReplication::showing(const Key& key) const {
       const catalog::Check* c = catalog_.check(key.node, key.id);
       return c ? &c->origin : nullptr;
     }
+    case Kind::session: return nullptr;  // not a catalog record
   }
   return nullptr;
 }
 
 bool CatalogReplication::apply_value(const std::string& owner, const Key& key, std::uint64_t version,
-                                     const gossip::Bytes& value) {
+                                     const gossip::Bytes& value, Clock::time_point now) {
   const catalog::RecordOrigin* current = showing(key);
   if (current && current->owner == owner && current->version == version) return true;  // already showing
   if (current && current->owner != owner && !newer(version, owner, *current)) {
@@ -215,7 +286,11 @@ bool CatalogReplication::apply_value(const std::string& owner, const Key& key, s
     if (key.node != owner && is_hearsay_member(key.node)) return invalid();
     node->origin = origin;
     catalog_.upsert_node(std::move(*node));
-    apply_waiting_records(key.node);
+    apply_waiting_records(key.node, now);
+    if (key.node != self_ && key.node == owner && !membership_.members().contains(key.node) &&
+        !membership_.failed_members().contains(key.node)) {
+      remotes_.remote_node(key.node, now);  // not a member, its own writer: a remote
+    }
     if (key.node != self_) {
       const gossip::Member* member = membership_.members().find(key.node);
       const bool alive =
@@ -242,19 +317,20 @@ bool CatalogReplication::apply_value(const std::string& owner, const Key& key, s
   return true;
 }
 
-void CatalogReplication::apply_removal(const std::string& owner, const Key& key) {
+void CatalogReplication::apply_removal(const std::string& owner, const Key& key, Clock::time_point now) {
   const catalog::RecordOrigin* current = showing(key);
   if (!current || current->owner != owner) return;  // what shows is someone else's write
   switch (key.kind) {
     case Kind::node: catalog_.remove_node(key.node); break;
     case Kind::service: catalog_.remove_service(key.node, key.id); break;
     case Kind::check: catalog_.remove_check(key.node, key.id); break;
+    case Kind::session: return;
   }
   ++stats_.records_removed;
-  fall_back(key);
+  fall_back(key, now);
 }
 
-void CatalogReplication::fall_back(const Key& key) {
+void CatalogReplication::fall_back(const Key& key, Clock::time_point now) {
   const std::string encoded = encode_key(key.kind, key.node, key.id);
   std::string best_owner;
   const gossip::Replication::Value* best = nullptr;
@@ -264,10 +340,10 @@ void CatalogReplication::fall_back(const Key& key) {
       best_owner = owner;
     }
   }
-  if (best && best_owner != self_) apply_value(best_owner, key, best->version, best->value);
+  if (best && best_owner != self_) apply_value(best_owner, key, best->version, best->value, now);
 }
 
-void CatalogReplication::apply_waiting_records(const std::string& node) {
+void CatalogReplication::apply_waiting_records(const std::string& node, Clock::time_point now) {
   for (Kind kind : {Kind::service, Kind::check}) {
     std::string prefix = encode_key(kind, node, "");  // "s\0NODE\0"
     std::vector<std::tuple<std::string, std::string, std::uint64_t, gossip::Bytes>> waiting;
@@ -277,7 +353,7 @@ void CatalogReplication::apply_waiting_records(const std::string& node) {
     });
     for (auto& [owner, key, version, value] : waiting) {
       if (auto parsed = parse_key(key); parsed && !(kind == Kind::check && is_serf_health(parsed->id))) {
-        apply_value(owner, *parsed, version, value);
+        apply_value(owner, *parsed, version, value, now);
       }
     }
   }
@@ -316,13 +392,20 @@ void CatalogReplication::on_member_event(const gossip::MemberEvent& event, Clock
         set_serf_health(name, false);
         break;
       case gossip::MemberEvent::Kind::left:
-        // A graceful leave takes the member's records off every agent at once.
+        // A graceful leave takes the member's records off every agent at once, and what a
+        // straggler still sends of it is refused until it joins again.
         failed_since_.erase(name);
-        engine_.forget_owner(name);
-        if (const catalog::Node* n = catalog_.node(name); n && n->origin.owner != self_) catalog_.remove_node(name);
+        reaped_.insert(name);
+        forget(name);
         break;
     }
   }
+  remotes_.member_changed(now);  // a relay's failure moves the health of the remotes it held
+}
+
+void CatalogReplication::forget(const std::string& owner) {
+  engine_.forget_owner(owner);
+  if (const catalog::Node* n = catalog_.node(owner); n && n->origin.owner != self_) catalog_.remove_node(owner);
 }
 
 void CatalogReplication::reap(Clock::time_point now) {
@@ -334,10 +417,10 @@ void CatalogReplication::reap(Clock::time_point now) {
     spdlog::info("replication: {} failed {} s ago; removing its records", it->first,
                  std::chrono::duration_cast<std::chrono::seconds>(now - it->second).count());
     reaped_.insert(it->first);
-    engine_.forget_owner(it->first);
-    if (const catalog::Node* n = catalog_.node(it->first); n && n->origin.owner != self_) catalog_.remove_node(it->first);
+    forget(it->first);
     it = failed_since_.erase(it);
   }
+  for (const std::string& remote : remotes_.tick(now)) forget(remote);
 }
 
 bool CatalogReplication::is_hearsay_member(const std::string& name) const {
@@ -348,7 +431,10 @@ bool CatalogReplication::is_hearsay_member(const std::string& name) const {
 bool CatalogReplication::accepts(const std::string& owner) const {
   if (reaped_.contains(owner)) return false;
   if (const gossip::Member* member = membership_.members().find(owner)) return member->state != gossip::NodeState::left;
-  return membership_.failed_members().contains(owner);
+  if (membership_.failed_members().contains(owner)) return true;
+  // Not a member: a remote (its relays check what it writes), unless it left or its lease ran
+  // out; a session record of a relay about it brings it back (RemoteLiveness::forgotten).
+  return !remotes_.forgotten(owner);
 }
 
 }  // namespace hearsay::agent

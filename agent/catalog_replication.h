@@ -11,6 +11,8 @@
 // - serfHealth is never replicated: every agent derives it for every member from its own view
 //   of membership. A member that leaves takes its records with it; a failed one's records stay,
 //   critical, until -reap-after.
+// - Remote nodes (remote mode, issue 16) are owners that are not members. Their health comes
+//   from the relays' session records ("r" keys), which only relays write (remote_liveness.h).
 #pragma once
 
 #include <chrono>
@@ -22,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/remote_liveness.h"
 #include "catalog/catalog.h"
 #include "catalog/store_sqlite.h"
 #include "gossip/membership/membership.h"
@@ -45,7 +48,7 @@ class CatalogReplication {
 
   CatalogReplication(catalog::Catalog& catalog, catalog::SqliteStore& store, gossip::Replication& engine,
                      const gossip::Membership& membership, std::string self, NextVersion next_version,
-                     std::chrono::milliseconds reap_after);
+                     std::chrono::milliseconds reap_after, RemoteLivenessConfig remotes = {});
 
   // Startup, after the catalog is loaded: the stored records go into the engine, the stored
   // watermarks are restored, other nodes' serfHealth waits for membership (critical).
@@ -64,18 +67,32 @@ class CatalogReplication {
   // Once that commit is durable: the writes go to the engine (and so to peers).
   void publish(Outgoing writes, Clock::time_point now);
   // Changes the engine took from peers.
-  void apply(const std::vector<gossip::ReplicaChange>& changes);
+  void apply(const std::vector<gossip::ReplicaChange>& changes, Clock::time_point now);
+  // A relay's own session records (remote mode): published at once, not through the catalog
+  // (a restart ends every session anyway; the engine's generation check clears what a crash
+  // left behind). nullopt: the session ended.
+  void publish_session(const std::string& remote, std::optional<SessionRecord> record, Clock::time_point now);
+  // Every relay's record about `remote`, by relay (what this agent's replica holds).
+  std::map<std::string, SessionRecord> sessions_of(const std::string& remote) const;
   // Membership news: liveness checks, removal on leave (the engine's peers are gossip::Node's job).
   void on_member_event(const gossip::MemberEvent& event, Clock::time_point now);
-  // Removes the records of members failed for longer than reap_after.
+  // Removes the records of members failed for longer than reap_after, and of remotes whose
+  // lease is over or that left; moves remotes' health along.
   void reap(Clock::time_point now);
   // Whether the engine takes writes of `owner` (a member that has not left nor been reaped).
   bool accepts(const std::string& owner) const;
 
   const CatalogReplicationStats& stats() const { return stats_; }
+  const RemoteLiveness& remotes() const { return remotes_; }
+
+  // What a relay lets a remote write (issue 16): its own node record, and services and checks
+  // on that node whose service `may_write_service` allows (node checks: any). Never session
+  // records or another node's records. "" or why not, for the log and the refusal counter.
+  static std::string remote_write_refusal(const std::string& remote, const gossip::ReplicaEntry& entry,
+                                          const std::function<bool(const std::string& service)>& may_write_service);
 
  private:
-  enum class Kind : char { node = 'n', service = 's', check = 'c' };
+  enum class Kind : char { node = 'n', service = 's', check = 'c', session = 'r' };  // session: id = relay
   struct Key {
     Kind kind;
     std::string node;
@@ -88,11 +105,14 @@ class CatalogReplication {
                       Clock::time_point now);
   void publish_absent(const std::string& key, Clock::time_point now);
   // Puts a peer's value into the catalog unless a newer write of another owner shows.
-  bool apply_value(const std::string& owner, const Key& key, std::uint64_t version, const gossip::Bytes& value);
-  void apply_removal(const std::string& owner, const Key& key);
+  bool apply_value(const std::string& owner, const Key& key, std::uint64_t version, const gossip::Bytes& value,
+                   Clock::time_point now);
+  void apply_session(const std::string& owner, const Key& key, const gossip::ReplicaChange& change, Clock::time_point now);
+  void forget(const std::string& owner);  // its records off this agent (left, reaped, lease over)
+  void apply_removal(const std::string& owner, const Key& key, Clock::time_point now);
   // After the showing record went: the newest other owner's value for the key, if any.
-  void fall_back(const Key& key);
-  void apply_waiting_records(const std::string& node);
+  void fall_back(const Key& key, Clock::time_point now);
+  void apply_waiting_records(const std::string& node, Clock::time_point now);
   const catalog::RecordOrigin* showing(const Key& key) const;
   void set_serf_health(const std::string& node, bool alive);
   bool is_hearsay_member(const std::string& name) const;
@@ -106,7 +126,8 @@ class CatalogReplication {
   NextVersion next_version_;
   std::chrono::milliseconds reap_after_;
   std::map<std::string, Clock::time_point> failed_since_;
-  std::set<std::string> reaped_;
+  std::set<std::string> reaped_;  // and left: refused until they join again
+  RemoteLiveness remotes_;
   std::string staged_marks_;
   CatalogReplicationStats stats_;
 };

@@ -40,6 +40,22 @@ struct TlsFiles {
   std::optional<bool> verify_incoming;   // require client certificates signed by those CAs
 };
 
+// Remote mode (issue 16, docs/remote-mode.md). A relay is a LAN agent with relay_port set; a
+// remote is an agent with `relays` set, which then joins no gossip.
+struct RemoteConfig {
+  int relay_port = -1;  // -relay-port: the TLS listener for remote sessions; -1: off
+  std::optional<std::string> relay_cert_file, relay_key_file;  // PEM; -dev makes a pair
+  std::vector<std::string> relays;  // -remote host:port (repeatable): this agent is a remote
+  std::string token;                // the secret (read from token_file at start and at reload)
+  std::string token_file;
+  std::string ca_file;              // the relays' CA, or:
+  std::string fingerprint;          // the relay certificate's SHA-256 fingerprint (pinned)
+  std::chrono::milliseconds keepalive{2000};  // each side pings this often when idle
+  std::chrono::milliseconds grace{45000};     // a remote no relay holds stays passing this long
+  std::chrono::milliseconds lease{15 * 60 * 1000};  // and its records stay this long
+  bool remote() const { return !relays.empty(); }
+};
+
 struct AgentConfig {
   std::string node_name;    // default: host name
   std::string node_id;      // UUID; default: generated once and kept in the data dir
@@ -92,6 +108,7 @@ struct AgentConfig {
   bool skip_leave_on_interrupt = false;
   std::chrono::milliseconds recursor_timeout{std::chrono::seconds(2)};
   LimitsConfig limits;
+  RemoteConfig remote;
 };
 
 void validate(const AgentConfig& config);  // throws ConfigError

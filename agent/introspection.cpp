@@ -73,7 +73,7 @@ http::MetricSet metric_table(const MetricSources& s) {
   // Totals since start are counters; the few figures that go down are gauges.
   auto add = [&out](const char* name, std::uint64_t value) { out.counter(name, static_cast<double>(value)); };
   auto gauge = [&out](const char* name, std::uint64_t value) { out.gauge(name, static_cast<double>(value)); };
-  const gossip::TransportStats& t = s.transport.stats();
+  const gossip::TransportStats t = s.transport ? s.transport->stats() : gossip::TransportStats{};
   add("hearsay.gossip.udp_in", t.udp_in);
   add("hearsay.gossip.udp_out", t.udp_out);
   add("hearsay.gossip.udp_send_failed", t.udp_send_failed);

@@ -27,7 +27,7 @@ std::vector<http::MemberInfo> member_list(const gossip::Membership& membership);
 
 // Every part whose counters make the metric table; `dns` is null when DNS is off.
 struct MetricSources {
-  const gossip::Transport& transport;
+  const gossip::Transport* transport;  // null on a remote agent (no gossip)
   const gossip::Membership& membership;
   const gossip::Serf& serf;
   const catalog::Catalog& catalog;

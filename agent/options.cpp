@@ -70,6 +70,22 @@ cxxopts::Options make_options() {
       ("tombstone-grace", "Keep catalog deletions this long for peers that missed them (Go duration)",
        cxxopts::value<std::string>()->default_value("24h"))
       ("sync-writes", "fsync every group commit (true/false)", cxxopts::value<bool>()->default_value("true"))
+      ("relay-port", "Accept remote agents' sessions on this TLS port (-1: off; 8302 is the usual one)",
+       cxxopts::value<int>()->default_value("-1"))
+      ("relay-cert-file", "PEM certificate of the relay listener (-dev: a generated one)", cxxopts::value<std::string>())
+      ("relay-key-file", "PEM key of the relay listener", cxxopts::value<std::string>())
+      ("remote", "Be a remote agent: reach the cluster through this relay, host:port (repeatable); no gossip",
+       cxxopts::value<std::vector<std::string>>())
+      ("remote-token-file", "File holding the token this remote presents to relays", cxxopts::value<std::string>())
+      ("remote-ca-file", "PEM CA bundle that signs the relays' certificates", cxxopts::value<std::string>())
+      ("remote-fingerprint", "SHA-256 fingerprint of the relay certificate to pin (instead of a CA)",
+       cxxopts::value<std::string>())
+      ("remote-keepalive", "How often a remote session pings when idle (Go duration)",
+       cxxopts::value<std::string>()->default_value("2s"))
+      ("remote-grace", "A remote no relay holds a session with stays passing this long (Go duration)",
+       cxxopts::value<std::string>()->default_value("45s"))
+      ("remote-lease", "... and its records stay this long, 1m to 24h (Go duration)",
+       cxxopts::value<std::string>()->default_value("15m"))
       ("h,help", "Show this help");
   return opts;
 }
@@ -130,6 +146,36 @@ void validate_domain(const std::string& domain) {
     }
   }
   if (!ok || label == 0) throw ConfigError("-domain: \"" + domain + "\" is not a valid DNS domain");
+}
+
+// Remote mode's flags hang together (issue 16): a remote joins no gossip and always verifies
+// its relays; a relay's listener needs a certificate.
+void validate_remote(const AgentConfig& c) {
+  const RemoteConfig& r = c.remote;
+  if (r.relay_port != -1 && (r.relay_port < 1 || r.relay_port > 65535)) {
+    throw ConfigError("-relay-port: invalid port " + std::to_string(r.relay_port));
+  }
+  if (r.relay_cert_file.has_value() != r.relay_key_file.has_value()) {
+    throw ConfigError("-relay-cert-file and -relay-key-file go together (one of them is missing)");
+  }
+  if (r.relay_port != -1 && !r.relay_cert_file && !c.dev) {
+    throw ConfigError("-relay-port: needs -relay-cert-file and -relay-key-file (or -dev, which generates a pair)");
+  }
+  if (r.lease < std::chrono::minutes(1) || r.lease > std::chrono::hours(24)) {
+    throw ConfigError("-remote-lease: must be between 1m and 24h");
+  }
+  if (!r.remote()) return;
+  for (const auto& relay : r.relays) {
+    if (!parse_join_address(relay, 8302)) throw ConfigError("-remote: \"" + relay + "\" is not host:port");
+  }
+  if (!c.join.empty() || !c.retry_join.empty()) {
+    throw ConfigError("-remote: a remote agent joins no gossip; -join and -retry-join do not go with it");
+  }
+  if (r.relay_port != -1) throw ConfigError("-remote: a remote agent cannot be a relay (-relay-port)");
+  if (r.ca_file.empty() == r.fingerprint.empty()) {
+    throw ConfigError("-remote: give exactly one of -remote-ca-file and -remote-fingerprint (the relay's certificate is "
+                      "always verified)");
+  }
 }
 
 }  // namespace
@@ -198,6 +244,7 @@ void validate(const AgentConfig& c) {
     throw ConfigError("-datacenter: \"" + c.datacenter + "\" is not a valid datacenter name");
   }
   if (c.data_dir.empty() && !c.dev) throw ConfigError("-data-dir: required (or use -dev)");
+  validate_remote(c);
   if (auto err = catalog::validate_meta(c.node_meta)) throw ConfigError("-node-meta: " + *err);
 }
 
@@ -309,6 +356,18 @@ ParsedCommandLine parse_agent_command_line(const std::vector<std::string>& args)
     c.check_reap_interval = duration_flag(r, "check-reap-interval");
     if (r.count("reap-after")) c.reap_after = duration_flag(r, "reap-after");
     if (r.count("tombstone-grace")) c.tombstone_grace = duration_flag(r, "tombstone-grace");
+    if (r.count("relay-port")) c.remote.relay_port = r["relay-port"].as<int>();
+    if (r.count("relay-cert-file")) c.remote.relay_cert_file = r["relay-cert-file"].as<std::string>();
+    if (r.count("relay-key-file")) c.remote.relay_key_file = r["relay-key-file"].as<std::string>();
+    if (r.count("remote")) {
+      for (const auto& relay : r["remote"].as<std::vector<std::string>>()) c.remote.relays.push_back(relay);
+    }
+    if (r.count("remote-token-file")) c.remote.token_file = r["remote-token-file"].as<std::string>();
+    if (r.count("remote-ca-file")) c.remote.ca_file = r["remote-ca-file"].as<std::string>();
+    if (r.count("remote-fingerprint")) c.remote.fingerprint = r["remote-fingerprint"].as<std::string>();
+    c.remote.keepalive = duration_flag(r, "remote-keepalive");
+    c.remote.grace = duration_flag(r, "remote-grace");
+    c.remote.lease = duration_flag(r, "remote-lease");
   } catch (const cxxopts::exceptions::exception& e) {
     throw ConfigError(e.what());
   }

@@ -43,6 +43,8 @@ struct AgentIdentity {
   std::string revision;
   std::string build_date;  // RFC 3339
   std::map<std::string, std::string> node_meta;
+  // Remote mode (issue 16): a remote's link or a relay's sessions, as strings; empty otherwise.
+  std::map<std::string, std::string> remote{};
 };
 
 // This agent's gossip keyring (/v1/operator/keyring?local-only): base64 keys, primary first.

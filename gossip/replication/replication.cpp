@@ -360,6 +360,12 @@ OwnerMark Replication::mark_of(const std::string& name, const OwnerState& o) con
   return OwnerMark{name, o.generation, o.watermark, checksum_of(o)};
 }
 
+std::optional<OwnerMark> Replication::mark(const std::string& owner) const {
+  auto it = owners_.find(owner);
+  if (it == owners_.end()) return std::nullopt;
+  return OwnerMark{owner, it->second.generation, it->second.watermark, 0};
+}
+
 void Replication::check_marks(const std::string& peer, const std::vector<OwnerMark>& theirs) {
   for (const OwnerMark& m : theirs) {
     if (m.owner == config_.name) {
@@ -420,6 +426,7 @@ Clock::time_point Replication::next_deadline() const {
 }
 
 void Replication::enqueue(const ReplicaEntry& entry, Clock::time_point now) {
+  if (on_news_) on_news_(entry);
   Bytes encoded = encode_entry(entry);
   if (encoded.size() <= config_.packet_budget) {
     queue_.push(queue_key(entry.owner, entry.key), std::move(encoded));

@@ -118,6 +118,9 @@ class Replication {
   // application (a restart must not go back to an older one). Without it: above + 1.
   using NextGeneration = std::function<std::uint64_t(std::uint64_t above)>;
   void set_generation_source(NextGeneration next) { next_generation_ = std::move(next); }
+  // Sees every entry we broadcast, ours and the news we pass on, with its prev link (a relay
+  // forwards them to its remote sessions, which are not gossip peers).
+  void set_on_news(std::function<void(const ReplicaEntry&)> f) { on_news_ = std::move(f); }
 
   // ---- Our writes. Versions must grow.
   void publish(const std::string& key, std::uint64_t version, Bytes value, Clock::time_point now);
@@ -161,6 +164,8 @@ class Replication {
   // Values of one owner, tombstones included.
   void for_each_of(const std::string& owner, const std::function<void(const std::string& key, const Value&)>& f) const;
   std::vector<OwnerMark> digest() const;
+  // One owner's generation and watermark (checksum not computed), if we hold any of it.
+  std::optional<OwnerMark> mark(const std::string& owner) const;
   std::uint64_t generation_of(const std::string& owner) const;
   std::size_t entry_count() const;
   const ReplicationStats& stats() const { return stats_; }
@@ -217,6 +222,7 @@ class Replication {
   std::mt19937_64 rng_;
   std::function<bool(const std::string&)> accept_;
   NextGeneration next_generation_;
+  std::function<void(const ReplicaEntry&)> on_news_;
   std::set<std::string> wanted_;  // owners to sync with next
   std::unordered_map<std::string, OwnerState> owners_;
   std::vector<ReplicationPeer> peers_;

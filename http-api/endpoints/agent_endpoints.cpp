@@ -127,6 +127,7 @@ void agent_self(Call call, ApiContext& ctx) {
     w.EndObject();
     w.EndObject();
     w.Key("Meta"), write_string_map(w, id.node_meta);
+    if (!id.remote.empty()) w.Key("Remote"), write_string_map(w, id.remote);
     w.EndObject();
   });
   call.responder.send(json_answer(std::move(body), *options));

@@ -93,7 +93,7 @@ struct Fixture {
     engine.receive(addr_of(9), bytes.data(), bytes.size(), now);
     drain();
   }
-  void drain() { bridge.apply(engine.take_changes()); }
+  void drain() { bridge.apply(engine.take_changes(), now); }
   static std::string node_key(const std::string& n) { return std::string("n") + '\0' + n; }
   static std::string service_key(const std::string& n, const std::string& id) {
     return std::string("s") + '\0' + n + '\0' + id;
@@ -140,12 +140,14 @@ TEST_CASE("writes of two owners to one key: the later shows, and the earlier ret
   CHECK(f.catalog.node("ext")->address == "10.1.1.5");
 }
 
-TEST_CASE("refused: unknown owners, another member's own node, records not matching their key", "[unit]") {
+TEST_CASE("refused: owners that left, another member's own node, records not matching their key", "[unit]") {
   Fixture f;
   f.member("p1", 2);
   f.member("p2", 3);
-  f.write("stranger", Fixture::node_key("stranger"), 5, value_of(node_record("stranger", "10.9.9.9")));
-  CHECK(f.catalog.node("stranger") == nullptr);
+  f.member("gone", 4);
+  f.dead("gone", 4, true);  // left
+  f.write("gone", Fixture::node_key("gone"), 5, value_of(node_record("gone", "10.9.9.9")));
+  CHECK(f.catalog.node("gone") == nullptr);
   CHECK(f.engine.stats().entries_rejected == 1);
   f.write("p1", Fixture::node_key("p2"), 6, value_of(node_record("p2", "6.6.6.6")));  // p2 is an agent
   CHECK(f.catalog.node("p2") == nullptr);
@@ -204,4 +206,92 @@ TEST_CASE("our changes are published in version order and a removal becomes a to
   REQUIRE(f.store->commit(f.catalog, f.catalog.take_dirty()));
   REQUIRE(f.store->get_setting("replication_marks"));
   CHECK(f.store->get_setting("replication_marks")->find(" self\n") != std::string::npos);
+}
+
+// ---- Remote nodes (remote mode): owners that are not members, their health from relays' records.
+
+namespace {
+std::string session_key(const std::string& remote, const std::string& relay) {
+  return std::string("r") + '\0' + remote + '\0' + relay;
+}
+Bytes session_value(const std::string& relay, std::uint64_t session, std::uint64_t started, bool left = false) {
+  const std::string s = agent::encode_session_record(agent::SessionRecord{relay, session, 1, started, 1, left});
+  return Bytes(s.begin(), s.end());
+}
+const catalog::Check* remote_health(const Fixture& f, const std::string& node) {
+  return f.catalog.check(node, std::string(agent::kRemoteHealthCheckId));
+}
+}  // namespace
+
+TEST_CASE("a remote's health follows its relays' session records: held, grace, critical, lease", "[unit]") {
+  Fixture f;
+  f.member("relay1", 2);
+  f.member("relay2", 3);
+  f.write("laptop", Fixture::node_key("laptop"), 10, value_of(node_record("laptop", "10.7.0.1")));
+  f.write("laptop", Fixture::service_key("laptop", "dev-web"), 11, value_of(service_record("laptop", "dev-web", 80)));
+  REQUIRE(f.catalog.service("laptop", "dev-web"));  // a remote: accepted though not a member
+  CHECK(f.serf_health("laptop") == nullptr);         // never probed, so no serfHealth
+  f.write("relay1", session_key("laptop", "relay1"), 20, session_value("relay1", 7, 100));
+  REQUIRE(remote_health(f, "laptop"));
+  CHECK(remote_health(f, "laptop")->status == catalog::HealthStatus::passing);
+  CHECK(remote_health(f, "laptop")->output.find("relay1") != std::string::npos);
+
+  // A relay writes only its own sessions.
+  f.write("relay2", session_key("laptop", "relay1"), 21, session_value("relay1", 8, 200));
+  CHECK(f.bridge.stats().records_invalid == 1);
+
+  // The relay holding the session fails: passing through the grace, then critical.
+  f.dead("relay1", 4, false);
+  f.now += 44s;
+  f.bridge.reap(f.now);
+  CHECK(remote_health(f, "laptop")->status == catalog::HealthStatus::passing);
+  f.now += 2s;
+  f.bridge.reap(f.now);
+  CHECK(remote_health(f, "laptop")->status == catalog::HealthStatus::critical);
+
+  // Another relay takes the session: passing at once.
+  f.write("relay2", session_key("laptop", "relay2"), 22, session_value("relay2", 1, 100));
+  CHECK(remote_health(f, "laptop")->status == catalog::HealthStatus::passing);
+  CHECK(remote_health(f, "laptop")->output.find("relay2") != std::string::npos);
+
+  // It ends, and nobody holds one for the whole lease: the remote's records go, and stay gone.
+  f.write("relay2", session_key("laptop", "relay2"), 23, {}, true);
+  f.now += 14min;
+  f.bridge.reap(f.now);
+  CHECK(f.catalog.service("laptop", "dev-web"));
+  f.now += 1min + 1s;
+  f.bridge.reap(f.now);
+  CHECK(f.catalog.node("laptop") == nullptr);
+  CHECK(f.catalog.service("laptop", "dev-web") == nullptr);
+  f.write("laptop", Fixture::service_key("laptop", "dev-api"), 30, value_of(service_record("laptop", "dev-api", 81)));
+  CHECK(f.engine.find("laptop", Fixture::service_key("laptop", "dev-api")) == nullptr);
+
+  // Until a relay holds a session with it again.
+  f.write("relay2", session_key("laptop", "relay2"), 24, session_value("relay2", 2, 300));
+  CHECK(f.bridge.accepts("laptop"));
+}
+
+TEST_CASE("a remote's goodbye removes its records at once, and only the newest session's goodbye counts", "[unit]") {
+  Fixture f;
+  f.member("relay1", 2);
+  f.member("relay2", 3);
+  f.write("laptop", Fixture::node_key("laptop"), 10, value_of(node_record("laptop", "10.7.0.1")));
+  f.write("relay1", session_key("laptop", "relay1"), 20, session_value("relay1", 1, 100));
+  f.write("relay2", session_key("laptop", "relay2"), 21, session_value("relay2", 1, 200));  // newer process
+  f.write("relay1", session_key("laptop", "relay1"), 22, session_value("relay1", 1, 100, true));  // old one's goodbye
+  f.bridge.reap(f.now);
+  REQUIRE(f.catalog.node("laptop"));
+  CHECK(remote_health(f, "laptop")->status == catalog::HealthStatus::passing);
+  f.write("relay2", session_key("laptop", "relay2"), 23, session_value("relay2", 1, 200, true));
+  f.bridge.reap(f.now);
+  CHECK(f.catalog.node("laptop") == nullptr);
+}
+
+TEST_CASE("session records round-trip and garbage is no record", "[unit]") {
+  const agent::SessionRecord r{"relay1", 42, 1000, 2000, 3, true};
+  CHECK(agent::decode_session_record(agent::encode_session_record(r)) == r);
+  CHECK_FALSE(agent::decode_session_record(""));
+  CHECK_FALSE(agent::decode_session_record(std::string("\x81\xa5Relay\x01", 8)));
+  std::string trailing = agent::encode_session_record(r) + "x";
+  CHECK_FALSE(agent::decode_session_record(trailing));
 }

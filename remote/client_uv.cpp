@@ -1,0 +1,259 @@
+// The remote agent's link over libuv and TLS (client_uv.h).
+#include "remote/client_uv.h"
+
+#include <netdb.h>
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "loop/address.h"
+
+namespace hearsay::remote {
+
+// One name lookup in flight; outlives the client if it must (the callback checks `alive`).
+struct Client::Resolve {
+  uv_getaddrinfo_t request{};
+  std::weak_ptr<bool> alive;
+  Client* client = nullptr;
+  std::uint64_t attempt = 0;
+  std::string port;
+};
+
+Client::Client(uv_loop_t* loop, LinkConfig config, std::shared_ptr<const loop::TlsContext> tls,
+               gossip::Replication& engine, Handlers handlers, Now now)
+    : loop_(loop),
+      link_(std::move(config), now()),
+      tls_(std::move(tls)),
+      engine_(engine),
+      bridge_(engine, link_),
+      handlers_(std::move(handlers)),
+      now_(std::move(now)) {}
+
+Client::~Client() { close(); }
+
+int Client::start() {
+  if (int rc = timer_.init(loop_, this); rc != 0) return rc;
+  link_.start(now_());
+  flush();
+  return 0;
+}
+
+void Client::close() {
+  *alive_ = false;
+  timer_.close();
+  if (connection_) {
+    connection_->set_callbacks({});
+    connection_->close();
+    connection_.reset();
+  }
+}
+
+void Client::stop(bool goodbye, std::function<void()> done) {
+  link_.stop(goodbye, now_());
+  flush();
+  if (connection_ && !connection_->closing()) {
+    auto conn = connection_;
+    loop::Connection::Callbacks cb;
+    cb.closed = [done = std::move(done)] {
+      if (done) done();
+    };
+    conn->set_callbacks(std::move(cb));
+    conn->close_when_flushed();
+    connection_.reset();
+  } else if (done) {
+    done();
+  }
+}
+
+void Client::connect(const Link::Connect& c) {
+  if (connection_) {
+    connection_->set_callbacks({});
+    connection_->close();
+    connection_.reset();
+  }
+  attempt_ = c.attempt;
+  auto hp = loop::split_host_port(c.relay);
+  if (!hp) {
+    link_.connect_failed(c.attempt, "\"" + c.relay + "\" is not host:port", now_());
+    return;
+  }
+  sockaddr_storage addr{};
+  if (loop::parse_ip_port(hp->host, std::atoi(hp->port.c_str()), addr) == 0) return dial(c.attempt, addr);
+  // A name: resolved at each attempt (relays behind DNS move).
+  auto* lookup = new Resolve;
+  lookup->alive = alive_;
+  lookup->client = this;
+  lookup->attempt = c.attempt;
+  lookup->port = hp->port;
+  lookup->request.data = lookup;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  int rc = uv_getaddrinfo(
+      loop_, &lookup->request,
+      [](uv_getaddrinfo_t* req, int status, addrinfo* result) {
+        std::unique_ptr<Resolve> r(static_cast<Resolve*>(req->data));
+        auto alive = r->alive.lock();
+        if (!alive || !*alive) {
+          uv_freeaddrinfo(result);
+          return;
+        }
+        Client* self = r->client;
+        try {
+          if (status != 0 || !result) {
+            self->link_.connect_failed(r->attempt, std::string("cannot resolve: ") + uv_strerror(status), self->now_());
+          } else {
+            sockaddr_storage to{};
+            std::memcpy(&to, result->ai_addr, result->ai_addrlen);
+            self->dial(r->attempt, to);
+          }
+        } catch (const std::exception& e) {
+          spdlog::error("remote resolve: {}", e.what());
+          ++self->callback_errors_;
+        }
+        uv_freeaddrinfo(result);
+        self->flush();
+      },
+      hp->host.c_str(), hp->port.c_str(), &hints);
+  if (rc != 0) {
+    delete lookup;
+    link_.connect_failed(c.attempt, std::string("cannot resolve: ") + uv_strerror(rc), now_());
+  }
+}
+
+void Client::dial(std::uint64_t attempt, const sockaddr_storage& to) {
+  if (attempt != attempt_) return;  // the link moved on meanwhile
+  loop::Connection::Options options;
+  options.name = "remote link";
+  options.tls = tls_;
+  options.tls_counters = &tls_counters_;
+  options.callback_errors = &callback_errors_;
+  options.max_unsent_output = 4 * kMaxFrameBytes;
+  int init_error = 0;
+  auto conn = loop::Connection::create(loop_, options, &init_error);
+  if (!conn) {
+    link_.connect_failed(attempt, std::string("cannot open a socket: ") + uv_strerror(init_error), now_());
+    return;
+  }
+  loop::Connection::Callbacks cb;
+  cb.connected = [this, attempt](int status) {
+    if (status != 0) {
+      link_.connect_failed(attempt, std::string("connect: ") + uv_strerror(status), now_());
+      flush();
+      return;
+    }
+    if (connection_ && connection_->start_reading() != 0) {
+      link_.connect_failed(attempt, "cannot read from the connection", now_());
+      flush();
+    }
+  };
+  cb.established = [this, attempt] {
+    link_.connected(attempt, now_());
+    flush();
+  };
+  cb.tls_failed = [this, attempt](const std::string& error) {
+    link_.connect_failed(attempt, "TLS: " + error, now_());
+    flush();
+  };
+  cb.read = [this, attempt](const char* data, std::size_t size) {
+    link_.received(attempt, reinterpret_cast<const std::uint8_t*>(data), size, now_());
+    flush();
+  };
+  cb.read_end = [this, attempt](int status) {
+    link_.closed(attempt, status == UV_EOF ? "closed by the relay" : std::string("read: ") + uv_strerror(status), now_());
+    flush();
+  };
+  cb.failed = [this, attempt](const char* operation, int status) {
+    link_.closed(attempt, std::string(operation) + ": " + uv_strerror(status), now_());
+    flush();
+  };
+  cb.written = [this](std::size_t) {
+    if (connection_) link_.set_unsent_bytes(connection_->unsent_bytes());
+  };
+  cb.closed = [this, attempt] {
+    // A close we did not ask for (the relay, an error): the link hears of it, once.
+    if (attempt == attempt_) {
+      connection_.reset();
+      link_.closed(attempt, "connection closed", now_());
+      flush();
+    }
+  };
+  conn->set_callbacks(std::move(cb));
+  connection_ = conn;
+  if (int rc = conn->connect(reinterpret_cast<const sockaddr*>(&to)); rc != 0) {
+    connection_.reset();
+    conn->set_callbacks({});
+    conn->close();
+    link_.connect_failed(attempt, std::string("connect: ") + uv_strerror(rc), now_());
+  }
+}
+
+void Client::flush() {
+  if (flushing_) return;  // a callback inside a flush: the loop below picks its work up
+  flushing_ = true;
+  for (int round = 0; round < 8; ++round) {
+    bridge_.pump();
+    bool did = false;
+    if (auto c = link_.take_connect()) {
+      connect(*c);
+      did = true;
+    }
+    for (Bytes& w : link_.take_writes()) {
+      if (connection_) (void)connection_->write(std::string(w.begin(), w.end()));
+      did = true;
+    }
+    if (link_.take_close() && connection_) {
+      auto conn = std::exchange(connection_, nullptr);
+      conn->set_callbacks({});
+      conn->close_when_flushed();
+      did = true;
+    }
+    if (connection_) link_.set_unsent_bytes(connection_->unsent_bytes());
+    const bool had_events = deliver_events() > 0;
+    if (auto changes = engine_.take_changes(); !changes.empty() && handlers_.changes) handlers_.changes(std::move(changes));
+    if (!did && !had_events) break;
+  }
+  flushing_ = false;
+  arm_timer();
+}
+
+std::size_t Client::deliver_events() {
+  std::vector<LinkEvent> events = link_.take_events();
+  for (LinkEvent& e : events) {
+    switch (e.kind) {
+      case LinkEvent::Kind::established: bridge_.established(e.relay); break;
+      case LinkEvent::Kind::lost: bridge_.lost(); break;
+      case LinkEvent::Kind::replication: bridge_.received(e.replication, now_()); continue;
+      case LinkEvent::Kind::ack:
+        if (handlers_.ack) handlers_.ack(e.ack);
+        continue;
+      default: break;
+    }
+    if (handlers_.link_event) handlers_.link_event(e);
+  }
+  return events.size();
+}
+
+void Client::arm_timer() {
+  if (!timer_.open()) return;
+  const Clock::time_point now = now_();
+  const Clock::time_point next = std::min(link_.next_deadline(), engine_.next_deadline());
+  const auto ms = next <= now ? 0 : std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;
+  (void)uv_timer_start(
+      timer_.get(),
+      [](uv_timer_t* t) {
+        auto* self = static_cast<Client*>(t->data);
+        try {
+          const Clock::time_point at = self->now_();
+          self->link_.tick(at);
+          self->engine_.tick(at);
+          self->flush();
+        } catch (const std::exception& e) {
+          spdlog::error("remote link timer: {}", e.what());
+          ++self->callback_errors_;
+        }
+      },
+      static_cast<std::uint64_t>(ms), 0);
+}
+
+}  // namespace hearsay::remote
