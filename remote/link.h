@@ -1,0 +1,129 @@
+// The remote side of remote mode, sans-I/O: which relay to try, when to retry, the handshake,
+// keepalive and round-trip time, and what the link's state honestly is. Fed connection events,
+// received bytes and the time; it returns what to do (connect, send, close) and what happened
+// (events). The libuv shell (client_uv.h) moves the bytes over TLS; the agent feeds
+// replication frames to its engine and gets the engine's output to send.
+//
+// Reconnect: the first retry within `first_retry`, then doubling up to `max_backoff`, each with
+// up to 50 % jitter, over the relays in a shuffled order (the next relay at each attempt). A
+// refusal that says retrying cannot help (a bad token) waits `max_backoff` and is shown.
+// Liveness: a ping every `keepalive` when nothing was sent; the link is dead when nothing at
+// all was received for `dead_after` (any frame counts), which closes it and reconnects. The
+// state is `established` only between a welcome and the first sign of death: never "connected"
+// without a frame from the relay in the last `dead_after`.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gossip/membership/config.h"
+#include "remote/frame.h"
+
+namespace hearsay::remote {
+
+using Clock = gossip::Clock;
+using Duration = gossip::Duration;
+
+struct LinkConfig {
+  std::vector<std::string> relays;  // "host:port", as given (-remote); resolved by the shell
+  std::string node;
+  std::string node_id;
+  std::string token;
+  std::uint64_t started_us = 0;  // this process's start, wall clock µs (Hello::started_us)
+  Duration first_retry{100};
+  Duration max_backoff{5000};
+  Duration keepalive{2000};
+  Duration dead_after{6000};
+  Duration handshake_timeout{5000};  // TCP connect + TLS + hello..welcome
+  std::uint64_t seed = 0;
+};
+
+enum class LinkState : std::uint8_t {
+  idle,         // before start()
+  connecting,   // TCP/TLS to a relay, or hello sent and no welcome yet
+  established,  // welcome received, frames arriving
+  waiting,      // between attempts (backoff)
+  stopped,      // after stop()
+};
+const char* link_state_name(LinkState state);
+
+// What happened, for the agent (in order).
+struct LinkEvent {
+  enum class Kind : std::uint8_t {
+    established,  // welcome: `relay`, `session`
+    lost,         // an established session ended: `reason`
+    attempt_failed,  // connect, handshake or hello failed: `reason`
+    refused,      // the relay refused us: `reason`
+    replication,  // `replication` to hand to the engine
+    ack,          // `ack`
+  } kind;
+  std::string relay;
+  std::uint64_t session = 0;
+  std::string reason;
+  ReplicationFrame replication{};
+  Ack ack{};
+};
+
+struct LinkStatus {
+  LinkState state = LinkState::idle;
+  std::string relay;            // in use (established) or being tried
+  std::uint64_t session = 0;
+  std::optional<Duration> rtt;  // the last ping's round trip
+  std::optional<Clock::time_point> last_contact;  // the last frame received, any session
+  std::uint64_t sessions = 0;    // established so far
+  std::uint64_t reconnects = 0;  // sessions established after the first
+  std::uint64_t attempts_failed = 0;
+  std::string last_error;        // why the last attempt or session ended
+  std::uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
+  std::array<std::uint64_t, kFrameErrors> frame_errors{};
+};
+
+class Link {
+ public:
+  Link(LinkConfig config, Clock::time_point now);
+
+  void start(Clock::time_point now);  // the first attempt at once
+  // Sends a goodbye when established, then stops: no more attempts.
+  void stop(bool goodbye, Clock::time_point now);
+
+  // ---- What to do. Each attempt has an id; events of an older attempt are ignored.
+  struct Connect {
+    std::uint64_t attempt = 0;
+    std::string relay;  // "host:port"
+  };
+  std::optional<Connect> take_connect();
+  // Bytes to write on the current attempt's connection (frames, encoded), in order.
+  std::vector<Bytes> take_writes();
+  // Close the current attempt's connection (the link already counts it as gone).
+  bool take_close();
+
+  // ---- What the shell saw, for attempt `attempt`.
+  void connected(std::uint64_t attempt, Clock::time_point now);  // TCP and TLS (peer verified) done
+  void connect_failed(std::uint64_t attempt, const std::string& why, Clock::time_point now);
+  void received(std::uint64_t attempt, const std::uint8_t* data, std::size_t size, Clock::time_point now);
+  void closed(std::uint64_t attempt, const std::string& why, Clock::time_point now);  // EOF, error
+
+  // ---- The engine's traffic, sent only while established (otherwise false: dropped, and the
+  // engine's anti-entropy resends after the next welcome).
+  bool send(ReplicationFrame frame);
+
+  void tick(Clock::time_point now);
+  Clock::time_point next_deadline() const;
+
+  std::vector<LinkEvent> take_events();
+  const LinkStatus& status() const { return status_; }
+  bool established() const { return status_.state == LinkState::established; }
+  // Bytes written on the session and not yet known to be sent, as the shell reports them.
+  void set_unsent_bytes(std::size_t bytes) { unsent_bytes_ = bytes; }
+
+ private:
+  // (the implementation's choice)
+  LinkConfig config_;
+  LinkStatus status_;
+  std::size_t unsent_bytes_ = 0;
+};
+
+}  // namespace hearsay::remote
