@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Enforces the dependency star of DESIGN.md and the sans-I/O rule of STYLE.md, on includes and
 # on the CMake link edges:
-#   agent/ may use every folder; dns/, http-api/ only catalog/; catalog/, gossip/ none. A loop/
-#   folder (the libuv foundation), if present, may be used by anyone and uses no project folder.
+#   agent/ may use every folder; dns/, http-api/ only catalog/; remote/ only gossip/; catalog/,
+#   gossip/ none. A loop/ folder (the libuv foundation), if present, may be used by anyone and
+#   uses no project folder.
 #   Includes are checked in both forms ("catalog/model.h" and <catalog/model.h>); a relative
 #   include ("../agent/config.h") may not leave its folder. Links: hearsay_* names in each
 #   folder's hearsay_library(... LIBS ...) and target_link_libraries(...).
-#   Pure files (outside *_uv.*, *_sqlite.*, agent/, loop/) use no libuv, SQLite, wall or
-#   monotonic clock, or randomness source, and include no *_uv.h or *_sqlite.h shell header.
+#   Pure files (outside *_uv.*, *_sqlite.*, agent/, loop/; so remote/'s shells are its *_uv.*)
+#   use no libuv, SQLite, wall or monotonic clock, or randomness source, and include no *_uv.h
+#   or *_sqlite.h shell header.
 #   Inside gossip/: wire/ uses no other part; membership/ uses wire/; serf/ and replication/
 #   use membership/ and wire/; the node (gossip/node.*) all of those; shell/ anything.
 # Usage: check_layering.sh [ROOT]   prints one line per violation; exit 1 on any.
@@ -15,7 +17,7 @@
 #          (each must be named) and a clean one (nothing may be); then checks ROOT, if given.
 set -u
 
-folders=(catalog gossip dns http-api agent loop)
+folders=(catalog gossip dns http-api agent loop remote)
 allowed() {  # from-folder, to-folder: may `from` use `to`?
   local from=$1 to=$2
   [ "$from" = "$to" ] && return 0
@@ -23,6 +25,7 @@ allowed() {  # from-folder, to-folder: may `from` use `to`?
   case "$from" in
     agent) return 0 ;;
     dns | http-api) [ "$to" = catalog ] ;;
+    remote) [ "$to" = gossip ] ;;
     *) return 1 ;;
   esac
 }
@@ -30,6 +33,7 @@ folder_of_lib() {  # hearsay_http -> http-api; empty for names that are not a fo
   case "$1" in
     hearsay_catalog) echo catalog ;; hearsay_gossip) echo gossip ;; hearsay_dns) echo dns ;;
     hearsay_http) echo http-api ;; hearsay_agent) echo agent ;; hearsay_loop) echo loop ;;
+    hearsay_remote) echo remote ;;
   esac
 }
 gossip_part() {  # gossip/wire/codec.h -> wire; gossip/node.h -> node
@@ -136,7 +140,7 @@ self_test() {
   local tmp out status=0
   tmp=$(mktemp -d) || exit 2
   trap 'rm -rf "$tmp"' EXIT
-  mkdir -p "$tmp"/{catalog,gossip,dns,http-api,agent,loop}
+  mkdir -p "$tmp"/{catalog,gossip,dns,http-api,agent,loop,remote}
   # Allowed: none of these may be reported.
   printf '#include "catalog/model.h"\n#include <catalog/query.h>\n' > "$tmp/dns/ok.cpp"
   printf '#include <uv.h>\n#include "dns/forwarder_uv.h"\n#include "loop/loop_uv.h"\nvoid f() { uv_run(l, UV_RUN_DEFAULT); rand(); time(nullptr); }\n' > "$tmp/dns/server_uv.cpp"
@@ -146,6 +150,10 @@ self_test() {
   printf 'hearsay_library(hearsay_dns LIBS hearsay_catalog hearsay_loop dep::uv)\n' > "$tmp/dns/CMakeLists.txt"
   printf 'hearsay_library(hearsay_agent LIBS hearsay_catalog hearsay_http\n  hearsay_dns hearsay_gossip dep::uv)\nadd_executable(agent main.cpp)\ntarget_link_libraries(agent PRIVATE hearsay_agent)\n' > "$tmp/agent/CMakeLists.txt"
   printf 'hearsay_library(hearsay_loop LIBS dep::uv)\n' > "$tmp/loop/CMakeLists.txt"
+  printf '#include "gossip/replication/replication.h"\n#include "loop/buffer.h"\n#include "remote/frame.h"\n' > "$tmp/remote/ok.cpp"
+  printf '#include <uv.h>\n#include "remote/client_uv.h"\n#include "loop/tls_uv.h"\nvoid f() { uv_run(l, UV_RUN_DEFAULT); auto t = std::chrono::steady_clock::now(); }\n' > "$tmp/remote/client_uv.cpp"
+  printf 'hearsay_library(hearsay_remote LIBS hearsay_gossip hearsay_loop msgpack_cxx)\n' > "$tmp/remote/CMakeLists.txt"
+  printf '#include "remote/link.h"\n#include "remote/client_uv.h"\n' > "$tmp/agent/remote.cpp"
   if ! out=$(check_tree "$tmp"); then echo "self-test: the clean tree was refused:"; echo "$out"; exit 1; fi
 
   # One violation of each kind, each in its own file.
@@ -166,12 +174,20 @@ self_test() {
   echo 'auto t = std::chrono::system_clock::now();' > "$tmp/catalog/system_clock.cpp"
   echo 'auto t = std::chrono::steady_clock::now();' > "$tmp/gossip/steady_clock.cpp"
   echo '#include "dns/resolver.h"' > "$tmp/loop/uses_dns.cpp"
+  echo '#include "catalog/model.h"' > "$tmp/remote/uses_catalog.cpp"
+  echo '#include "remote/link.h"' > "$tmp/gossip/uses_remote.cpp"
+  echo '#include "remote/link.h"' > "$tmp/dns/uses_remote.cpp"
+  echo '#include "remote/client_uv.h"' > "$tmp/remote/link.cpp"
+  echo 'void f(uv_loop_t* l) { uv_run(l, UV_RUN_DEFAULT); }' > "$tmp/remote/uvcall.cpp"
+  echo 'auto t = std::chrono::steady_clock::now();' > "$tmp/remote/steady_clock.cpp"
+  echo 'std::random_device rd;' > "$tmp/remote/random_device.cpp"
   mkdir -p "$tmp/gossip/wire" "$tmp/gossip/membership"
   echo '#include "gossip/membership/membership.h"' > "$tmp/gossip/wire/up.h"
   echo '#include "gossip/node.h"' > "$tmp/gossip/membership/up.cpp"
   echo 'hearsay_library(hearsay_gossip LIBS msgpack_cxx hearsay_catalog)' > "$tmp/gossip/CMakeLists.txt"
   printf 'hearsay_library(hearsay_http LIBS hearsay_catalog)\ntarget_link_libraries(hearsay_http PRIVATE\n  hearsay_dns)\n' > "$tmp/http-api/CMakeLists.txt"
   printf 'hearsay_library(hearsay_loop LIBS dep::uv hearsay_catalog)\n' > "$tmp/loop/CMakeLists.txt"
+  printf 'hearsay_library(hearsay_remote LIBS hearsay_gossip hearsay_agent)\n' > "$tmp/remote/CMakeLists.txt"
   out=$(check_tree "$tmp")
   [ $? -eq 1 ] || { echo "self-test: a tree with violations passed"; status=1; }
   expect() {
@@ -200,11 +216,19 @@ self_test() {
   expect "forbidden link gossip -> catalog: gossip/CMakeLists.txt: hearsay_catalog"
   expect "forbidden link http-api -> dns: http-api/CMakeLists.txt: hearsay_dns"
   expect "forbidden link loop -> catalog: loop/CMakeLists.txt: hearsay_catalog"
+  expect "forbidden include remote -> catalog: remote/uses_catalog.cpp:1:"
+  expect "forbidden include gossip -> remote: gossip/uses_remote.cpp:1:"
+  expect "forbidden include dns -> remote: dns/uses_remote.cpp:1:"
+  expect "shell header in pure file: remote/link.cpp:1:"
+  expect "libuv in pure file: remote/uvcall.cpp:1:"
+  expect "clock in pure file: remote/steady_clock.cpp:1:"
+  expect "randomness in pure file: remote/random_device.cpp:1:"
+  expect "forbidden link remote -> agent: remote/CMakeLists.txt: hearsay_agent"
   # Nothing from the clean files above.
-  if grep -E ' (dns/ok|dns/server_uv|catalog/store_sqlite|agent/ok|gossip/ok)\.cpp:' <<<"$out"; then
+  if grep -E ' (dns/ok|dns/server_uv|catalog/store_sqlite|agent/ok|agent/remote|gossip/ok|remote/ok|remote/client_uv)\.cpp:' <<<"$out"; then
     echo "self-test: allowed code reported"; status=1
   fi
-  if grep -E '(dns|agent)/CMakeLists.txt' <<<"$out"; then echo "self-test: allowed link reported"; status=1; fi
+  if grep -E '(dns|agent)/CMakeLists.txt|link remote -> (gossip|loop)' <<<"$out"; then echo "self-test: allowed link reported"; status=1; fi
   if [ $status -ne 0 ]; then echo "--- output was:"; echo "$out"; exit $status; fi
   echo "layering self-test: ok"
   if [ -n "${1:-}" ]; then
