@@ -121,9 +121,37 @@ class Link {
 
  private:
   // (the implementation's choice)
+  bool current(std::uint64_t attempt) const;
+  void begin_attempt(Clock::time_point now);
+  // The current attempt or session is over: events, counters, the close, and the next attempt.
+  // `refused`: a Refuse frame ended it (`wait`: how long until the next attempt, if not the
+  // backoff's).
+  void end_attempt(const std::string& reason, bool close, Clock::time_point now, bool refused = false,
+                   std::optional<Duration> wait = std::nullopt);
+  Duration next_wait();
+  // `counts_as_sent`: puts off the next keepalive ping (not a pong: see handle()).
+  void write(const Frame& frame, Clock::time_point now, bool counts_as_sent = true);
+  void handle(Frame frame, Clock::time_point now);
+  Clock::time_point ping_due() const;
+
   LinkConfig config_;
   LinkStatus status_;
   std::size_t unsent_bytes_ = 0;
+  std::mt19937_64 rng_;
+  std::vector<std::string> order_;  // the relays, shuffled once
+  std::size_t next_relay_ = 0;
+  std::uint64_t attempt_ = 0;       // the current (or last) attempt's id
+  unsigned failures_ = 0;           // attempts failed since the last established session
+  Duration keepalive_;
+  FrameReader reader_;
+  std::optional<Connect> connect_;
+  std::vector<Bytes> writes_;
+  bool close_ = false;
+  bool hello_sent_ = false;
+  bool sent_since_tick_ = false;  // send() has no clock: the next tick dates its frames
+  Clock::time_point next_attempt_{}, attempt_deadline_{};
+  Clock::time_point last_received_{}, last_sent_{}, last_ping_{};
+  std::vector<LinkEvent> events_;
 };
 
 }  // namespace hearsay::remote
