@@ -60,6 +60,7 @@ void Link::begin_attempt(Clock::time_point now) {
   hello_sent_ = false;
   reader_ = FrameReader();
   keepalive_ = config_.keepalive;
+  attempt_started_ = now;
   attempt_deadline_ = now + config_.handshake_timeout;
 }
 
@@ -87,7 +88,12 @@ void Link::end_attempt(const std::string& reason, bool close, Clock::time_point 
   connect_.reset();
   writes_.clear();  // for a connection that is gone or being closed
   close_ = close_ || close;
-  next_attempt_ = now + (wait ? *wait : next_wait());
+  // The backoff spaces attempts' starts: one that timed out after handshake_timeout has waited
+  // already, and the next goes at once (a link back from a cut is then found by the next SYN,
+  // not after a further backoff). After a session, or a refusal, the wait counts from now. At
+  // least 1 ms, so the shell takes the close before the next connect.
+  const Clock::time_point from = was_established || wait ? now : attempt_started_;
+  next_attempt_ = std::max(now + Duration(1), from + (wait ? *wait : next_wait()));
 }
 
 void Link::stop(bool goodbye, Clock::time_point now) {

@@ -5,7 +5,9 @@
 // replication frames to its engine and gets the engine's output to send.
 //
 // Reconnect: the first retry within `first_retry`, then doubling up to `max_backoff`, each with
-// up to 50 % jitter, over the relays in a shuffled order (the next relay at each attempt). A
+// up to 50 % jitter, over the relays in a shuffled order (the next relay at each attempt). The
+// backoff separates the starts of failed attempts: after one that timed out (handshake_timeout
+// >= the backoff) the next goes at once; after a lost session it counts from the loss. A
 // refusal that says retrying cannot help (a bad token) waits `max_backoff` and is shown.
 // Liveness: a ping every `keepalive` when nothing was sent; the link is dead when nothing at
 // all was received for `dead_after` (any frame counts), which closes it and reconnects. The
@@ -97,7 +99,8 @@ class Link {
   std::optional<Connect> take_connect();
   // Bytes to write on the current attempt's connection (frames, encoded), in order.
   std::vector<Bytes> take_writes();
-  // Close the current attempt's connection (the link already counts it as gone).
+  // Close the current attempt's connection (the link already counts it as gone). A Connect of a
+  // next attempt comes at least 1 ms later: take the close first.
   bool take_close();
 
   // ---- What the shell saw, for attempt `attempt`.
@@ -149,7 +152,7 @@ class Link {
   bool close_ = false;
   bool hello_sent_ = false;
   bool sent_since_tick_ = false;  // send() has no clock: the next tick dates its frames
-  Clock::time_point next_attempt_{}, attempt_deadline_{};
+  Clock::time_point next_attempt_{}, attempt_started_{}, attempt_deadline_{};
   Clock::time_point last_received_{}, last_sent_{}, last_ping_{};
   std::vector<LinkEvent> events_;
 };

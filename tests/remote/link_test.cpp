@@ -305,6 +305,15 @@ TEST_CASE("handshake_timeout bounds connecting, with or without the TCP connecti
   CHECK(h.kinds() == std::vector<Kind>{Kind::attempt_failed});
   CHECK(h.link.take_close());
   CHECK(h.link.status().attempts_failed == 1);
+  // The attempt took longer than the backoff: the next one goes at once, and again after the
+  // next timeout, even once the backoff has grown to its cap.
+  for (int i = 0; i < 6; ++i) {
+    CHECK(h.until_connect() <= 1ms);
+    auto next = h.link.take_connect();
+    REQUIRE(next);
+    h.advance(5000ms);
+    CHECK(h.link.status().state == LinkState::waiting);
+  }
 }
 
 TEST_CASE("events of stale attempts are ignored", "[remote][link]") {
