@@ -5,7 +5,9 @@
 // replication frames to its engine and gets the engine's output to send.
 //
 // Reconnect: the first retry within `first_retry`, then doubling up to `max_backoff`, each with
-// up to 50 % jitter, over the relays in a shuffled order (the next relay at each attempt). A
+// up to 50 % jitter, over the relays in a shuffled order (the next relay at each attempt). The
+// backoff separates the starts of failed attempts: after one that timed out (handshake_timeout
+// >= the backoff) the next goes at once; after a lost session it counts from the loss. A
 // refusal that says retrying cannot help (a bad token) waits `max_backoff` and is shown.
 // Liveness: a ping every `keepalive` when nothing was sent; the link is dead when nothing at
 // all was received for `dead_after` (any frame counts), which closes it and reconnects. The
@@ -97,7 +99,8 @@ class Link {
   std::optional<Connect> take_connect();
   // Bytes to write on the current attempt's connection (frames, encoded), in order.
   std::vector<Bytes> take_writes();
-  // Close the current attempt's connection (the link already counts it as gone).
+  // Close the current attempt's connection (the link already counts it as gone). A Connect of a
+  // next attempt comes at least 1 ms later: take the close first.
   bool take_close();
 
   // ---- What the shell saw, for attempt `attempt`.
@@ -121,9 +124,37 @@ class Link {
 
  private:
   // (the implementation's choice)
+  bool current(std::uint64_t attempt) const;
+  void begin_attempt(Clock::time_point now);
+  // The current attempt or session is over: events, counters, the close, and the next attempt.
+  // `refused`: a Refuse frame ended it (`wait`: how long until the next attempt, if not the
+  // backoff's).
+  void end_attempt(const std::string& reason, bool close, Clock::time_point now, bool refused = false,
+                   std::optional<Duration> wait = std::nullopt);
+  Duration next_wait();
+  // `counts_as_sent`: puts off the next keepalive ping (not a pong: see handle()).
+  void write(const Frame& frame, Clock::time_point now, bool counts_as_sent = true);
+  void handle(Frame frame, Clock::time_point now);
+  Clock::time_point ping_due() const;
+
   LinkConfig config_;
   LinkStatus status_;
   std::size_t unsent_bytes_ = 0;
+  std::mt19937_64 rng_;
+  std::vector<std::string> order_;  // the relays, shuffled once
+  std::size_t next_relay_ = 0;
+  std::uint64_t attempt_ = 0;       // the current (or last) attempt's id
+  unsigned failures_ = 0;           // attempts failed since the last established session
+  Duration keepalive_;
+  FrameReader reader_;
+  std::optional<Connect> connect_;
+  std::vector<Bytes> writes_;
+  bool close_ = false;
+  bool hello_sent_ = false;
+  bool sent_since_tick_ = false;  // send() has no clock: the next tick dates its frames
+  Clock::time_point next_attempt_{}, attempt_started_{}, attempt_deadline_{};
+  Clock::time_point last_received_{}, last_sent_{}, last_ping_{};
+  std::vector<LinkEvent> events_;
 };
 
 }  // namespace hearsay::remote

@@ -97,6 +97,24 @@ class RelaySession {
 
  private:
   // (the implementation's choice)
+  enum class Phase : std::uint8_t { awaiting_hello, open, closed };
+  void write(const Frame& frame, bool counts_as_sent = true);
+  void close(std::string reason);
+  void handle(Frame frame, Clock::time_point now);
+  void on_hello(Hello hello, Clock::time_point now);
+  // A replication frame from the remote, checked (relay_session.h): the event, or nothing.
+  void on_replication(ReplicationFrame frame);
+  void refused(RelayRefusal why, std::uint64_t n = 1) { stats_.refused[static_cast<std::size_t>(why)] += n; }
+  // Whether an entry may go on: the session's owner, and the agent's check.
+  bool allowed(const gossip::ReplicaEntry& entry);
+
+  FrameReader reader_;
+  Phase phase_ = Phase::awaiting_hello;
+  Clock::time_point started_{}, last_sent_{};
+  bool sent_since_tick_ = false;  // send() has no clock: the next tick dates its frames
+  std::vector<Bytes> writes_;
+  std::vector<RelayEvent> events_;
+
   RelaySessionConfig config_;
   Hello hello_;
   std::optional<std::string> close_;
