@@ -152,6 +152,7 @@ class Agent final : public http::AgentOps {
 
   std::unique_ptr<GroupCommit> group_commit_;
   loop::Handle<uv_timer_t> reap_timer_;
+  loop::Handle<uv_timer_t> remotes_timer_;  // remote nodes' grace and lease
   loop::Handle<uv_timer_t> retry_join_timer_;
   loop::Handle<uv_timer_t> settle_timer_;  // once, when start-up is over: agent/startup_pages.h
   loop::Handle<uv_timer_t> leave_timer_;   // after a leave: stops the agent once it has spread

@@ -2,6 +2,7 @@
 // periodic reaper), the signals, a graceful leave and the shutdown that closes every handle.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 
 #include "agent/agent.h"
@@ -79,6 +80,19 @@ bool Agent::start_timers() {
     });
   };
   if (!started(uv_timer_start(reap_timer_.get(), reap, reap_ms, reap_ms), "uv_timer_start (reaper)")) return false;
+
+  // Remote nodes' health turns critical a grace after their session ended: checked often
+  // enough for that to show within a second (a map walk over the remotes this agent knows).
+  if (!started(remotes_timer_.init(&loop_, this), "uv_timer_init (remotes)")) return false;
+  const auto remotes_ms = static_cast<std::uint64_t>(std::clamp<std::int64_t>(config_.remote.grace.count() / 4, 100, 1000));
+  auto remotes = [](uv_timer_t* t) {
+    guard_callback("remote liveness", [self = static_cast<Agent*>(t->data)] {
+      self->catalog_replication_->tick_remotes(self->now_());
+    });
+  };
+  if (!started(uv_timer_start(remotes_timer_.get(), remotes, remotes_ms, remotes_ms), "uv_timer_start (remotes)")) {
+    return false;
+  }
 
   // Start-up (the catalog load, the listeners, the first joins and syncs) is over by then.
   constexpr std::uint64_t kSettleMs = 10000;
@@ -240,9 +254,22 @@ http::OpResult Agent::leave() {
   if (remote_client_) {
     // A remote's leave is its goodbye: the relay ends the session and the cluster drops our
     // records at once (a crash instead leaves them until the lease ends).
+    // The answer goes out first; the goodbye a moment later, then we stop once it is written.
     after_commit([this](bool) {
-      if (shutting_down_) return;
-      remote_client_->stop(true, [this] { shutdown(); });
+      if (shutting_down_ || leave_timer_.open()) return;
+      if (!log_uv(leave_timer_.init(&loop_, this), "leave: uv_timer_init")) return shutdown();
+      auto goodbye = [](uv_timer_t* t) {
+        guard_callback("leave", [self = static_cast<Agent*>(t->data)] {
+          if (self->shutting_down_) return;
+          self->remote_client_->stop(true, [self] { self->shutdown(); });
+          // A relay that takes no more bytes does not hold us up for long.
+          auto anyway = [](uv_timer_t* t2) {
+            guard_callback("leave", [s = static_cast<Agent*>(t2->data)] { s->shutdown(); });
+          };
+          if (self->leave_timer_.open()) log_uv(uv_timer_start(self->leave_timer_.get(), anyway, 3000, 0), "leave: uv_timer_start");
+        });
+      };
+      if (!log_uv(uv_timer_start(leave_timer_.get(), goodbye, 100, 0), "leave: uv_timer_start")) shutdown();
     });
     return http::OpResult::ok();
   }
@@ -285,7 +312,8 @@ void Agent::shutdown() {
   if (relay_server_) relay_server_->close();
   scheduler_->stop_all([] {});
   for (loop::Handle<uv_timer_t>* timer :
-       {&reap_timer_, &retry_join_timer_, &settle_timer_, &keyring_timer_, &limits_log_timer_, &leave_timer_}) {
+       {&reap_timer_, &remotes_timer_, &retry_join_timer_, &settle_timer_, &keyring_timer_, &limits_log_timer_,
+        &leave_timer_}) {
     timer->close();
   }
   sigint_.close();

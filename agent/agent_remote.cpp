@@ -204,7 +204,8 @@ std::map<std::string, std::string> Agent::remote_status() const {
     const remote::LinkStatus& s = remote_client_->link().status();
     out["Role"] = "remote";
     out["State"] = remote::link_state_name(s.state);
-    out["Relay"] = s.relay;
+    out["Relay"] = s.state == remote::LinkState::established ? s.relay_name : "";
+    out["RelayAddress"] = s.relay;
     out["Session"] = std::to_string(s.session);
     out["RTTMillis"] = s.rtt ? std::to_string(s.rtt->count()) : "";
     out["LastContactMillis"] = s.last_contact ? ms_since(*s.last_contact) : "";

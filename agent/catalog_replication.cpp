@@ -420,6 +420,10 @@ void CatalogReplication::reap(Clock::time_point now) {
     forget(it->first);
     it = failed_since_.erase(it);
   }
+  tick_remotes(now);
+}
+
+void CatalogReplication::tick_remotes(Clock::time_point now) {
   for (const std::string& remote : remotes_.tick(now)) forget(remote);
 }
 

@@ -79,6 +79,8 @@ class CatalogReplication {
   // Removes the records of members failed for longer than reap_after, and of remotes whose
   // lease is over or that left; moves remotes' health along.
   void reap(Clock::time_point now);
+  // Remotes' health and leases only (reap's second half), for a timer finer than the reaper's.
+  void tick_remotes(Clock::time_point now);
   // Whether the engine takes writes of `owner` (a member that has not left nor been reaped).
   bool accepts(const std::string& owner) const;
 

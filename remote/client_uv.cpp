@@ -41,36 +41,30 @@ int Client::start() {
 void Client::close() {
   *alive_ = false;
   timer_.close();
-  if (connection_) {
-    connection_->set_callbacks({});
-    connection_->close();
-    connection_.reset();
-  }
+  abandon(false);
+}
+
+void Client::abandon(bool flush_first) {
+  // Its callbacks stay (one of them may be running now); they see `attempt_` moved on and do
+  // nothing. The link has already counted the connection as gone.
+  if (!connection_) return;
+  auto conn = std::exchange(connection_, nullptr);
+  conn_attempt_ = 0;
+  if (flush_first) conn->close_when_flushed();
+  else conn->close();
 }
 
 void Client::stop(bool goodbye, std::function<void()> done) {
+  const bool had_connection = connection_ != nullptr;
+  stopped_ = std::move(done);  // run by the closed callback, once the goodbye is written
   link_.stop(goodbye, now_());
   flush();
-  if (connection_ && !connection_->closing()) {
-    auto conn = connection_;
-    loop::Connection::Callbacks cb;
-    cb.closed = [done = std::move(done)] {
-      if (done) done();
-    };
-    conn->set_callbacks(std::move(cb));
-    conn->close_when_flushed();
-    connection_.reset();
-  } else if (done) {
-    done();
-  }
+  if (connection_) abandon(true);  // the link did not ask for the close: we do
+  if (!had_connection && stopped_) std::exchange(stopped_, nullptr)();
 }
 
 void Client::connect(const Link::Connect& c) {
-  if (connection_) {
-    connection_->set_callbacks({});
-    connection_->close();
-    connection_.reset();
-  }
+  abandon(false);
   attempt_ = c.attempt;
   auto hp = loop::split_host_port(c.relay);
   if (!hp) {
@@ -122,7 +116,7 @@ void Client::connect(const Link::Connect& c) {
 }
 
 void Client::dial(std::uint64_t attempt, const sockaddr_storage& to) {
-  if (attempt != attempt_) return;  // the link moved on meanwhile
+  if (attempt != attempt_ || connection_) return;  // the link moved on meanwhile
   loop::Connection::Options options;
   options.name = "remote link";
   options.tls = tls_;
@@ -136,7 +130,9 @@ void Client::dial(std::uint64_t attempt, const sockaddr_storage& to) {
     return;
   }
   loop::Connection::Callbacks cb;
+  // Each callback first checks that this connection is still the one in use (conn_attempt_).
   cb.connected = [this, attempt](int status) {
+    if (attempt != conn_attempt_) return;
     if (status != 0) {
       link_.connect_failed(attempt, std::string("connect: ") + uv_strerror(status), now_());
       flush();
@@ -148,42 +144,50 @@ void Client::dial(std::uint64_t attempt, const sockaddr_storage& to) {
     }
   };
   cb.established = [this, attempt] {
+    if (attempt != conn_attempt_) return;
     link_.connected(attempt, now_());
     flush();
   };
   cb.tls_failed = [this, attempt](const std::string& error) {
+    if (attempt != conn_attempt_) return;
     link_.connect_failed(attempt, "TLS: " + error, now_());
     flush();
   };
   cb.read = [this, attempt](const char* data, std::size_t size) {
+    if (attempt != conn_attempt_) return;
     link_.received(attempt, reinterpret_cast<const std::uint8_t*>(data), size, now_());
     flush();
   };
   cb.read_end = [this, attempt](int status) {
+    if (attempt != conn_attempt_) return;
     link_.closed(attempt, status == UV_EOF ? "closed by the relay" : std::string("read: ") + uv_strerror(status), now_());
     flush();
   };
   cb.failed = [this, attempt](const char* operation, int status) {
+    if (attempt != conn_attempt_) return;
     link_.closed(attempt, std::string(operation) + ": " + uv_strerror(status), now_());
     flush();
   };
-  cb.written = [this](std::size_t) {
-    if (connection_) link_.set_unsent_bytes(connection_->unsent_bytes());
+  cb.written = [this, attempt](std::size_t) {
+    if (attempt == conn_attempt_ && connection_) link_.set_unsent_bytes(connection_->unsent_bytes());
   };
-  cb.closed = [this, attempt] {
-    // A close we did not ask for (the relay, an error): the link hears of it, once.
-    if (attempt == attempt_) {
-      connection_.reset();
-      link_.closed(attempt, "connection closed", now_());
-      flush();
+  cb.closed = [this, attempt, alive = std::weak_ptr<bool>(alive_)] {
+    if (attempt != conn_attempt_) {
+      // One we let go of; a stop waits for its last bytes to be written.
+      if (auto a = alive.lock(); a && *a && stopped_) std::exchange(stopped_, nullptr)();
+      return;
     }
+    // A close we did not ask for (the relay, an error): the link hears of it, once.
+    connection_.reset();
+    conn_attempt_ = 0;
+    link_.closed(attempt, "connection closed", now_());
+    flush();
   };
   conn->set_callbacks(std::move(cb));
   connection_ = conn;
+  conn_attempt_ = attempt;
   if (int rc = conn->connect(reinterpret_cast<const sockaddr*>(&to)); rc != 0) {
-    connection_.reset();
-    conn->set_callbacks({});
-    conn->close();
+    abandon(false);
     link_.connect_failed(attempt, std::string("connect: ") + uv_strerror(rc), now_());
   }
 }
@@ -203,9 +207,7 @@ void Client::flush() {
       did = true;
     }
     if (link_.take_close() && connection_) {
-      auto conn = std::exchange(connection_, nullptr);
-      conn->set_callbacks({});
-      conn->close_when_flushed();
+      abandon(true);
       did = true;
     }
     if (connection_) link_.set_unsent_bytes(connection_->unsent_bytes());

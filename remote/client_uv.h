@@ -53,6 +53,8 @@ class Client {
  private:
   struct Resolve;
   void connect(const Link::Connect& c);
+  // Lets the connection go (closing it, after its queued bytes when `flush_first`).
+  void abandon(bool flush_first);
   void dial(std::uint64_t attempt, const sockaddr_storage& to);
   std::size_t deliver_events();  // how many there were
   void arm_timer();
@@ -66,7 +68,9 @@ class Client {
   Now now_;
   loop::Handle<uv_timer_t> timer_;
   std::shared_ptr<loop::Connection> connection_;
-  std::uint64_t attempt_ = 0;
+  std::uint64_t attempt_ = 0;       // the link's current attempt
+  std::uint64_t conn_attempt_ = 0;  // the attempt connection_ belongs to; 0: none
+  std::function<void()> stopped_;   // stop()'s `done`
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // resolver callbacks check it
   loop::TlsCounters tls_counters_;
   std::uint64_t callback_errors_ = 0;

@@ -159,12 +159,13 @@ void Link::handle(Frame frame, Clock::time_point now) {
     if (established) return end_attempt("a second welcome from the relay", true, now);
     status_.state = LinkState::established;
     status_.session = w->session;
+    status_.relay_name = w->relay;
     ++status_.sessions;
     if (status_.sessions > 1) ++status_.reconnects;
     failures_ = 0;
     if (w->keepalive_ms > 0) keepalive_ = std::min(config_.keepalive, Duration(w->keepalive_ms));
     last_ping_ = now;
-    events_.push_back(LinkEvent{LinkEvent::Kind::established, status_.relay, w->session, {}});
+    events_.push_back(LinkEvent{LinkEvent::Kind::established, w->relay, w->session, {}});
     return;
   }
   if (auto* r = std::get_if<Refuse>(&frame)) {

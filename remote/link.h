@@ -71,7 +71,8 @@ struct LinkEvent {
 
 struct LinkStatus {
   LinkState state = LinkState::idle;
-  std::string relay;            // in use (established) or being tried
+  std::string relay;            // in use (established) or being tried: its host:port
+  std::string relay_name;       // the node name of the relay of the last welcome
   std::uint64_t session = 0;
   std::optional<Duration> rtt;  // the last ping's round trip
   std::optional<Clock::time_point> last_contact;  // the last frame received, any session

@@ -46,11 +46,8 @@ void RelayServer::set_tls(std::shared_ptr<const loop::TlsContext> tls) {
 void RelayServer::close() {
   if (listener_) listener_->close();
   timer_.close();
-  for (auto& [id, s] : sessions_) {
-    s.connection->set_callbacks({});
-    s.connection->close();
-  }
-  sessions_.clear();
+  auto sessions = std::exchange(sessions_, {});  // their callbacks find nothing from now on
+  for (auto& [id, s] : sessions) s.connection->close();
 }
 
 void RelayServer::accepted(std::shared_ptr<loop::Connection> connection) {
@@ -66,6 +63,8 @@ void RelayServer::accepted(std::shared_ptr<loop::Connection> connection) {
   Session& s = sessions_[id];
   s.id = id;
   s.connection = connection;
+  // The connection's callbacks outlive the session (they may be running when it ends): they
+  // look the session up by id and do nothing once it is gone.
   s.protocol = std::make_unique<RelaySession>(std::move(config), now_());
   loop::Connection::Callbacks cb;
   cb.read = [this, id](const char* data, std::size_t size) {
@@ -76,19 +75,23 @@ void RelayServer::accepted(std::shared_ptr<loop::Connection> connection) {
     flush();
   };
   cb.read_end = [this, id](int status) {
+    if (!sessions_.contains(id)) return;
     end(id, status == UV_EOF ? "closed by the remote" : std::string("read: ") + uv_strerror(status));
     flush();
   };
   cb.failed = [this, id](const char* operation, int status) {
+    if (!sessions_.contains(id)) return;
     end(id, std::string(operation) + ": " + uv_strerror(status));
     flush();
   };
   cb.tls_failed = [this, id](const std::string& error) {
+    if (!sessions_.contains(id)) return;
     spdlog::info("relay: refused a connection: TLS: {}", error);
     ++stats_.sessions_refused;
     end(id, "TLS: " + error);
   };
   cb.closed = [this, id] {
+    if (!sessions_.contains(id)) return;
     end(id, "connection closed");
     flush();
   };
@@ -134,7 +137,7 @@ void RelayServer::end(std::uint64_t id, const std::string& reason) {
     spdlog::info("relay: session {} of {} ended: {}", id, s.protocol->hello().node, s.goodbye ? "goodbye" : reason);
     if (handlers_.closed) handlers_.closed(id, *s.protocol, reason, s.goodbye);
   }
-  s.connection->set_callbacks({});
+  // Its callbacks stay (one of them may be what called us); they find no session from now on.
   for (Bytes& w : s.protocol->take_writes()) (void)s.connection->write(std::string(w.begin(), w.end()));
   s.connection->close_when_flushed();
 }
