@@ -200,6 +200,7 @@ void Agent::on_member_event(const gossip::MemberEvent& e) {
   static const char* kinds[] = {"joined", "updated", "failed", "left"};
   spdlog::info("member {} {} ({})", e.member.name, kinds[static_cast<int>(e.kind)], e.member.address.to_string());
   catalog_replication_->on_member_event(e, now_());
+  relay_members_changed();
 }
 
 GroupCommit::Steps Agent::commit_steps() {

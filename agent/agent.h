@@ -111,6 +111,8 @@ class Agent final : public http::AgentOps {
   std::string check_remote_entry(const remote::Hello& hello, const gossip::ReplicaEntry& entry) const;
   std::map<std::string, std::string> remote_status() const;
   void add_remote_metrics(http::MetricSet& set) const;
+  void relay_members_changed();  // a relay tells its sessions
+  void merge_relay_members(const gossip::Bytes& state);  // a remote hears it
   std::string apply_keyring_change(http::KeyringOp op, const gossip::Bytes& key);  // durable; "" or why not
   void arm_keyring_timer();
 

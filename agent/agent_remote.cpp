@@ -12,6 +12,7 @@
 #include "agent/agent.h"
 #include "agent/join_address.h"
 #include "agent/uv_guard.h"
+#include "gossip/wire/codec.h"
 
 namespace hearsay::agent {
 namespace {
@@ -98,6 +99,7 @@ void Agent::wire_remote() {
       }
     };
     handlers.ack = [this](const remote::Ack& ack) { remote_ack_ = ack; };
+    handlers.members = [this](const remote::Members& m) { merge_relay_members(m.state); };
     remote_client_ = std::make_unique<remote::Client>(&loop_, std::move(lc), remote_tls(r), node_->replication(),
                                                       std::move(handlers), now_);
     return;
@@ -133,12 +135,36 @@ void Agent::wire_remote() {
   handlers.engine_driven = [this] {
     if (gossip_) gossip_->flush();
   };
+  // Our push/pull state: every member with its state, as memberlist sends it to a joiner.
+  handlers.members_state = [this] {
+    return gossip::encode_push_pull(node_->membership().join_request(gossip::Address{}).request);
+  };
   remote::RelayServer::Timing timing;
   timing.keepalive = std::chrono::duration_cast<remote::Duration>(r.keepalive);
   timing.dead_after = timing.keepalive * 3;
   relay_server_ = std::make_unique<remote::RelayServer>(&loop_, config_.node_name, std::move(tls), node_->replication(),
                                                         std::move(handlers), timing, now_);
   node_->replication().set_on_news([this](const gossip::ReplicaEntry& e) { relay_server_->news(e); });
+}
+
+void Agent::relay_members_changed() {
+  if (relay_server_) relay_server_->members_changed();
+}
+
+void Agent::merge_relay_members(const gossip::Bytes& state) {
+  // The relay's members become ours to show (hearsay members on a remote lists the cluster as
+  // its relay sees it), and their events drive serfHealth and removals as on a LAN agent. Our
+  // membership is never ticked: nothing is probed or gossiped from here.
+  gossip::PushPullResult decoded = gossip::decode_push_pull(state.data(), state.size());
+  if (!decoded.message) {
+    spdlog::warn("remote: the relay's members list does not decode; ignored");
+    return;
+  }
+  decoded.message->user_state.clear();
+  gossip::Membership& m = node_->membership();
+  m.push_pull_reply(*decoded.message, now_());
+  for (const gossip::MemberEvent& e : m.take_events()) on_member_event(e);
+  (void)m.take_packets();  // nobody to send them to
 }
 
 remote::HelloVerdict Agent::authorize_remote(const remote::Hello& hello) const {

@@ -229,6 +229,9 @@ std::size_t Client::deliver_events() {
       case LinkEvent::Kind::ack:
         if (handlers_.ack) handlers_.ack(e.ack);
         continue;
+      case LinkEvent::Kind::members:
+        if (handlers_.members) handlers_.members(e.members);
+        continue;
       default: break;
     }
     if (handlers_.link_event) handlers_.link_event(e);

@@ -28,6 +28,7 @@ class Client {
     std::function<void(std::vector<gossip::ReplicaChange>)> changes{};
     std::function<void(const LinkEvent&)> link_event{};  // established, lost, refused, attempt_failed
     std::function<void(const Ack&)> ack{};
+    std::function<void(const Members&)> members{};
   };
   using Now = std::function<Clock::time_point()>;
 

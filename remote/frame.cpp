@@ -58,6 +58,7 @@ void write_body(Bytes& out, const Ack& f) {
 void write_body(Bytes& out, const Ping& f) { mp::MapWriter(out, 1).uint("sent_us", f.sent_us); }
 void write_body(Bytes& out, const Pong& f) { mp::MapWriter(out, 1).uint("echo_us", f.echo_us); }
 void write_body(Bytes& out, const Goodbye&) { mp::MapWriter(out, 0); }
+void write_body(Bytes& out, const Members& f) { mp::MapWriter(out, 1).bytes("state", f.state); }
 
 // ---- Reading: every field of the frame's struct must be there (StructReader itself lets a
 // missing key pass), with a value of the right kind.
@@ -148,6 +149,12 @@ std::optional<Frame> read_body(std::uint8_t type, const msgpack::object& map) {
     }
     case type_of<Goodbye>():
       return Goodbye{};
+    case type_of<Members>(): {
+      Members f;
+      in.bytes("state", f.state);
+      if (in.ok()) return f;
+      break;
+    }
     default:
       break;
   }
@@ -159,7 +166,7 @@ std::optional<Frame> read_body(std::uint8_t type, const msgpack::object& map) {
 std::uint8_t frame_type(const Frame& frame) { return static_cast<std::uint8_t>(frame.index() + 1); }
 
 const char* frame_name(const Frame& frame) {
-  static constexpr const char* kNames[] = {"hello", "welcome", "refuse", "replication", "ack", "ping", "pong", "goodbye"};
+  static constexpr const char* kNames[] = {"hello", "welcome", "refuse", "replication", "ack", "ping", "pong", "goodbye", "members"};
   static_assert(std::size(kNames) == std::variant_size_v<Frame>);
   return kNames[frame.index()];
 }

@@ -81,9 +81,17 @@ struct Goodbye {
   bool operator==(const Goodbye&) const = default;
 };
 
-using Frame = std::variant<Hello, Welcome, Refuse, ReplicationFrame, Ack, Ping, Pong, Goodbye>;
+// relay -> remote: the relay's view of the gossip members, as memberlist's push/pull state
+// (gossip/wire/codec.h encode_push_pull), at the welcome and after every change. The remote's
+// mirror derives the LAN nodes' serfHealth from it and drops the records of members that left.
+struct Members {
+  Bytes state;
+  bool operator==(const Members&) const = default;
+};
 
-// The type byte of each frame kind, in the variant's order from 1 (hello = 1 ... goodbye = 8).
+using Frame = std::variant<Hello, Welcome, Refuse, ReplicationFrame, Ack, Ping, Pong, Goodbye, Members>;
+
+// The type byte of each frame kind, in the variant's order from 1 (hello = 1 ... members = 9).
 std::uint8_t frame_type(const Frame& frame);
 const char* frame_name(const Frame& frame);  // "hello", ...
 

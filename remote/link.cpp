@@ -198,6 +198,12 @@ void Link::handle(Frame frame, Clock::time_point now) {
     events_.push_back(std::move(event));
     return;
   }
+  if (auto* m = std::get_if<Members>(&frame)) {
+    LinkEvent event{LinkEvent::Kind::members, status_.relay, status_.session, {}};
+    event.members = std::move(*m);
+    events_.push_back(std::move(event));
+    return;
+  }
   // hello, goodbye: only a remote sends those.
   end_attempt(std::string("the relay sent a ") + frame_name(frame) + " frame", true, now);
 }

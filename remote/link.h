@@ -61,12 +61,14 @@ struct LinkEvent {
     refused,      // the relay refused us: `reason`
     replication,  // `replication` to hand to the engine
     ack,          // `ack`
+    members,      // `members`: the relay's view of the gossip members
   } kind;
   std::string relay;
   std::uint64_t session = 0;
   std::string reason;
   ReplicationFrame replication{};
   Ack ack{};
+  Members members{};
 };
 
 struct LinkStatus {

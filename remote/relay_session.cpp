@@ -83,7 +83,7 @@ void RelaySession::handle(Frame frame, Clock::time_point now) {
     return close("goodbye from " + hello_.node);
   }
   if (std::holds_alternative<Hello>(frame)) return close("a second hello");
-  // welcome, refuse, ack: only a relay sends those.
+  // welcome, refuse, ack, members: only a relay sends those.
   close(std::string("the remote sent a ") + frame_name(frame) + " frame");
 }
 
@@ -181,6 +181,12 @@ bool RelaySession::send(ReplicationFrame frame) {
 bool RelaySession::send_ack(const Ack& ack) {
   if (!open()) return false;
   write(ack);
+  return true;
+}
+
+bool RelaySession::send_members(Members members) {
+  if (!open()) return false;
+  write(std::move(members));
   return true;
 }
 

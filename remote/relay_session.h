@@ -78,6 +78,7 @@ class RelaySession {
   // Down to the remote (only once open; false otherwise).
   bool send(ReplicationFrame frame);
   bool send_ack(const Ack& ack);
+  bool send_members(Members members);
   // Closes with a refusal frame first (a revoked token): the reason goes to the remote.
   void refuse(const std::string& reason, bool retry);
   void tick(Clock::time_point now);

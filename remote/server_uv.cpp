@@ -108,6 +108,7 @@ void RelayServer::pump(Session& s) {
         ++stats_.sessions_opened;
         if (handlers_.opened) handlers_.opened(s.id, *s.protocol);  // the session record first
         replication_.opened(s.id, *s.protocol);
+        if (handlers_.members_state) s.protocol->send_members(Members{handlers_.members_state()});
         break;
       case RelayEvent::Kind::replication:
         replication_.received(s.id, e.replication, now_());
@@ -150,6 +151,10 @@ void RelayServer::refuse(std::uint64_t id, const std::string& reason) {
 }
 
 void RelayServer::flush() {
+  if (std::exchange(members_due_, false) && handlers_.members_state && !sessions_.empty()) {
+    const Bytes state = handlers_.members_state();
+    for (auto& [id, s] : sessions_) s.protocol->send_members(Members{state});
+  }
   replication_.flush();
   std::vector<std::pair<std::uint64_t, std::string>> ending;
   for (auto& [id, s] : sessions_) {

@@ -39,6 +39,8 @@ class RelayServer {
     std::function<void(std::uint64_t id, const RelaySession&, const std::string& reason, bool goodbye)> closed{};
     // After frames went into the engine: the agent flushes its gossip.
     std::function<void()> engine_driven{};
+    // The gossip members as a Members frame's state.
+    std::function<Bytes()> members_state{};
   };
   struct Timing {
     Duration keepalive{2000};
@@ -57,6 +59,9 @@ class RelayServer {
   int port() const { return listener_ ? listener_->port() : 0; }
   // The engine's news (wire Replication::set_on_news here).
   void news(const gossip::ReplicaEntry& entry) { replication_.news(entry); }
+  // The gossip members changed: every session gets Handlers::members_state() (Members) with
+  // the next flush (once, however many changes came before it); a new session gets it at once.
+  void members_changed() { members_due_ = true; }
   // Writes what the sessions and the engine's news produced; re-arms the timer.
   void flush();
   // Ends a session with a refusal (a revoked token), or every session of `node`.
@@ -92,6 +97,7 @@ class RelayServer {
   std::unique_ptr<loop::Listener> listener_;
   loop::Handle<uv_timer_t> timer_;
   std::map<std::uint64_t, Session> sessions_;
+  bool members_due_ = false;  // a change not yet sent to the open sessions
   std::uint64_t next_id_ = 1;
   mutable RelayServerStats stats_;
   RelayServerStats closed_stats_;  // of sessions gone, added to the live ones' in stats()
