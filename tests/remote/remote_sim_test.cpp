@@ -34,7 +34,7 @@ TEST_CASE("remote sim: the remote's writes reach every relay, LAN writes reach i
   CHECK(sim.link().status().sessions == 1);
 }
 
-TEST_CASE("remote sim: a 60 s cut; back within 2 s of the restore, the writes of the cut arrive", "[sim][remote]") {
+TEST_CASE("remote sim: a 60 s cut, back within 2 s of the restore, the writes of the cut arrive", "[sim][remote]") {
   const std::uint64_t seed = GENERATE(range(std::uint64_t{1}, std::uint64_t{21}));
   rsim::Sim sim({.seed = seed});
   establish(sim);
@@ -70,7 +70,7 @@ TEST_CASE("remote sim: a 60 s cut; back within 2 s of the restore, the writes of
   CHECK(*arrived <= 3s);
 }
 
-TEST_CASE("remote sim: the relay in use killed; another within 10 s, nothing lost or duplicated", "[sim][remote]") {
+TEST_CASE("remote sim: the relay in use killed, another within 10 s, nothing lost or duplicated", "[sim][remote]") {
   const std::uint64_t seed = GENERATE(range(std::uint64_t{1}, std::uint64_t{21}));
   rsim::Sim sim({.seed = seed});
   establish(sim);
