@@ -178,7 +178,7 @@ TEST_CASE("hello carries the config, welcome establishes", "[remote][link]") {
   CHECK(h.link.status().last_contact == h.now);
 }
 
-TEST_CASE("a refusal closes the attempt; one that says retrying cannot help waits max_backoff", "[remote][link]") {
+TEST_CASE("a refusal closes the attempt, one that says retrying cannot help waits max_backoff", "[remote][link]") {
   const bool retry = GENERATE(true, false);
   Harness h;
   h.link.start(h.now);
@@ -345,7 +345,7 @@ TEST_CASE("events of stale attempts are ignored", "[remote][link]") {
   CHECK(h.kinds() == std::vector<Kind>{Kind::established, Kind::lost});
 }
 
-TEST_CASE("replication frames and acks become events; send only when established", "[remote][link]") {
+TEST_CASE("replication frames and acks become events, send only when established", "[remote][link]") {
   Harness h;
   h.link.start(h.now);
   auto c = h.establish();

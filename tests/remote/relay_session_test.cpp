@@ -197,7 +197,7 @@ TEST_CASE("the hello must be the first frame, within hello_timeout", "[remote][r
   }
 }
 
-TEST_CASE("ping gets a pong; keepalive pings when idle; silence for dead_after closes", "[remote][relay]") {
+TEST_CASE("ping gets a pong, keepalive pings when idle, silence for dead_after closes", "[remote][relay]") {
   Harness h;
   h.open();
   h.feed(Ping{123});
@@ -288,7 +288,7 @@ TEST_CASE("broadcasts: foreign owners and entries the check refuses are removed 
   CHECK(h.session.stats().entries_in == 3);
 }
 
-TEST_CASE("a sync request passes unchanged; a sync reply and undecodable messages are bad_message",
+TEST_CASE("a sync request passes unchanged, a sync reply and undecodable messages are bad_message",
           "[remote][relay]") {
   Harness h;
   h.open();

@@ -32,9 +32,16 @@ TEST_CASE("remote sim: the remote's writes reach every relay, LAN writes reach i
   sim.relay_write(1, "svc/web-1", "lan2");
   REQUIRE(sim.run_until_true([&] { return sim.remote_writes_everywhere() && sim.mirror_complete(); }, 10s));
   CHECK(sim.link().status().sessions == 1);
+  // The relay acknowledged all of the remote's writes.
+  std::optional<Ack> last;
+  for (const LinkEvent& e : sim.link_events()) {
+    if (e.kind == LinkEvent::Kind::ack) last = e.ack;
+  }
+  REQUIRE(last);
+  CHECK(last->watermark == sim.remote_truth().at("svc/dev-3"));
 }
 
-TEST_CASE("remote sim: a 60 s cut; back within 2 s of the restore, the writes of the cut arrive", "[sim][remote]") {
+TEST_CASE("remote sim: a 60 s cut, back within 2 s of the restore, the writes of the cut arrive", "[sim][remote]") {
   const std::uint64_t seed = GENERATE(range(std::uint64_t{1}, std::uint64_t{21}));
   rsim::Sim sim({.seed = seed});
   establish(sim);
@@ -70,7 +77,7 @@ TEST_CASE("remote sim: a 60 s cut; back within 2 s of the restore, the writes of
   CHECK(*arrived <= 3s);
 }
 
-TEST_CASE("remote sim: the relay in use killed; another within 10 s, nothing lost or duplicated", "[sim][remote]") {
+TEST_CASE("remote sim: the relay in use killed, another within 10 s, nothing lost or duplicated", "[sim][remote]") {
   const std::uint64_t seed = GENERATE(range(std::uint64_t{1}, std::uint64_t{21}));
   rsim::Sim sim({.seed = seed});
   establish(sim);

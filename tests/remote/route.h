@@ -26,6 +26,7 @@
 //       relay lacked: made offline, or lost with a relay that died) goes in as a broadcast of
 //       its entries first, so the LAN gets them by gossip, not only by its own anti-entropy
 //       (see spread_push).
+//   After each: an Ack of the remote's mark in the relay's replica, when it moved.
 //   Down to the remote: the relay engine's changes (take_changes) and the relay's own writes,
 //   as broadcast entries, the remote's own left out. A change carries no prev link, so it goes
 //   with prev = version - 1: true for any integer versions (nothing lies between), so the
@@ -137,10 +138,24 @@ class RelayForward {
     if (e.kind != RelayEvent::Kind::replication) return;  // opened, goodbye: the agent's records
     const ReplicationFrame& f = e.replication;
     if (f.reply_to != 0) return;
-    if (f.stream == 0 && !f.wants_reply) return engine_.receive(remote_, f.message.data(), f.message.size(), now);
-    spread_push(f.message, now);
-    auto reply = engine_.handle_stream(remote_, f.message.data(), f.message.size(), now);
-    if (f.wants_reply && reply) session.send(ReplicationFrame{0, false, f.stream, std::move(*reply)});
+    if (f.stream == 0 && !f.wants_reply) {
+      engine_.receive(remote_, f.message.data(), f.message.size(), now);
+    } else {
+      spread_push(f.message, now);
+      auto reply = engine_.handle_stream(remote_, f.message.data(), f.message.size(), now);
+      if (f.wants_reply && reply) session.send(ReplicationFrame{0, false, f.stream, std::move(*reply)});
+    }
+    ack(session);
+  }
+
+  // The remote's mark in the relay's replica, when it moved: an Ack (the remote's "writes not
+  // yet acknowledged" count down from it).
+  void ack(RelaySession& session) {
+    for (const gossip::OwnerMark& m : engine_.digest()) {
+      if (m.owner != session.hello().node) continue;
+      const Ack a{m.generation, m.watermark};
+      if (acked_ != a && session.send_ack(a)) acked_ = a;
+    }
   }
 
   // A push carries the remote's writes the relay lacked (made offline, or lost with another
@@ -197,6 +212,7 @@ class RelayForward {
   gossip::Replication& engine_;
   std::string relay_name_;
   gossip::Address remote_;
+  Ack acked_{};
 };
 
 }  // namespace hearsay::remote::route
