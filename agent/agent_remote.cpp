@@ -153,18 +153,33 @@ void Agent::relay_members_changed() {
 
 void Agent::merge_relay_members(const gossip::Bytes& state) {
   // The relay's members become ours to show (hearsay members on a remote lists the cluster as
-  // its relay sees it), and their events drive serfHealth and removals as on a LAN agent. Our
-  // membership is never ticked: nothing is probed or gossiped from here.
-  gossip::PushPullResult decoded = gossip::decode_push_pull(state.data(), state.size());
+  // its relay sees it), and their events drive serfHealth and removals as on a LAN agent. Each
+  // state goes in as the gossip message that says it (a push/pull merge would suspect the dead
+  // and wait for a timer; our membership is never ticked: nothing is probed from here).
+  // encode_push_pull's bytes start with the message type; the decoder takes what follows.
+  gossip::PushPullResult decoded = state.empty() ? gossip::PushPullResult{}
+                                                 : gossip::decode_push_pull(state.data() + 1, state.size() - 1);
   if (!decoded.message) {
     spdlog::warn("remote: the relay's members list does not decode; ignored");
     return;
   }
-  decoded.message->user_state.clear();
   gossip::Membership& m = node_->membership();
-  m.push_pull_reply(*decoded.message, now_());
+  const gossip::Address from{gossip::Bytes{0, 0, 0, 0}, 1};
+  for (const gossip::PushNodeState& n : decoded.message->nodes) {
+    if (n.name == config_.node_name) continue;
+    gossip::Message message;
+    if (n.state == gossip::NodeState::alive || n.state == gossip::NodeState::suspect) {
+      message = gossip::Alive{n.incarnation, n.name, n.addr, n.port, n.meta, n.vsn};
+    } else {
+      // Dead from someone else is a failure; dead from itself, a leave.
+      message = gossip::Dead{n.incarnation, n.name, n.state == gossip::NodeState::left ? n.name : std::string("relay")};
+    }
+    const gossip::Bytes bytes = gossip::encode(message);
+    m.receive_packet(from, bytes.data(), bytes.size(), now_());
+  }
   for (const gossip::MemberEvent& e : m.take_events()) on_member_event(e);
   (void)m.take_packets();  // nobody to send them to
+  (void)m.take_app_messages();
 }
 
 remote::HelloVerdict Agent::authorize_remote(const remote::Hello& hello) const {

@@ -1,6 +1,8 @@
 // The relay's side of remote replication (relay_replication.h).
 #include "remote/relay_replication.h"
 
+#include <algorithm>
+
 namespace hearsay::remote {
 namespace {
 // A frame of entries going down stays well under the frame limit.
@@ -28,10 +30,50 @@ void RelayReplication::received(std::uint64_t id, const ReplicationFrame& frame,
   if (frame.stream == 0 && frame.reply_to == 0) {
     engine_.receive(peer_of(id), frame.message.data(), frame.message.size(), now);
   } else if (frame.reply_to == 0) {
-    std::optional<gossip::Bytes> reply = engine_.handle_stream(peer_of(id), frame.message.data(), frame.message.size(), now);
+    const gossip::Bytes* message = &frame.message;
+    gossip::Bytes rewritten;
+    gossip::DecodeError error = gossip::DecodeError::none;
+    if (auto m = gossip::decode_replication(frame.message.data(), frame.message.size(), error)) {
+      if (m->kind == gossip::ReplicationMessage::Kind::push) {
+        if (auto b = push_as_broadcast(*m)) engine_.receive(peer_of(id), b->data(), b->size(), now);
+      } else if (m->kind == gossip::ReplicationMessage::Kind::sync_request) {
+        if (auto r = without_claims_on_us(std::move(*m))) rewritten = std::move(*r), message = &rewritten;
+      }
+    }
+    std::optional<gossip::Bytes> reply = engine_.handle_stream(peer_of(id), message->data(), message->size(), now);
     if (frame.wants_reply && reply) o.session->send(ReplicationFrame{0, false, frame.stream, std::move(*reply)});
   }
   ack(o);
+}
+
+std::optional<gossip::Bytes> RelayReplication::push_as_broadcast(const gossip::ReplicationMessage& push) {
+  gossip::ReplicationMessage b;
+  b.kind = gossip::ReplicationMessage::Kind::broadcast;
+  b.from = push.from;
+  for (const gossip::OwnerBlock& block : push.blocks) {
+    for (const gossip::ReplicaEntry& e : block.entries) b.entries.push_back(e);
+  }
+  if (b.entries.empty()) return std::nullopt;
+  std::sort(b.entries.begin(), b.entries.end(),
+            [](const gossip::ReplicaEntry& x, const gossip::ReplicaEntry& y) { return x.version < y.version; });
+  for (gossip::ReplicaEntry& e : b.entries) e.prev = e.version - 1;
+  return gossip::encode(b);
+}
+
+std::optional<gossip::Bytes> RelayReplication::without_claims_on_us(gossip::ReplicationMessage request) const {
+  const auto own = engine_.mark(relay_);
+  bool changed = false;
+  for (gossip::OwnerMark& m : request.digest) {
+    if (m.owner != relay_) continue;
+    const bool beyond = !own || m.generation > own->generation ||
+                        (m.generation == own->generation && m.watermark > own->watermark);
+    if (beyond) {
+      m.generation = 0, m.watermark = 0, m.checksum = 0;
+      changed = true;
+    }
+  }
+  if (!changed) return std::nullopt;
+  return gossip::encode(request);
 }
 
 void RelayReplication::ack(Open& o) {

@@ -2,8 +2,14 @@
 // remote sessions, which are not gossip peers.
 // - Up: a session's checked replication frames go into the engine as if they came by gossip
 //   (a broadcast to Replication::receive, a sync leg to handle_stream, its reply back down);
-//   the engine then spreads them in the LAN. After each, the remote hears how far the relay
-//   holds its writes (an Ack), when that moved.
+//   the engine then spreads them in the LAN. A push (the remote's writes the relay lacked: made
+//   offline, or lost with another relay) goes in as a broadcast first, since the engine passes
+//   a push's blocks on to nobody. After each, the remote hears how far the relay holds its
+//   writes (an Ack), when that moved.
+// - A sync request may not claim more of the relay's own state than the relay has made: the
+//   engine would take that as lost writes of its own and start a new generation, which a remote
+//   could then force again and again. Such a mark is replaced by "unknown" (a full state of the
+//   relay's own few records comes back instead).
 // - Down: every entry the engine broadcasts (our writes and the news we pass on, with their
 //   prev links, so the remote's mirror advances along the chain) goes to every open session
 //   but the one whose remote wrote it, batched into one frame per flush.
@@ -45,6 +51,11 @@ class RelayReplication {
     gossip::OwnerMark acked;
   };
   void ack(Open& open);
+  // The entries of a push, as a broadcast (prev = version - 1: the watermark moves only when
+  // nothing is missing), in version order.
+  static std::optional<gossip::Bytes> push_as_broadcast(const gossip::ReplicationMessage& push);
+  // A sync request with any mark of ours beyond our own made unknown; nullopt: unchanged.
+  std::optional<gossip::Bytes> without_claims_on_us(gossip::ReplicationMessage request) const;
   static gossip::Address peer_of(std::uint64_t id);
 
   gossip::Replication& engine_;

@@ -124,8 +124,20 @@ def registration_reaches_the_lan(c):
     wait_until(lambda: remote_status(laptop).get("UnacknowledgedWrites") == "0", timeout=10, what="writes acknowledged")
 
 
+def serf_health(agent, node):
+    status, body, _ = agent.get(f"/v1/health/node/{node}")
+    for c in json.loads(body) if status == 200 else []:
+        if c["CheckID"] == "serfHealth":
+            return c["Status"]
+    return None
+
+
 def laptop_mirror_answers(c):
     laptop = c.laptop
+    # The LAN's members as its relay sees them, and their health from that view.
+    wait_until(lambda: sorted(m["Name"] for m in laptop.get_json("/v1/agent/members")[0]) ==
+               ["a3", "laptop", "r1", "r2"], timeout=10, what="the LAN's members on the laptop")
+    wait_until(lambda: serf_health(laptop, "a3") == "passing", timeout=10, what="a3's serfHealth on the laptop")
     _, _, headers = laptop.get("/v1/catalog/service/web")
     index = headers.get("X-Consul-Index")
     c.a3.put("/v1/agent/service/register", {"Name": "web", "ID": "web-1", "Port": 9090})
@@ -147,6 +159,9 @@ def relay_failover(c):
     wait_until(lambda: established(laptop) and remote_status(laptop)["Relay"] == other.name, timeout=10,
                what="the laptop on the other relay")
     print(f"  on {other.name} {time.time() - t0:.1f}s after {relay.name} was killed")
+    # The LAN finds the relay failed; the laptop hears it from its new relay.
+    wait_until(lambda: serf_health(laptop, relay.name) == "critical", timeout=20,
+               what="the killed relay critical on the laptop")
     # Nothing lost or duplicated: exactly one dev-web on every live LAN agent.
     for a in [other, c.a3]:
         ids = [s["ServiceID"] for s in services_on(a, "dev-web") + services_on(a, "dev-api")]

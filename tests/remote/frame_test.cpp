@@ -25,6 +25,7 @@ std::vector<Frame> one_of_each() {
       Ping{99},
       Pong{99},
       Goodbye{},
+      Members{Bytes{1, 2, 3}},
   };
 }
 
@@ -67,6 +68,7 @@ TEST_CASE("every frame kind round trips", "[remote][frame]") {
   }
   CHECK(frame_type(Hello{}) == 1);
   CHECK(frame_type(Goodbye{}) == 8);
+  CHECK(frame_type(Members{}) == 9);
   CHECK(std::string(frame_name(ReplicationFrame{})) == "replication");
 }
 
@@ -113,7 +115,7 @@ TEST_CASE("each frame error from a crafted input", "[remote][frame]") {
     Bytes body;
     mp::MapWriter(body, 0);
     CHECK(error_of(framed(0, body)) == FrameError::unknown_type);
-    CHECK(error_of(framed(9, body)) == FrameError::unknown_type);
+    CHECK(error_of(framed(10, body)) == FrameError::unknown_type);
     CHECK(error_of(framed(255, body)) == FrameError::unknown_type);
   }
   SECTION("not_msgpack: no body, a truncated body, trailing bytes") {

@@ -170,7 +170,9 @@ TEST_CASE("hello carries the config, welcome establishes", "[remote][link]") {
   auto events = h.link.take_events();
   REQUIRE(events.size() == 1);
   CHECK(events[0].kind == Kind::established);
-  CHECK(events[0].relay == c->relay);
+  CHECK(events[0].relay == "relay-a");  // the welcome's name; the address stays in status()
+  CHECK(h.link.status().relay == c->relay);
+  CHECK(h.link.status().relay_name == "relay-a");
   CHECK(events[0].session == 99);
   CHECK(h.link.status().session == 99);
   CHECK(h.link.status().sessions == 1);

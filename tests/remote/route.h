@@ -81,6 +81,7 @@ class RemoteMirror {
         receive(e.replication, now);
         break;
       case LinkEvent::Kind::ack:
+      case LinkEvent::Kind::members:
         break;
     }
   }
