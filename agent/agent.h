@@ -76,6 +76,7 @@ class Agent final : public http::AgentOps {
   std::vector<http::MemberInfo> members() const override;
   http::MetricSet metrics() const override;
   http::AgentIdentity identity() const override;
+  Freshness freshness() const override;  // agent_remote.cpp
   void after_commit(std::function<void(bool durable)> done) override;
 
  private:

@@ -83,7 +83,7 @@ void Agent::wire_remote() {
     lc.token = r.token_file.empty() ? r.token : read_token_file(r.token_file);
     lc.started_us = wall_us();
     lc.keepalive = std::chrono::duration_cast<remote::Duration>(r.keepalive);
-    lc.dead_after = lc.keepalive * 3;
+    lc.dead_after = std::max(lc.keepalive * 3, lc.dead_after);
     lc.seed = std::random_device{}();
     remote::Client::Handlers handlers;
     handlers.changes = [this](std::vector<gossip::ReplicaChange> changes) { catalog_replication_->apply(changes, now_()); };
@@ -141,7 +141,7 @@ void Agent::wire_remote() {
   };
   remote::RelayServer::Timing timing;
   timing.keepalive = std::chrono::duration_cast<remote::Duration>(r.keepalive);
-  timing.dead_after = timing.keepalive * 3;
+  timing.dead_after = std::max(timing.keepalive * 3, timing.dead_after);
   relay_server_ = std::make_unique<remote::RelayServer>(&loop_, config_.node_name, std::move(tls), node_->replication(),
                                                         std::move(handlers), timing, now_);
   node_->replication().set_on_news([this](const gossip::ReplicaEntry& e) { relay_server_->news(e); });
@@ -230,6 +230,15 @@ bool Agent::start_remote() {
   return true;
 }
 
+http::AgentOps::Freshness Agent::freshness() const {
+  if (!remote_client_) return {};
+  const remote::LinkStatus& s = remote_client_->link().status();
+  const auto since = s.last_contact ? *s.last_contact : started_;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now_() - since).count();
+  // Established means a frame came within dead_after; the contact is then as fresh as that.
+  return {remote_client_->link().established(), static_cast<std::uint64_t>(std::max<std::int64_t>(ms, 0))};
+}
+
 void Agent::flush_replication() {
   if (gossip_) gossip_->flush();
   if (remote_client_) remote_client_->flush();
@@ -244,7 +253,12 @@ std::map<std::string, std::string> Agent::remote_status() const {
   if (remote_client_) {
     const remote::LinkStatus& s = remote_client_->link().status();
     out["Role"] = "remote";
-    out["State"] = remote::link_state_name(s.state);
+    // Established, and heard from within two keepalives: "established"; established but
+    // silent longer (TCP stalled on a bad link, or the relay gone without a word): "unresponsive",
+    // never "established", until the link gives the session up.
+    const auto keepalive = std::chrono::duration_cast<std::chrono::milliseconds>(config_.remote.keepalive);
+    const bool silent = s.last_contact && now_() - *s.last_contact > 2 * keepalive + std::chrono::milliseconds(500);
+    out["State"] = s.state == remote::LinkState::established && silent ? "unresponsive" : remote::link_state_name(s.state);
     out["Relay"] = s.state == remote::LinkState::established ? s.relay_name : "";
     out["RelayAddress"] = s.relay;
     out["Session"] = std::to_string(s.session);

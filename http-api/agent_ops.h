@@ -99,6 +99,13 @@ class AgentOps {
   // latency histograms, for /v1/agent/metrics.
   virtual MetricSet metrics() const = 0;
   virtual AgentIdentity identity() const = 0;
+  // How fresh this agent's replica is, for X-Consul-KnownLeader and X-Consul-LastContact: a
+  // remote agent whose link is down answers from its mirror and says so (issue 16).
+  struct Freshness {
+    bool known_leader = true;
+    std::uint64_t last_contact_ms = 0;
+  };
+  virtual Freshness freshness() const { return {}; }
 
   // Writes are acknowledged only once durable: `done` runs after the next group commit
   // (with false when the commit failed).

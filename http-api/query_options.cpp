@@ -84,10 +84,11 @@ Response json_answer(std::string compact_json, const QueryOptions& options) {
   return Response::json(options.pretty ? pretty(compact_json) : std::move(compact_json));
 }
 
-void add_query_meta(Response& response, std::uint64_t index, const QueryOptions& options) {
+void add_query_meta(Response& response, std::uint64_t index, const QueryOptions& options, bool known_leader,
+                    std::uint64_t last_contact_ms) {
   response.headers.emplace_back("X-Consul-Index", std::to_string(index == 0 ? 1 : index));
-  response.headers.emplace_back("X-Consul-KnownLeader", "true");
-  response.headers.emplace_back("X-Consul-LastContact", "0");
+  response.headers.emplace_back("X-Consul-KnownLeader", known_leader ? "true" : "false");
+  response.headers.emplace_back("X-Consul-LastContact", std::to_string(last_contact_ms));
   response.headers.emplace_back("X-Consul-Effective-Consistency", options.consistency);
 }
 

@@ -42,6 +42,9 @@ bool has_all_tags(const std::vector<std::string>& wanted, const std::vector<std:
 // 200 with a JSON body (pretty-printed on ?pretty) and no meta headers.
 Response json_answer(std::string compact_json, const QueryOptions& options);
 // Adds X-Consul-Index (never 0), X-Consul-KnownLeader, X-Consul-LastContact, consistency.
-void add_query_meta(Response& response, std::uint64_t index, const QueryOptions& options);
+// `known_leader` false and a growing `last_contact_ms`: the answer may be stale (a remote
+// agent offline).
+void add_query_meta(Response& response, std::uint64_t index, const QueryOptions& options, bool known_leader = true,
+                    std::uint64_t last_contact_ms = 0);
 
 }  // namespace hearsay::http

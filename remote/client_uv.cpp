@@ -2,6 +2,9 @@
 #include "remote/client_uv.h"
 
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <spdlog/spdlog.h>
 
 #include <cstring>
@@ -9,6 +12,18 @@
 #include "loop/address.h"
 
 namespace hearsay::remote {
+
+void tune_for_lossy_links(loop::Connection& connection) {
+  // Small frames, often: no Nagle delay. And retransmission timeouts that grow linearly, not
+  // exponentially, for a thin stream (Linux's TCP_THIN_LINEAR_TIMEOUTS): one segment lost three
+  // times on a 30 % loss link then costs about a second more, not seven. Both best effort.
+  (void)uv_tcp_nodelay(connection.tcp(), 1);
+  uv_os_fd_t fd{};
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(connection.tcp()), &fd) == 0) {
+    int on = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_THIN_LINEAR_TIMEOUTS, &on, sizeof(on));
+  }
+}
 
 // One name lookup in flight; outlives the client if it must (the callback checks `alive`).
 struct Client::Resolve {
@@ -123,6 +138,7 @@ void Client::dial(std::uint64_t attempt, const sockaddr_storage& to) {
   options.tls_counters = &tls_counters_;
   options.callback_errors = &callback_errors_;
   options.max_unsent_output = 4 * kMaxFrameBytes;
+  options.tls_handshake_timeout_ms = 15000;  // a lossy link takes its time
   int init_error = 0;
   auto conn = loop::Connection::create(loop_, options, &init_error);
   if (!conn) {
@@ -189,7 +205,9 @@ void Client::dial(std::uint64_t attempt, const sockaddr_storage& to) {
   if (int rc = conn->connect(reinterpret_cast<const sockaddr*>(&to)); rc != 0) {
     abandon(false);
     link_.connect_failed(attempt, std::string("connect: ") + uv_strerror(rc), now_());
+    return;
   }
+  tune_for_lossy_links(*conn);
 }
 
 void Client::flush() {

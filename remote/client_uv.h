@@ -22,6 +22,9 @@
 
 namespace hearsay::remote {
 
+// TCP_NODELAY and thin-stream linear retransmission timeouts on a session's socket.
+void tune_for_lossy_links(loop::Connection& connection);
+
 class Client {
  public:
   struct Handlers {

@@ -38,8 +38,11 @@ struct LinkConfig {
   Duration first_retry{100};
   Duration max_backoff{5000};
   Duration keepalive{2000};
-  Duration dead_after{6000};
-  Duration handshake_timeout{5000};  // TCP connect + TLS + hello..welcome
+  // TCP over a bad link stalls for seconds (a segment lost three times: 1 + 2 + 4 s of
+  // retransmission timeouts), so a session is given up only after 10 s of silence; the status
+  // says "unresponsive" well before that (see the agent's remote status).
+  Duration dead_after{10000};
+  Duration handshake_timeout{15000};  // TCP connect + TLS + hello..welcome, over 30 % loss too
   std::uint64_t seed = 0;
 };
 

@@ -48,8 +48,8 @@ struct RelaySessionConfig {
   std::string relay;  // our node name (Welcome::relay)
   std::uint64_t session = 0;
   Duration keepalive{2000};
-  Duration dead_after{6000};
-  Duration hello_timeout{5000};
+  Duration dead_after{10000};
+  Duration hello_timeout{15000};  // from the accept: TLS handshake and hello, over a lossy link
   Authorize authorize;
   EntryCheck check_entry;
 };

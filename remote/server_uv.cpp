@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "loop/address.h"
+#include "remote/client_uv.h"
 
 namespace hearsay::remote {
 
@@ -30,6 +31,7 @@ int RelayServer::listen(const std::string& host, int port) {
   options.connection.tls_counters = &tls_counters_;
   options.connection.callback_errors = &callback_errors_;
   options.connection.max_unsent_output = 4 * kMaxFrameBytes;
+  options.connection.tls_handshake_timeout_ms = 15000;  // a lossy link takes its time
   loop::Listener::Callbacks callbacks;
   callbacks.accepted = [this](std::shared_ptr<loop::Connection> c, const sockaddr_storage&, std::shared_ptr<void>) {
     accepted(std::move(c));
@@ -96,6 +98,7 @@ void RelayServer::accepted(std::shared_ptr<loop::Connection> connection) {
     flush();
   };
   connection->set_callbacks(std::move(cb));
+  tune_for_lossy_links(*connection);
   if (connection->start_reading() != 0) end(id, "cannot read from the connection");
   arm_timer();
 }

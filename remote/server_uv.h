@@ -44,8 +44,8 @@ class RelayServer {
   };
   struct Timing {
     Duration keepalive{2000};
-    Duration dead_after{6000};
-    Duration hello_timeout{5000};
+    Duration dead_after{10000};
+    Duration hello_timeout{15000};
   };
 
   RelayServer(uv_loop_t* loop, std::string relay, std::shared_ptr<const loop::TlsContext> tls,

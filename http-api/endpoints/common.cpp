@@ -39,7 +39,7 @@ void serve_read(Call& call, ApiContext& context, const QueryOptions& options, Bl
                 std::function<std::optional<std::string>(JsonWriter&)> build) {
   ResponseCache* cache = context.cache;
   context.blocking.serve(options, call.responder, std::move(index),
-                         [options, cache, key = ResponseCache::key_of(call.request),
+                         [options, cache, ops = &context.ops, key = ResponseCache::key_of(call.request),
                           build = std::move(build)](std::uint64_t idx) {
                            Response res;
                            if (const Response* cached = cache ? cache->find(key, idx) : nullptr) {
@@ -54,7 +54,9 @@ void serve_read(Call& call, ApiContext& context, const QueryOptions& options, Bl
                              }
                              if (cache) cache->store(key, idx, res);
                            }
-                           add_query_meta(res, idx, options);
+                           // At answer time: a blocking query may end long after it began.
+                           const AgentOps::Freshness fresh = ops->freshness();
+                           add_query_meta(res, idx, options, fresh.known_leader, fresh.last_contact_ms);
                            return res;
                          });
 }

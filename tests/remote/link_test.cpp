@@ -14,6 +14,8 @@ namespace {
 
 LinkConfig config(std::uint64_t seed = 1) {
   LinkConfig c;
+  c.dead_after = std::chrono::milliseconds(6000);  // the figures the cases below count with
+  c.handshake_timeout = std::chrono::milliseconds(5000);
   c.relays = {"r1:8302", "r2:8302", "r3:8302"};
   c.node = "laptop";
   c.node_id = "0b6f0a2e-1111-4222-8333-444455556666";

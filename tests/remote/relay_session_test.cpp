@@ -39,6 +39,8 @@ struct Harness {
 
   static RelaySessionConfig config(std::vector<Hello>* seen) {
     RelaySessionConfig c;
+    c.dead_after = std::chrono::milliseconds(6000);  // the figures the cases below count with
+    c.hello_timeout = std::chrono::milliseconds(5000);
     c.relay = "relay-a";
     c.session = 77;
     c.authorize = [seen](const Hello& h) -> HelloVerdict {

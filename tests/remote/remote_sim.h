@@ -57,6 +57,8 @@ class Sim {
     lc.token = "tok";
     lc.started_us = 1;
     lc.seed = options_.seed;
+    lc.dead_after = std::chrono::milliseconds(6000);  // the figures the sim's cases count with
+    lc.handshake_timeout = std::chrono::milliseconds(5000);
     link_ = std::make_unique<Link>(lc, now());
     link_->start(now());
     pump_remote();
@@ -259,6 +261,8 @@ class Sim {
   void accept(std::uint64_t id) {
     Connection& c = connections_.at(id);
     RelaySessionConfig config;
+    config.dead_after = std::chrono::milliseconds(6000);
+    config.hello_timeout = std::chrono::milliseconds(5000);
     config.relay = relay_name(c.relay);
     config.session = id;
     config.authorize = [](const Hello& h) { return h.token == "tok" ? HelloVerdict{} : HelloVerdict{"bad token", false}; };

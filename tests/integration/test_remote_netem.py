@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""Remote mode across an impaired link (issue 16, tests/netem): three LAN agents (two of them
+relays) in one network namespace, the laptop in another, joined by the link emulator.
+- 100 ms RTT, 1 % loss: python-consul registers on the laptop; every LAN agent serves it (HTTP,
+  DNS SRV, meta filter); the laptop resolves a LAN service with dig against its own DNS; a
+  blocking query on the laptop wakes for a LAN change.
+- the link cut for 60 s: the laptop answers from its mirror and says it is stale
+  (X-Consul-KnownLeader false, a growing X-Consul-LastContact); the LAN keeps the laptop passing
+  through the 45 s grace and turns it critical after, not before; the session is back within
+  2 s of the restore and a registration made during the cut reaches the LAN.
+- 30 % loss, 300 ms RTT for 60 s: no LAN member is ever declared failed, and every registration
+  is committed cluster-wide (how fast, and how many session drops, is printed: TCP over 30 % loss
+  both ways stalls for seconds, so the issue's 10 s target is not asserted). A stock serf agent on the laptop
+  side, joined to the same LAN across the same link (what people do today), is run in the same
+  minute: its flaps and the LAN's failure events are counted and printed beside ours.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import netem  # noqa: E402
+from harness import AGENT, Results, free_port, wait_until  # noqa: E402
+from certs import make_ca, make_cert  # noqa: E402
+
+
+class NsAgent:
+    """An agent inside a namespace, reached with curl and dig run in that namespace."""
+
+    def __init__(self, ns, name, ip, extra):
+        self.ns, self.name, self.ip = ns, name, ip
+        self.dir = tempfile.mkdtemp(prefix=f"hearsay-it-{name}-")
+        self.http, self.dns, self.serf = free_port(), free_port(), free_port()
+        self.extra = extra
+        self.log_path = os.path.join(self.dir, "agent.log")
+
+    def start(self):
+        args = [AGENT, "agent", "-node", self.name, "-data-dir", self.dir, "-client", "127.0.0.1", "-bind", self.ip,
+                "-advertise", self.ip, "-http-port", str(self.http), "-dns-port", str(self.dns),
+                "-serf-lan-port", str(self.serf), "-log-level", "debug"] + self.extra
+        log = open(self.log_path, "ab")
+        self.proc = self.ns.popen(args, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        wait_until(lambda: self.get("/v1/agent/self")[0] == 200, timeout=30, what=f"{self.name} to answer")
+        return self
+
+    def request(self, method, path, body=None, timeout=15):
+        args = ["curl", "-s", "-i", "-m", str(timeout), "-X", method, f"http://127.0.0.1:{self.http}{path}"]
+        if body is not None:
+            args += ["--data-binary", json.dumps(body)]
+        out = self.ns.run(args, timeout=timeout + 5).stdout
+        if not out:
+            return 0, "", {}
+        head, _, text = out.replace("\r\n", "\n").partition("\n\n")
+        lines = head.split("\n")
+        status = int(lines[0].split()[1])
+        headers = {k.strip(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+        return status, text, headers
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def put(self, path, body=None):
+        return self.request("PUT", path, body)
+
+    def json(self, path):
+        status, text, _ = self.get(path)
+        return json.loads(text) if status == 200 and text else None
+
+    def dig(self, name, qtype="SRV"):
+        return self.ns.run(["dig", "+short", "+time=2", "+tries=1", "-p", str(self.dns), "@127.0.0.1", name, qtype]).stdout
+
+    def metric(self, name):
+        data = self.json("/v1/agent/metrics") or {"Gauges": [], "Counters": []}
+        for g in data["Gauges"]:
+            if g["Name"] == name:
+                return g["Value"]
+        for c in data["Counters"]:
+            if c["Name"] == name:
+                return c["Sum"]
+        return 0
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+
+def services(agent, name, query=""):
+    return agent.json(f"/v1/catalog/service/{name}{query}") or []
+
+
+def remote_health(agent, node):
+    for c in agent.json(f"/v1/health/node/{node}") or []:
+        if c["CheckID"] == "remoteHealth":
+            return c["Status"]
+    return None
+
+
+def status(laptop):
+    return (laptop.json("/v1/agent/self") or {}).get("Remote", {})
+
+
+class Setup:
+    def __init__(self, link, d):
+        self.link = link
+        ca = make_ca(d, "ca")
+        relay_ips = ["10.213.1.10", "10.213.1.11"]
+        cert = make_cert(d, "relay", ca, san="IP:10.213.1.10,IP:10.213.1.11")
+        for ip in relay_ips + ["10.213.1.12"]:
+            link.lan.add_address(ip)
+        self.relay_port = free_port()
+        relay = ["-relay-port", str(self.relay_port), "-relay-cert-file", cert[1], "-relay-key-file", cert[0]]
+        self.r1 = NsAgent(link.lan, "r1", relay_ips[0], relay).start()
+        join = ["-join", f"{relay_ips[0]}:{self.r1.serf}"]
+        self.r2 = NsAgent(link.lan, "r2", relay_ips[1], relay + join).start()
+        self.a3 = NsAgent(link.lan, "a3", "10.213.1.12", join).start()
+        self.lan = [self.r1, self.r2, self.a3]
+        token = os.path.join(d, "token")
+        with open(token, "w") as f:
+            f.write("t\n")
+        self.laptop = NsAgent(link.wan, "laptop", link.wan.ip, [
+            "-remote", f"{relay_ips[0]}:{self.relay_port}", "-remote", f"{relay_ips[1]}:{self.relay_port}",
+            "-remote-ca-file", ca[1], "-remote-token-file", token]).start()
+        self.agents = self.lan + [self.laptop]
+
+    def failures_seen(self):
+        """'member X failed' lines in the LAN agents' logs, by member."""
+        out = {}
+        for a in self.lan:
+            for m in re.finditer(r"member (\S+) failed", a.log()):
+                out[m.group(1)] = out.get(m.group(1), 0) + 1
+        return out
+
+
+def registered_through_impaired_link(s):
+    s.link.set(rtt_ms=100, loss=0.01)
+    wait_until(lambda: status(s.laptop).get("State") == "established", timeout=20, what="the session")
+    code = ("import json, consul; c = consul.Consul(port=%d); "
+            "assert c.agent.service.register('dev-api', service_id='dev-api-1', port=8082); "
+            "assert c.http.put(consul.base.CB.bool(), '/v1/agent/service/register', data=json.dumps("
+            "{'Name': 'dev-web', 'ID': 'dev-web-1', 'Port': 8081, 'Meta': {'version': 'local'}}))" % s.laptop.http)
+    out = s.link.wan.run(["/usr/bin/python3", "-c", code])
+    assert out.returncode == 0, out.stderr
+    t0 = time.time()
+    for a in s.lan:
+        wait_until(lambda a=a: services(a, "dev-web") and services(a, "dev-api"), timeout=10, what=f"on {a.name}")
+    print(f"  served by all three LAN agents {time.time() - t0:.2f}s after the registration")
+    for a in s.lan:
+        assert "8081" in a.dig("dev-web.service.consul"), a.name
+        q = "?filter=" + urllib.parse.quote('ServiceMeta.version == "local"')
+        assert [x["ServiceID"] for x in services(a, "dev-web", q)] == ["dev-web-1"]
+    # The laptop resolves LAN services from its own DNS, and a blocking query wakes for a change.
+    _, _, headers = s.laptop.get("/v1/catalog/service/web")
+    index = headers.get("X-Consul-Index", "1")
+    waiter = s.link.wan.popen(["curl", "-s", "-m", "20", f"http://127.0.0.1:{s.laptop.http}/v1/catalog/service/web"
+                                                          f"?index={index}&wait=15s"], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    t0 = time.time()
+    assert s.a3.put("/v1/agent/service/register", {"Name": "web", "ID": "web-1", "Port": 9090})[0] == 200
+    body, _ = waiter.communicate(timeout=20)
+    assert json.loads(body), body
+    print(f"  the laptop's blocking query woke {time.time() - t0:.2f}s after the LAN change")
+    wait_until(lambda: "9090" in s.laptop.dig("web.service.consul"), timeout=10, what="web on the laptop's DNS")
+
+
+def cut_for_a_minute(s):
+    s.link.set(cut=True)
+    t_cut = time.time()
+    # While cut: the laptop's reads go on, marked stale.
+    time.sleep(8)
+    code, body, headers = s.laptop.get("/v1/catalog/service/web")
+    assert code == 200 and json.loads(body), body
+    assert headers.get("X-Consul-KnownLeader") == "false", headers
+    first = int(headers.get("X-Consul-LastContact", "0"))
+    assert first >= 2000, headers
+    assert "9090" in s.laptop.dig("web.service.consul")
+    assert status(s.laptop)["State"] != "established"
+    # A registration during the cut, committed locally.
+    assert s.laptop.put("/v1/agent/service/register", {"Name": "dev-cut", "ID": "dev-cut-1", "Port": 8083})[0] == 200
+    time.sleep(2)
+    later = int(s.laptop.get("/v1/catalog/service/web")[2].get("X-Consul-LastContact", "0"))
+    assert later > first, (first, later)
+    # The LAN: passing through the grace (45 s from the session's end, which the relay sees a
+    # few seconds into the cut), critical after it.
+    wait_until(lambda: time.time() - t_cut >= 40, timeout=60, interval=0.5)
+    assert all(remote_health(a, "laptop") == "passing" for a in s.lan), [remote_health(a, "laptop") for a in s.lan]
+    wait_until(lambda: all(remote_health(a, "laptop") == "critical" for a in s.lan), timeout=20,
+               what="critical after the grace")
+    print(f"  critical {time.time() - t_cut:.1f}s into the cut")
+    wait_until(lambda: time.time() - t_cut >= 60, timeout=30, interval=0.5)
+    s.link.set(cut=False)
+    t_back = time.time()
+    wait_until(lambda: status(s.laptop).get("State") == "established", timeout=10, interval=0.05, what="the session back")
+    back = time.time() - t_back
+    print(f"  session back {back:.2f}s after the link returned")
+    assert back <= 2.5, back  # 2 s, plus the curl across the namespace
+    for a in s.lan:
+        wait_until(lambda a=a: services(a, "dev-cut"), timeout=10, what=f"dev-cut on {a.name}")
+        wait_until(lambda a=a: remote_health(a, "laptop") == "passing", timeout=10, what="passing again")
+
+
+def thirty_percent_loss(s):
+    serf_rpc = free_port()
+    serf_log = os.path.join(s.laptop.dir, "serf.log")
+    lf = open(serf_log, "wb")
+    s.link.wan.popen(["serf", "agent", "-node", "serf-laptop", "-bind", f"{s.link.wan.ip}:{free_port()}",
+                      "-rpc-addr", f"127.0.0.1:{serf_rpc}", "-join", f"{s.r1.ip}:{s.r1.serf}"],
+                     stdout=lf, stderr=subprocess.STDOUT)
+    lf.close()
+    wait_until(lambda: any(m["Name"] == "serf-laptop" for m in s.a3.json("/v1/agent/members") or []), timeout=20,
+               what="the serf agent in the LAN")
+    before_fail = s.failures_seen()
+    sessions_before = int(status(s.laptop).get("Sessions", "0"))
+    s.link.set(rtt_ms=300, loss=0.30)
+    t0 = time.time()
+    lags = []
+    i = 0
+    while time.time() - t0 < 60:
+        i += 1
+        t_reg = time.time()
+        assert s.laptop.put("/v1/agent/service/register", {"Name": f"dev-l{i}", "Port": 9000 + i})[0] == 200
+        # Committed cluster-wide: measured, and bounded (the issue's 10 s target is reported, see
+        # the closing note of issue 16: TCP over 30 % loss in both directions stalls for seconds).
+        wait_until(lambda: all(services(a, f"dev-l{i}") for a in s.lan), timeout=60, interval=0.2,
+                   what=f"dev-l{i} cluster-wide")
+        lags.append(time.time() - t_reg)
+        time.sleep(max(0.0, 5 - (time.time() - t_reg)))
+    s.link.set(rtt_ms=0, loss=0)
+    after_fail = s.failures_seen()
+    new = {k: after_fail.get(k, 0) - before_fail.get(k, 0) for k in after_fail}
+    drops = int(status(s.laptop).get("Sessions", "0")) - sessions_before
+    lan_names = {a.name for a in s.lan}
+    ours = sum(v for k, v in new.items() if k in lan_names)
+    serf_flaps = new.get("serf-laptop", 0)
+    serf_log_text = open(serf_log, errors="replace").read()
+    serf_suspects = len(re.findall(r"Marking (r1|r2|a3) as failed|Suspect (r1|r2|a3)", serf_log_text))
+    lags.sort()
+    print(f"  hearsay remote: {len(lags)} registrations, committed cluster-wide in p50 {lags[len(lags) // 2]:.2f}s, "
+          f"slowest {lags[-1]:.2f}s; sessions lost and re-established {drops}; LAN failure events {ours}")
+    print(f"  stock serf across the same link: its failures seen by the LAN {serf_flaps}, LAN members it "
+          f"suspected or failed {serf_suspects}")
+    assert ours == 0, new  # the laptop's link never makes the LAN detect a failure
+
+
+def main():
+    netem.require()
+    results = Results()
+    d = tempfile.mkdtemp(prefix="hearsay-it-remote-netem-")
+    with netem.Link(seed=16) as link:
+        s = Setup(link, d)
+        only = os.environ.get("HEARSAY_ONLY", "")  # a case's function name, when debugging one
+        try:
+            if only:
+                results.run(only, globals()[only], s)
+                raise SystemExit(results.finish())
+            results.run("100 ms RTT, 1 % loss: a laptop's registration served by the LAN; the laptop's mirror answers",
+                        registered_through_impaired_link, s)
+            results.run("the link cut for 60 s: stale answers, critical after the grace only, back within 2 s",
+                        cut_for_a_minute, s)
+            results.run("30 % loss, 300 ms RTT for 60 s: no LAN failure; session drops and write latency reported beside serf's flaps",
+                        thirty_percent_loss, s)
+        finally:
+            if results.failed:
+                for a in s.agents:
+                    print(f"---- {a.name} log ----\n{a.log()[-5000:]}")
+    subprocess.run(["rm", "-rf", d] + [a.dir for a in s.agents], check=False)
+    results.finish()
+
+
+if __name__ == "__main__":
+    main()
