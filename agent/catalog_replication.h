@@ -26,6 +26,7 @@
 #include "catalog/store_sqlite.h"
 #include "gossip/membership/membership.h"
 #include "gossip/replication/replication.h"
+#include "loop/histogram.h"
 
 namespace hearsay::agent {
 
@@ -63,8 +64,9 @@ class CatalogReplication {
   [[nodiscard]] Outgoing prepare(const catalog::DirtyKeys& dirty);
   // Once that commit is durable: the writes go to the engine (and so to peers).
   void publish(Outgoing writes, Clock::time_point now);
-  // Changes the engine took from peers.
-  void apply(const std::vector<gossip::ReplicaChange>& changes);
+  // Changes the engine took from peers; `now_wall_us` (our wall clock) times the broadcast ones
+  // for the propagation-lag histogram.
+  void apply(const std::vector<gossip::ReplicaChange>& changes, std::uint64_t now_wall_us);
   // Membership news: liveness checks, removal on leave (the engine's peers are gossip::Node's job).
   void on_member_event(const gossip::MemberEvent& event, Clock::time_point now);
   // Removes the records of members failed for longer than reap_after.
@@ -73,6 +75,8 @@ class CatalogReplication {
   bool accepts(const std::string& owner) const;
 
   const CatalogReplicationStats& stats() const { return stats_; }
+  // Owner's write to its arrival here, for peers' writes that came by broadcast (propagation_lag.h).
+  const loop::Histogram& propagation_lag() const { return propagation_lag_; }
 
  private:
   enum class Kind : char { node = 'n', service = 's', check = 'c' };
@@ -109,6 +113,7 @@ class CatalogReplication {
   std::set<std::string> reaped_;
   std::string staged_marks_;
   CatalogReplicationStats stats_;
+  loop::Histogram propagation_lag_;
 };
 
 }  // namespace hearsay::agent

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "agent/clock.h"
 #include "http-api/json_decode.h"
 
 namespace hearsay::agent {
@@ -17,11 +18,6 @@ using http::OpResult;
 
 constexpr const char* kOwnerVersionSetting = "owner_version";
 constexpr const char* kOwnerGenerationSetting = "owner_generation";
-
-std::uint64_t microseconds_since_epoch() {
-  using namespace std::chrono;
-  return static_cast<std::uint64_t>(duration_cast<microseconds>(system_clock::now().time_since_epoch()).count());
-}
 
 std::string unknown_service(const std::string& id) {
   return "Unknown service ID \"" + id + "\". Ensure that the service ID is passed, not the service name.";
@@ -43,19 +39,19 @@ LocalState::LocalState(catalog::Catalog& catalog, catalog::SqliteStore& store, C
   if (auto v = store_.get_setting(kOwnerVersionSetting)) version_ = std::strtoull(v->c_str(), nullptr, 10);
   if (auto g = store_.get_setting(kOwnerGenerationSetting)) generation_ = std::strtoull(g->c_str(), nullptr, 10);
   if (generation_ == 0) {
-    generation_ = microseconds_since_epoch();
+    generation_ = wall_clock_microseconds();
     store_.stage_setting(kOwnerGenerationSetting, std::to_string(generation_));
   }
 }
 
 std::uint64_t LocalState::next_version() {
-  version_ = std::max(version_ + 1, microseconds_since_epoch());
+  version_ = std::max(version_ + 1, wall_clock_microseconds());
   store_.stage_setting(kOwnerVersionSetting, std::to_string(version_));
   return version_;
 }
 
 std::uint64_t LocalState::new_generation(std::uint64_t above) {
-  generation_ = std::max({above + 1, generation_ + 1, microseconds_since_epoch()});
+  generation_ = std::max({above + 1, generation_ + 1, wall_clock_microseconds()});
   store_.stage_setting(kOwnerGenerationSetting, std::to_string(generation_));
   spdlog::warn("replication: a peer held a state of ours we never made; starting generation {}", generation_);
   return generation_;
