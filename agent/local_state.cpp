@@ -84,7 +84,7 @@ void LocalState::reload_definitions(Clock::time_point now) {
     it = checks_.contains(it->first) ? std::next(it) : critical_since_.erase(it);
   }
   for (const auto& [id, def] : checks_) {
-    if (def.spec.type != CheckType::none) runner_.start(id, def.spec);
+    if (def.spec.type != CheckType::none) runner_.start(id, runnable(def.spec));
     const Check* check = catalog_.check(config_.node_name, id);
     if (check && check->status == HealthStatus::critical) critical_since_.try_emplace(id, now);
   }
@@ -305,7 +305,7 @@ OpResult LocalState::add_check(catalog::CheckDefinition def, Source source, Cloc
   const std::string id = def.id;
   const catalog::CheckSpec spec = def.spec;
   checks_[id] = std::move(def);
-  if (spec.type != CheckType::none) runner_.start(id, spec);
+  if (spec.type != CheckType::none) runner_.start(id, runnable(spec));
   return OpResult::ok();
 }
 
@@ -339,10 +339,19 @@ OpResult LocalState::deregister_check(const std::string& check_id) {
   return OpResult::ok();
 }
 
+catalog::CheckSpec LocalState::runnable(catalog::CheckSpec spec) const {
+  spec.output_max_size = static_cast<int>(
+      checks::output_limit(static_cast<std::size_t>(config_.check_output_max_size), spec.output_max_size));
+  return spec;
+}
+
 OpResult LocalState::update_ttl(const std::string& check_id, HealthStatus status, std::string output,
                                 Clock::time_point now) {
   auto it = checks_.find(check_id);
   if (it == checks_.end()) return OpResult::fail(404, unknown_check(check_id));
+  // Consul cuts a TTL update's output to the check's cap too.
+  const std::size_t total = output.size();
+  output = checks::cap_output(std::move(output), total, checks::output_limit(runnable(it->second.spec)));
   if (it->second.spec.type != CheckType::ttl || !runner_.ttl_update(check_id, status, output)) {
     return OpResult::fail(500, "CheckID \"" + check_id + "\" does not have associated TTL");
   }
