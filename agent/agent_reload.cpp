@@ -56,8 +56,10 @@ http::OpResult Agent::reload() {
   // The certificate first: a file that does not load refuses the whole reload, as a config file
   // that does not parse does, and the listener keeps its certificate. Connections accepted from
   // now on get the new one; established ones keep the session they have. A -dev agent's
-  // generated certificate stays: a new one would break the fingerprint its clients pinned.
-  if (https_server_ && !(config_.dev && !effective_https_tls(next).cert_file)) {
+  // generated certificate stays: a new one would break the fingerprint its clients pinned. With
+  // ports.https gone from the files, the listener stays as it is until the restart (noted below).
+  const bool keeps_generated = config_.dev && !effective_https_tls(next).cert_file;
+  if (https_server_ && next.https_port > 0 && !keeps_generated) {
     std::string error;
     if (!reload_tls(next, error)) {
       spdlog::error("reload refused, the running config and HTTPS certificate are kept: {}", error);

@@ -212,6 +212,13 @@ def check_certificate_reload(d, ca):
         status, body, _ = agent.put("/v1/agent/reload")
         assert status == 200, body
         assert served_certificate(https, ca[1]) == "server-first"
+        # ports.https taken out of the file: not a certificate error; the listener stays until
+        # the restart, which the log asks for.
+        write_config(d, "reload.json", {"tls": {"defaults": {"ca_file": ca[1]}}})
+        status, body, _ = agent.put("/v1/agent/reload")
+        assert status == 200, body
+        assert "reload: ports changed; it takes effect at the next start" in agent.log()
+        assert served_certificate(https, ca[1]) == "server-first"
 
 
 def check_bad_config_refused(d):
