@@ -184,7 +184,9 @@ void Agent::wire_gossip() {
 
   gossip::Transport::Handlers handlers{
       .event = [this](const gossip::MemberEvent& e) { on_member_event(e); },
-      .changes = [this](std::vector<gossip::ReplicaChange> changes) { catalog_replication_->apply(changes, now_()); },
+      .changes = [this](std::vector<gossip::ReplicaChange> changes) {
+        catalog_replication_->apply(changes, now_(), wall_clock_microseconds());
+      },
       .queries = [this](std::vector<gossip::SerfQuery> queries, std::vector<gossip::SerfQueryResponse> answers) {
         for (const gossip::SerfQuery& q : queries) cluster_keyring_->answer(q);
         for (const gossip::SerfQueryResponse& a : answers) cluster_keyring_->on_response(a);

@@ -1,14 +1,16 @@
 // A config reload (SIGHUP, `hearsay reload`, PUT /v1/agent/reload), as Consul's: the command
 // line is parsed again with its files; a file that does not parse or validate is refused with
 // its message and nothing changes. Applied at once: the services and checks of the files, the
-// log level, the script-check switches, dns_config and domain. Everything else (addresses,
-// ports, names, recursors, keys, limits) is fixed at start: a change to it is reported as
-// waiting for a restart.
+// log level, the script-check switches, dns_config and domain, and the HTTPS certificate (read
+// again from its files, so a certificate rotated in place is taken too). Everything else
+// (addresses, ports, names, recursors, keys, limits) is fixed at start: a change to it is
+// reported as waiting for a restart.
 #include <spdlog/spdlog.h>
 
 #include <utility>
 
 #include "agent/agent.h"
+#include "agent/https_tls.h"
 #include "agent/logging.h"
 
 namespace hearsay::agent {
@@ -26,7 +28,10 @@ std::vector<std::string> restart_only_changes(const AgentConfig& a, const AgentC
   note(a.bind_addr != b.bind_addr, "bind_addr");
   note(a.advertise_addr != b.advertise_addr, "advertise_addr");
   note(a.client_addr != b.client_addr, "client_addr");
-  note(a.http_port != b.http_port || a.dns_port != b.dns_port || a.serf_lan_port != b.serf_lan_port, "ports");
+  note(a.http_port != b.http_port || a.https_port != b.https_port || a.dns_port != b.dns_port ||
+           a.serf_lan_port != b.serf_lan_port,
+       "ports");
+  note(a.check_output_max_size != b.check_output_max_size, "check_output_max_size");
   note(a.encrypt != b.encrypt, "encrypt");
   note(a.node_meta != b.node_meta, "node_meta");
   note(a.recursors != b.recursors || a.recursor_timeout != b.recursor_timeout, "recursors");
@@ -47,6 +52,23 @@ http::OpResult Agent::reload() {
     spdlog::error("reload refused, the running config is kept: {}", e.what());
     notify_systemd("READY=1\nSTATUS=reload refused: " + std::string(e.what()));
     return http::OpResult::fail(400, std::string("Reload refused, the running config is kept: ") + e.what());
+  }
+  // The certificate first: a file that does not load refuses the whole reload, as a config file
+  // that does not parse does, and the listener keeps its certificate. Connections accepted from
+  // now on get the new one; established ones keep the session they have. A -dev agent's
+  // generated certificate stays: a new one would break the fingerprint its clients pinned. With
+  // ports.https gone from the files, the listener stays as it is until the restart (noted below).
+  const bool keeps_generated = config_.dev && !effective_https_tls(next).cert_file;
+  if (https_server_ && next.https_port > 0 && !keeps_generated) {
+    std::string error;
+    if (!reload_tls(next, error)) {
+      spdlog::error("reload refused, the running config and HTTPS certificate are kept: {}", error);
+      notify_systemd("READY=1\nSTATUS=reload refused: " + error);
+      return http::OpResult::fail(400, "Reload refused, the running config is kept: " + error);
+    }
+    config_.tls_defaults = next.tls_defaults;
+    config_.tls_https = next.tls_https;
+    spdlog::info("reload: HTTPS certificate read again from its files; new connections use it");
   }
   for (const std::string& key : restart_only_changes(config_, next)) {
     spdlog::warn("reload: {} changed; it takes effect at the next start", key);

@@ -17,11 +17,6 @@
 namespace hearsay::agent {
 namespace {
 
-std::uint64_t wall_us() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
-
 std::string read_token_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw ConfigError("-remote-token-file: cannot read " + path);
@@ -81,12 +76,14 @@ void Agent::wire_remote() {
     lc.node = config_.node_name;
     lc.node_id = node_id_;
     lc.token = r.token_file.empty() ? r.token : read_token_file(r.token_file);
-    lc.started_us = wall_us();
+    lc.started_us = wall_clock_microseconds();
     lc.keepalive = std::chrono::duration_cast<remote::Duration>(r.keepalive);
     lc.dead_after = std::max(lc.keepalive * 3, lc.dead_after);
     lc.seed = std::random_device{}();
     remote::Client::Handlers handlers;
-    handlers.changes = [this](std::vector<gossip::ReplicaChange> changes) { catalog_replication_->apply(changes, now_()); };
+    handlers.changes = [this](std::vector<gossip::ReplicaChange> changes) {
+      catalog_replication_->apply(changes, now_(), wall_clock_microseconds());
+    };
     handlers.link_event = [this](const remote::LinkEvent& e) {
       switch (e.kind) {
         case remote::LinkEvent::Kind::established:
@@ -114,9 +111,9 @@ void Agent::wire_remote() {
   };
   handlers.opened = [this](std::uint64_t id, const remote::RelaySession& s) {
     spdlog::info("relay: session {} with remote {} opened", id, s.hello().node);
+    const remote::Hello& h = s.hello();
     catalog_replication_->publish_session(
-        s.hello().node, SessionRecord{config_.node_name, id, wall_us(), s.hello().started_us, s.hello().attempt, false},
-        now_());
+        h.node, SessionRecord{config_.node_name, id, wall_clock_microseconds(), h.started_us, h.attempt, false}, now_());
     flush_replication();
   };
   handlers.closed = [this](std::uint64_t id, const remote::RelaySession& s, const std::string&, bool goodbye) {
@@ -128,7 +125,10 @@ void Agent::wire_remote() {
     });
     if (newer_here) return;
     std::optional<SessionRecord> record;
-    if (goodbye) record = SessionRecord{config_.node_name, id, wall_us(), s.hello().started_us, s.hello().attempt, true};
+    if (goodbye) {
+      record = SessionRecord{config_.node_name, id, wall_clock_microseconds(), s.hello().started_us, s.hello().attempt,
+                             true};
+    }
     catalog_replication_->publish_session(node, record, now_());
     flush_replication();
   };

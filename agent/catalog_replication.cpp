@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "agent/propagation_lag.h"
 #include "catalog/record_codec.h"
 #include "gossip/node.h"
 
@@ -196,13 +197,17 @@ void CatalogReplication::stage_marks() {
 
 // ---- Peers' writes
 
-void CatalogReplication::apply(const std::vector<gossip::ReplicaChange>& changes, Clock::time_point now) {
+void CatalogReplication::apply(const std::vector<gossip::ReplicaChange>& changes, Clock::time_point now,
+                               std::uint64_t now_wall_us) {
   for (const gossip::ReplicaChange& c : changes) {
     auto key = parse_key(c.key);
     if (!key || (key->kind == Kind::check && is_serf_health(key->id))) {
       ++stats_.records_invalid;
       continue;
     }
+    // Timed on arrival, whatever the catalog then shows (a record waiting for its node, or one
+    // another owner's newer write hides, reached us all the same).
+    if (auto lag = propagation_lag_of(c, now_wall_us)) propagation_lag_.observe(*lag);
     if (key->kind == Kind::session) apply_session(c.owner, *key, c, now);
     else if (c.deleted) apply_removal(c.owner, *key, now);
     else apply_value(c.owner, *key, c.version, c.value, now);

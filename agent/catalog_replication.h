@@ -29,6 +29,7 @@
 #include "catalog/store_sqlite.h"
 #include "gossip/membership/membership.h"
 #include "gossip/replication/replication.h"
+#include "loop/histogram.h"
 
 namespace hearsay::agent {
 
@@ -66,8 +67,9 @@ class CatalogReplication {
   [[nodiscard]] Outgoing prepare(const catalog::DirtyKeys& dirty);
   // Once that commit is durable: the writes go to the engine (and so to peers).
   void publish(Outgoing writes, Clock::time_point now);
-  // Changes the engine took from peers.
-  void apply(const std::vector<gossip::ReplicaChange>& changes, Clock::time_point now);
+  // Changes the engine took from peers; `now_wall_us` (our wall clock) times the broadcast ones
+  // for the propagation-lag histogram.
+  void apply(const std::vector<gossip::ReplicaChange>& changes, Clock::time_point now, std::uint64_t now_wall_us);
   // A relay's own session records (remote mode): published at once, not through the catalog
   // (a restart ends every session anyway; the engine's generation check clears what a crash
   // left behind). nullopt: the session ended.
@@ -92,6 +94,8 @@ class CatalogReplication {
   // records or another node's records. "" or why not, for the log and the refusal counter.
   static std::string remote_write_refusal(const std::string& remote, const gossip::ReplicaEntry& entry,
                                           const std::function<bool(const std::string& service)>& may_write_service);
+  // Owner's write to its arrival here, for peers' writes that came by broadcast (propagation_lag.h).
+  const loop::Histogram& propagation_lag() const { return propagation_lag_; }
 
  private:
   enum class Kind : char { node = 'n', service = 's', check = 'c', session = 'r' };  // session: id = relay
@@ -132,6 +136,7 @@ class CatalogReplication {
   RemoteLiveness remotes_;
   std::string staged_marks_;
   CatalogReplicationStats stats_;
+  loop::Histogram propagation_lag_;
 };
 
 }  // namespace hearsay::agent

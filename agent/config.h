@@ -79,6 +79,8 @@ struct AgentConfig {
   // those from config files need enable_local_script_checks.
   bool enable_script_checks = false;
   bool enable_local_script_checks = false;
+  // Consul's check_output_max_size: bytes of check output kept; a check's OutputMaxSize lowers it.
+  int check_output_max_size = 4096;
   catalog::StringMap node_meta;
   std::vector<catalog::ServiceDefinition> services;  // from config files
   std::vector<catalog::CheckDefinition> checks;      // from config files

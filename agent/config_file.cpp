@@ -253,6 +253,10 @@ class FileReader {
     else if (key == "log_json") config_.log_json = bool_of(key, v);
     else if (key == "enable_script_checks") config_.enable_script_checks = bool_of(key, v);
     else if (key == "enable_local_script_checks") config_.enable_local_script_checks = bool_of(key, v);
+    else if (key == "check_output_max_size") {
+      if (!v.IsInt() || v.GetInt() < 1) fail(key, "must be a positive number of bytes (Consul's discard_check_output drops output)");
+      config_.check_output_max_size = v.GetInt();
+    }
     else if (key == "ports") {
       if (!v.IsObject()) fail(key, "must be an object");
       for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {

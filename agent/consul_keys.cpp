@@ -58,7 +58,7 @@ constexpr std::pair<std::string_view, std::string_view> kIgnored[] = {
     {"disable_anonymous_signature", "it never checks for updates"}, {"disable_coordinates", kOther},
     {"disable_host_node_id", "the node ID is random, kept in the data dir"}, {"disable_keyring_file", kOther},
     {"disable_http_unprintable_char_filter", kOther}, {"rejoin_after_leave", "it joins its -join and -retry-join addresses at every start"},
-    {"enable_debug", kOther}, {"check_update_interval", kOther}, {"check_output_max_size", kOther}, {"discard_check_output", kOther},
+    {"enable_debug", kOther}, {"check_update_interval", kOther}, {"discard_check_output", kOther},
     {"encrypt_verify_incoming", kOther}, {"encrypt_verify_outgoing", kOther}, {"pid_file", kOther},
     {"experiments", kOther}, {"license_path", kOther}, {"locality", kOther}, {"reporting", kOther},
     {"audit", kOther}, {"cloud", kOther}, {"auto_reload_config", "reload with SIGHUP or `hearsay reload`"},

@@ -52,6 +52,8 @@ void add_histograms(http::MetricSet& out, const MetricSources& s) {
   if (s.dns) out.histograms.push_back({"hearsay.dns.answer_duration_seconds", {}, s.dns->answer_latency()});
   out.histograms.push_back({"hearsay.gossip.probe_rtt_seconds", {}, s.membership.stats().probe_rtt});
   out.histograms.push_back({"hearsay.store.commit_duration_seconds", {}, s.commit_latency});
+  out.histograms.push_back(
+      {"hearsay.replication.propagation_lag_seconds", {}, s.catalog_replication.propagation_lag()});
 }
 
 // The process_* figures every Prometheus client library exports, under their usual names so

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "agent/clock.h"
 #include "http-api/json_decode.h"
 
 namespace hearsay::agent {
@@ -17,11 +18,6 @@ using http::OpResult;
 
 constexpr const char* kOwnerVersionSetting = "owner_version";
 constexpr const char* kOwnerGenerationSetting = "owner_generation";
-
-std::uint64_t microseconds_since_epoch() {
-  using namespace std::chrono;
-  return static_cast<std::uint64_t>(duration_cast<microseconds>(system_clock::now().time_since_epoch()).count());
-}
 
 std::string unknown_service(const std::string& id) {
   return "Unknown service ID \"" + id + "\". Ensure that the service ID is passed, not the service name.";
@@ -43,19 +39,19 @@ LocalState::LocalState(catalog::Catalog& catalog, catalog::SqliteStore& store, C
   if (auto v = store_.get_setting(kOwnerVersionSetting)) version_ = std::strtoull(v->c_str(), nullptr, 10);
   if (auto g = store_.get_setting(kOwnerGenerationSetting)) generation_ = std::strtoull(g->c_str(), nullptr, 10);
   if (generation_ == 0) {
-    generation_ = microseconds_since_epoch();
+    generation_ = wall_clock_microseconds();
     store_.stage_setting(kOwnerGenerationSetting, std::to_string(generation_));
   }
 }
 
 std::uint64_t LocalState::next_version() {
-  version_ = std::max(version_ + 1, microseconds_since_epoch());
+  version_ = std::max(version_ + 1, wall_clock_microseconds());
   store_.stage_setting(kOwnerVersionSetting, std::to_string(version_));
   return version_;
 }
 
 std::uint64_t LocalState::new_generation(std::uint64_t above) {
-  generation_ = std::max({above + 1, generation_ + 1, microseconds_since_epoch()});
+  generation_ = std::max({above + 1, generation_ + 1, wall_clock_microseconds()});
   store_.stage_setting(kOwnerGenerationSetting, std::to_string(generation_));
   spdlog::warn("replication: a peer held a state of ours we never made; starting generation {}", generation_);
   return generation_;
@@ -88,7 +84,7 @@ void LocalState::reload_definitions(Clock::time_point now) {
     it = checks_.contains(it->first) ? std::next(it) : critical_since_.erase(it);
   }
   for (const auto& [id, def] : checks_) {
-    if (def.spec.type != CheckType::none) runner_.start(id, def.spec);
+    if (def.spec.type != CheckType::none) runner_.start(id, runnable(def.spec));
     const Check* check = catalog_.check(config_.node_name, id);
     if (check && check->status == HealthStatus::critical) critical_since_.try_emplace(id, now);
   }
@@ -309,7 +305,7 @@ OpResult LocalState::add_check(catalog::CheckDefinition def, Source source, Cloc
   const std::string id = def.id;
   const catalog::CheckSpec spec = def.spec;
   checks_[id] = std::move(def);
-  if (spec.type != CheckType::none) runner_.start(id, spec);
+  if (spec.type != CheckType::none) runner_.start(id, runnable(spec));
   return OpResult::ok();
 }
 
@@ -343,10 +339,19 @@ OpResult LocalState::deregister_check(const std::string& check_id) {
   return OpResult::ok();
 }
 
+catalog::CheckSpec LocalState::runnable(catalog::CheckSpec spec) const {
+  spec.output_max_size = static_cast<int>(
+      checks::output_limit(static_cast<std::size_t>(config_.check_output_max_size), spec.output_max_size));
+  return spec;
+}
+
 OpResult LocalState::update_ttl(const std::string& check_id, HealthStatus status, std::string output,
                                 Clock::time_point now) {
   auto it = checks_.find(check_id);
   if (it == checks_.end()) return OpResult::fail(404, unknown_check(check_id));
+  // Consul cuts a TTL update's output to the check's cap too.
+  const std::size_t total = output.size();
+  output = checks::cap_output(std::move(output), total, checks::output_limit(runnable(it->second.spec)));
   if (it->second.spec.type != CheckType::ttl || !runner_.ttl_update(check_id, status, output)) {
     return OpResult::fail(500, "CheckID \"" + check_id + "\" does not have associated TTL");
   }

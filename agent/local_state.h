@@ -84,6 +84,8 @@ class LocalState {
 
  private:
   catalog::RecordOrigin next_origin();
+  // The spec a check runs with: its output cap resolved against the agent's check_output_max_size.
+  catalog::CheckSpec runnable(catalog::CheckSpec spec) const;
   void upsert_own_node();
   void write_check(catalog::Check check, Clock::time_point now);
   http::OpResult add_check(catalog::CheckDefinition def, Source source, Clock::time_point now);

@@ -99,6 +99,12 @@ struct CheckSpec {
   Duration timeout{0};
   Duration ttl{0};
   Duration deregister_critical_after{0};
+  // Consul's thresholds (agent/checks/check_thresholds.h): results in a row before the shown
+  // status changes; 0 = at once.
+  int success_before_passing = 0;
+  int failures_before_warning = 0;  // 0: as failures_before_critical
+  int failures_before_critical = 0;
+  int output_max_size = 0;  // bytes of output kept; 0: the agent's check_output_max_size
   bool operator==(const CheckSpec&) const = default;
 };
 

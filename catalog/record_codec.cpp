@@ -243,7 +243,7 @@ std::string encode_record(const Check& c) {
   pack_str(p, "type"), p.pack(static_cast<int>(c.spec.type));
   const CheckSpec& s = c.spec;
   pack_str(p, "spec");
-  p.pack_map(14);
+  p.pack_map(18);
   pack_str(p, "http"), pack_str(p, s.http);
   pack_str(p, "method"), pack_str(p, s.method);
   pack_str(p, "header");
@@ -262,6 +262,10 @@ std::string encode_record(const Check& c) {
   pack_str(p, "to"), p.pack(s.timeout.count());
   pack_str(p, "ttl"), p.pack(s.ttl.count());
   pack_str(p, "dca"), p.pack(s.deregister_critical_after.count());
+  pack_str(p, "sbp"), p.pack(s.success_before_passing);
+  pack_str(p, "fbw"), p.pack(s.failures_before_warning);
+  pack_str(p, "fbc"), p.pack(s.failures_before_critical);
+  pack_str(p, "oms"), p.pack(s.output_max_size);
   pack_str(p, "v"), p.pack(1);
   pack_origin(p, c.origin, c.indexes);
   return std::string(buf.data(), buf.size());
@@ -306,6 +310,10 @@ std::optional<Check> decode_check(std::string_view bytes) {
           if (k == "to") return read(f, s.timeout);
           if (k == "ttl") return read(f, s.ttl);
           if (k == "dca") return read(f, s.deregister_critical_after);
+          if (k == "sbp") return read(f, s.success_before_passing);
+          if (k == "fbw") return read(f, s.failures_before_warning);
+          if (k == "fbc") return read(f, s.failures_before_critical);
+          if (k == "oms") return read(f, s.output_max_size);
           if (k == "header") {
             if (f.type != msgpack::type::MAP) return false;
             for (std::uint32_t i = 0; i < f.via.map.size; ++i) {

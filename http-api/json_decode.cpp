@@ -197,6 +197,7 @@ struct CheckFields {
 
 // One key of a check object (CheckDefinition / CheckType, with Consul's snake_case aliases).
 // Returns false for keys it does not know.
+constexpr int kMaxCount = std::numeric_limits<int>::max();  // thresholds and OutputMaxSize: not negative
 bool read_check_key(FieldReader& r, const std::string& key, const Value& v, CheckFields& f) {
   CheckSpec& s = f.def.spec;
   if (key == "id" || key == "checkid") r.string(v, "ID", f.def.id);
@@ -221,6 +222,14 @@ bool read_check_key(FieldReader& r, const std::string& key, const Value& v, Chec
   else if (key == "ttl") r.duration(v, "TTL", s.ttl);
   else if (key == "deregistercriticalserviceafter" || key == "deregister_critical_service_after") {
     r.duration(v, "DeregisterCriticalServiceAfter", s.deregister_critical_after);
+  } else if (key == "successbeforepassing" || key == "success_before_passing") {
+    r.integer(v, "SuccessBeforePassing", 0, kMaxCount, s.success_before_passing);
+  } else if (key == "failuresbeforewarning" || key == "failures_before_warning") {
+    r.integer(v, "FailuresBeforeWarning", 0, kMaxCount, s.failures_before_warning);
+  } else if (key == "failuresbeforecritical" || key == "failures_before_critical") {
+    r.integer(v, "FailuresBeforeCritical", 0, kMaxCount, s.failures_before_critical);
+  } else if (key == "outputmaxsize" || key == "output_max_size") {
+    r.integer(v, "OutputMaxSize", 0, kMaxCount, s.output_max_size);
   } else if (key == "h2ping") f.h2ping = present(v);
   else if (key == "udp") f.udp = present(v);
   else if (key == "dockercontainerid" || key == "docker_container_id") f.docker = present(v);

@@ -127,6 +127,15 @@ void write_check_spec_fields(JsonWriter& w, const catalog::CheckSpec& spec) {
     write_string_array(w, spec.args);
   }
   write_duration_field(w, "TTL", spec.ttl);
+  auto count = [&w](std::string_view key, int value) {
+    if (value == 0) return;  // Consul's omitempty
+    write_key(w, key);
+    w.Int(value);
+  };
+  count("SuccessBeforePassing", spec.success_before_passing);
+  count("FailuresBeforeWarning", spec.failures_before_warning);
+  count("FailuresBeforeCritical", spec.failures_before_critical);
+  count("OutputMaxSize", spec.output_max_size);
 }
 
 void write_node(JsonWriter& w, const catalog::Node& node) {

@@ -9,10 +9,10 @@
 
 namespace hearsay::agent::checks {
 
-std::string cap_output(std::string output, std::size_t total_bytes) {
-  if (total_bytes <= kMaxOutputBytes && output.size() <= kMaxOutputBytes) return output;
-  output.resize(std::min(output.size(), kMaxOutputBytes));
-  output += "\n\n... (captured " + std::to_string(kMaxOutputBytes) + " of " + std::to_string(total_bytes) + " bytes)";
+std::string cap_output(std::string output, std::size_t total_bytes, std::size_t limit) {
+  if (total_bytes <= limit && output.size() <= limit) return output;
+  output.resize(std::min(output.size(), limit));
+  output += "\n\n... (captured " + std::to_string(limit) + " of " + std::to_string(total_bytes) + " bytes)";
   return output;
 }
 

@@ -1,7 +1,8 @@
 // HTTP and TCP checks (consul-compat.md 4.1): resolve, connect, and for HTTP send one request
-// and read the status line and up to 4 KiB of body. Default timeout 10 s. https:// is the same
-// connection with loop/'s TLS layer: the system CA bundle, or none with TLSSkipVerify, and
-// TLSServerName (else the URL's host) as the name checked, as Consul does.
+// and read the status line and the body up to the check's output cap (4 KiB unless set).
+// Default timeout 10 s. https:// is the same connection with loop/'s TLS layer: the system CA
+// bundle, or none with TLSSkipVerify, and TLSServerName (else the URL's host) as the name
+// checked, as Consul does.
 // Redirects are followed as Go's http.Client (so Consul) follows them: at most 10, 301/302/303
 // turning the request into a GET without a body, 307/308 keeping both; not with DisableRedirects.
 #include <http_parser.h>
@@ -23,7 +24,7 @@ namespace {
 using catalog::HealthStatus;
 constexpr std::chrono::seconds kDefaultTimeout{10};
 constexpr std::size_t kReadSize = 16384;
-constexpr std::size_t kMaxResponseBytes = 64 * 1024 + kMaxOutputBytes;  // headers + captured body
+constexpr std::size_t kMaxHeaderBytes = 64 * 1024;  // read beyond the output cap: the headers
 constexpr int kMaxRedirects = 10;  // Go's http.Client default policy
 
 struct Target {
@@ -236,7 +237,7 @@ class NetCheck : public CheckRun {
   void on_bytes(const char* data, std::size_t n) {
     response_.append(data, n);
     total_ += n;
-    if (response_.size() >= kMaxResponseBytes) complete_response();
+    if (response_.size() >= kMaxHeaderBytes + output_limit(spec_)) complete_response();
   }
 
   // Maps the status line: 2xx passing, 429 warning, anything else critical.
@@ -257,7 +258,8 @@ class NetCheck : public CheckRun {
     HealthStatus status = code >= 200 && code <= 299 ? HealthStatus::passing
                           : code == 429              ? HealthStatus::warning
                                                      : HealthStatus::critical;
-    finish({status, cap_output(what() + ": " + status_line + " Output: " + body, body_total + what().size() + 32)});
+    finish({status, cap_output(what() + ": " + status_line + " Output: " + body, body_total + what().size() + 32,
+                               output_limit(spec_))});
   }
 
   // The next request of the chain runs as a run of its own; its result is this run's.

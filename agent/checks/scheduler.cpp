@@ -4,16 +4,19 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agent/checks/check_thresholds.h"
 #include "agent/uv_guard.h"
 #include "loop/handle.h"
 
 namespace hearsay::agent::checks {
 
 struct CheckScheduler::Entry {
-  Entry(CheckScheduler* o, std::string i, catalog::CheckSpec s) : owner(o), id(std::move(i)), spec(std::move(s)) {}
+  Entry(CheckScheduler* o, std::string i, catalog::CheckSpec s)
+      : owner(o), id(std::move(i)), spec(std::move(s)), thresholds(spec) {}
   CheckScheduler* owner;
   std::string id;
   catalog::CheckSpec spec;
+  CheckThresholds thresholds;  // counted afresh at each (re)start, as Consul does
   loop::Handle<uv_timer_t> timer;
   std::shared_ptr<CheckRun> run{};  // in flight
   std::string last_output{};      // TTL: what the last update said
@@ -65,7 +68,16 @@ void CheckScheduler::tick(Entry& entry) {
   const std::string id = entry.id;
   auto done = [this, id](CheckResult result) {
     auto it = entries_.find(id);
-    if (it != entries_.end()) it->second->run.reset();
+    if (it != entries_.end()) {
+      it->second->run.reset();
+      const auto shown = it->second->thresholds.on_result(result.status);
+      if (!shown) {
+        spdlog::debug("check {}: {} result not reported yet (its threshold is not reached)", id,
+                      catalog::to_string(result.status));
+        return;
+      }
+      result.status = *shown;
+    }
     on_result_(id, std::move(result));
   };
   try {

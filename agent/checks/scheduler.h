@@ -1,6 +1,8 @@
 // Runs the agent's health checks on the libuv loop (consul-compat.md 4.2): interval checks
 // start after a random delay in [0, interval) and then run every interval, never two runs of
-// one check at once; TTL checks turn critical when no update arrives within the TTL.
+// one check at once; TTL checks turn critical when no update arrives within the TTL. Results of
+// interval checks pass through the check's thresholds (check_thresholds.h) before they are
+// reported; TTL checks have none, as in Consul.
 #pragma once
 
 #include <uv.h>

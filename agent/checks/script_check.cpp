@@ -90,7 +90,8 @@ class ScriptCheck : public CheckRun {
                       auto* s = static_cast<ScriptCheck*>(st->data);
                       if (n > 0) {
                         s->total_ += static_cast<std::size_t>(n);
-                        std::size_t room = kMaxOutputBytes - std::min(kMaxOutputBytes, s->output_.size());
+                        const std::size_t limit = output_limit(s->spec_);
+                        std::size_t room = limit - std::min(limit, s->output_.size());
                         s->output_.append(b->base, std::min(room, static_cast<std::size_t>(n)));
                       } else if (n < 0) {
                         (void)uv_read_stop(st);  // cannot fail: libuv returns 0
@@ -137,7 +138,7 @@ class ScriptCheck : public CheckRun {
     HealthStatus status = HealthStatus::critical;
     if (term_signal_ == 0 && exit_status_ == 0) status = HealthStatus::passing;
     else if (term_signal_ == 0 && exit_status_ == 1) status = HealthStatus::warning;
-    finish({status, cap_output(output_, total_)});
+    finish({status, cap_output(output_, total_, output_limit(spec_))});
   }
 
   void kill_group() {

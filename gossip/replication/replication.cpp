@@ -68,7 +68,7 @@ void Replication::restore(const ReplicaEntry& entry, Clock::time_point now) {
   OwnerState& o = owners_[entry.owner];
   if (entry.generation < o.generation) return;
   if (entry.generation > o.generation) o = fresh_owner(entry.generation);
-  store(o, entry.owner, entry.key, Value{entry.version, entry.deleted, entry.value, now}, false);
+  store(o, entry.owner, entry.key, Value{entry.version, entry.deleted, entry.value, now}, Arrival::unreported);
 }
 
 void Replication::restore_mark(const OwnerMark& mark) {
@@ -95,7 +95,7 @@ void Replication::publish_entry(const std::string& key, std::uint64_t version, b
   // Our watermark is the last version we published: versions only grow, an older one is not news.
   if (version <= o.watermark) return;
   ReplicaEntry entry{config_.name, key, o.generation, version, o.watermark, deleted, std::move(value)};
-  store(o, config_.name, key, Value{version, deleted, entry.value, now}, false);
+  store(o, config_.name, key, Value{version, deleted, entry.value, now}, Arrival::unreported);
   o.watermark = version;
   enqueue(entry, now);
 }
@@ -119,7 +119,8 @@ void Replication::forget_owner(const std::string& owner) {
 
 // ---- Merge rules
 
-bool Replication::store(OwnerState& o, const std::string& owner_name, const std::string& key, Value value, bool report) {
+bool Replication::store(OwnerState& o, const std::string& owner_name, const std::string& key, Value value,
+                        Arrival arrival) {
   auto it = o.values.find(key);
   if (it != o.values.end()) {
     if (it->second.version >= value.version) {
@@ -131,10 +132,13 @@ bool Replication::store(OwnerState& o, const std::string& owner_name, const std:
   }
   if (!value.deleted) o.live_checksum ^= entry_hash(key, value.version);
   o.by_version[value.version] = key;
-  if (report) {
+  if (arrival != Arrival::unreported) {
     // A tombstone for a key we never held alive changes nothing the application sees.
     const bool was_live = it != o.values.end() && !it->second.deleted;
-    if (!value.deleted || was_live) changes_.push_back(ReplicaChange{owner_name, key, o.generation, value.version, value.deleted, value.value});
+    if (!value.deleted || was_live) {
+      changes_.push_back(ReplicaChange{owner_name, key, o.generation, value.version, value.deleted, value.value,
+                                       arrival == Arrival::broadcast});
+    }
     ++stats_.entries_applied;
   }
   o.values.insert_or_assign(key, std::move(value));
@@ -197,7 +201,7 @@ void Replication::advance(OwnerState& o, std::uint64_t prev, std::uint64_t versi
 void Replication::apply_broadcast(const ReplicaEntry& e, Clock::time_point now) {
   OwnerState* o = owner_for(e.owner, e.generation, false);
   if (!o) return;
-  const bool news = store(*o, e.owner, e.key, Value{e.version, e.deleted, e.value, now}, true);
+  const bool news = store(*o, e.owner, e.key, Value{e.version, e.deleted, e.value, now}, Arrival::broadcast);
   advance(*o, e.prev, e.version);
   if (news) enqueue(e, now);  // pass it on, as memberlist does with membership news
 }
@@ -206,7 +210,7 @@ void Replication::apply_block(const std::string& sender, const OwnerBlock& block
   OwnerState* o = owner_for(block.mark.owner, block.mark.generation, block.full);
   if (!o) return;
   for (const ReplicaEntry& e : block.entries) {
-    store(*o, e.owner, e.key, Value{e.version, e.deleted, e.value, now}, true);
+    store(*o, e.owner, e.key, Value{e.version, e.deleted, e.value, now}, Arrival::sync);
   }
   if (block.full) {
     // All the sender holds of this owner: what we hold up to its watermark and it does not

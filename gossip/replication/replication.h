@@ -75,6 +75,10 @@ struct ReplicaChange {
   std::uint64_t version = 0;
   bool deleted = false;
   Bytes value;
+  // The write itself arrived as a broadcast: news as it spreads, so its version (the owner's
+  // clock when it wrote) tells how long it took to get here. False for anti-entropy repairs
+  // (possibly old writes) and for removals we derive (a full state, a new generation, a leave).
+  bool broadcast = false;
 };
 
 struct StreamSend {
@@ -183,8 +187,11 @@ class Replication {
 
   static OwnerState fresh_owner(std::uint64_t generation);
   OwnerState& own() { return owners_[config_.name]; }
+  // How a stored value came: not reported (restored, or our own write), or reported as a change
+  // that came by broadcast or by anti-entropy.
+  enum class Arrival { unreported, broadcast, sync };
   // Stores a value when it is newer than what we hold; true when it changed our state.
-  bool store(OwnerState& owner, const std::string& owner_name, const std::string& key, Value value, bool report);
+  bool store(OwnerState& owner, const std::string& owner_name, const std::string& key, Value value, Arrival arrival);
   // Our write: stored, our watermark moved to it, queued for broadcast with the previous one.
   void publish_entry(const std::string& key, std::uint64_t version, bool deleted, Bytes value, Clock::time_point now);
   void drop(OwnerState& owner, const std::string& owner_name, std::map<std::string, Value>::iterator it, bool report);

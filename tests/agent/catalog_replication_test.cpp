@@ -93,7 +93,8 @@ struct Fixture {
     engine.receive(addr_of(9), bytes.data(), bytes.size(), now);
     drain();
   }
-  void drain() { bridge.apply(engine.take_changes(), now); }
+  std::uint64_t wall_us = 5'000'000'000;  // our wall clock, for the propagation lag
+  void drain() { bridge.apply(engine.take_changes(), now, wall_us); }
   static std::string node_key(const std::string& n) { return std::string("n") + '\0' + n; }
   static std::string service_key(const std::string& n, const std::string& id) {
     return std::string("s") + '\0' + n + '\0' + id;
@@ -294,4 +295,34 @@ TEST_CASE("session records round-trip and garbage is no record", "[unit]") {
   CHECK_FALSE(agent::decode_session_record(std::string("\x81\xa5Relay\x01", 8)));
   std::string trailing = agent::encode_session_record(r) + "x";
   CHECK_FALSE(agent::decode_session_record(trailing));
+}
+
+TEST_CASE("a peer's broadcast write is timed from its version to our wall clock, once", "[unit]") {
+  Fixture f;
+  f.member("p1", 2);
+  // Versions are the owner's wall clock in microseconds: written 30 ms before it arrives.
+  f.write("p1", Fixture::node_key("p1"), f.wall_us - 30'000, value_of(node_record("p1", "10.0.0.2")));
+  const loop::Histogram& lag = f.bridge.propagation_lag();
+  REQUIRE(lag.count() == 1);
+  CHECK(lag.sum_ns() == 30'000'000);
+  // The same write again (a peer passing it on) is no news: not timed twice.
+  gossip::ReplicationMessage again;
+  again.from = "p3";
+  again.entries = {gossip::ReplicaEntry{"p1", Fixture::node_key("p1"), 1, f.wall_us - 30'000, 0, false,
+                                        value_of(node_record("p1", "10.0.0.2"))}};
+  const Bytes bytes = gossip::encode(again);
+  f.engine.receive(addr_of(4), bytes.data(), bytes.size(), f.now);
+  f.drain();
+  CHECK(lag.count() == 1);
+  // The owner's clock ahead of ours (skew): counted as no lag, not as a wrapped huge one.
+  f.write("p1", Fixture::service_key("p1", "web1"), f.wall_us + 2'000'000, value_of(service_record("p1", "web1", 80)));
+  CHECK(lag.count() == 2);
+  CHECK(lag.sum_ns() == 30'000'000);
+  CHECK(lag.bucket(0) == 1);
+  // A removal by broadcast is news too: its tombstone's version is the owner's clock at the
+  // delete (after the skewed write above, or it would be stale).
+  f.wall_us += 3'000'000;
+  f.write("p1", Fixture::service_key("p1", "web1"), f.wall_us - 5'000, {}, true);
+  CHECK(lag.count() == 3);
+  CHECK(lag.sum_ns() == 35'000'000);
 }

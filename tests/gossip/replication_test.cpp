@@ -374,3 +374,30 @@ TEST_CASE("a datagram carries broadcasts only and a sync request by UDP is dropp
   CHECK(p.b.stats().datagrams_not_broadcast == 1);
   CHECK(p.b.take_streams().empty());
 }
+
+TEST_CASE("changes say whether they came by broadcast or by anti-entropy", "[unit]") {
+  // The agent times broadcast arrivals only (propagation lag): a repair may carry an old write.
+  Pair p;
+  p.a.publish("k1", 10, val("one"), p.now);
+  p.now += 250ms;
+  p.a.tick(p.now);
+  p.deliver_packets(p.a, p.b, addr(1));
+  auto changes = p.b.take_changes();
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0].broadcast);
+
+  Replication c{ReplicationConfig{.name = "c"}, 3, p.now};
+  c.set_peers({{"a", addr(1)}});
+  c.take_streams();
+  p.sync(c, p.a, addr(3), addr(1));
+  changes = c.take_changes();
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0].key == "k1");
+  CHECK_FALSE(changes[0].broadcast);
+  // Removals the engine derives (the owner forgotten) were never sent by anyone.
+  c.forget_owner("a");
+  changes = c.take_changes();
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0].deleted);
+  CHECK_FALSE(changes[0].broadcast);
+}

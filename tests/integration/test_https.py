@@ -4,8 +4,12 @@ HTTPS; a client trusting another CA is refused; plain HTTP on the HTTPS port is 
 counted; with verify_incoming (legacy top-level keys), a client without a certificate is refused
 and one with a certificate the CA signed is served; the CLI speaks HTTPS (CONSUL_HTTP_ADDR=https://,
 CONSUL_CACERT, -ca-file, -client-cert/-client-key); -dev generates a certificate and logs its
-fingerprint."""
+fingerprint; a config reload with new certificate files serves new connections the new
+certificate while an established keep-alive connection goes on, and a bad certificate file
+refuses the reload and keeps the old certificate."""
 import hashlib
+import http.client
+import shutil
 import json
 import os
 import re
@@ -130,6 +134,68 @@ def check_dev_certificate():
         assert seen == m.group(1), (seen, m.group(1))
 
 
+def served_certificate(port, ca):
+    """The CN of the certificate a new HTTPS connection is served."""
+    ctx = ssl.create_default_context(cafile=ca)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            return dict(x[0] for x in s.getpeercert()["subject"])["commonName"]
+
+
+def check_certificate_reload(d, ca):
+    first = make_cert(d, "server-first", ca, "DNS:localhost,IP:127.0.0.1")
+    second = make_cert(d, "server-second", ca, "DNS:localhost,IP:127.0.0.1")
+    live_crt, live_key = os.path.join(d, "live.pem"), os.path.join(d, "live.key")
+    shutil.copy(first[1], live_crt)
+    shutil.copy(first[0], live_key)
+    https = free_port()
+    config = write_config(d, "reload.json", {"ports": {"https": https}, "tls": {"defaults": {
+        "ca_file": ca[1], "cert_file": live_crt, "key_file": live_key}}})
+    with running_agent(name="tls-reload", extra_args=["-config-file", config]) as agent:
+        wait_until(lambda: f"https={https}" in agent.log(), timeout=10, what="the HTTPS listener")
+        assert served_certificate(https, ca[1]) == "server-first"
+        # A keep-alive connection made before the reload.
+        kept = http.client.HTTPSConnection("localhost", https, timeout=10,
+                                           context=ssl.create_default_context(cafile=ca[1]))
+        kept.request("GET", "/v1/agent/self")
+        assert kept.getresponse().read() and kept.sock.getpeercert()["subject"][0][0][1] == "server-first"
+
+        # Rotated in place: the same paths, a new certificate; the reload comes over plain HTTP.
+        shutil.copy(second[1], live_crt)
+        shutil.copy(second[0], live_key)
+        status, body, _ = agent.put("/v1/agent/reload")
+        assert status == 200, body
+        assert served_certificate(https, ca[1]) == "server-second"
+        kept.request("GET", "/v1/agent/self")
+        response = kept.getresponse()
+        assert response.status == 200 and response.read(), "the established connection was dropped"
+        assert kept.sock.getpeercert()["subject"][0][0][1] == "server-first"
+
+        # A broken certificate file: the reload is refused, naming it, and the last good one stays.
+        with open(live_crt, "w") as f:
+            f.write("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+        status, body, _ = agent.put("/v1/agent/reload")
+        assert status == 400 and "Reload refused" in body and "live.pem" in body, (status, body)
+        assert "reload refused, the running config and HTTPS certificate are kept" in agent.log()
+        assert served_certificate(https, ca[1]) == "server-second"
+        kept.request("GET", "/v1/agent/self")
+        assert kept.getresponse().status == 200
+        kept.close()
+        # Fixed again: the reload is taken.
+        shutil.copy(first[1], live_crt)
+        shutil.copy(first[0], live_key)
+        status, body, _ = agent.put("/v1/agent/reload")
+        assert status == 200, body
+        assert served_certificate(https, ca[1]) == "server-first"
+        # ports.https taken out of the file: not a certificate error; the listener stays until
+        # the restart, which the log asks for.
+        write_config(d, "reload.json", {"tls": {"defaults": {"ca_file": ca[1]}}})
+        status, body, _ = agent.put("/v1/agent/reload")
+        assert status == 200, body
+        assert "reload: ports changed; it takes effect at the next start" in agent.log()
+        assert served_certificate(https, ca[1]) == "server-first"
+
+
 def check_bad_config_refused(d):
     config = write_config(d, "nocert.json", {"ports": {"https": free_port()}})
     r = subprocess.run([AGENT, "-data-dir", tempfile.mkdtemp(prefix="hearsay-it-tlsbad-"), "-config-file", config,
@@ -164,6 +230,7 @@ def main():
                     stranger)
         results.run("-dev generates a certificate and logs its fingerprint", check_dev_certificate)
         results.run("ports.https without a certificate stops the start", check_bad_config_refused, d)
+        results.run("a reload takes new certificate files and refuses a bad one", check_certificate_reload, d, ca)
     results.finish()
 
 

@@ -53,6 +53,7 @@ def exposition_format(agents):
     for line in ("# TYPE hearsay_http_requests_total counter", "# TYPE hearsay_catalog_services gauge",
                  "# TYPE hearsay_http_request_duration_seconds histogram",
                  "# TYPE hearsay_gossip_probe_rtt_seconds histogram", "# TYPE process_resident_memory_bytes gauge",
+                 "# TYPE hearsay_replication_propagation_lag_seconds histogram",
                  "# TYPE process_cpu_seconds_total counter"):
         assert line in body, f"missing {line!r}"
     # Each histogram is fed: a DNS answer, the probes between the two agents, the commits of
@@ -69,10 +70,30 @@ def exposition_format(agents):
     assert sample(a, "process_resident_memory_bytes") > 1 << 20
     assert sample(a, "process_open_fds") >= 5
     assert abs(sample(a, "process_start_time_seconds") - time.time()) < 600
-        # The JSON form keeps Consul's sections: counters under Counters, not Gauges.
+    # The JSON form keeps Consul's sections: counters under Counters, not Gauges.
     data, _ = agents[0].get_json("/v1/agent/metrics")
     assert any(c["Name"] == "hearsay.http.requests" for c in data["Counters"])
     assert not any(g["Name"] == "hearsay.http.requests" for g in data["Gauges"])
+
+
+def propagation_lag(agents):
+    """A registration on the first agent reaches the second by broadcast, which times it: the
+    propagation-lag histogram's count grows there, in seconds (a loopback lag, far below 10 s)."""
+    a1, a2 = agents
+    series = "hearsay_replication_propagation_lag_seconds"
+    before = sample(a2, series + "_count")
+    status, text, _ = a1.put("/v1/agent/service/register", {"Name": "lagged", "ID": "lagged1", "Port": 7000})
+    assert status == 200, text
+    wait_until(lambda: a2.get_json("/v1/catalog/service/lagged")[0], timeout=10, what="the registration on a2")
+    wait_until(lambda: sample(a2, series + "_count") > before, timeout=10, what="a2's propagation lag count to grow")
+    _, body, _ = a2.get("/v1/agent/metrics?format=prometheus")
+    lines = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in body.splitlines()
+             if line.startswith(series)}
+    count = lines[series + "_count"]
+    assert lines[series + '_bucket{le="+Inf"}'] == count, lines
+    assert lines[series + '_bucket{le="10"}'] == count, f"a loopback lag over 10 s: {lines}"
+    assert 0 <= lines[series + "_sum"] < 10 * count, lines
+    assert a1.put("/v1/agent/service/deregister/lagged1")[0] == 200
 
 
 def scrapes(agents, prom_port):
@@ -161,6 +182,8 @@ scrape_configs:
 """)
         prom = start_prometheus(config, tmp, prom_port)
         results.run("metrics answer the text exposition format, counters apart in JSON", exposition_format, agents)
+        results.run("a registration on one agent is timed by the other's propagation-lag histogram",
+                    propagation_lag, agents)
         results.run("Prometheus scrapes both agents and a counter moves after requests", scrapes, agents, prom_port)
         results.run("Prometheus http_sd discovers instances with meta labels, drops a deregistered one",
                     discovery, agents, prom_port)
