@@ -53,11 +53,12 @@ check-release: deps $(RELEASE_DIR)/CMakeCache.txt
 # The Debian package (README "Install"): the agent linked against Debian's shared libraries
 # (debian/rules), lintian-checked. Its CMake build directory, $(DEB_DIR)/obj, is kept between
 # builds, so a second `make deb` recompiles only what changed; the .deb lands in $(DEB_DIR)/.
+# No -dbgsym package (noddebs): compressing its debug information took most of a rebuild.
 deb: deps
 	mkdir -p $(DEB_DIR)
 	rm -f $(DEB_DIR)/*.deb $(DEB_DIR)/*.ddeb $(DEB_DIR)/*.buildinfo $(DEB_DIR)/*.changes
 	pva=hearsay_$$(dpkg-parsechangelog -S Version)_$$(dpkg --print-architecture) && \
-	HEARSAY_DEB_BUILDDIR=$(DEB_DIR)/obj HEARSAY_DEB_OUTDIR=$(CURDIR)/$(DEB_DIR) \
+	HEARSAY_DEB_BUILDDIR=$(DEB_DIR)/obj HEARSAY_DEB_OUTDIR=$(CURDIR)/$(DEB_DIR) DEB_BUILD_OPTIONS=noddebs \
 	dpkg-buildpackage -us -uc -b -j$(JOBS) \
 	  --buildinfo-option=-u$(CURDIR)/$(DEB_DIR) --buildinfo-file=$(DEB_DIR)/$$pva.buildinfo \
 	  --changes-option=-u$(CURDIR)/$(DEB_DIR) --changes-file=$(DEB_DIR)/$$pva.changes \
