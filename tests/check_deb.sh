@@ -11,11 +11,11 @@ fail() { echo "check_deb: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || fail "needs root (dpkg -i)"
 debs=("$deb_dir"/hearsay_*.deb)
-[ ${#debs[@]} -eq 1 ] && [ -f "${debs[0]}" ] || fail "expected one hearsay_*.deb in $deb_dir, found: ${debs[*]}"
+if [ ${#debs[@]} -ne 1 ] || [ ! -f "${debs[0]}" ]; then fail "expected one hearsay_*.deb in $deb_dir, found: ${debs[*]}"; fi
 deb=${debs[0]}
 version=$(dpkg-deb -f "$deb" Version)
-if [ "$(dpkg-query -W -f='${Status}' hearsay 2>/dev/null || true)" != "" ] &&
-   [ "$(dpkg-query -W -f='${Status}' hearsay)" != "unknown ok not-installed" ]; then
+installed=$(dpkg-query -W -f='${Status}' hearsay 2>/dev/null || true)
+if [ -n "$installed" ] && [ "$installed" != "unknown ok not-installed" ]; then
   fail "hearsay is already installed here; this test installs and purges it (dpkg --purge hearsay first)"
 fi
 
@@ -36,7 +36,7 @@ cleanup() {
   if dpkg-query -W -f='${Status}' hearsay 2>/dev/null | grep -qv 'not-installed'; then
     dpkg --purge hearsay >/dev/null 2>&1 || echo "check_deb: could not purge hearsay" >&2
   fi
-  drop_user
+  drop_user || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -70,6 +70,7 @@ getent passwd hearsay >/dev/null || fail "postinst did not create the user hears
 # checked too: the installed man page must be found.
 out=$(systemd-analyze verify "$unit" 2>&1) || { echo "$out"; fail "systemd-analyze verify $unit failed"; }
 [ -z "$out" ] || { echo "$out"; fail "systemd-analyze verify $unit complained"; }
+# shellcheck disable=SC2016  # $MAINPID is systemd's, literally in the unit
 for line in 'User=hearsay' 'StateDirectory=hearsay' 'AmbientCapabilities=CAP_NET_BIND_SERVICE' \
             'NoNewPrivileges=yes' 'ProtectSystem=strict' 'ExecReload=/bin/kill -HUP $MAINPID'; do
   grep -qxF "$line" "$unit" || fail "$unit lacks $line"
