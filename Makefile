@@ -5,9 +5,10 @@ BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
 FUZZ_DIR ?= build-fuzz
 RELEASE_DIR ?= build-release
+DEB_DIR ?= build-deb
 FUZZ_SECONDS ?= 60
 
-.PHONY: all build deps run check check-fast check-asan check-release fuzz bench clean
+.PHONY: all build deps run check check-fast check-asan check-release check-deb deb fuzz bench clean
 
 all: build
 
@@ -27,8 +28,9 @@ run: build
 
 # The whole suite: unit, simulator and integration tests on the normal build, then the unit
 # tests again under AddressSanitizer + UndefinedBehaviorSanitizer, then a plain Release agent
-# (what `cmake -DCMAKE_BUILD_TYPE=Release` gives a user: -O3, no -Werror) so it keeps building.
-check: check-fast check-asan check-release
+# (what `cmake -DCMAKE_BUILD_TYPE=Release` gives a user: -O3, no -Werror) so it keeps building,
+# then the Debian package built, installed, run and purged.
+check: check-fast check-asan check-release check-deb
 
 check-fast: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300 -j $(JOBS)
@@ -47,6 +49,25 @@ $(RELEASE_DIR)/CMakeCache.txt: | deps
 
 check-release: deps $(RELEASE_DIR)/CMakeCache.txt
 	cmake --build $(RELEASE_DIR) -j $(JOBS) --target hearsay
+
+# The Debian package (README "Install"): the agent linked against Debian's shared libraries
+# (debian/rules), lintian-checked. Its CMake build directory, $(DEB_DIR)/obj, is kept between
+# builds, so a second `make deb` recompiles only what changed; the .deb lands in $(DEB_DIR)/.
+# No -dbgsym package (noddebs): compressing its debug information took most of a rebuild.
+deb: deps
+	mkdir -p $(DEB_DIR)
+	rm -f $(DEB_DIR)/*.deb $(DEB_DIR)/*.ddeb $(DEB_DIR)/*.buildinfo $(DEB_DIR)/*.changes
+	pva=hearsay_$$(dpkg-parsechangelog -S Version)_$$(dpkg --print-architecture) && \
+	HEARSAY_DEB_BUILDDIR=$(DEB_DIR)/obj HEARSAY_DEB_OUTDIR=$(CURDIR)/$(DEB_DIR) DEB_BUILD_OPTIONS=noddebs \
+	dpkg-buildpackage -us -uc -b -j$(JOBS) \
+	  --buildinfo-option=-u$(CURDIR)/$(DEB_DIR) --buildinfo-file=$(DEB_DIR)/$$pva.buildinfo \
+	  --changes-option=-u$(CURDIR)/$(DEB_DIR) --changes-file=$(DEB_DIR)/$$pva.changes \
+	  --check-command=lintian --check-option=--fail-on=error,warning --check-option=--display-info
+	@ls $(DEB_DIR)/*.deb
+
+# The package installed, its unit verified, the installed agent run as its user, then purged.
+check-deb: deb
+	bash tests/check_deb.sh $(DEB_DIR)
 
 # libFuzzer + ASan + UBSan on every fuzz target, each for FUZZ_SECONDS.
 fuzz: deps
@@ -68,4 +89,4 @@ bench: build
 	bash bench/gossip.sh
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR) $(RELEASE_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR) $(RELEASE_DIR) $(DEB_DIR)

@@ -19,6 +19,8 @@ test_packages=(
   bind9-dnsutils knot-dnsutils iproute2 iputils-ping util-linux prometheus serf
   chromium chromium-driver python3-selenium  # the web page's browser test (tests/integration/test_ui_browser.py)
   systemd  # systemd-analyze verify checks packaging/hearsay.service
+  # make deb and its test (tests/check_deb.sh): the package build, lintian, the package's own dependency
+  debhelper dpkg-dev bash-completion lintian adduser
 )
 # Benchmarks: the peers we measure against in the same run.
 bench_packages=(
