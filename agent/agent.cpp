@@ -116,6 +116,7 @@ void Agent::wire_listeners() {
   dns::ResolverConfig resolver_config = config_.dns;
   resolver_config.node_name = config_.node_name;
   resolver_config.datacenter = config_.datacenter;
+  resolver_config.local_first = config_.remote.remote();  // the laptop's own instances first
   dns_resolver_ = std::make_unique<dns::Resolver>(catalog_, resolver_config);
   std::vector<sockaddr_storage> recursors;
   for (const auto& r : config_.recursors) recursors.push_back(*dns::parse_recursor(r));  // validated

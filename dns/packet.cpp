@@ -102,7 +102,11 @@ bool put_records(knot_pkt_t* reply, const PreparedAnswer& prepared, std::size_t 
   thread_local std::vector<std::uint16_t> order;  // reused: no allocation per query
   order.resize(answers.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::uint16_t>(i);
-  if (prepared.meta().shuffle) std::shuffle(order.begin(), order.end(), rng);
+  if (prepared.meta().shuffle) {
+    const std::size_t local = std::min(prepared.meta().local_first, order.size());
+    std::shuffle(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(local), rng);
+    std::shuffle(order.begin() + static_cast<std::ptrdiff_t>(local), order.end(), rng);
+  }
   // a_record_limit picks from the shuffled list and is not truncation (Consul applies it first).
   std::size_t wanted = order.size();
   if (prepared.meta().answer_limit > 0) wanted = std::min(wanted, prepared.meta().answer_limit);

@@ -86,6 +86,7 @@ PreparedAnswer::PreparedAnswer(const Answer& answer, const std::string& question
   meta_.in_domain = answer.in_domain;
   meta_.shuffle = answer.shuffle;
   meta_.answer_limit = answer.answer_limit;
+  meta_.local_first = answer.local_first;
   for (const Record& r : answer.answer) answer_.push_back(std::make_unique<Rr>(r, question_name));
   for (const Record& r : answer.authority) authority_.push_back(std::make_unique<Rr>(r, question_name));
   for (const Record& r : answer.additional) additional_.push_back(std::make_unique<Rr>(r, question_name));

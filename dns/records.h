@@ -43,6 +43,9 @@ struct Answer {
   bool in_domain = false;  // authoritative (AA) answer for our domain
   bool shuffle = false;    // service answers: a new random order for every query
   std::size_t answer_limit = 0;  // keep this many answers after shuffling (a_record_limit); 0: all
+  // The first `local_first` answers are this agent's own instances (ResolverConfig::local_first):
+  // shuffled among themselves and kept ahead of the others, which are shuffled after them.
+  std::size_t local_first = 0;
 };
 
 }  // namespace hearsay::dns

@@ -255,6 +255,14 @@ Answer Resolver::service_lookup(const Question& q, const std::string& service, c
     if (!drop) healthy.push_back(svc);
   }
   if (healthy.empty()) return nxdomain();
+  if (config_.local_first) {
+    std::stable_partition(healthy.begin(), healthy.end(),
+                          [&](const catalog::Service* svc) { return svc->node == config_.node_name; });
+  }
+  // How many answers (after de-duplication) are our own instances: counted as they are added.
+  auto count_local = [&](Answer& answer, const catalog::Service* svc, std::size_t before) {
+    if (config_.local_first && svc->node == config_.node_name && answer.answer.size() > before) ++answer.local_first;
+  };
 
   // Shuffling (and a_record_limit, which must pick from the shuffled list) happen per query
   // when the answer is served, so this answer can be cached.
@@ -292,7 +300,9 @@ Answer Resolver::service_lookup(const Question& q, const std::string& service, c
       } else {
         r.srv.target = address.ends_with(".") ? address : address + ".";  // a host name
       }
+      const std::size_t before = a.answer.size();
       a.answer.push_back(std::move(r));
+      count_local(a, svc, before);
     }
     return a;
   }
@@ -303,7 +313,9 @@ Answer Resolver::service_lookup(const Question& q, const std::string& service, c
     if (!node) continue;
     auto ip = parse_ip(svc->address.empty() ? node->address : svc->address);
     if (!family_wanted(q.type, ip) || !seen.insert(ip).second) continue;
+    const std::size_t before = a.answer.size();
     a.answer.push_back(address_record(q.name, ip, ttl));
+    count_local(a, svc, before);
   }
   a.answer_limit = config_.a_record_limit;
   if (a.answer.empty()) return nodata();

@@ -23,6 +23,9 @@ struct ResolverConfig {
   bool only_passing = false;       // drop warning instances too
   std::size_t a_record_limit = 0;  // 0: no limit
   bool node_meta_txt = true;       // node-meta TXT in the Additional section
+  // A remote agent (issue 16): a service's instances on this node come first in answers, so
+  // code on the laptop talks to the laptop's own version of a service it registered.
+  bool local_first = false;
   std::uint32_t soa_refresh = 3600, soa_retry = 600, soa_expire = 86400, soa_min_ttl = 0;
 };
 

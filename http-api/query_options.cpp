@@ -10,7 +10,17 @@
 
 namespace hearsay::http {
 
-std::variant<QueryOptions, Response> parse_query_options(const Request& request, const std::string& own_datacenter) {
+std::vector<const catalog::Service*> near_first(std::vector<const catalog::Service*> instances,
+                                                const QueryOptions& options) {
+  if (!options.near.empty()) {
+    std::stable_partition(instances.begin(), instances.end(),
+                          [&](const catalog::Service* svc) { return svc->node == options.near; });
+  }
+  return instances;
+}
+
+std::variant<QueryOptions, Response> parse_query_options(const Request& request, const std::string& own_datacenter,
+                                                         const std::string& own_node) {
   QueryOptions options;
   if (const std::string* dc = request.query_value("dc"); dc && !dc->empty() && *dc != own_datacenter) {
     return Response::text(500, "No path to datacenter");
@@ -30,6 +40,9 @@ std::variant<QueryOptions, Response> parse_query_options(const Request& request,
   if (stale) options.consistency = "stale";
   if (consistent) options.consistency = "consistent";
   options.pretty = request.has_query("pretty");
+  if (const std::string* near = request.query_value("near"); near && !near->empty()) {
+    options.near = *near == "_agent" ? own_node : *near;
+  }
 
   if (const std::string* index = request.query_value("index"); index && !index->empty()) {
     auto [end, ec] = std::from_chars(index->data(), index->data() + index->size(), options.index);

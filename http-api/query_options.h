@@ -29,10 +29,20 @@ struct QueryOptions {
   std::shared_ptr<const catalog::filter::Filter> filter;  // null: no filter
   std::vector<std::pair<std::string, std::string>> node_meta;  // all must match
   std::vector<std::string> tags;                               // all must be present
+  // ?near=NODE ("_agent": this agent): that node's instances first. Consul sorts by network
+  // coordinates, which hearsay has none of; the named node first is what ?near=_agent is used
+  // for (a remote agent's own version of a service ahead of the cluster's).
+  std::string near;
 };
 
+// `instances` with options.near's first, otherwise in their order.
+std::vector<const catalog::Service*> near_first(std::vector<const catalog::Service*> instances,
+                                                const QueryOptions& options);
+
 // The parsed options, or the error answer (400 bad value, 500 unknown datacenter).
-std::variant<QueryOptions, Response> parse_query_options(const Request& request, const std::string& own_datacenter);
+// `own_node` stands for "_agent" in ?near.
+std::variant<QueryOptions, Response> parse_query_options(const Request& request, const std::string& own_datacenter,
+                                                         const std::string& own_node = {});
 
 // True when the item passes the filter; on an evaluation error fills `error` and returns false.
 bool passes_filter(const QueryOptions& options, const catalog::filter::Lookup& lookup, std::string& error);

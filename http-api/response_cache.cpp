@@ -8,7 +8,7 @@ namespace hearsay::http {
 namespace {
 // Parameters that change only metadata headers or how long to wait, never the body.
 const std::set<std::string> kIgnored = {"index", "wait", "token", "stale", "consistent", "leader", "max_stale",
-                                        "near", "dc", "cached"};
+                                        "dc", "cached"};  // not near: it orders the body
 }  // namespace
 
 std::string ResponseCache::key_of(const Request& request) {

@@ -25,6 +25,7 @@ namespace {
 
 constexpr const char* kUsage = R"(Usage: hearsay agent [flags]           run the agent (hearsay agent -h lists the flags)
        hearsay members                  list the cluster's members
+       hearsay remote status            the remote link (on a remote agent) or sessions (on a relay)
        hearsay services register FILE   register the service(s) in a JSON file with the local agent
        hearsay services deregister ID   deregister a service from the local agent
        hearsay catalog services         list the services in the catalog
@@ -155,6 +156,24 @@ int cmd_members(const CliArgs& args) {
     rows.push_back({str(m, "Name"), str(m, "Addr") + ":" + std::to_string(port),
                     status >= 0 && status <= 4 ? kStatus[status] : "unknown", str(tags, "role") == "consul" ? "server" : "client",
                     str(tags, "build"), str(tags, "vsn"), str(tags, "dc")});
+  }
+  print_table(rows);
+  return 0;
+}
+
+// The Remote section of /v1/agent/self, one "Key: value" per line; a note when there is none.
+int cmd_remote_status(const CliArgs& args) {
+  auto body = call(args, "GET", "/v1/agent/self");
+  if (!body) return 1;
+  auto doc = parse_json(*body);
+  if (!doc || !doc->IsObject()) return 1;
+  if (!doc->HasMember("Remote") || !(*doc)["Remote"].IsObject()) {
+    std::printf("This agent is neither a remote (-remote) nor a relay (-relay-port).\n");
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& m : (*doc)["Remote"].GetObject()) {
+    rows.push_back({std::string(m.name.GetString()) + ":", m.value.IsString() ? m.value.GetString() : ""});
   }
   print_table(rows);
   return 0;
@@ -296,6 +315,7 @@ int run_subcommand(const std::vector<std::string>& raw) {
   };
   if (p.empty()) return usage_error();
   if (p[0] == "members" && p.size() == 1) return cmd_members(args);
+  if (p[0] == "remote" && p.size() == 2 && p[1] == "status") return cmd_remote_status(args);
   if (p[0] == "leave" && p.size() == 1) {
     if (!call(args, "PUT", "/v1/agent/leave")) return 1;
     std::printf("Graceful leave complete\n");
@@ -328,7 +348,7 @@ int run_subcommand(const std::vector<std::string>& raw) {
 const char* usage() { return kUsage; }
 
 bool is_subcommand(const std::string& first) {
-  return first == "help" || first == "version" || first == "validate" || first == "reload" || first == "keygen" || first == "members" || first == "services" ||
+  return first == "help" || first == "version" || first == "validate" || first == "reload" || first == "keygen" || first == "members" || first == "remote" || first == "services" ||
          first == "catalog" || first == "leave" || first == "force-leave" || first == "keyring";
 }
 

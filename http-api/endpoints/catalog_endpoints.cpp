@@ -47,7 +47,7 @@ void catalog_service(Call call, ApiContext& ctx) {
              [&cat, name, options = *options](JsonWriter& w) -> std::optional<std::string> {
                std::string error;
                w.StartArray();
-               for (const catalog::Service* svc : cat.instances(name)) {
+               for (const catalog::Service* svc : near_first(cat.instances(name), options)) {
                  const catalog::Node* node = cat.node(svc->node);
                  if (!node || !node_meta_matches(options, node->meta) || !has_all_tags(options.tags, svc->tags)) continue;
                  if (!passes_filter(options, catalog::filter::service_node_lookup(*node, *svc), error)) {

@@ -4,7 +4,7 @@
 namespace hearsay::http::endpoints {
 
 std::optional<QueryOptions> options_or_answer(Call& call, const ApiContext& context) {
-  auto parsed = parse_query_options(call.request, context.datacenter);
+  auto parsed = parse_query_options(call.request, context.datacenter, context.node_name);
   if (auto* error = std::get_if<Response>(&parsed)) {
     call.responder.send(std::move(*error));
     return std::nullopt;

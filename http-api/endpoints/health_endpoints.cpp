@@ -58,7 +58,7 @@ void health_service(Call call, ApiContext& ctx) {
              [&cat, name, passing_only, options = *options](JsonWriter& w) -> std::optional<std::string> {
                std::string error;
                w.StartArray();
-               for (const catalog::Service* svc : cat.instances(name)) {
+               for (const catalog::Service* svc : near_first(cat.instances(name), options)) {
                  const catalog::Node* node = cat.node(svc->node);
                  if (!node || !node_meta_matches(options, node->meta) || !has_all_tags(options.tags, svc->tags)) continue;
                  std::vector<const catalog::Check*> checks = cat.instance_checks(*svc);

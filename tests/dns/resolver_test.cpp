@@ -297,3 +297,20 @@ TEST_CASE("TTLs: node TTL, service TTL, per-service and wildcard", "[unit]") {
   f.add_service("beta", "o", "other", {}, 1);
   CHECK(f.ask("other.service.consul.", RType::A, config).answer[0].ttl == 5);
 }
+
+TEST_CASE("a remote agent answers with its own instances first, and only then", "[unit]") {
+  Fixture f;
+  f.add_service("beta", "web3", "web", {}, 8082);  // beta holds two instances, alpha (us) one
+  ResolverConfig local;
+  local.local_first = true;
+  for (RType type : {RType::A, RType::SRV}) {
+    Answer a = f.ask("web.service.consul.", type, local);
+    REQUIRE(a.answer.size() >= 2);
+    CHECK(a.local_first == 1);
+    if (type == RType::A) CHECK(a.answer.front().address == std::vector<std::uint8_t>{10, 0, 0, 1});
+    else CHECK(a.answer.front().srv.port == 8080);
+    CHECK(f.ask("web.service.consul.", type).local_first == 0);  // a LAN agent: no preference
+  }
+  CHECK(f.ask("db.service.consul.", RType::A, local).local_first == 1);
+  CHECK(f.ask("web6.service.consul.", RType::A, local).local_first == 0);  // none of ours
+}

@@ -398,3 +398,23 @@ TEST_CASE("agent metrics answer Consul's JSON or Prometheus text", "[unit]") {
   CHECK(text.body.find("hearsay_test_requests_total 7\n") != std::string::npos);
   CHECK(text.body.find("# TYPE hearsay_test_duration_seconds histogram\n") != std::string::npos);
 }
+
+TEST_CASE("near puts the named node's instances first, _agent being this agent", "[unit]") {
+  Fixture f;
+  f.add_service("n2", "web3", "web", {}, 82);
+  auto first_node = [&](const std::string& target, const char* field) {
+    auto doc = parse_json(f.get(target).body);
+    REQUIRE(doc.IsArray());
+    REQUIRE(doc.Size() == 3);
+    const rapidjson::Value& v = std::string(field) == "Node" ? doc[0]["Node"] : doc[0]["Node"]["Node"];
+    return std::string(v.GetString());
+  };
+  // Without near, the catalog's order (n1 first here); near moves the named node ahead.
+  CHECK(first_node("/v1/catalog/service/web", "Node") == "n1");
+  CHECK(first_node("/v1/catalog/service/web?near=n2", "Node") == "n2");
+  CHECK(first_node("/v1/health/service/web?near=n2", "Node.Node") == "n2");
+  CHECK(first_node("/v1/catalog/service/web?near=_agent", "Node") == "n1");
+  CHECK(first_node("/v1/health/service/web?near=_agent", "Node.Node") == "n1");
+  // The same path with and without near is cached apart.
+  CHECK(first_node("/v1/catalog/service/web?near=n2", "Node") == "n2");
+}
