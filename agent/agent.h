@@ -115,6 +115,9 @@ class Agent final : public http::AgentOps {
   std::unique_ptr<LocalState> local_;
   std::unique_ptr<http::BlockingQueries> blocking_;
   std::unique_ptr<http::Api> api_;
+  // The ACL tokens the API enforces; a reload builds a new table (acl_setup.h).
+  std::shared_ptr<const acl::TokenTable> acl_tokens_;
+  std::uint64_t acl_generation_ = 0;
   // Before the listeners: the connections hold tickets into it (they would outlive it safely,
   // but the order keeps the counts meaningful to the end).
   std::unique_ptr<ConnectionLimits> limits_;

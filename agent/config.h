@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "acl/acl_config.h"
 #include "catalog/definitions.h"
 #include "dns/packet.h"
 #include "dns/resolver.h"
@@ -63,6 +64,10 @@ struct AgentConfig {
   // those from config files need enable_local_script_checks.
   bool enable_script_checks = false;
   bool enable_local_script_checks = false;
+  // hearsay's: script checks over HTTP even while the API listens beyond loopback without ACLs
+  // (refused otherwise, acl_setup.h).
+  bool enable_remote_script_checks = false;
+  acl::AclConfig acl;  // the acl block: tokens and policies (acl/acl_config.h)
   catalog::StringMap node_meta;
   std::vector<catalog::ServiceDefinition> services;  // from config files
   std::vector<catalog::CheckDefinition> checks;      // from config files

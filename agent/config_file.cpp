@@ -16,8 +16,9 @@
 #include <set>
 #include <sstream>
 
+#include "acl/acl_config.h"
 #include "agent/consul_keys.h"
-#include "agent/hcl.h"
+#include "catalog/hcl.h"
 #include "catalog/duration.h"
 #include "http-api/json_decode.h"
 
@@ -253,6 +254,10 @@ class FileReader {
     else if (key == "log_json") config_.log_json = bool_of(key, v);
     else if (key == "enable_script_checks") config_.enable_script_checks = bool_of(key, v);
     else if (key == "enable_local_script_checks") config_.enable_local_script_checks = bool_of(key, v);
+    else if (key == "enable_remote_script_checks") config_.enable_remote_script_checks = bool_of(key, v);
+    else if (key == "acl") {
+      if (std::string error = acl::apply_acl_block(v, config_.acl); !error.empty()) fail("", error);
+    }
     else if (key == "ports") {
       if (!v.IsObject()) fail(key, "must be an object");
       for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
@@ -325,7 +330,7 @@ void apply_config_text(const std::string& text, const std::string& source_name, 
                        ConfigFormat format) {
   rapidjson::Document doc;
   if (format == ConfigFormat::hcl) {
-    const std::string error = parse_hcl(text, doc);
+    const std::string error = catalog::parse_hcl(text, doc);
     if (!error.empty()) throw ConfigError(source_name + ": invalid HCL at " + error);
   } else {
     doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseCommentsFlag>(text.c_str(), text.size());

@@ -198,6 +198,7 @@ void validate(const AgentConfig& c) {
     throw ConfigError("-datacenter: \"" + c.datacenter + "\" is not a valid datacenter name");
   }
   if (c.data_dir.empty() && !c.dev) throw ConfigError("-data-dir: required (or use -dev)");
+  if (std::string error = acl::check_acl_config(c.acl); !error.empty()) throw ConfigError(error);
   if (auto err = catalog::validate_meta(c.node_meta)) throw ConfigError("-node-meta: " + *err);
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -24,6 +25,10 @@ struct ResolverConfig {
   std::size_t a_record_limit = 0;  // 0: no limit
   bool node_meta_txt = true;       // node-meta TXT in the Additional section
   std::uint32_t soa_refresh = 3600, soa_retry = 600, soa_expire = 86400, soa_min_ttl = 0;
+  // What the agent's default ACL token may read (Consul answers DNS with it): a name it may not
+  // read is answered as unknown. Unset: everything is visible (ACLs off).
+  std::function<bool(std::string_view service)> may_read_service;
+  std::function<bool(std::string_view node)> may_read_node;
 };
 
 struct Question {

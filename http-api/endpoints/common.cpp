@@ -12,6 +12,20 @@ std::optional<QueryOptions> options_or_answer(Call& call, const ApiContext& cont
   return std::get<QueryOptions>(std::move(parsed));
 }
 
+bool permitted(Call& call, acl::Resource resource, std::string_view name, acl::Access wanted) {
+  if (!call.caller.authz || call.caller.authz->allows(resource, name, wanted)) return true;
+  Response res = Response::text(403, "Permission denied");
+  res.log_note = call.request.method + " " + call.request.path + " refused: token " + call.caller.accessor_id +
+                 " lacks " + std::string(acl::to_string(resource)) + ":" + std::string(acl::to_string(wanted)) +
+                 (acl::is_named(resource) ? " on \"" + std::string(name) + "\"" : "");
+  call.responder.send(std::move(res));
+  return false;
+}
+
+void mark_filtered(Response& response, const ReadFilter& acl) {
+  if (acl.filtered) response.headers.emplace_back(kFilteredHeader, "true");
+}
+
 void acknowledge(Call& call, ApiContext& context, const OpResult& result, std::string body) {
   if (!result.succeeded()) {
     call.responder.send(Response::text(result.status, result.error));
@@ -36,10 +50,14 @@ std::string to_json(const std::function<void(JsonWriter&)>& write) {
 }
 
 void serve_read(Call& call, ApiContext& context, const QueryOptions& options, BlockingWaiter::IndexFn index,
-                std::function<std::optional<std::string>(JsonWriter&)> build) {
+                ReadBuilder build) {
   ResponseCache* cache = context.cache;
+  // A caller whose reads may be filtered gets cache entries of its own (its scope names the
+  // token and the token table it came from).
+  std::string key = ResponseCache::key_of(call.request);
+  if (!call.caller.cache_scope.empty()) key = call.caller.cache_scope + '\x01' + key;
   context.blocking.serve(options, call.responder, std::move(index),
-                         [options, cache, key = ResponseCache::key_of(call.request),
+                         [options, cache, key = std::move(key), authz = call.caller.authz,
                           build = std::move(build)](std::uint64_t idx) {
                            Response res;
                            if (const Response* cached = cache ? cache->find(key, idx) : nullptr) {
@@ -47,10 +65,12 @@ void serve_read(Call& call, ApiContext& context, const QueryOptions& options, Bl
                            } else {
                              rapidjson::StringBuffer buffer;
                              JsonWriter writer(buffer);
-                             if (auto error = build(writer)) {
+                             ReadFilter acl{authz};
+                             if (auto error = build(writer, acl)) {
                                res = Response::text(400, *error);
                              } else {
                                res = json_answer(std::string(buffer.GetString(), buffer.GetSize()), options);
+                               mark_filtered(res, acl);
                              }
                              if (cache) cache->store(key, idx, res);
                            }
