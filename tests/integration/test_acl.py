@@ -4,7 +4,8 @@ The agent runs with default_policy "deny" and tokens defined in its HCL config: 
 registers and reads back; the same call without a token, with a read-only token and with a
 token for another service gets 403; a narrow token's reads show only what it may, with
 X-Consul-Results-Filtered-By-ACLs; the three token forms work from curl and the CLI's -token,
--token-file and CONSUL_HTTP_TOKEN; a reload that drops a token revokes it.
+-token-file and CONSUL_HTTP_TOKEN; a reload that drops a token revokes it; and the same over
+HTTPS (python-consul scheme="https", verify=CA, token=).
 """
 import json
 import os
@@ -15,7 +16,8 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import consul  # noqa: E402  (Debian python3-consul; run with /usr/bin/python3)
 
-from harness import AGENT, Agent, Results  # noqa: E402
+from harness import AGENT, Agent, Results, free_port, wait_until  # noqa: E402
+from test_https import make_ca, make_cert, write_config  # noqa: E402  (the test CA helpers)
 
 RULES = {
     "web-write": 'service "web" { policy = "write" }\nnode_prefix "" { policy = "read" }',
@@ -154,6 +156,33 @@ def test_reload_revokes_a_token(agent, config_path):
     assert client(agent, "db-secret").agent.service.register("db", service_id="db2", port=2) is True
 
 
+def test_tokens_over_https(config_path):
+    """python-consul over HTTPS with a token: the issue's done-means, TLS and ACL together."""
+    with tempfile.TemporaryDirectory(prefix="hearsay-it-acl-tls-") as d:
+        try:
+            ca = make_ca(d, "ca")
+        except (OSError, subprocess.CalledProcessError):
+            print("(no openssl CLI: the HTTPS part is not run)")
+            return
+        server = make_cert(d, "server", ca, "DNS:localhost,IP:127.0.0.1")
+        https = free_port()
+        tls = write_config(d, "tls.json", {"ports": {"https": https}, "tls": {"defaults": {
+            "ca_file": ca[1], "cert_file": server[1], "key_file": server[0]}}})
+        agent = Agent(name="it-acl-tls", extra_args=["-config-file", config_path, "-config-file", tls]).start()
+        try:
+            wait_until(lambda: f"https={https}" in agent.log(), timeout=10, what="the HTTPS listener")
+
+            def over_https(token=None):
+                return consul.Consul(host="127.0.0.1", port=https, scheme="https", verify=ca[1], token=token)
+            assert over_https("db-secret").agent.service.register("db", service_id="db9", port=9) is True
+            _, instances = over_https("reader-secret").catalog.service("db")
+            assert [i["ServiceID"] for i in instances] == ["db9"], instances
+            for token in (None, "reader-secret", "web-reader-secret"):
+                assert denied(lambda: over_https(token).agent.service.register("db", service_id="db8", port=8)), token
+        finally:
+            agent.cleanup()
+
+
 def main():
     results = Results()
     config_dir = tempfile.mkdtemp(prefix="hearsay-it-acl-")
@@ -171,6 +200,7 @@ def main():
                     test_three_token_forms_from_curl, agent)
         results.run("CLI: -token, -token-file, CONSUL_HTTP_TOKEN", test_cli_token_flags, agent)
         results.run("a reload that drops a token revokes it", test_reload_revokes_a_token, agent, config_path)
+        results.run("python-consul over HTTPS with tokens", test_tokens_over_https, config_path)
     finally:
         if results.failed:
             print("---- agent log (tail) ----\n" + agent.log()[-6000:])
