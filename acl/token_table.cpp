@@ -93,6 +93,14 @@ const Token* TokenTable::find(std::string_view secret) const {
   return found;
 }
 
+const Token* TokenTable::find_by_accessor(std::string_view accessor_id) const {
+  if (anonymous_->accessor_id == accessor_id) return anonymous_;
+  for (const auto& token : tokens_) {
+    if (token->accessor_id == accessor_id) return token.get();
+  }
+  return nullptr;
+}
+
 WriteGrant check_write(const TokenTable& table, std::string_view secret, std::string_view node, std::string_view service) {
   if (!table.enabled()) return {true, true, true};
   const Token* token = table.find(secret);

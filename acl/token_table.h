@@ -40,6 +40,9 @@ class TokenTable {
   const Token* find(std::string_view secret) const;
   // The rights of a request without a token: the default token's, else the default policy's.
   const Token& anonymous() const { return *anonymous_; }
+  // The token with this accessor ID (the anonymous one included), or null: a read parked across
+  // a reload finds its token again, or learns that it is gone.
+  const Token* find_by_accessor(std::string_view accessor_id) const;
 
  private:
   bool enabled_ = false;

@@ -49,16 +49,34 @@ std::string to_json(const std::function<void(JsonWriter&)>& write) {
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
+namespace {
+// The caller's rights in the current token table (see serve_read), or nullopt when its token
+// is no longer known.
+std::optional<Caller> current_rights(const Caller& caller, const std::shared_ptr<const acl::TokenTable>* tables) {
+  if (!tables || !*tables) return caller;
+  const acl::TokenTable& table = **tables;
+  if (!table.enabled()) return Caller{};
+  // ACLs were turned on while it waited: its token was never looked at, so the anonymous rights.
+  const acl::Token* token = caller.accessor_id.empty() ? &table.anonymous() : table.find_by_accessor(caller.accessor_id);
+  if (!token) return std::nullopt;
+  return Caller{token->authorizer, token->accessor_id, token->cache_scope};
+}
+}  // namespace
+
 void serve_read(Call& call, ApiContext& context, const QueryOptions& options, BlockingWaiter::IndexFn index,
                 ReadBuilder build) {
   ResponseCache* cache = context.cache;
-  // A caller whose reads may be filtered gets cache entries of its own (its scope names the
-  // token and the token table it came from).
-  std::string key = ResponseCache::key_of(call.request);
-  if (!call.caller.cache_scope.empty()) key = call.caller.cache_scope + '\x01' + key;
   context.blocking.serve(options, call.responder, std::move(index),
-                         [options, cache, key = std::move(key), authz = call.caller.authz,
-                          build = std::move(build)](std::uint64_t idx) {
+                         [options, cache, base_key = ResponseCache::key_of(call.request), caller = call.caller,
+                          tables = context.acl, build = std::move(build)](std::uint64_t idx) {
+                           // A read parked across a reload answers with its token's rights in
+                           // the new table, or 403 when the token is gone.
+                           std::optional<Caller> now = current_rights(caller, tables);
+                           if (!now) return Response::text(403, "ACL not found");
+                           const std::shared_ptr<const acl::Authorizer>& authz = now->authz;
+                           // A caller whose reads may be filtered gets cache entries of its own
+                           // (its scope names the token and the token table it came from).
+                           const std::string key = now->cache_scope.empty() ? base_key : now->cache_scope + '\x01' + base_key;
                            Response res;
                            if (const Response* cached = cache ? cache->find(key, idx) : nullptr) {
                              res = *cached;

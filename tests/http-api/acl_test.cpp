@@ -267,6 +267,33 @@ TEST_CASE("reads are filtered to what the token may read, with Consul's header",
   CHECK_THAT(f.call("GET", "/v1/health/state/any?token=granted-secret").body, Catch::Contains("\"mem\""));
 }
 
+TEST_CASE("a read parked across a reload answers with the new table's rights", "[unit]") {
+  AclFixture f(row_config(R"(service_prefix "" { policy = "read" }
+                             node_prefix "" { policy = "read" })", ""));
+  auto park = [&](const std::string& secret) {
+    Exchange e;
+    Request req = make_request("GET", "/v1/catalog/services?index=" +
+                                          std::to_string(f.catalog.services_index()) + "&token=" + secret);
+    f.api.handle(std::move(req), Responder(e.sink, 1));
+    REQUIRE_FALSE(e.answered());
+    return e;
+  };
+  Exchange revoked = park("granted-secret");
+  Exchange narrowed = park("near-secret");
+  // The reload: "granted" is gone; "near" now may read web only.
+  acl::AclConfig next = row_config("", R"(service "web" { policy = "read" }
+                                          node_prefix "" { policy = "read" })");
+  next.tokens.erase(next.tokens.begin());
+  f.tokens = std::make_shared<const acl::TokenTable>(next, 2);
+  f.waiter.time_out();
+  REQUIRE(revoked.answered());
+  CHECK(revoked.response().status == 403);
+  CHECK(revoked.response().body == "ACL not found");
+  REQUIRE(narrowed.answered());
+  CHECK(narrowed.response().body == R"({"web":[]})");
+  CHECK(header_of(narrowed.response(), "X-Consul-Results-Filtered-By-ACLs"));
+}
+
 TEST_CASE("the token is read from ?token=, X-Consul-Token and Authorization Bearer", "[unit]") {
   AclFixture f(row_config(R"(agent "n1" { policy = "read" })", ""));
   CHECK(f.call("GET", "/v1/agent/self").status == 403);  // no token: anonymous, default deny
