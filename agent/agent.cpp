@@ -3,7 +3,6 @@
 // Lifecycle is in agent_lifecycle.cpp, the HTTP API's operations in agent_ops.cpp, and the
 // members list and metric table in introspection.h.
 #include "agent/agent.h"
-#include "agent/acl_setup.h"
 
 #include <spdlog/spdlog.h>
 
@@ -12,6 +11,7 @@
 #include <filesystem>
 #include <random>
 
+#include "agent/acl_setup.h"
 #include "agent/https_tls.h"
 #include "agent/build_info.h"
 #include "agent/identity.h"

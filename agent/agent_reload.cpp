@@ -1,9 +1,9 @@
 // A config reload (SIGHUP, `hearsay reload`, PUT /v1/agent/reload), as Consul's: the command
 // line is parsed again with its files; a file that does not parse or validate is refused with
 // its message and nothing changes. Applied at once: the services and checks of the files, the
-// log level, the script-check switches, the ACL tokens and policies, dns_config and domain. Everything else (addresses,
-// ports, names, recursors, keys, limits) is fixed at start: a change to it is reported as
-// waiting for a restart.
+// log level, the script-check switches, the ACL tokens and policies, dns_config and domain.
+// Everything else (addresses, ports, names, recursors, keys, limits) is fixed at start: a
+// change to it is reported as waiting for a restart.
 #include <spdlog/spdlog.h>
 
 #include <utility>
