@@ -91,10 +91,11 @@ std::string read_token(const std::string& label, const rapidjson::Value& body, A
   for (auto it = body.MemberBegin(); it != body.MemberEnd(); ++it) {
     const std::string key = text_of(it->name);
     const rapidjson::Value& v = it->value;
-    if ((key == "secret_id" || key == "accessor_id" || key == "description") && !v.IsString()) {
+    if ((key == "secret_id" || key == "secret_file" || key == "accessor_id" || key == "description") && !v.IsString()) {
       return where + ": " + key + " must be a string";
     }
     if (key == "secret_id") def.secret_id = text_of(v);
+    else if (key == "secret_file") def.secret_file = text_of(v);
     else if (key == "accessor_id") def.accessor_id = text_of(v);
     else if (key == "description") def.description = text_of(v);
     else if (key == "policies") {
@@ -104,10 +105,10 @@ std::string read_token(const std::string& label, const rapidjson::Value& body, A
         def.policies.push_back(text_of(p));
       }
     } else {
-      return where + ": unknown key \"" + key + "\" (a token has secret_id, accessor_id, description, policies)";
+      return where + ": unknown key \"" + key + "\" (a token has secret_id or secret_file, accessor_id, description, policies)";
     }
   }
-  if (def.secret_id.empty()) return where + ": missing secret_id";
+  if (def.secret_id.empty() == def.secret_file.empty()) return where + ": needs one of secret_id and secret_file";
   if (def.accessor_id.empty()) def.accessor_id = accessor_from_label(label);
   config.tokens.push_back(std::move(def));
   return "";

@@ -30,6 +30,7 @@ struct TokenDefinition {
   std::string description;  // the block's label
   std::string accessor_id;  // optional; else a stable UUID made from the label
   std::string secret_id;    // what clients send
+  std::string secret_file;  // or: a file whose first line is the secret (read by the agent, acl_setup.h)
   std::vector<std::string> policies;  // policy names; "global-management" is Consul's built-in all-access one
 };
 

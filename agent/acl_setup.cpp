@@ -1,6 +1,8 @@
 // See acl_setup.h.
 #include "agent/acl_setup.h"
 
+#include <fstream>
+
 namespace hearsay::agent {
 namespace {
 
@@ -15,6 +17,20 @@ bool client_is_loopback_only(const AgentConfig& config) {
     if (!is_loopback(address)) return false;
   }
   return true;
+}
+
+std::string load_secret_files(acl::AclConfig& acl) {
+  for (acl::TokenDefinition& token : acl.tokens) {
+    if (token.secret_file.empty() || !token.secret_id.empty()) continue;
+    std::ifstream in(token.secret_file);
+    std::string secret;
+    if (!in) return "acl.token \"" + token.description + "\": cannot read secret_file " + token.secret_file;
+    std::getline(in, secret);
+    while (!secret.empty() && (secret.back() == '\r' || secret.back() == ' ' || secret.back() == '\t')) secret.pop_back();
+    if (secret.empty()) return "acl.token \"" + token.description + "\": secret_file " + token.secret_file + " is empty";
+    token.secret_id = std::move(secret);
+  }
+  return "";
 }
 
 std::shared_ptr<const acl::TokenTable> build_token_table(const AgentConfig& config, std::uint64_t generation) {

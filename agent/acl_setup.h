@@ -16,6 +16,10 @@ namespace hearsay::agent {
 // True when every client address is a loopback one (127.0.0.0/8, ::1).
 bool client_is_loopback_only(const AgentConfig& config);
 
+// Reads the secret of every token defined with secret_file (its first line, trailing blanks
+// removed). Returns "" or a message naming the token and the file, never a secret.
+std::string load_secret_files(acl::AclConfig& acl);
+
 std::shared_ptr<const acl::TokenTable> build_token_table(const AgentConfig& config, std::uint64_t generation);
 
 // DNS answers with the read rights of requests without a token (the default token's, else the

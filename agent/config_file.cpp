@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "acl/acl_config.h"
+#include "agent/acl_setup.h"
 #include "agent/consul_keys.h"
 #include "catalog/hcl.h"
 #include "catalog/duration.h"
@@ -257,6 +258,7 @@ class FileReader {
     else if (key == "enable_remote_script_checks") config_.enable_remote_script_checks = bool_of(key, v);
     else if (key == "acl") {
       if (std::string error = acl::apply_acl_block(v, config_.acl); !error.empty()) fail("", error);
+      if (std::string error = load_secret_files(config_.acl); !error.empty()) fail("", error);
     }
     else if (key == "ports") {
       if (!v.IsObject()) fail(key, "must be an object");

@@ -119,7 +119,9 @@ TEST_CASE("bad acl blocks are refused naming the key", "[unit]") {
   CHECK_THAT(config_error("acl { tokens { bogus = \"x\" } }"), Catch::Contains("acl.tokens: unknown key"));
   CHECK_THAT(config_error("acl { policy \"p\" { } }"), Catch::Contains("missing rules"));
   CHECK_THAT(config_error("acl { policy \"p\" { rules = \"service {\" } }"), Catch::Contains("acl.policy \"p\": rules:"));
-  CHECK_THAT(config_error("acl { token \"t\" { policies = [] } }"), Catch::Contains("missing secret_id"));
+  CHECK_THAT(config_error("acl { token \"t\" { policies = [] } }"), Catch::Contains("needs one of secret_id and secret_file"));
+  CHECK_THAT(config_error("acl { token \"t\" { secret_id = \"s\" secret_file = \"/f\" } }"),
+             Catch::Contains("needs one of secret_id and secret_file"));
   CHECK_THAT(config_error("acl { token \"t\" { secret_id = \"s\" policies = [\"nope\"] } }"),
              Catch::Contains("unknown policy \"nope\""));
   CHECK_THAT(config_error("acl { token \"a\" { secret_id = \"s\" } token \"b\" { secret_id = \"s\" } }"),

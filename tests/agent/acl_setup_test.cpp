@@ -3,8 +3,11 @@
 // and acl blocks read from HCL and JSON config files.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+
 #include "agent/acl_setup.h"
 #include "agent/config_file.h"
+#include "tests/temp_dir.h"
 
 using namespace hearsay;
 using namespace hearsay::agent;
@@ -87,4 +90,24 @@ TEST_CASE("the acl block is read from JSON and HCL config files", "[unit]") {
   unknown_policy.node_name = "n1";
   unknown_policy.data_dir = "/tmp/x";
   CHECK_THROWS_WITH(validate(unknown_policy), Catch::Contains("unknown policy \"missing\""));
+}
+
+TEST_CASE("a token's secret may come from a file", "[unit]") {
+  hearsay::test::TempDir dir;
+  const auto file = dir.path / "web.token";
+  std::ofstream(file) << "s3cret-from-file\n";
+  AgentConfig config;
+  apply_config_text("acl { token \"web\" { secret_file = \"" + file.string() + "\" } }", "t.hcl", config,
+                    ConfigFormat::hcl);
+  REQUIRE(config.acl.tokens.size() == 1);
+  CHECK(config.acl.tokens[0].secret_id == "s3cret-from-file");
+  std::ofstream(dir.path / "empty.token") << "";
+  AgentConfig empty;
+  CHECK_THROWS_WITH(apply_config_text("acl { token \"e\" { secret_file = \"" + (dir.path / "empty.token").string() +
+                                          "\" } }", "t.hcl", empty, ConfigFormat::hcl),
+                    Catch::Contains("is empty"));
+  AgentConfig missing;
+  CHECK_THROWS_WITH(apply_config_text("acl { token \"m\" { secret_file = \"/nonexistent/x\" } }", "t.hcl", missing,
+                                      ConfigFormat::hcl),
+                    Catch::Contains("cannot read secret_file /nonexistent/x"));
 }
