@@ -27,7 +27,12 @@ acl::PolicyDefinition policy(std::string name, const std::string& rules) {
 }
 
 acl::TokenDefinition token(std::string name, std::string secret, std::vector<std::string> policies) {
-  return {name, "accessor-" + name, std::move(secret), std::move(policies)};
+  acl::TokenDefinition def;
+  def.description = name;
+  def.accessor_id = "accessor-" + name;
+  def.secret_id = std::move(secret);
+  def.policies = std::move(policies);
+  return def;
 }
 
 // This agent is n1: it runs web (web1) with a TTL check, and has a node check `mem`; n2 runs db.
