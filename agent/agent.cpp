@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <random>
 
+#include "agent/acl_setup.h"
 #include "agent/https_tls.h"
 #include "agent/build_info.h"
 #include "agent/identity.h"
@@ -45,7 +46,11 @@ Agent::Agent(AgentConfig config, TimeSource now)
 
   wire_local_state();
   blocking_ = std::make_unique<http::BlockingQueries>(&loop_);
-  api_ = std::make_unique<http::Api>(http::ApiContext{catalog_, *this, *blocking_, config_.datacenter, config_.node_name});
+  acl_tokens_ = build_token_table(config_, ++acl_generation_);
+  http::ApiContext api_context{catalog_, *this, *blocking_, config_.datacenter, config_.node_name};
+  api_context.acl = &acl_tokens_;
+  api_ = std::make_unique<http::Api>(std::move(api_context));
+  if (auto warning = open_api_warning(config_)) spdlog::warn("{}", *warning);
   wire_listeners();
   wire_gossip();
   wire_remote();
@@ -117,6 +122,7 @@ void Agent::wire_listeners() {
   resolver_config.node_name = config_.node_name;
   resolver_config.datacenter = config_.datacenter;
   resolver_config.local_first = config_.remote.remote();  // the laptop's own instances first
+  restrict_dns_to_default_token(acl_tokens_, resolver_config);
   dns_resolver_ = std::make_unique<dns::Resolver>(catalog_, resolver_config);
   std::vector<sockaddr_storage> recursors;
   for (const auto& r : config_.recursors) recursors.push_back(*dns::parse_recursor(r));  // validated

@@ -109,6 +109,8 @@ class Agent final : public http::AgentOps {
   bool start_remote();
   void flush_replication();  // after our writes: gossip or the link, and the relay's sessions
   remote::HelloVerdict authorize_remote(const remote::Hello& hello) const;
+  remote::HelloVerdict authorize_remote_token(const std::string& token, const std::string& node) const;
+  void recheck_remote_sessions();  // after a reload: revoked tokens end their sessions
   std::string check_remote_entry(const remote::Hello& hello, const gossip::ReplicaEntry& entry) const;
   std::map<std::string, std::string> remote_status() const;
   void add_remote_metrics(http::MetricSet& set) const;
@@ -129,6 +131,9 @@ class Agent final : public http::AgentOps {
   std::unique_ptr<LocalState> local_;
   std::unique_ptr<http::BlockingQueries> blocking_;
   std::unique_ptr<http::Api> api_;
+  // The ACL tokens the API enforces; a reload builds a new table (acl_setup.h).
+  std::shared_ptr<const acl::TokenTable> acl_tokens_;
+  std::uint64_t acl_generation_ = 0;
   // Before the listeners: the connections hold tickets into it (they would outlive it safely,
   // but the order keeps the counts meaningful to the end).
   std::unique_ptr<ConnectionLimits> limits_;
@@ -147,9 +152,6 @@ class Agent final : public http::AgentOps {
   std::unique_ptr<remote::Client> remote_client_;       // a remote agent's link to its relays
   std::unique_ptr<remote::RelayServer> relay_server_;   // a relay's remote sessions
   std::optional<remote::Ack> remote_ack_;               // the relay's last word on our writes
-  // With ACLs: whether a token may bring `node` in as a remote, and write `service` (unset: all).
-  std::function<remote::HelloVerdict(const std::string& token, const std::string& node)> remote_authorizer_;
-  std::function<bool(const std::string& token, const std::string& service)> remote_service_check_;
   std::unique_ptr<ClusterKeyring> cluster_keyring_;
   loop::Handle<uv_timer_t> keyring_timer_;  // the earliest cluster keyring operation's time-out
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "agent/acl_setup.h"
 #include "agent/agent.h"
 #include "agent/build_info.h"
 #include "agent/introspection.h"
@@ -13,11 +14,24 @@
 
 namespace hearsay::agent {
 
+namespace {
+// A script check over an API open to the network without ACLs (acl_setup.h), or nullopt.
+std::optional<http::OpResult> refuse_open_script(const AgentConfig& config, const std::vector<catalog::CheckDefinition>& checks) {
+  for (const auto& check : checks) {
+    if (check.spec.type != catalog::CheckType::script) continue;
+    if (auto why = http_script_check_refusal(config)) return http::OpResult::fail(400, *why);
+  }
+  return std::nullopt;
+}
+}  // namespace
+
 http::OpResult Agent::register_service(catalog::ServiceDefinition def, bool replace_existing_checks) {
+  if (auto refused = refuse_open_script(config_, def.checks)) return *refused;
   return local_->register_service(std::move(def), replace_existing_checks, Source::api, now_());
 }
 http::OpResult Agent::deregister_service(const std::string& service_id) { return local_->deregister_service(service_id); }
 http::OpResult Agent::register_check(catalog::CheckDefinition def) {
+  if (auto refused = refuse_open_script(config_, {def})) return *refused;
   return local_->register_check(std::move(def), Source::api, now_());
 }
 http::OpResult Agent::deregister_check(const std::string& check_id) { return local_->deregister_check(check_id); }

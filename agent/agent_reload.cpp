@@ -1,7 +1,8 @@
 // A config reload (SIGHUP, `hearsay reload`, PUT /v1/agent/reload), as Consul's: the command
 // line is parsed again with its files; a file that does not parse or validate is refused with
 // its message and nothing changes. Applied at once: the services and checks of the files, the
-// log level, the script-check switches, dns_config and domain, and the HTTPS certificate (read
+// log level, the script-check switches, the ACL tokens and policies (a remote's session whose
+// token no longer allows it is closed), dns_config and domain, and the HTTPS certificate (read
 // again from its files, so a certificate rotated in place is taken too). Everything else
 // (addresses, ports, names, recursors, keys, limits) is fixed at start: a change to it is
 // reported as waiting for a restart.
@@ -9,6 +10,7 @@
 
 #include <utility>
 
+#include "agent/acl_setup.h"
 #include "agent/agent.h"
 #include "agent/https_tls.h"
 #include "agent/logging.h"
@@ -78,10 +80,20 @@ http::OpResult Agent::reload() {
     set_log_level(next.log_level);
     config_.log_level = next.log_level;
   }
+  // ACLs: the new table serves every request from now on; a token that is gone is refused.
+  config_.acl = next.acl;
+  config_.enable_remote_script_checks = next.enable_remote_script_checks;
+  const std::shared_ptr<const acl::TokenTable> next_tokens = build_token_table(next, ++acl_generation_);
+  acl_tokens_ = next_tokens;
+  recheck_remote_sessions();
+  spdlog::info("reload: ACLs {}: {} policies, {} tokens", next.acl.enabled ? "enabled" : "disabled",
+               next.acl.policies.size(), next.acl.tokens.size());
   if (dns_resolver_) {
     dns::ResolverConfig resolver_config = next.dns;
     resolver_config.node_name = config_.node_name;
     resolver_config.datacenter = config_.datacenter;
+    resolver_config.local_first = config_.remote.remote();
+    restrict_dns_to_default_token(next_tokens, resolver_config);
     dns_resolver_->reconfigure(resolver_config);
     dns_server_->reconfigure(next.dns_serve);
     for (auto& server : extra_dns_servers_) server->reconfigure(next.dns_serve);

@@ -194,13 +194,22 @@ remote::HelloVerdict Agent::authorize_remote(const remote::Hello& hello) const {
       m && m->state != gossip::NodeState::left) {
     return {"node name " + hello.node + " belongs to a gossip member", false};
   }
-  if (remote_authorizer_) return remote_authorizer_(hello.token, hello.node);
-  return {};  // ACLs off: every remote may come (the start-up log warns)
+  return authorize_remote_token(hello.token, hello.node);
+}
+
+remote::HelloVerdict Agent::authorize_remote_token(const std::string& token, const std::string& node) const {
+  // The remote's token is an ACL token (issue 18): it needs node:write on the remote's name.
+  // With ACLs off every remote may come (the start-up log says so).
+  if (!acl_tokens_ || !acl_tokens_->enabled()) return {};
+  const acl::WriteGrant grant = acl::check_write(*acl_tokens_, token, node, "");
+  if (!token.empty() && !grant.known_token) return {"ACL not found: the token is unknown or was revoked", false};
+  if (!grant.node_write) return {"Permission denied: the token may not write node " + node, false};
+  return {};
 }
 
 std::string Agent::check_remote_entry(const remote::Hello& hello, const gossip::ReplicaEntry& entry) const {
   std::string why = CatalogReplication::remote_write_refusal(hello.node, entry, [&](const std::string& service) {
-    return !remote_service_check_ || remote_service_check_(hello.token, service);
+    return !acl_tokens_ || acl::check_write(*acl_tokens_, hello.token, "", service).service_write;
   });
   if (!why.empty()) spdlog::warn("relay: refused an entry of remote {}: {}", hello.node, why);
   return why;
@@ -226,8 +235,23 @@ bool Agent::start_remote() {
     return false;
   }
   spdlog::info("relay: remote sessions on {}:{} (TLS){}", bind, relay_server_->port(),
-               remote_authorizer_ ? "" : "; ACLs are off, so any remote may register its own services");
+               acl_tokens_ && acl_tokens_->enabled() ? "; remotes need a token with node:write on their name"
+                                                     : "; ACLs are off, so any remote may register its own services");
   return true;
+}
+
+void Agent::recheck_remote_sessions() {
+  if (!relay_server_) return;
+  // After a reload: a session whose token no longer admits its remote ends now, with the reason.
+  std::vector<std::pair<std::uint64_t, std::string>> revoked;
+  relay_server_->for_each_session([&](std::uint64_t id, const remote::RelaySession& s) {
+    remote::HelloVerdict v = authorize_remote_token(s.hello().token, s.hello().node);
+    if (!v.refusal.empty()) revoked.emplace_back(id, v.refusal);
+  });
+  for (const auto& [id, why] : revoked) {
+    spdlog::warn("relay: session {} closed after the reload: {}", id, why);
+    relay_server_->refuse(id, why);
+  }
 }
 
 http::AgentOps::Freshness Agent::freshness() const {
@@ -235,8 +259,11 @@ http::AgentOps::Freshness Agent::freshness() const {
   const remote::LinkStatus& s = remote_client_->link().status();
   const auto since = s.last_contact ? *s.last_contact : started_;
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now_() - since).count();
-  // Established means a frame came within dead_after; the contact is then as fresh as that.
-  return {remote_client_->link().established(), static_cast<std::uint64_t>(std::max<std::int64_t>(ms, 0))};
+  // The leader is "known" (the mirror current) while the session is up and heard from within
+  // two keepalives: the same rule as the status's "established".
+  const auto keepalive = std::chrono::duration_cast<std::chrono::milliseconds>(config_.remote.keepalive);
+  const bool heard = ms <= (2 * keepalive + std::chrono::milliseconds(500)).count();
+  return {remote_client_->link().established() && heard, static_cast<std::uint64_t>(std::max<std::int64_t>(ms, 0))};
 }
 
 void Agent::flush_replication() {

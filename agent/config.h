@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "acl/acl_config.h"
 #include "catalog/definitions.h"
 #include "dns/packet.h"
 #include "dns/resolver.h"
@@ -81,6 +82,10 @@ struct AgentConfig {
   bool enable_local_script_checks = false;
   // Consul's check_output_max_size: bytes of check output kept; a check's OutputMaxSize lowers it.
   int check_output_max_size = 4096;
+  // hearsay's: script checks over HTTP even while the API listens beyond loopback without ACLs
+  // (refused otherwise, acl_setup.h).
+  bool enable_remote_script_checks = false;
+  acl::AclConfig acl;  // the acl block: tokens and policies (acl/acl_config.h)
   catalog::StringMap node_meta;
   std::vector<catalog::ServiceDefinition> services;  // from config files
   std::vector<catalog::CheckDefinition> checks;      // from config files

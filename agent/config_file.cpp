@@ -16,8 +16,10 @@
 #include <set>
 #include <sstream>
 
+#include "acl/acl_config.h"
+#include "agent/acl_setup.h"
 #include "agent/consul_keys.h"
-#include "agent/hcl.h"
+#include "catalog/hcl.h"
 #include "catalog/duration.h"
 #include "http-api/json_decode.h"
 
@@ -256,8 +258,11 @@ class FileReader {
     else if (key == "check_output_max_size") {
       if (!v.IsInt() || v.GetInt() < 1) fail(key, "must be a positive number of bytes (Consul's discard_check_output drops output)");
       config_.check_output_max_size = v.GetInt();
-    }
-    else if (key == "ports") {
+    } else if (key == "enable_remote_script_checks") config_.enable_remote_script_checks = bool_of(key, v);
+    else if (key == "acl") {
+      if (std::string error = acl::apply_acl_block(v, config_.acl); !error.empty()) fail("", error);
+      if (std::string error = load_secret_files(config_.acl); !error.empty()) fail("", error);
+    } else if (key == "ports") {
       if (!v.IsObject()) fail(key, "must be an object");
       for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
         const std::string port(it->name.GetString());
@@ -329,7 +334,7 @@ void apply_config_text(const std::string& text, const std::string& source_name, 
                        ConfigFormat format) {
   rapidjson::Document doc;
   if (format == ConfigFormat::hcl) {
-    const std::string error = parse_hcl(text, doc);
+    const std::string error = catalog::parse_hcl(text, doc);
     if (!error.empty()) throw ConfigError(source_name + ": invalid HCL at " + error);
   } else {
     doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseCommentsFlag>(text.c_str(), text.size());

@@ -7,7 +7,7 @@ namespace hearsay::agent {
 namespace {
 
 constexpr std::string_view kNoServers = "no servers: every agent is equal";
-constexpr std::string_view kNoAcl = "no ACLs yet";
+constexpr std::string_view kNoAcl = "legacy ACL key: use the acl { } block";
 constexpr std::string_view kNoTls = "no TLS listeners yet";
 constexpr std::string_view kNoWan = "no WAN federation";
 constexpr std::string_view kNoConnect = "no service mesh";
@@ -28,8 +28,8 @@ constexpr std::pair<std::string_view, std::string_view> kIgnored[] = {
     {"enable_central_service_config", kNoServers}, {"performance", kTuning}, {"protocol", kTuning},
     {"rpc", kTuning}, {"use_streaming_backend", kTuning}, {"cache", kTuning}, {"xds", kNoConnect},
     {"default_query_time", kTuning}, {"max_query_time", kTuning}, {"discovery_max_stale", kTuning},
-    // ACLs (issue 18 will read some of these).
-    {"acl", kNoAcl}, {"acl_datacenter", kNoAcl}, {"acl_default_policy", kNoAcl}, {"acl_down_policy", kNoAcl},
+    // Consul's pre-1.4 ACL keys; the acl { } block is read by config_file.cpp.
+    {"acl_datacenter", kNoAcl}, {"acl_default_policy", kNoAcl}, {"acl_down_policy", kNoAcl},
     {"acl_master_token", kNoAcl}, {"acl_agent_master_token", kNoAcl}, {"acl_agent_token", kNoAcl},
     {"acl_token", kNoAcl}, {"acl_replication_token", kNoAcl}, {"acl_ttl", kNoAcl},
     {"acl_enforce_version_8", kNoAcl}, {"acl_enable_key_list_policy", kNoAcl}, {"enable_acl_replication", kNoAcl},

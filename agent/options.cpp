@@ -245,6 +245,7 @@ void validate(const AgentConfig& c) {
   }
   if (c.data_dir.empty() && !c.dev) throw ConfigError("-data-dir: required (or use -dev)");
   validate_remote(c);
+  if (std::string error = acl::check_acl_config(c.acl); !error.empty()) throw ConfigError(error);
   if (auto err = catalog::validate_meta(c.node_meta)) throw ConfigError("-node-meta: " + *err);
 }
 

@@ -5,7 +5,10 @@
 #     (issue 18), both with one self-signed ECDSA P-256 certificate made here, each speaking its
 #     own TLS stack's best protocol with wrk's OpenSSL (hearsay: mbedTLS 2.28, TLS 1.2).
 #  2. writes: PUT /v1/agent/service/register with distinct IDs, durable in SQLite (fsync per group
-#     commit), against etcd 3.4 puts of the same JSON through its v3 HTTP gateway (fsync per batch).
+#     commit), against etcd 3.4 puts of the same JSON through its v3 HTTP gateway (fsync per batch);
+#     then the same registrations with ACLs on (issue 18: enabled by a reload of the same agent,
+#     default_policy deny, an X-Consul-Token allowed service:write on "bench") against the
+#     untokened figure.
 # Usage: bench/http.sh [duration-seconds] [connections]. Prints a table and writes it to
 # bench/results/http-<date>.md. Needs: wrk, nginx, etcd (make bench installs them).
 source "$(dirname "$0")/lib/common.sh"
@@ -30,8 +33,9 @@ HTTPS_PORT=$(free_port)
 cat >"$BENCH_TMP/tls.json" <<JSON
 {"ports": {"https": $HTTPS_PORT}, "tls": {"defaults": {"cert_file": "$BENCH_TMP/tls.pem", "key_file": "$BENCH_TMP/tls.key"}}}
 JSON
+echo 'acl { enabled = false }' >"$BENCH_TMP/acl.hcl"  # turned on by a reload before the token-checked writes
 "$AGENT_BIN" -node bench -data-dir "$BENCH_TMP/agent" -http-port "$HTTP_PORT" -dns-port "$(free_port)" \
-  -bind 127.0.0.1 -serf-lan-port "$(free_port)" -log-level warn -config-file "$BENCH_TMP/tls.json" \
+  -bind 127.0.0.1 -serf-lan-port "$(free_port)" -log-level warn -config-file "$BENCH_TMP/tls.json" -config-file "$BENCH_TMP/acl.hcl" \
   2>"$BENCH_TMP/agent.log" &
 AGENT_PID=$!
 BENCH_PIDS+=($AGENT_PID)
@@ -113,6 +117,27 @@ wrk -t$THREADS -c$CONNS -d"${DURATION}s" --latency -s "$BENCH_TMP/register.lua" 
   >"$BENCH_TMP/write-hearsay.txt"
 W_H=$(wrk_rps "$BENCH_TMP/write-hearsay.txt")
 REGISTERED=$(curl -s "http://127.0.0.1:$HTTP_PORT/v1/agent/services" | python3 -c "import json,sys;print(len(json.load(sys.stdin)))")
+
+# ---- the same writes, each checked against an ACL token (ACLs turned on by a reload)
+cat >"$BENCH_TMP/acl.hcl" <<'HCL'
+acl {
+  enabled = true
+  default_policy = "deny"
+  tokens { initial_management = "bench-root" }
+  policy "bench-write" { rules = "service \"bench\" { policy = \"write\" }" }
+  token "bench-writer" { secret_id = "bench-token" policies = ["bench-write"] }
+}
+HCL
+curl -sf -X PUT "http://127.0.0.1:$HTTP_PORT/v1/agent/reload" >/dev/null
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X PUT "http://127.0.0.1:$HTTP_PORT/v1/agent/service/register" \
+  -d '{"Name":"bench","ID":"no-token"}')" = 403 ] || { echo "ACLs did not turn on" >&2; exit 1; }
+sed 's/\["Content-Type"\] = "application\/json"/["Content-Type"] = "application\/json", ["X-Consul-Token"] = "bench-token"/' \
+  "$BENCH_TMP/register.lua" >"$BENCH_TMP/register-token.lua"
+echo "writes: wrk -t$THREADS -c$CONNS -d${DURATION}s (register with a token)" >&2
+wrk -t$THREADS -c$CONNS -d"${DURATION}s" --latency -s "$BENCH_TMP/register-token.lua" "http://127.0.0.1:$HTTP_PORT" \
+  >"$BENCH_TMP/write-token.txt"
+W_T=$(wrk_rps "$BENCH_TMP/write-token.txt")
+NON2XX_T=$(awk '/Non-2xx/ {print $NF}' "$BENCH_TMP/write-token.txt")
 kill $AGENT_PID; wait $AGENT_PID 2>/dev/null || true
 
 # etcd 3.4 with its default (durable) settings; v3 gateway /v3/kv/put takes base64 key/value.
@@ -169,8 +194,10 @@ OUT="$BENCH_ROOT/bench/results/http-$(date -u +%Y%m%dT%H%M%SZ).md"
   echo "| p99 latency (ms) | $(wrk_latency_ms "$BENCH_TMP/tls-hearsay.txt" 99%) | $(wrk_latency_ms "$BENCH_TMP/tls-nginx.txt" 99%) | |"
   echo "| durable registrations (req/s) | $W_H | etcd 3.4 puts: $W_E | $(ratio "$W_H" "$W_E")x |"
   echo "| p99 latency (ms) | $(wrk_latency_ms "$BENCH_TMP/write-hearsay.txt" 99%) | $(wrk_latency_ms "$BENCH_TMP/write-etcd.txt" 99%) | |"
+  echo "| the same registrations, ACL token checked (req/s) | $W_T | untokened: $W_H | $(ratio "$W_T" "$W_H")x |"
+  echo "| p99 latency (ms) | $(wrk_latency_ms "$BENCH_TMP/write-token.txt" 99%) | $(wrk_latency_ms "$BENCH_TMP/write-hearsay.txt" 99%) | |"
   echo
   echo "wrk -t$THREADS -c$CONNS -d${DURATION}s on $(nproc) cores; hearsay registered $REGISTERED services;" \
-       "non-2xx: hearsay ${NON2XX_H:-0}, etcd ${NON2XX_E:-0}; TLS negotiated with wrk's OpenSSL:" \
+       "non-2xx: hearsay ${NON2XX_H:-0} (with token ${NON2XX_T:-0}), etcd ${NON2XX_E:-0}; TLS negotiated with wrk's OpenSSL:" \
        "hearsay $TLS_H, nginx $TLS_N."
 } | tee "$OUT"

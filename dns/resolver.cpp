@@ -243,8 +243,10 @@ Answer Resolver::service_lookup(const Question& q, const std::string& service, c
       if (iequals(known, service)) name = known;
     }
   }
+  if (config_.may_read_service && !config_.may_read_service(name)) return nxdomain();
   std::vector<const catalog::Service*> healthy;
   for (const catalog::Service* svc : catalog_.instances(name)) {
+    if (config_.may_read_node && !config_.may_read_node(svc->node)) continue;
     if (!tag.empty() && std::none_of(svc->tags.begin(), svc->tags.end(), [&](const std::string& t) { return iequals(t, tag); })) {
       continue;
     }
@@ -329,7 +331,7 @@ Answer Resolver::node_lookup(const Question& q, const std::string& node_name) co
       if (iequals(n->name, node_name)) node = n;
     }
   }
-  if (!node) return nxdomain();
+  if (!node || (config_.may_read_node && !config_.may_read_node(node->name))) return nxdomain();
   Answer a;
   a.in_domain = true;
   auto ip = parse_ip(node->address);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -27,6 +28,10 @@ struct ResolverConfig {
   // code on the laptop talks to the laptop's own version of a service it registered.
   bool local_first = false;
   std::uint32_t soa_refresh = 3600, soa_retry = 600, soa_expire = 86400, soa_min_ttl = 0;
+  // What the agent's default ACL token may read (Consul answers DNS with it): a name it may not
+  // read is answered as unknown. Unset: everything is visible (ACLs off).
+  std::function<bool(std::string_view service)> may_read_service;
+  std::function<bool(std::string_view node)> may_read_node;
 };
 
 struct Question {

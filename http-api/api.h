@@ -2,8 +2,10 @@
 // operations, and is the handler the HTTP server calls for every request.
 #pragma once
 
+#include <memory>
 #include <string>
 
+#include "acl/token_table.h"
 #include "catalog/catalog.h"
 #include "http-api/agent_ops.h"
 #include "http-api/blocking.h"
@@ -20,13 +22,18 @@ struct ApiContext {
   std::string datacenter;
   std::string node_name;
   ResponseCache* cache = nullptr;  // set by Api
+  // The agent's current tokens (a reload swaps the table behind this pointer); null: ACLs off.
+  const std::shared_ptr<const acl::TokenTable>* acl = nullptr;
 };
 
 class Api {
  public:
   explicit Api(ApiContext context);
-  void handle(Request request, Responder responder) const { router_.dispatch(std::move(request), std::move(responder)); }
+  // Resolves the request's token (an unknown one is refused, 403 "ACL not found", as Consul
+  // does), then routes it.
+  void handle(Request request, Responder responder) const;
   const ResponseCacheStats& cache_stats() const { return cache_.stats(); }
+  const Router& router() const { return router_; }
 
  private:
   ResponseCache cache_;
@@ -42,5 +49,6 @@ void add_status_routes(Router& router, ApiContext& context);
 void add_operator_routes(Router& router, ApiContext& context);
 void add_prometheus_routes(Router& router, ApiContext& context);  // http_sd for Prometheus
 void add_ui_routes(Router& router, ApiContext& context);          // the web page under /ui/
+void add_acl_routes(Router& router, ApiContext& context);         // /v1/acl/token/self
 
 }  // namespace hearsay::http

@@ -27,6 +27,9 @@ struct Response {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // For the agent's log only, never sent: why ACLs refused the request (the permission that was
+  // missing). The pure endpoints cannot log; the server shell does.
+  std::string log_note;
 
   static Response text(int status, std::string body);  // text/plain; charset=utf-8
   static Response json(std::string body);              // 200, application/json

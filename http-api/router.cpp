@@ -25,7 +25,13 @@ const Router::Route* Router::find(const std::string& path, std::string& param) c
   return best;
 }
 
-void Router::dispatch(Request request, Responder responder) const {
+std::vector<Router::RouteInfo> Router::routes() const {
+  std::vector<RouteInfo> out;
+  for (const Route& r : routes_) out.push_back({r.path, r.is_prefix, r.methods});
+  return out;
+}
+
+void Router::dispatch(Request request, Responder responder, Caller caller) const {
   std::string param;
   const Route* route = find(request.path, param);
   if (!route) {
@@ -50,7 +56,7 @@ void Router::dispatch(Request request, Responder responder) const {
     responder.send(std::move(res));
     return;
   }
-  route->handler(Call{std::move(request), std::move(responder), std::move(param)});
+  route->handler(Call{std::move(request), std::move(responder), std::move(param), std::move(caller)});
 }
 
 }  // namespace hearsay::http

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "http-api/caller.h"
 #include "http-api/request.h"
 #include "http-api/responder.h"
 
@@ -18,6 +19,7 @@ struct Call {
   Request request;
   Responder responder;
   std::string param;
+  Caller caller;  // the token's rights; each handler checks them (endpoints/common.h `permitted`)
 };
 
 using RouteHandler = std::function<void(Call call)>;
@@ -29,7 +31,15 @@ class Router {
   void exact(std::string path, std::vector<std::string> methods, RouteHandler handler);
   void prefix(std::string path, std::vector<std::string> methods, RouteHandler handler);
 
-  void dispatch(Request request, Responder responder) const;
+  void dispatch(Request request, Responder responder, Caller caller = {}) const;
+
+  // Every route's path and methods (the ACL test checks each has a row in its table).
+  struct RouteInfo {
+    std::string path;
+    bool is_prefix;
+    std::vector<std::string> methods;
+  };
+  std::vector<RouteInfo> routes() const;
 
  private:
   struct Route {

@@ -87,6 +87,7 @@ class Connection : public ReplySink, public std::enable_shared_from_this<Connect
   void send(std::uint64_t seq, Response res) override {
     if (conn_->closing() || !in_flight_ || seq != sequence_) return;
     in_flight_ = false;
+    if (!res.log_note.empty()) spdlog::warn("http: {}", res.log_note);
     server_.stats_.latency[static_cast<std::size_t>(group_)][status_class(res.status)].observe_ns(uv_hrtime() -
                                                                                                   started_ns_);
     if (res.status < 300) ++server_.stats_.responses_2xx;

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Enforces the dependency star of DESIGN.md and the sans-I/O rule of STYLE.md, on includes and
 # on the CMake link edges:
-#   agent/ may use every folder; dns/, http-api/ only catalog/; remote/ only gossip/; catalog/,
-#   gossip/ none. A loop/ folder (the libuv foundation), if present, may be used by anyone and
-#   uses no project folder.
+#   agent/ may use every folder; http-api/ catalog/ and acl/; dns/, acl/ only catalog/; remote/
+#   only gossip/; catalog/, gossip/ none. A loop/ folder (the libuv foundation), if present, may
+#   be used by anyone and uses no project folder.
 #   Includes are checked in both forms ("catalog/model.h" and <catalog/model.h>); a relative
 #   include ("../agent/config.h") may not leave its folder. Links: hearsay_* names in each
 #   folder's hearsay_library(... LIBS ...) and target_link_libraries(...).
@@ -17,14 +17,15 @@
 #          (each must be named) and a clean one (nothing may be); then checks ROOT, if given.
 set -u
 
-folders=(catalog gossip dns http-api agent loop remote)
+folders=(catalog gossip dns http-api agent loop remote acl)
 allowed() {  # from-folder, to-folder: may `from` use `to`?
   local from=$1 to=$2
   [ "$from" = "$to" ] && return 0
   [ "$to" = loop ] && [ "$from" != loop ] && return 0
   case "$from" in
     agent) return 0 ;;
-    dns | http-api) [ "$to" = catalog ] ;;
+    http-api) [ "$to" = catalog ] || [ "$to" = acl ] ;;
+    dns | acl) [ "$to" = catalog ] ;;
     remote) [ "$to" = gossip ] ;;
     *) return 1 ;;
   esac
@@ -34,6 +35,7 @@ folder_of_lib() {  # hearsay_http -> http-api; empty for names that are not a fo
     hearsay_catalog) echo catalog ;; hearsay_gossip) echo gossip ;; hearsay_dns) echo dns ;;
     hearsay_http) echo http-api ;; hearsay_agent) echo agent ;; hearsay_loop) echo loop ;;
     hearsay_remote) echo remote ;;
+    hearsay_acl) echo acl ;;
   esac
 }
 gossip_part() {  # gossip/wire/codec.h -> wire; gossip/node.h -> node
@@ -140,7 +142,7 @@ self_test() {
   local tmp out status=0
   tmp=$(mktemp -d) || exit 2
   trap 'rm -rf "$tmp"' EXIT
-  mkdir -p "$tmp"/{catalog,gossip,dns,http-api,agent,loop,remote}
+  mkdir -p "$tmp"/{catalog,gossip,dns,http-api,agent,loop,remote,acl}
   # Allowed: none of these may be reported.
   printf '#include "catalog/model.h"\n#include <catalog/query.h>\n' > "$tmp/dns/ok.cpp"
   printf '#include <uv.h>\n#include "dns/forwarder_uv.h"\n#include "loop/loop_uv.h"\nvoid f() { uv_run(l, UV_RUN_DEFAULT); rand(); time(nullptr); }\n' > "$tmp/dns/server_uv.cpp"
@@ -154,6 +156,9 @@ self_test() {
   printf '#include <uv.h>\n#include "remote/client_uv.h"\n#include "loop/tls_uv.h"\nvoid f() { uv_run(l, UV_RUN_DEFAULT); auto t = std::chrono::steady_clock::now(); }\n' > "$tmp/remote/client_uv.cpp"
   printf 'hearsay_library(hearsay_remote LIBS hearsay_gossip hearsay_loop msgpack_cxx)\n' > "$tmp/remote/CMakeLists.txt"
   printf '#include "remote/link.h"\n#include "remote/client_uv.h"\n' > "$tmp/agent/remote.cpp"
+  printf '#include "acl/authorizer.h"\n#include "catalog/model.h"\n' > "$tmp/http-api/acl_ok.cpp"
+  printf '#include "catalog/hcl.h"\n' > "$tmp/acl/ok.cpp"
+  printf 'hearsay_library(hearsay_acl LIBS hearsay_catalog)\n' > "$tmp/acl/CMakeLists.txt"
   if ! out=$(check_tree "$tmp"); then echo "self-test: the clean tree was refused:"; echo "$out"; exit 1; fi
 
   # One violation of each kind, each in its own file.
@@ -181,6 +186,8 @@ self_test() {
   echo 'void f(uv_loop_t* l) { uv_run(l, UV_RUN_DEFAULT); }' > "$tmp/remote/uvcall.cpp"
   echo 'auto t = std::chrono::steady_clock::now();' > "$tmp/remote/steady_clock.cpp"
   echo 'std::random_device rd;' > "$tmp/remote/random_device.cpp"
+  echo '#include "http-api/request.h"' > "$tmp/acl/uses_http.cpp"
+  echo '#include "acl/authorizer.h"' > "$tmp/dns/uses_acl.cpp"
   mkdir -p "$tmp/gossip/wire" "$tmp/gossip/membership"
   echo '#include "gossip/membership/membership.h"' > "$tmp/gossip/wire/up.h"
   echo '#include "gossip/node.h"' > "$tmp/gossip/membership/up.cpp"
@@ -211,6 +218,8 @@ self_test() {
   expect "clock in pure file: catalog/system_clock.cpp:1:"
   expect "clock in pure file: gossip/steady_clock.cpp:1:"
   expect "forbidden include loop -> dns: loop/uses_dns.cpp:1:"
+  expect "forbidden include acl -> http-api: acl/uses_http.cpp:1:"
+  expect "forbidden include dns -> acl: dns/uses_acl.cpp:1:"
   expect "forbidden include gossip/wire -> gossip/membership: gossip/wire/up.h:1:"
   expect "forbidden include gossip/membership -> gossip/node: gossip/membership/up.cpp:1:"
   expect "forbidden link gossip -> catalog: gossip/CMakeLists.txt: hearsay_catalog"
@@ -225,10 +234,10 @@ self_test() {
   expect "randomness in pure file: remote/random_device.cpp:1:"
   expect "forbidden link remote -> agent: remote/CMakeLists.txt: hearsay_agent"
   # Nothing from the clean files above.
-  if grep -E ' (dns/ok|dns/server_uv|catalog/store_sqlite|agent/ok|agent/remote|gossip/ok|remote/ok|remote/client_uv)\.cpp:' <<<"$out"; then
+  if grep -E ' (dns/ok|dns/server_uv|catalog/store_sqlite|agent/ok|agent/remote|gossip/ok|remote/ok|remote/client_uv|http-api/acl_ok|acl/ok)\.cpp:' <<<"$out"; then
     echo "self-test: allowed code reported"; status=1
   fi
-  if grep -E '(dns|agent)/CMakeLists.txt|link remote -> (gossip|loop)' <<<"$out"; then echo "self-test: allowed link reported"; status=1; fi
+  if grep -E '(dns|agent|acl)/CMakeLists.txt|link remote -> (gossip|loop)' <<<"$out"; then echo "self-test: allowed link reported"; status=1; fi
   if [ $status -ne 0 ]; then echo "--- output was:"; echo "$out"; exit $status; fi
   echo "layering self-test: ok"
   if [ -n "${1:-}" ]; then

@@ -44,11 +44,15 @@ Subcommands take -http-addr=HOST:PORT (default: $CONSUL_HTTP_ADDR or 127.0.0.1:8
 https:// address speaks TLS, verified with -ca-file (or $CONSUL_CACERT, else the system CAs),
 and -client-cert / -client-key ($CONSUL_CLIENT_CERT, $CONSUL_CLIENT_KEY) when the agent
 requires client certificates; -tls-server-name ($CONSUL_TLS_SERVER_NAME) names the agent.
+With ACLs, -token=SECRET or -token-file=FILE ($CONSUL_HTTP_TOKEN, $CONSUL_HTTP_TOKEN_FILE)
+is sent with every request.
 )";
 
 struct CliArgs {
   std::string http_addr;
   HttpTls tls;
+  std::string token;       // -token / CONSUL_HTTP_TOKEN
+  std::string token_file;  // -token-file / CONSUL_HTTP_TOKEN_FILE
   std::vector<std::string> positional;
 };
 
@@ -68,10 +72,14 @@ CliArgs parse_cli_args(const std::vector<std::string>& args) {
   out.tls.client_cert = env_or("CONSUL_CLIENT_CERT");
   out.tls.client_key = env_or("CONSUL_CLIENT_KEY");
   out.tls.server_name = env_or("CONSUL_TLS_SERVER_NAME");
+  out.token = env_or("CONSUL_HTTP_TOKEN");
+  out.token_file = env_or("CONSUL_HTTP_TOKEN_FILE");
+  bool token_flag = false, token_file_flag = false;
   const std::vector<std::pair<std::string, std::string*>> flags = {
       {"http-addr", &out.http_addr},          {"ca-file", &out.tls.ca_file},
       {"ca-path", &out.tls.ca_path},          {"client-cert", &out.tls.client_cert},
-      {"client-key", &out.tls.client_key},    {"tls-server-name", &out.tls.server_name}};
+      {"client-key", &out.tls.client_key},    {"tls-server-name", &out.tls.server_name},
+      {"token", &out.token},                  {"token-file", &out.token_file}};
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     const std::string name = a.starts_with("--") ? a.substr(2) : a.starts_with("-") ? a.substr(1) : "";
@@ -88,15 +96,34 @@ CliArgs parse_cli_args(const std::vector<std::string>& args) {
       }
     }
     if (!matched) out.positional.push_back(a);
+    if (matched && key == "token") token_flag = true;
+    if (matched && key == "token-file") token_file_flag = true;
   }
+  // Consul's order: -token, -token-file, CONSUL_HTTP_TOKEN, CONSUL_HTTP_TOKEN_FILE.
+  if (token_file_flag && !token_flag) out.token.clear();
   return out;
+}
+
+// The token to send: -token or $CONSUL_HTTP_TOKEN as given, else the first line of the token file.
+std::optional<std::string> token_of(const CliArgs& args) {
+  if (!args.token.empty() || args.token_file.empty()) return args.token;
+  std::ifstream in(args.token_file);
+  std::string token;
+  if (!in || !std::getline(in, token)) {
+    std::fprintf(stderr, "Error: cannot read the token file %s\n", args.token_file.c_str());
+    return std::nullopt;
+  }
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) token.pop_back();
+  return token;
 }
 
 // Runs one request; prints the agent's error and returns nullopt unless the status is 200.
 std::optional<std::string> call(const CliArgs& args, const std::string& method, const std::string& path,
                                 const std::string& body = {}) {
   std::string error;
-  auto reply = http_request(args.http_addr, method, path, body, args.tls, error);
+  const std::optional<std::string> token = token_of(args);
+  if (!token) return std::nullopt;
+  auto reply = http_request(args.http_addr, method, path, body, args.tls, error, *token);
   if (!reply) {
     std::fprintf(stderr, "Error: %s\n", error.c_str());
     return std::nullopt;

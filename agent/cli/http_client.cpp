@@ -136,7 +136,12 @@ bool exchange_tls(int fd, loop::TlsSession& tls, const std::string& request, std
 }  // namespace
 
 std::optional<HttpReply> http_request(const std::string& address, const std::string& method, const std::string& path,
-                                      const std::string& body, const HttpTls& tls, std::string& error) {
+                                      const std::string& body, const HttpTls& tls, std::string& error,
+                                      const std::string& token) {
+  if (token.find_first_of("\r\n") != std::string::npos) {
+    error = "the ACL token contains a line break";
+    return std::nullopt;
+  }
   std::string host, port;
   bool https = tls.https;
   if (!split_address(address, https, host, port)) {
@@ -175,6 +180,7 @@ std::optional<HttpReply> http_request(const std::string& address, const std::str
     return std::nullopt;
   }
   std::string request = method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n" +
+                        (token.empty() ? std::string() : "X-Consul-Token: " + token + "\r\n") +
                         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   std::string response;
   const bool ok = session ? exchange_tls(fd, *session, request, response, error)

@@ -26,8 +26,9 @@ struct HttpTls {
 };
 
 // "host:port", "http://host:port", "https://host:port" or "[v6]:port". nullopt with `error` set
-// on failure.
+// on failure. A non-empty `token` is sent as X-Consul-Token.
 std::optional<HttpReply> http_request(const std::string& address, const std::string& method, const std::string& path,
-                                      const std::string& body, const HttpTls& tls, std::string& error);
+                                      const std::string& body, const HttpTls& tls, std::string& error,
+                                      const std::string& token = {});
 
 }  // namespace hearsay::agent::cli

@@ -7,8 +7,27 @@
 namespace hearsay::http {
 namespace {
 
+using acl::Resource;
 using endpoints::acknowledge;
+using endpoints::may_read;
+using endpoints::may_write;
 using endpoints::to_json;
+
+// Writes to a local service need service:write on its name; an unknown ID falls through to the
+// handler's 404, as in Consul (vetServiceUpdateWithAuthorizer).
+bool may_write_service(Call& call, const ApiContext& ctx, const std::string& service_id) {
+  const catalog::Service* svc = ctx.catalog.service(ctx.node_name, service_id);
+  return !svc || may_write(call, Resource::service, svc->name);
+}
+
+// Writes to a local check: service:write on its service, or node:write for a node check
+// (vetCheckUpdateWithAuthorizer).
+bool may_write_check(Call& call, const ApiContext& ctx, const std::string& check_id) {
+  const catalog::Check* check = ctx.catalog.check(ctx.node_name, check_id);
+  if (!check) return true;
+  return check->service_name.empty() ? may_write(call, Resource::node, ctx.node_name)
+                                     : may_write(call, Resource::service, check->service_name);
+}
 
 // The agent's own checks, without the membership check (Consul hides serfHealth here).
 std::vector<const catalog::Check*> local_checks(const ApiContext& ctx) {
@@ -23,9 +42,11 @@ void agent_services(Call call, ApiContext& ctx) {
   auto options = endpoints::options_or_answer(call, ctx);
   if (!options) return;
   std::string error;
+  ReadFilter acl{call.caller.authz};
   std::string body = to_json([&](JsonWriter& w) {
     w.StartObject();
     for (const catalog::Service* svc : ctx.catalog.services_of_node(ctx.node_name)) {
+      if (!acl.service(svc->name)) continue;
       if (!passes_filter(*options, catalog::filter::agent_service_lookup(*svc), error)) continue;
       w.Key(svc->id.data(), static_cast<rapidjson::SizeType>(svc->id.size()));
       write_agent_service(w, *svc, ctx.datacenter);
@@ -33,7 +54,9 @@ void agent_services(Call call, ApiContext& ctx) {
     w.EndObject();
   });
   if (!error.empty()) return call.responder.send(Response::text(400, error));
-  call.responder.send(json_answer(std::move(body), *options));
+  Response res = json_answer(std::move(body), *options);
+  endpoints::mark_filtered(res, acl);
+  call.responder.send(std::move(res));
 }
 
 void agent_service(Call call, ApiContext& ctx) {
@@ -41,6 +64,7 @@ void agent_service(Call call, ApiContext& ctx) {
   if (!options) return;
   const catalog::Service* svc = ctx.catalog.service(ctx.node_name, call.param);
   if (!svc) return call.responder.send(Response::text(404, "unknown service ID: " + call.param));
+  if (!may_read(call, Resource::service, svc->name)) return;
   call.responder.send(json_answer(to_json([&](JsonWriter& w) { write_agent_service(w, *svc, ctx.datacenter); }), *options));
 }
 
@@ -48,9 +72,11 @@ void agent_checks(Call call, ApiContext& ctx) {
   auto options = endpoints::options_or_answer(call, ctx);
   if (!options) return;
   std::string error;
+  ReadFilter acl{call.caller.authz};
   std::string body = to_json([&](JsonWriter& w) {
     w.StartObject();
     for (const catalog::Check* check : local_checks(ctx)) {
+      if (check->service_name.empty() ? !acl.node(check->node) : !acl.service(check->service_name)) continue;
       if (!passes_filter(*options, catalog::filter::health_check_lookup(*check), error)) continue;
       w.Key(check->id.data(), static_cast<rapidjson::SizeType>(check->id.size()));
       write_health_check(w, *check);
@@ -58,7 +84,9 @@ void agent_checks(Call call, ApiContext& ctx) {
     w.EndObject();
   });
   if (!error.empty()) return call.responder.send(Response::text(400, error));
-  call.responder.send(json_answer(std::move(body), *options));
+  Response res = json_answer(std::move(body), *options);
+  endpoints::mark_filtered(res, acl);
+  call.responder.send(std::move(res));
 }
 
 void write_member(JsonWriter& w, const MemberInfo& m) {
@@ -80,18 +108,24 @@ void write_member(JsonWriter& w, const MemberInfo& m) {
 void agent_members(Call call, ApiContext& ctx) {
   auto options = endpoints::options_or_answer(call, ctx);
   if (!options) return;
+  ReadFilter acl{call.caller.authz};
   std::string body = to_json([&](JsonWriter& w) {
     w.StartArray();
-    for (const MemberInfo& m : ctx.ops.members()) write_member(w, m);
+    for (const MemberInfo& m : ctx.ops.members()) {
+      if (acl.node(m.name)) write_member(w, m);
+    }
     w.EndArray();
   });
-  call.responder.send(json_answer(std::move(body), *options));
+  Response res = json_answer(std::move(body), *options);
+  endpoints::mark_filtered(res, acl);
+  call.responder.send(std::move(res));
 }
 
 // /v1/agent/self: every top-level value an object (finding F5: the Go client decodes a map of maps).
 void agent_self(Call call, ApiContext& ctx) {
   auto options = endpoints::options_or_answer(call, ctx);
   if (!options) return;
+  if (!may_read(call, Resource::agent, ctx.node_name)) return;
   AgentIdentity id = ctx.ops.identity();
   std::vector<MemberInfo> members = ctx.ops.members();
   std::string body = to_json([&](JsonWriter& w) {
@@ -138,6 +172,7 @@ void service_register(Call call, ApiContext& ctx) {
   if (!decoded) return call.responder.send(Response::text(400, decoded.error()));
   catalog::ServiceDefinition def = std::move(decoded).value();
   if (auto error = catalog::normalize_service(def)) return call.responder.send(Response::text(400, *error));
+  if (!may_write(call, Resource::service, def.name)) return;
   acknowledge(call, ctx, ctx.ops.register_service(std::move(def), call.request.has_query("replace-existing-checks")));
 }
 
@@ -146,6 +181,9 @@ void check_register(Call call, ApiContext& ctx) {
   if (!decoded) return call.responder.send(Response::text(400, decoded.error()));
   catalog::CheckDefinition def = std::move(decoded).value();
   if (auto error = catalog::normalize_check(def)) return call.responder.send(Response::text(400, *error));
+  if (def.service_id.empty() ? !may_write(call, Resource::node, ctx.node_name) : !may_write_service(call, ctx, def.service_id)) {
+    return;
+  }
   acknowledge(call, ctx, ctx.ops.register_check(std::move(def)));
 }
 
@@ -161,11 +199,13 @@ std::string capped_output(std::string text) {
 }
 
 void ttl_update(Call call, ApiContext& ctx, catalog::HealthStatus status) {
+  if (!may_write_check(call, ctx, call.param)) return;
   const std::string* note = call.request.query_value("note");
   acknowledge(call, ctx, ctx.ops.update_ttl_check(call.param, status, capped_output(note ? *note : "")));
 }
 
 void check_update(Call call, ApiContext& ctx) {
+  if (!may_write_check(call, ctx, call.param)) return;
   auto decoded = decode_check_update(call.request.body);
   if (!decoded) return call.responder.send(Response::text(400, decoded.error()));
   acknowledge(call, ctx, ctx.ops.update_ttl_check(call.param, decoded.value().status, capped_output(decoded.value().output)));
@@ -192,6 +232,7 @@ std::string reason_of(const Call& call) {
 // /v1/agent/metrics: Consul's JSON (Gauges, Counters, Samples), or with ?format=prometheus the
 // text exposition format, as Consul answers it (any other format value gets the JSON, as there).
 void agent_metrics(Call call, ApiContext& ctx) {
+  if (!may_read(call, Resource::agent, ctx.node_name)) return;
   const std::string* format = call.request.query_value("format");
   if (format && *format == "prometheus") {
     Response res;
@@ -215,18 +256,22 @@ void add_agent_routes(Router& router, ApiContext& ctx) {
   router.exact("/v1/agent/metrics", {"GET"}, [c](Call call) { agent_metrics(std::move(call), *c); });
   router.exact("/v1/agent/service/register", {"PUT"}, [c](Call call) { service_register(std::move(call), *c); });
   router.prefix("/v1/agent/service/deregister/", get_or_put, [c](Call call) {
+    if (!may_write_service(call, *c, call.param)) return;
     acknowledge(call, *c, c->ops.deregister_service(call.param));
   });
   router.prefix("/v1/agent/service/maintenance/", {"PUT"}, [c](Call call) {
+    if (!may_write_service(call, *c, call.param)) return;
     if (auto enable = maintenance_flag(call)) {
       acknowledge(call, *c, c->ops.set_service_maintenance(call.param, *enable, reason_of(call)));
     }
   });
   router.exact("/v1/agent/maintenance", {"PUT"}, [c](Call call) {
+    if (!may_write(call, Resource::node, c->node_name)) return;
     if (auto enable = maintenance_flag(call)) acknowledge(call, *c, c->ops.set_node_maintenance(*enable, reason_of(call)));
   });
   router.exact("/v1/agent/check/register", {"PUT"}, [c](Call call) { check_register(std::move(call), *c); });
   router.prefix("/v1/agent/check/deregister/", get_or_put, [c](Call call) {
+    if (!may_write_check(call, *c, call.param)) return;
     acknowledge(call, *c, c->ops.deregister_check(call.param));
   });
   router.prefix("/v1/agent/check/pass/", get_or_put,
@@ -237,14 +282,21 @@ void add_agent_routes(Router& router, ApiContext& ctx) {
                 [c](Call call) { ttl_update(std::move(call), *c, catalog::HealthStatus::critical); });
   router.prefix("/v1/agent/check/update/", {"PUT"}, [c](Call call) { check_update(std::move(call), *c); });
   router.prefix("/v1/agent/join/", get_or_put, [c](Call call) {
+    if (!may_write(call, Resource::agent, c->node_name)) return;
     c->ops.join(call.param, [responder = call.responder](const OpResult& result) {
       responder.send(result.succeeded() ? Response{} : Response::text(result.status, result.error));
     });
   });
-  router.exact("/v1/agent/leave", {"PUT"}, [c](Call call) { acknowledge(call, *c, c->ops.leave()); });
-  router.exact("/v1/agent/reload", {"PUT"}, [c](Call call) { acknowledge(call, *c, c->ops.reload()); });
-  router.prefix("/v1/agent/force-leave/", get_or_put,
-                [c](Call call) { acknowledge(call, *c, c->ops.force_leave(call.param)); });
+  // Consul: leave and reload need agent:write on this agent; force-leave operator:write.
+  router.exact("/v1/agent/leave", {"PUT"}, [c](Call call) {
+    if (may_write(call, Resource::agent, c->node_name)) acknowledge(call, *c, c->ops.leave());
+  });
+  router.exact("/v1/agent/reload", {"PUT"}, [c](Call call) {
+    if (may_write(call, Resource::agent, c->node_name)) acknowledge(call, *c, c->ops.reload());
+  });
+  router.prefix("/v1/agent/force-leave/", get_or_put, [c](Call call) {
+    if (may_write(call, Resource::operator_)) acknowledge(call, *c, c->ops.force_leave(call.param));
+  });
 }
 
 }  // namespace hearsay::http

@@ -14,13 +14,14 @@ void catalog_services(Call call, ApiContext& ctx) {
   if (!options) return;
   const Catalog& cat = ctx.catalog;
   serve_read(call, ctx, *options, [&cat] { return cat.services_index(); },
-             [&cat, options = *options](JsonWriter& w) -> std::optional<std::string> {
-               // name -> union of tags of the instances that pass node-meta and filter.
+             [&cat, options = *options](JsonWriter& w, ReadFilter& acl) -> std::optional<std::string> {
+               // name -> union of tags of the instances that pass node-meta, filter and ACLs.
                std::map<std::string, std::set<std::string>> names;
                std::string error;
                for (const catalog::Node* node : cat.nodes()) {
                  if (!node_meta_matches(options, node->meta)) continue;
                  for (const catalog::Service* svc : cat.services_of_node(node->name)) {
+                   if (!acl.service(svc->name)) continue;
                    if (!passes_filter(options, catalog::filter::service_node_lookup(*node, *svc), error)) {
                      if (!error.empty()) return error;
                      continue;
@@ -44,12 +45,13 @@ void catalog_service(Call call, ApiContext& ctx) {
   const Catalog& cat = ctx.catalog;
   std::string name = call.param;
   serve_read(call, ctx, *options, [&cat, name] { return cat.service_index(name); },
-             [&cat, name, options = *options](JsonWriter& w) -> std::optional<std::string> {
+             [&cat, name, options = *options](JsonWriter& w, ReadFilter& acl) -> std::optional<std::string> {
                std::string error;
                w.StartArray();
                for (const catalog::Service* svc : near_first(cat.instances(name), options)) {
                  const catalog::Node* node = cat.node(svc->node);
                  if (!node || !node_meta_matches(options, node->meta) || !has_all_tags(options.tags, svc->tags)) continue;
+                 if (!acl.instance(node->name, svc->name)) continue;
                  if (!passes_filter(options, catalog::filter::service_node_lookup(*node, *svc), error)) {
                    if (!error.empty()) return error;
                    continue;
@@ -66,11 +68,11 @@ void catalog_nodes(Call call, ApiContext& ctx) {
   if (!options) return;
   const Catalog& cat = ctx.catalog;
   serve_read(call, ctx, *options, [&cat] { return cat.nodes_index(); },
-             [&cat, options = *options](JsonWriter& w) -> std::optional<std::string> {
+             [&cat, options = *options](JsonWriter& w, ReadFilter& acl) -> std::optional<std::string> {
                std::string error;
                w.StartArray();
                for (const catalog::Node* node : cat.nodes()) {
-                 if (!node_meta_matches(options, node->meta)) continue;
+                 if (!node_meta_matches(options, node->meta) || !acl.node(node->name)) continue;
                  if (!passes_filter(options, catalog::filter::node_lookup(*node), error)) {
                    if (!error.empty()) return error;
                    continue;
@@ -88,9 +90,9 @@ void catalog_node(Call call, ApiContext& ctx) {
   const Catalog& cat = ctx.catalog;
   std::string name = call.param;
   serve_read(call, ctx, *options, [&cat, name] { return cat.node_index(name); },
-             [&cat, name](JsonWriter& w) -> std::optional<std::string> {
+             [&cat, name](JsonWriter& w, ReadFilter& acl) -> std::optional<std::string> {
                const catalog::Node* node = cat.node(name);
-               if (!node) {
+               if (!node || !acl.node(name)) {  // a node the token may not read: as unknown
                  w.Null();  // Consul answers 200 with `null` for an unknown node
                  return std::nullopt;
                }
@@ -100,6 +102,7 @@ void catalog_node(Call call, ApiContext& ctx) {
                w.Key("Services");
                w.StartObject();
                for (const catalog::Service* svc : cat.services_of_node(name)) {
+                 if (!acl.service(svc->name)) continue;
                  w.Key(svc->id.data(), static_cast<rapidjson::SizeType>(svc->id.size()));
                  write_node_service(w, *svc);
                }
@@ -122,6 +125,14 @@ void catalog_register(Call call, ApiContext& ctx) {
   if (reg.address.empty() && !reg.skip_node_update) {
     return call.responder.send(Response::text(400, "Must provide address"));
   }
+  // node:write on the node, service:write on its service (Consul's vetRegisterWithACL).
+  if (!endpoints::may_write(call, acl::Resource::node, reg.node)) return;
+  if (reg.service && !endpoints::may_write(call, acl::Resource::service, reg.service->name)) return;
+  for (const catalog::Check& check : reg.checks) {  // a check of another service of the node
+    if (check.service_id.empty() || (reg.service && check.service_id == reg.service->id)) continue;
+    const catalog::Service* svc = ctx.catalog.service(reg.node, check.service_id);
+    if (!endpoints::may_write(call, acl::Resource::service, svc ? svc->name : check.service_id)) return;
+  }
   endpoints::acknowledge(call, ctx, ctx.ops.catalog_register(reg), "true");
 }
 
@@ -133,6 +144,13 @@ void catalog_deregister(Call call, ApiContext& ctx) {
     return call.responder.send(Response::text(500, "No path to datacenter"));
   }
   if (dereg.node.empty()) return call.responder.send(Response::text(400, "Must provide node"));
+  // A service: service:write on its name; the node or a check: node:write (vetDeregisterWithACL).
+  if (!dereg.service_id.empty()) {
+    const catalog::Service* svc = ctx.catalog.service(dereg.node, dereg.service_id);
+    if (!endpoints::may_write(call, acl::Resource::service, svc ? svc->name : dereg.service_id)) return;
+  } else if (!endpoints::may_write(call, acl::Resource::node, dereg.node)) {
+    return;
+  }
   endpoints::acknowledge(call, ctx, ctx.ops.catalog_deregister(dereg), "true");
 }
 

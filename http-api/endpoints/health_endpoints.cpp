@@ -23,12 +23,15 @@ std::optional<bool> parse_flag(const std::string& value) {
   return std::nullopt;
 }
 
-// Writes the checks that pass the options (node-meta is about the check's node).
+// Writes the checks that pass the options (node-meta is about the check's node) and that the
+// caller may read: a service's check needs service:read, a node's check node:read (Consul's
+// filter.go filterHealthChecks).
 std::optional<std::string> write_checks(JsonWriter& w, const Catalog& cat, const std::vector<const catalog::Check*>& checks,
-                                        const QueryOptions& options) {
+                                        const QueryOptions& options, ReadFilter& acl) {
   std::string error;
   w.StartArray();
   for (const catalog::Check* check : checks) {
+    if (check->service_name.empty() ? !acl.node(check->node) : !acl.service(check->service_name)) continue;
     if (!options.node_meta.empty()) {
       const catalog::Node* node = cat.node(check->node);
       if (!node || !node_meta_matches(options, node->meta)) continue;
@@ -55,12 +58,13 @@ void health_service(Call call, ApiContext& ctx) {
   const Catalog& cat = ctx.catalog;
   std::string name = call.param;
   serve_read(call, ctx, *options, [&cat, name] { return cat.service_index(name); },
-             [&cat, name, passing_only, options = *options](JsonWriter& w) -> std::optional<std::string> {
+             [&cat, name, passing_only, options = *options](JsonWriter& w, ReadFilter& acl) -> std::optional<std::string> {
                std::string error;
                w.StartArray();
                for (const catalog::Service* svc : near_first(cat.instances(name), options)) {
                  const catalog::Node* node = cat.node(svc->node);
                  if (!node || !node_meta_matches(options, node->meta) || !has_all_tags(options.tags, svc->tags)) continue;
+                 if (!acl.instance(node->name, svc->name)) continue;
                  std::vector<const catalog::Check*> checks = cat.instance_checks(*svc);
                  if (passing_only && std::any_of(checks.begin(), checks.end(), [](const catalog::Check* c) {
                        return c->status != catalog::HealthStatus::passing;
@@ -84,8 +88,8 @@ void health_checks(Call call, ApiContext& ctx) {
   const Catalog& cat = ctx.catalog;
   std::string name = call.param;
   serve_read(call, ctx, *options, [&cat, name] { return cat.service_index(name); },
-             [&cat, name, options = *options](JsonWriter& w) {
-               return write_checks(w, cat, cat.checks_of_service_name(name), options);
+             [&cat, name, options = *options](JsonWriter& w, ReadFilter& acl) {
+               return write_checks(w, cat, cat.checks_of_service_name(name), options, acl);
              });
 }
 
@@ -95,12 +99,12 @@ void health_state(Call call, ApiContext& ctx) {
   const std::string state = call.param;  // an unknown state simply matches nothing: []
   const Catalog& cat = ctx.catalog;
   serve_read(call, ctx, *options, [&cat] { return cat.checks_index(); },
-             [&cat, state, options = *options](JsonWriter& w) {
+             [&cat, state, options = *options](JsonWriter& w, ReadFilter& acl) {
                std::vector<const catalog::Check*> checks;
                for (const catalog::Check* check : cat.all_checks()) {
                  if (state == "any" || catalog::to_string(check->status) == state) checks.push_back(check);
                }
-               return write_checks(w, cat, checks, options);
+               return write_checks(w, cat, checks, options, acl);
              });
 }
 
@@ -110,8 +114,8 @@ void health_node(Call call, ApiContext& ctx) {
   const Catalog& cat = ctx.catalog;
   std::string name = call.param;
   serve_read(call, ctx, *options, [&cat, name] { return cat.node_index(name); },
-             [&cat, name, options = *options](JsonWriter& w) {
-               return write_checks(w, cat, cat.checks_of_node(name), options);
+             [&cat, name, options = *options](JsonWriter& w, ReadFilter& acl) {
+               return write_checks(w, cat, cat.checks_of_node(name), options, acl);
              });
 }
 

@@ -77,6 +77,10 @@ void add_operator_routes(Router& router, ApiContext& ctx) {
   ApiContext* c = &ctx;
   router.exact("/v1/operator/keyring", {"GET", "POST", "PUT", "DELETE"}, [c](Call call) {
     const std::string& method = call.request.method;
+    // Consul: listing needs keyring:read, changing keyring:write.
+    if (!endpoints::permitted(call, acl::Resource::keyring, "", method == "GET" ? acl::Access::read : acl::Access::write)) {
+      return;
+    }
     if (method == "GET" && local_only(call.request)) return keyring_list_local(std::move(call), *c);
     const KeyringOp op = method == "GET"    ? KeyringOp::list
                          : method == "POST" ? KeyringOp::install

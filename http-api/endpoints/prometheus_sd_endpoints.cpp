@@ -72,7 +72,7 @@ void prometheus_sd(Call call, ApiContext& ctx) {
   endpoints::serve_read(
       call, ctx, *options, index,
       [&cat, options = *options, passing_only, wanted, separator,
-       dc = ctx.datacenter](JsonWriter& w) -> std::optional<std::string> {
+       dc = ctx.datacenter](JsonWriter& w, ReadFilter& acl) -> std::optional<std::string> {
         std::vector<std::string> names = wanted;
         if (names.empty()) {
           for (const auto& entry : cat.service_names()) names.push_back(entry.first);
@@ -85,6 +85,7 @@ void prometheus_sd(Call call, ApiContext& ctx) {
           for (const catalog::Service* svc : cat.instances(name)) {
             const catalog::Node* node = cat.node(svc->node);
             if (!node || !node_meta_matches(options, node->meta) || !has_all_tags(options.tags, svc->tags)) continue;
+            if (!acl.instance(node->name, svc->name)) continue;
             std::vector<const catalog::Check*> checks = cat.instance_checks(*svc);
             const std::string_view health = catalog::aggregate_status(checks);
             if (health == "critical" || health == "maintenance" || (passing_only && health != "passing")) continue;

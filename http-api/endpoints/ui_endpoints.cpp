@@ -50,12 +50,14 @@ void ui_services(Call call, ApiContext& ctx) {
   if (!options) return;
   const Catalog& cat = ctx.catalog;
   auto index = [&cat] { return std::max({cat.services_index(), cat.nodes_index(), cat.checks_index()}); };
-  endpoints::serve_read(call, ctx, *options, index, [&cat, dc = ctx.datacenter](JsonWriter& w) -> std::optional<std::string> {
+  endpoints::serve_read(call, ctx, *options, index, [&cat, dc = ctx.datacenter](JsonWriter& w, ReadFilter& acl) -> std::optional<std::string> {
     w.StartArray();
     for (const auto& [name, tags] : cat.service_names()) {
+      if (!acl.service(name)) continue;
       std::set<std::string> nodes;
       int instances = 0, passing = 0, warning = 0, critical = 0;
       for (const catalog::Service* svc : cat.instances(name)) {
+        if (!acl.node(svc->node)) continue;
         ++instances;
         nodes.insert(svc->node);
         for (const catalog::Check* check : cat.instance_checks(*svc)) {

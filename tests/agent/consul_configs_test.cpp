@@ -52,6 +52,8 @@ TEST_CASE("the Consul config directory starts an agent with what its files say",
   CHECK(c.dns.service_ttls.at("web") == 30);
   CHECK(c.recursors == std::vector<std::string>{"127.0.0.1:5353"});
   CHECK(c.enable_local_script_checks);
+  CHECK(c.acl.enabled);  // acl { } is read now (issue 18), its tokens block included
+  CHECK_FALSE(c.acl.default_allow);
 
   const auto* web = service(c, "web-1");
   REQUIRE(web);

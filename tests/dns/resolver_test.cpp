@@ -314,3 +314,16 @@ TEST_CASE("a remote agent answers with its own instances first, and only then", 
   CHECK(f.ask("db.service.consul.", RType::A, local).local_first == 1);
   CHECK(f.ask("web6.service.consul.", RType::A, local).local_first == 0);  // none of ours
 }
+
+TEST_CASE("with ACLs the resolver answers only what the default token may read", "[unit]") {
+  Fixture f;
+  ResolverConfig config;
+  config.may_read_service = [](std::string_view name) { return name == "web"; };
+  config.may_read_node = [](std::string_view name) { return name != "beta"; };
+  // web on beta is left out; db is unknown; the node beta is unknown.
+  CHECK(addresses(f.ask("web.service.consul.", RType::A, config)) == std::multiset<std::string>{"10.0.0.1"});
+  CHECK(f.ask("db.service.consul.", RType::A, config).rcode == Rcode::nxdomain);
+  CHECK(f.ask("db.service.consul.", RType::A).rcode == Rcode::noerror);  // without ACLs it is there
+  CHECK(f.ask("beta.node.consul.", RType::A, config).rcode == Rcode::nxdomain);
+  CHECK(f.ask("alpha.node.consul.", RType::A, config).rcode == Rcode::noerror);
+}

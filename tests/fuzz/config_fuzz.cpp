@@ -1,4 +1,4 @@
-// Fuzz target for config files (agent/hcl.h, agent/config_file.h): no input may crash, assert
+// Fuzz target for config files (catalog/hcl.h, agent/config_file.h): no input may crash, assert
 // or hang the HCL parser or the config reader, as HCL or as JSON; and every tree the HCL parser
 // builds must come back unchanged through its JSON text (what the config reader relies on).
 #include <rapidjson/document.h>
@@ -11,7 +11,7 @@
 #include <string>
 
 #include "agent/config_file.h"
-#include "agent/hcl.h"
+#include "catalog/hcl.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const bool quiet = [] {
@@ -22,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string text(reinterpret_cast<const char*>(data), size);
 
   rapidjson::Document tree;
-  if (hearsay::agent::parse_hcl(text, tree).empty()) {
+  if (hearsay::catalog::parse_hcl(text, tree).empty()) {
     if (!tree.IsObject()) std::abort();
     rapidjson::StringBuffer buf;
     rapidjson::Writer<rapidjson::StringBuffer> writer(buf);

@@ -167,6 +167,8 @@ def relay_failover(c):
         ids = [s["ServiceID"] for s in services_on(a, "dev-web") + services_on(a, "dev-api")]
         assert ids == ["dev-web-1", "dev-api-1"], (a.name, ids)
         wait_until(lambda a=a: remote_health(a, "laptop") == "passing", timeout=10, what="passing again")
+    if "-join" not in relay.extra_args:  # r1 was the first: it rejoins through a3
+        relay.extra_args += ["-join", f"127.0.0.1:{c.a3.serf_port}"]
     relay.start()  # back (same data dir), for the next cases
     wait_until(lambda: len([m for m in c.a3.get_json("/v1/agent/members")[0] if m["Status"] == 1]) == 3,
                timeout=20, what="the relay back in the LAN")
@@ -251,6 +253,77 @@ def unverifiable_relay_refused(c):
             subprocess.run(["rm", "-rf", d], check=False)
 
 
+ACL_CONFIG = """
+acl {
+  enabled = true
+  default_policy = "deny"
+  tokens { initial_management = "root-secret" }
+  policy "laptops" {
+    rules = <<EOT
+node_prefix "laptop-" { policy = "write" }
+service_prefix "dev-" { policy = "write" }
+EOT
+  }
+  token "laptop" {
+    secret_id = "laptop-secret"
+    policies = ["laptops"]
+  }
+}
+"""
+
+
+def tokens_are_acl_tokens(c):
+    """A relay with ACLs: the remote's token is an ACL token. Unknown and missing tokens, a name
+    the token may not write, and a service outside the token's prefix are refused; a reload
+    that revokes the token ends the session."""
+    d = tempfile.mkdtemp(prefix="hearsay-it-acl-relay-")
+    acl_file = os.path.join(d, "acl.hcl")
+    with open(acl_file, "w") as f:
+        f.write(ACL_CONFIG)
+    port = free_port()
+    relay = Agent("acl-relay", extra_args=["-config-file", acl_file, "-join", f"127.0.0.1:{c.a3.serf_port}",
+                                           "-relay-port", str(port), "-relay-cert-file", c.cert[1],
+                                           "-relay-key-file", c.cert[0]]).start()
+    laptops = []
+
+    def laptop(name, token):
+        tf = os.path.join(d, f"{name}.token")
+        with open(tf, "w") as f:
+            f.write(token + "\n")
+        a = Agent(name, extra_args=["-remote", f"127.0.0.1:{port}", "-remote-ca-file", c.ca[1],
+                                    "-remote-token-file", tf, "-remote-keepalive", "500ms"]).start()
+        laptops.append(a)
+        return a
+
+    try:
+        for name, token, why in [("laptop-x", "wrong-secret", "ACL not found"), ("laptop-y", "", "ACL not found"),
+                                 ("desktop-1", "laptop-secret", "may not write node desktop-1")]:
+            a = laptop(name, token)
+            wait_until(lambda a=a: why in remote_status(a).get("LastError", ""), timeout=10,
+                       what=f"{name} refused ({why})")
+            assert remote_status(a)["State"] != "established"
+        good = laptop("laptop-ann", "laptop-secret")
+        wait_until(lambda: established(good), timeout=10, what="laptop-ann's session")
+        good.put("/v1/agent/service/register", {"Name": "dev-ok", "Port": 1})
+        good.put("/v1/agent/service/register", {"Name": "payments", "Port": 2})
+        wait_until(lambda: services_on(c.a3, "dev-ok"), timeout=10, what="dev-ok in the LAN")
+        wait_until(lambda: relay.metric("hearsay.relay.refused.not_allowed") >= 1, timeout=10,
+                   what="payments refused")
+        assert not services_on(c.a3, "payments")
+        assert established(good)  # refusing an entry keeps the session
+        # Revoked by a reload: the session ends at once, with the reason.
+        with open(acl_file, "w") as f:
+            f.write(ACL_CONFIG.replace('secret_id = "laptop-secret"', 'secret_id = "rotated-secret"'))
+        assert relay.put("/v1/agent/reload", headers={"X-Consul-Token": "root-secret"})[0] == 200
+        wait_until(lambda: not established(good), timeout=5, what="the revoked session closed")
+        wait_until(lambda: "ACL not found" in remote_status(good).get("LastError", ""), timeout=10,
+                   what="the revocation's reason on the laptop")
+    finally:
+        for a in laptops + [relay]:
+            a.cleanup()
+        subprocess.run(["rm", "-rf", d], check=False)
+
+
 def goodbye_removes_at_once(c):
     laptop = c.laptop
     assert laptop.put("/v1/agent/leave")[0] == 200
@@ -283,6 +356,8 @@ def main():
         results.run("a remote writing another node's records is refused and counted", another_nodes_records_refused, c)
         results.run("plain TCP and garbage frames are refused and counted", bad_peers_refused, c)
         results.run("a relay certificate that does not verify: no session", unverifiable_relay_refused, c)
+        results.run("tokens are ACL tokens: unknown, missing, wrong node and wrong service refused; revoked by reload",
+                    tokens_are_acl_tokens, c)
         results.run("the laptop's leave removes its records at once", goodbye_removes_at_once, c)
     finally:
         c.cleanup(results.failed > 0)

@@ -138,6 +138,7 @@ class Setup:
 
 
 def registered_through_impaired_link(s):
+    s.link.reset()
     s.link.set(rtt_ms=100, loss=0.01)
     wait_until(lambda: status(s.laptop).get("State") == "established", timeout=20, what="the session")
     code = ("import json, consul; c = consul.Consul(port=%d); "
@@ -169,6 +170,7 @@ def registered_through_impaired_link(s):
 
 
 def cut_for_a_minute(s):
+    s.link.reset()
     s.link.set(cut=True)
     t_cut = time.time()
     # While cut: the laptop's reads go on, marked stale.
@@ -205,6 +207,7 @@ def cut_for_a_minute(s):
 
 
 def thirty_percent_loss(s):
+    s.link.reset()
     serf_rpc = free_port()
     serf_log = os.path.join(s.laptop.dir, "serf.log")
     lf = open(serf_log, "wb")

@@ -1,13 +1,13 @@
-// The HCL subset parser (agent/hcl.h): each construct Consul configs use, compared with the JSON
+// The HCL subset parser (catalog/hcl.h): each construct Consul configs use, compared with the JSON
 // Consul decodes the same text to, and one malformed input per error path.
 #include <catch2/catch.hpp>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "agent/hcl.h"
+#include "catalog/hcl.h"
 
-using hearsay::agent::parse_hcl;
+using hearsay::catalog::parse_hcl;
 
 namespace {
 

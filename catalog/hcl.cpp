@@ -6,7 +6,7 @@
 //   key    := identifier | string
 //   value  := string | heredoc | number | "true" | "false" | "[" [value {"," value} [","]] "]"
 //           | "{" body "}"
-#include "agent/hcl.h"
+#include "catalog/hcl.h"
 
 #include <algorithm>
 #include <cctype>
@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-namespace hearsay::agent {
+namespace hearsay::catalog {
 namespace {
 
 using rapidjson::Value;
@@ -408,4 +408,4 @@ std::string parse_hcl(std::string_view text, rapidjson::Document& out) {
   return {};
 }
 
-}  // namespace hearsay::agent
+}  // namespace hearsay::catalog

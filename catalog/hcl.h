@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-namespace hearsay::agent {
+namespace hearsay::catalog {
 
 // A key given more than once in one body becomes an array of its values, as HCL 1 decodes
 // repeated blocks (`service { } service { }` -> "service": [{...}, {...}]); when every value is
@@ -21,4 +21,4 @@ namespace hearsay::agent {
 inline constexpr int kMaxHclDepth = 64;
 std::string parse_hcl(std::string_view text, rapidjson::Document& out);
 
-}  // namespace hearsay::agent
+}  // namespace hearsay::catalog
