@@ -241,15 +241,6 @@ void CatalogReplication::publish_session(const std::string& remote, std::optiona
   remotes_.session_record(remote, self_, std::move(record), now);
 }
 
-std::map<std::string, SessionRecord> CatalogReplication::sessions_of(const std::string& remote) const {
-  std::map<std::string, SessionRecord> out;
-  engine_.for_each_with_prefix(encode_key(Kind::session, remote, ""), [&](const std::string& owner, const std::string&,
-                                                                          const gossip::Replication::Value& v) {
-    if (auto r = decode_session_record(as_view(v.value)); r && r->relay == owner) out.emplace(owner, std::move(*r));
-  });
-  return out;
-}
-
 const catalog::RecordOrigin* CatalogReplication::showing(const Key& key) const {
   switch (key.kind) {
     case Kind::node: {

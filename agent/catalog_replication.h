@@ -74,8 +74,6 @@ class CatalogReplication {
   // (a restart ends every session anyway; the engine's generation check clears what a crash
   // left behind). nullopt: the session ended.
   void publish_session(const std::string& remote, std::optional<SessionRecord> record, Clock::time_point now);
-  // Every relay's record about `remote`, by relay (what this agent's replica holds).
-  std::map<std::string, SessionRecord> sessions_of(const std::string& remote) const;
   // Membership news: liveness checks, removal on leave (the engine's peers are gossip::Node's job).
   void on_member_event(const gossip::MemberEvent& event, Clock::time_point now);
   // Removes the records of members failed for longer than reap_after, and of remotes whose
@@ -87,7 +85,6 @@ class CatalogReplication {
   bool accepts(const std::string& owner) const;
 
   const CatalogReplicationStats& stats() const { return stats_; }
-  const RemoteLiveness& remotes() const { return remotes_; }
 
   // What a relay lets a remote write (issue 16): its own node record, and services and checks
   // on that node whose service `may_write_service` allows (node checks: any). Never session

@@ -121,24 +121,6 @@ std::vector<std::string> RemoteLiveness::tick(Clock::time_point now) {
   return gone;
 }
 
-std::vector<RemoteLiveness::View> RemoteLiveness::remotes(Clock::time_point now) const {
-  std::vector<View> out;
-  for (const auto& [node, remote] : remotes_) {
-    View v;
-    v.node = node;
-    if (const SessionRecord* h = holder(remote)) {
-      v.held = true;
-      v.relay = h->relay;
-      v.session = h->session;
-    }
-    v.last_held = v.held ? now : remote.last_held;
-    const catalog::Check* c = catalog_.check(node, std::string(kRemoteHealthCheckId));
-    v.health = c ? c->status : catalog::HealthStatus::passing;
-    out.push_back(std::move(v));
-  }
-  return out;
-}
-
 void RemoteLiveness::set_health(const std::string& node, Remote& remote, catalog::HealthStatus status,
                                 const std::string& phase, const std::string& output) {
   if (!catalog_.node(node)) return;  // its node record has not arrived: nothing to attach it to

@@ -70,20 +70,10 @@ class RemoteLiveness {
   // whose records must be forgotten now (lease over, or left); they are no longer tracked.
   std::vector<std::string> tick(Clock::time_point now);
 
-  bool is_remote(const std::string& node) const { return remotes_.contains(node); }
   // A remote forgotten after a goodbye or its lease: its writes are refused until a relay
   // holds a session with it again.
   bool forgotten(const std::string& node) const { return forgotten_.contains(node); }
 
-  struct View {
-    std::string node;
-    bool held = false;
-    std::string relay;        // the holder with the newest session, when held
-    std::uint64_t session = 0;
-    Clock::time_point last_held{};
-    catalog::HealthStatus health = catalog::HealthStatus::passing;
-  };
-  std::vector<View> remotes(Clock::time_point now) const;
 
  private:
   struct Remote {

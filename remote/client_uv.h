@@ -51,8 +51,6 @@ class Client {
   void close();
 
   const Link& link() const { return link_; }
-  const RemoteReplication& replication() const { return bridge_; }
-  loop::TlsCounters& tls_counters() { return tls_counters_; }
 
  private:
   struct Resolve;

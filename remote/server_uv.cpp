@@ -7,6 +7,19 @@
 #include "remote/client_uv.h"
 
 namespace hearsay::remote {
+namespace {
+
+void add(RelayServerStats& to, const RelaySessionStats& s) {
+  to.frames_in += s.frames_in;
+  to.frames_out += s.frames_out;
+  to.bytes_in += s.bytes_in;
+  to.bytes_out += s.bytes_out;
+  to.entries_in += s.entries_in;
+  for (std::size_t i = 0; i < kRelayRefusals; ++i) to.refused[i] += s.refused[i];
+  for (std::size_t i = 0; i < kFrameErrors; ++i) to.frame_errors[i] += s.frame_errors[i];
+}
+
+}  // namespace
 
 RelayServer::RelayServer(uv_loop_t* loop, std::string relay, std::shared_ptr<const loop::TlsContext> tls,
                          gossip::Replication& engine, Handlers handlers, Timing timing, Now now)
@@ -128,14 +141,7 @@ void RelayServer::end(std::uint64_t id, const std::string& reason) {
   Session s = std::move(it->second);
   sessions_.erase(it);
   replication_.closed(id);
-  const RelaySessionStats& st = s.protocol->stats();
-  closed_stats_.frames_in += st.frames_in;
-  closed_stats_.frames_out += st.frames_out;
-  closed_stats_.bytes_in += st.bytes_in;
-  closed_stats_.bytes_out += st.bytes_out;
-  closed_stats_.entries_in += st.entries_in;
-  for (std::size_t i = 0; i < kRelayRefusals; ++i) closed_stats_.refused[i] += st.refused[i];
-  for (std::size_t i = 0; i < kFrameErrors; ++i) closed_stats_.frame_errors[i] += st.frame_errors[i];
+  add(closed_stats_, s.protocol->stats());
   if (s.opened) {
     ++stats_.sessions_closed;
     spdlog::info("relay: session {} of {} ended: {}", id, s.protocol->hello().node, s.goodbye ? "goodbye" : reason);
@@ -209,24 +215,14 @@ void RelayServer::for_each_session(const std::function<void(std::uint64_t, const
 }
 
 const RelayServerStats& RelayServer::stats() const {
+  // The sessions' counts: those gone (kept at their end) plus the live ones'; the session
+  // counters (opened, refused, closed) are the server's own.
   RelayServerStats& out = stats_;
-  out.frames_in = closed_stats_.frames_in;
-  out.frames_out = closed_stats_.frames_out;
-  out.bytes_in = closed_stats_.bytes_in;
-  out.bytes_out = closed_stats_.bytes_out;
-  out.entries_in = closed_stats_.entries_in;
-  out.refused = closed_stats_.refused;
-  out.frame_errors = closed_stats_.frame_errors;
-  for (const auto& [id, s] : sessions_) {
-    const RelaySessionStats& st = s.protocol->stats();
-    out.frames_in += st.frames_in;
-    out.frames_out += st.frames_out;
-    out.bytes_in += st.bytes_in;
-    out.bytes_out += st.bytes_out;
-    out.entries_in += st.entries_in;
-    for (std::size_t i = 0; i < kRelayRefusals; ++i) out.refused[i] += st.refused[i];
-    for (std::size_t i = 0; i < kFrameErrors; ++i) out.frame_errors[i] += st.frame_errors[i];
-  }
+  const RelayServerStats own = out;
+  out = closed_stats_;
+  out.sessions_opened = own.sessions_opened, out.sessions_refused = own.sessions_refused;
+  out.sessions_closed = own.sessions_closed;
+  for (const auto& [id, s] : sessions_) add(out, s.protocol->stats());
   return out;
 }
 
