@@ -51,7 +51,10 @@ done
 dpkg-query -W -f='${Conffiles}\n' hearsay | grep -q '^ /etc/hearsay.d/hearsay.hcl ' ||
   fail "/etc/hearsay.d/hearsay.hcl is not a conffile"
 # Linked against the system's shared libraries, and depending on their packages.
-ldd /usr/bin/hearsay | grep -q 'libuv\.so\.1 => /' || fail "/usr/bin/hearsay does not load the system's libuv: $(ldd /usr/bin/hearsay 2>&1 | head -3)"
+# Output captured first: with pipefail, `ldd | grep -q` fails whenever grep exits before ldd
+# has written everything (SIGPIPE), which made this check flaky.
+linked=$(ldd /usr/bin/hearsay 2>&1)
+grep -q 'libuv\.so\.1 => /' <<<"$linked" || fail "/usr/bin/hearsay does not load the system's libuv: $linked"
 dpkg-query -W -f='${Depends}' hearsay | grep -q 'libuv1' || fail "Depends lacks libuv1: $(dpkg-query -W -f='${Depends}' hearsay)"
 [ "$(/usr/bin/hearsay version | head -1)" = "hearsay v$version" ] ||
   fail "hearsay version says '$(/usr/bin/hearsay version | head -1)', the package is $version"
