@@ -32,6 +32,7 @@
 #include "http-api/server_uv.h"
 #include "loop/handle.h"
 #include "remote/client_uv.h"
+#include "remote/relay_members.h"
 #include "remote/server_uv.h"
 
 namespace hearsay::agent {
@@ -115,7 +116,12 @@ class Agent final : public http::AgentOps {
   std::map<std::string, std::string> remote_status() const;
   void add_remote_metrics(http::MetricSet& set) const;
   void relay_members_changed();  // a relay tells its sessions
+  // A relay's members state: each member it lists, and failed members it still lists after
+  // memberlist dropped them (as member_list shows them), so its remotes see its listing.
+  gossip::Bytes relay_members_state() const;
+  void relay_members_reaped();  // the reaper's turn: a listing shorter by a reap goes out too
   void merge_relay_members(const gossip::Bytes& state);  // a remote hears it
+  void apply_relay_members(remote::RelayMembers::Update update);  // into our (never ticked) membership
   std::string apply_keyring_change(http::KeyringOp op, const gossip::Bytes& key);  // durable; "" or why not
   void arm_keyring_timer();
 
@@ -152,6 +158,8 @@ class Agent final : public http::AgentOps {
   std::unique_ptr<remote::Client> remote_client_;       // a remote agent's link to its relays
   std::unique_ptr<remote::RelayServer> relay_server_;   // a relay's remote sessions
   std::optional<remote::Ack> remote_ack_;               // the relay's last word on our writes
+  std::optional<remote::RelayMembers> relay_members_;   // a remote's view of its relay's members
+  std::size_t relay_members_listed_ = 0;                // a relay's listed names, hashed, at the last reaper turn
   std::unique_ptr<ClusterKeyring> cluster_keyring_;
   loop::Handle<uv_timer_t> keyring_timer_;  // the earliest cluster keyring operation's time-out
 

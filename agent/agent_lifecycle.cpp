@@ -76,6 +76,8 @@ bool Agent::start_timers() {
     guard_callback("check reaper", [self = static_cast<Agent*>(t->data)] {
       self->local_->reap_critical_services(self->now_());
       self->catalog_replication_->reap(self->now_());
+      if (self->relay_members_) self->apply_relay_members(self->relay_members_->tick(self->now_()));
+      self->relay_members_reaped();
       self->flush_replication();
     });
   };

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 
@@ -97,6 +98,7 @@ void Agent::wire_remote() {
     };
     handlers.ack = [this](const remote::Ack& ack) { remote_ack_ = ack; };
     handlers.members = [this](const remote::Members& m) { merge_relay_members(m.state); };
+    relay_members_.emplace(remote::RelayMembersConfig{config_.node_name});
     remote_client_ = std::make_unique<remote::Client>(&loop_, std::move(lc), remote_tls(r), node_->replication(),
                                                       std::move(handlers), now_);
     return;
@@ -135,10 +137,7 @@ void Agent::wire_remote() {
   handlers.engine_driven = [this] {
     if (gossip_) gossip_->flush();
   };
-  // Our push/pull state: every member with its state, as memberlist sends it to a joiner.
-  handlers.members_state = [this] {
-    return gossip::encode_push_pull(node_->membership().join_request(gossip::Address{}).request);
-  };
+  handlers.members_state = [this] { return relay_members_state(); };
   remote::RelayServer::Timing timing;
   timing.keepalive = std::chrono::duration_cast<remote::Duration>(r.keepalive);
   timing.dead_after = std::max(timing.keepalive * 3, timing.dead_after);
@@ -151,31 +150,60 @@ void Agent::relay_members_changed() {
   if (relay_server_) relay_server_->members_changed();
 }
 
+gossip::Bytes Agent::relay_members_state() const {
+  // Our push/pull state (every member with its state, as memberlist sends it to a joiner), and
+  // the failed members memberlist already dropped that we still list: the remote takes the
+  // frame as our whole listing and forgets whoever is missing (remote/relay_members.h).
+  const gossip::Membership& m = node_->membership();
+  gossip::PushPull state = m.join_request(gossip::Address{}).request;
+  for (const auto& [name, member] : m.failed_members()) {
+    if (m.members().contains(name)) continue;
+    state.nodes.push_back(gossip::PushNodeState{member.name, member.address.ip, member.address.port, member.meta,
+                                                member.incarnation, gossip::NodeState::dead, member.vsn});
+  }
+  return gossip::encode_push_pull(state);
+}
+
+void Agent::relay_members_reaped() {
+  if (!relay_server_) return;
+  // Reaping (memberlist's after gossip_to_the_dead, failed members' after reconnect_timeout)
+  // raises no member event, unlike every other change: the names listed, summed up in an
+  // order-free hash, tell whether a reap happened since the last turn.
+  const gossip::Membership& m = node_->membership();
+  std::size_t listed = 0;
+  for (const gossip::Member& member : m.members()) listed ^= std::hash<std::string>{}(member.name);
+  for (const auto& [name, member] : m.failed_members()) {
+    if (!m.members().contains(name)) listed ^= std::hash<std::string>{}(name);
+  }
+  if (listed != relay_members_listed_) relay_members_changed();
+  relay_members_listed_ = listed;
+}
+
 void Agent::merge_relay_members(const gossip::Bytes& state) {
   // The relay's members become ours to show (hearsay members on a remote lists the cluster as
-  // its relay sees it), and their events drive serfHealth and removals as on a LAN agent. Each
-  // state goes in as the gossip message that says it (a push/pull merge would suspect the dead
-  // and wait for a timer; our membership is never ticked: nothing is probed from here).
-  // encode_push_pull's bytes start with the message type; the decoder takes what follows.
-  gossip::PushPullResult decoded = state.empty() ? gossip::PushPullResult{}
-                                                 : gossip::decode_push_pull(state.data() + 1, state.size() - 1);
-  if (!decoded.message) {
+  // its relay sees it), and their events drive serfHealth and removals as on a LAN agent.
+  if (!relay_members_) return;
+  const std::uint64_t undecodable = relay_members_->stats().frames_undecodable;
+  remote::RelayMembers::Update update =
+      relay_members_->received(state, remote_client_ ? remote_client_->link().status().relay_name : "", now_());
+  if (relay_members_->stats().frames_undecodable != undecodable) {
     spdlog::warn("remote: the relay's members list does not decode; ignored");
-    return;
   }
+  apply_relay_members(std::move(update));
+}
+
+void Agent::apply_relay_members(remote::RelayMembers::Update update) {
+  if (update.empty()) return;
+  // Each state goes in as the gossip message that says it (a push/pull merge would suspect the
+  // dead and wait for a timer; our membership is never ticked: nothing is probed from here).
   gossip::Membership& m = node_->membership();
   const gossip::Address from{gossip::Bytes{0, 0, 0, 0}, 1};
-  for (const gossip::PushNodeState& n : decoded.message->nodes) {
-    if (n.name == config_.node_name) continue;
-    gossip::Message message;
-    if (n.state == gossip::NodeState::alive || n.state == gossip::NodeState::suspect) {
-      message = gossip::Alive{n.incarnation, n.name, n.addr, n.port, n.meta, n.vsn};
-    } else {
-      // Dead from someone else is a failure; dead from itself, a leave.
-      message = gossip::Dead{n.incarnation, n.name, n.state == gossip::NodeState::left ? n.name : std::string("relay")};
-    }
+  for (const gossip::Message& message : update.messages) {
     const gossip::Bytes bytes = gossip::encode(message);
     m.receive_packet(from, bytes.data(), bytes.size(), now_());
+  }
+  for (const std::string& name : update.forget) {
+    if (m.forget(name)) spdlog::info("member {} reaped (no longer listed by the relay)", name);
   }
   for (const gossip::MemberEvent& e : m.take_events()) on_member_event(e);
   (void)m.take_packets();  // nobody to send them to

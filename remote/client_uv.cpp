@@ -240,10 +240,8 @@ void Client::flush() {
 std::size_t Client::deliver_events() {
   std::vector<LinkEvent> events = link_.take_events();
   for (LinkEvent& e : events) {
+    if (bridge_.link_event(e, now_())) continue;  // the engine's, now handled
     switch (e.kind) {
-      case LinkEvent::Kind::established: bridge_.established(e.relay); break;
-      case LinkEvent::Kind::lost: bridge_.lost(); break;
-      case LinkEvent::Kind::replication: bridge_.received(e.replication, now_()); continue;
       case LinkEvent::Kind::ack:
         if (handlers_.ack) handlers_.ack(e.ack);
         continue;

@@ -32,33 +32,51 @@ void put_u32(Bytes& out, std::size_t at, std::uint32_t v) {
   out[at + 3] = static_cast<std::uint8_t>(v);
 }
 
-void write_body(Bytes& out, const Hello& f) {
-  mp::MapWriter(out, 6)
-      .uint("attempt", f.attempt)
-      .str("node", f.node)
-      .str("node_id", f.node_id)
-      .uint("protocol", f.protocol)
-      .uint("started_us", f.started_us)
-      .str("token", f.token);
+// Each frame's fields, in key order (our maps are written sorted): one list that the writer and
+// the reader both walk, so no field is written and not read, and a map's count is never kept
+// by hand. `v` is a FieldCount, a MapWriter or a Fields; `f` the frame (const when writing).
+template <typename V, typename F>
+void fields(V& v, F& f) {
+  using T = std::remove_const_t<F>;
+  if constexpr (std::is_same_v<T, Hello>) {
+    v.uint("attempt", f.attempt).str("node", f.node).str("node_id", f.node_id).uint("protocol", f.protocol)
+        .uint("started_us", f.started_us).str("token", f.token);
+  } else if constexpr (std::is_same_v<T, Welcome>) {
+    v.uint("keepalive_ms", f.keepalive_ms).str("relay", f.relay).uint("session", f.session);
+  } else if constexpr (std::is_same_v<T, Refuse>) {
+    v.str("reason", f.reason).boolean("retry", f.retry);
+  } else if constexpr (std::is_same_v<T, ReplicationFrame>) {
+    v.bytes("message", f.message).uint("reply_to", f.reply_to).uint("stream", f.stream)
+        .boolean("wants_reply", f.wants_reply);
+  } else if constexpr (std::is_same_v<T, Ack>) {
+    v.uint("generation", f.generation).uint("watermark", f.watermark);
+  } else if constexpr (std::is_same_v<T, Ping>) {
+    v.uint("sent_us", f.sent_us);
+  } else if constexpr (std::is_same_v<T, Pong>) {
+    v.uint("echo_us", f.echo_us);
+  } else if constexpr (std::is_same_v<T, Members>) {
+    v.bytes("state", f.state);
+  } else {
+    static_assert(std::is_same_v<T, Goodbye>, "every frame lists its fields here");
+  }
 }
-void write_body(Bytes& out, const Welcome& f) {
-  mp::MapWriter(out, 3).uint("keepalive_ms", f.keepalive_ms).str("relay", f.relay).uint("session", f.session);
+
+// ---- Writing: the fields counted, then written.
+struct FieldCount {
+  std::uint32_t n = 0;
+  FieldCount& str(const char*, const std::string&) { return ++n, *this; }
+  FieldCount& bytes(const char*, const Bytes&) { return ++n, *this; }
+  FieldCount& uint(const char*, std::uint64_t) { return ++n, *this; }
+  FieldCount& boolean(const char*, bool) { return ++n, *this; }
+};
+
+template <typename F>
+void write_body(Bytes& out, const F& f) {
+  FieldCount count;
+  fields(count, f);
+  mp::MapWriter writer(out, count.n);
+  fields(writer, f);
 }
-void write_body(Bytes& out, const Refuse& f) { mp::MapWriter(out, 2).str("reason", f.reason).boolean("retry", f.retry); }
-void write_body(Bytes& out, const ReplicationFrame& f) {
-  mp::MapWriter(out, 4)
-      .bytes("message", f.message)
-      .uint("reply_to", f.reply_to)
-      .uint("stream", f.stream)
-      .boolean("wants_reply", f.wants_reply);
-}
-void write_body(Bytes& out, const Ack& f) {
-  mp::MapWriter(out, 2).uint("generation", f.generation).uint("watermark", f.watermark);
-}
-void write_body(Bytes& out, const Ping& f) { mp::MapWriter(out, 1).uint("sent_us", f.sent_us); }
-void write_body(Bytes& out, const Pong& f) { mp::MapWriter(out, 1).uint("echo_us", f.echo_us); }
-void write_body(Bytes& out, const Goodbye&) { mp::MapWriter(out, 0); }
-void write_body(Bytes& out, const Members& f) { mp::MapWriter(out, 1).bytes("state", f.state); }
 
 // ---- Reading: every field of the frame's struct must be there (StructReader itself lets a
 // missing key pass), with a value of the right kind.
@@ -99,66 +117,29 @@ class Fields {
   bool ok_ = false;
 };
 
+template <typename F>
+std::optional<Frame> read_as(Fields& in) {
+  F f;
+  fields(in, f);
+  if (!in.ok()) return std::nullopt;
+  return f;
+}
+
+// The frame of type `type` (type_of<F>()), read from its map.
+template <std::size_t I = 0>
+std::optional<Frame> read_body(std::uint8_t type, Fields& in) {
+  if constexpr (I == std::variant_size_v<Frame>) {
+    return std::nullopt;
+  } else {
+    using F = std::variant_alternative_t<I, Frame>;
+    return type == type_of<F>() ? read_as<F>(in) : read_body<I + 1>(type, in);
+  }
+}
+
 std::optional<Frame> read_body(std::uint8_t type, const msgpack::object& map) {
   Fields in(map);
   if (!in.ok()) return std::nullopt;
-  switch (type) {
-    case type_of<Hello>(): {
-      Hello f;
-      in.uint("attempt", f.attempt).str("node", f.node).str("node_id", f.node_id).uint("protocol", f.protocol)
-          .uint("started_us", f.started_us).str("token", f.token);
-      if (in.ok()) return f;
-      break;
-    }
-    case type_of<Welcome>(): {
-      Welcome f;
-      in.uint("keepalive_ms", f.keepalive_ms).str("relay", f.relay).uint("session", f.session);
-      if (in.ok()) return f;
-      break;
-    }
-    case type_of<Refuse>(): {
-      Refuse f;
-      in.str("reason", f.reason).boolean("retry", f.retry);
-      if (in.ok()) return f;
-      break;
-    }
-    case type_of<ReplicationFrame>(): {
-      ReplicationFrame f;
-      in.bytes("message", f.message).uint("reply_to", f.reply_to).uint("stream", f.stream)
-          .boolean("wants_reply", f.wants_reply);
-      if (in.ok()) return f;
-      break;
-    }
-    case type_of<Ack>(): {
-      Ack f;
-      in.uint("generation", f.generation).uint("watermark", f.watermark);
-      if (in.ok()) return f;
-      break;
-    }
-    case type_of<Ping>(): {
-      Ping f;
-      in.uint("sent_us", f.sent_us);
-      if (in.ok()) return f;
-      break;
-    }
-    case type_of<Pong>(): {
-      Pong f;
-      in.uint("echo_us", f.echo_us);
-      if (in.ok()) return f;
-      break;
-    }
-    case type_of<Goodbye>():
-      return Goodbye{};
-    case type_of<Members>(): {
-      Members f;
-      in.bytes("state", f.state);
-      if (in.ok()) return f;
-      break;
-    }
-    default:
-      break;
-  }
-  return std::nullopt;
+  return read_body(type, in);
 }
 
 }  // namespace

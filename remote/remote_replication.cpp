@@ -14,6 +14,19 @@ std::optional<gossip::Bytes> unwrap_replication_packet(const gossip::Bytes& pack
   return gossip::Bytes(user->payload.begin() + 1, user->payload.end());
 }
 
+bool RemoteReplication::link_event(const LinkEvent& event, Clock::time_point now) {
+  switch (event.kind) {
+    case LinkEvent::Kind::established: established(event.relay); return false;
+    case LinkEvent::Kind::lost:
+    case LinkEvent::Kind::refused:
+    case LinkEvent::Kind::attempt_failed: lost(); return false;
+    case LinkEvent::Kind::replication: received(event.replication, now); return true;
+    case LinkEvent::Kind::ack:
+    case LinkEvent::Kind::members: return false;
+  }
+  return false;
+}
+
 void RemoteReplication::established(const std::string& relay) {
   engine_.set_peers({gossip::ReplicationPeer{relay, kRelayPeer}});
   engine_.sync_soon();

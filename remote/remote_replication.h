@@ -28,10 +28,15 @@ class RemoteReplication {
  public:
   RemoteReplication(gossip::Replication& engine, Link& link) : engine_(engine), link_(link) {}
 
-  // Link events: a welcome makes the relay the engine's peer and starts an exchange.
+  // Every link event goes here first (the shell and the simulator hand over all of them):
+  // a welcome makes the relay the engine's peer and starts an exchange; the end of a session
+  // (lost, or refused: a relay ends an established session with a refusal when the token is
+  // revoked) fails the legs in flight and takes the peer away; replication frames go to the
+  // engine. True when the event was a replication frame (nothing else to do with it).
+  bool link_event(const LinkEvent& event, Clock::time_point now);
+  // The parts of link_event, for tests.
   void established(const std::string& relay);
   void lost();
-  // A replication frame the link received.
   void received(const ReplicationFrame& frame, Clock::time_point now);
   // Moves what the engine wants sent onto the link (call after driving the engine). While no
   // session is up the engine has no peer and sends nothing; what it asked before the loss is

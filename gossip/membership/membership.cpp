@@ -116,6 +116,28 @@ bool Membership::is_failed(const std::string& node) const {
   return m && m->state == NodeState::dead;
 }
 
+bool Membership::forget(const std::string& node) {
+  const Member* m = members_.find(node);
+  if (node == config_.name || (m && m->state != NodeState::dead && m->state != NodeState::left)) return false;
+  bool dropped = failed_.erase(node) > 0;
+  if (m) {
+    const std::vector<MemberTable::Id> new_ids = members_.remove_if([&](const Member& x) { return x.name == node; });
+    suspicions_.renumber(new_ids);
+    // The probe order holds ids (gossip picks its targets there too): renumbered in place.
+    std::size_t kept = 0, index = 0;
+    for (std::size_t i = 0; i < probe_order_.size(); ++i) {
+      const MemberTable::Id moved = new_ids[probe_order_[i]];
+      if (moved == MemberTable::npos) continue;
+      if (i < probe_index_) ++index;
+      probe_order_[kept++] = moved;
+    }
+    probe_order_.resize(kept);
+    probe_index_ = index;
+    dropped = true;
+  }
+  return dropped;
+}
+
 PushPull Membership::local_state(bool join) const {
   PushPull p;
   p.join = join;

@@ -105,6 +105,11 @@ class Membership {
   void mark_left(const std::string& node, Clock::time_point now);
   // Dead here, or reaped but still in failed_members().
   bool is_failed(const std::string& node) const;
+  // A dead or left member dropped now, from members() and failed_members(), as the reaper and
+  // reconnect_timeout would drop it (no event): for a member list that is never ticked (a
+  // remote's, fed its relay's list). False, and nothing done, for ourselves, an unknown name,
+  // or a member alive or suspect.
+  bool forget(const std::string& node);
 
   // One UDP packet (decrypted, CRC and compression still on).
   void receive_packet(const Address& from, const std::uint8_t* data, std::size_t size, Clock::time_point now);

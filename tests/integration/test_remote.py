@@ -76,7 +76,9 @@ class Cluster:
         self.laptop = None
 
     def relay_args(self, i):
-        return ["-relay-port", str(self.relay_ports[i]), "-relay-cert-file", self.cert[1], "-relay-key-file", self.cert[0]]
+        # A reaper turn a second: the relays tell their remotes of reaped members that soon.
+        return ["-relay-port", str(self.relay_ports[i]), "-relay-cert-file", self.cert[1], "-relay-key-file", self.cert[0],
+                "-check-reap-interval", "1s"]
 
     def laptop_args(self, relays=(0,), ca=None, fingerprint=None):
         args = ["-remote-token-file", self.token, "-remote-keepalive", "500ms"]
@@ -147,6 +149,34 @@ def laptop_mirror_answers(c):
     assert status == 200 and json.loads(body), body
     assert time.time() - t0 < 8, "the blocking query waited for its timeout"
     wait_until(lambda: "9090" in dig(laptop.dns_port, "web.service.consul"), timeout=10, what="web by DNS on the laptop")
+
+
+def member_names(agent):
+    return sorted(m["Name"] for m in agent.get_json("/v1/agent/members")[0])
+
+
+def member_status(agent, name):
+    return next((m["Status"] for m in agent.get_json("/v1/agent/members")[0] if m["Name"] == name), None)
+
+
+def reaped_member_leaves_the_laptop(c):
+    # A LAN member that leaves is listed left on the laptop, and once its relays reap it (memberlist
+    # forgets a member 30 s after it left) it is gone from the laptop's list as from theirs.
+    laptop = c.laptop
+    a4 = Agent("a4", extra_args=["-join", f"127.0.0.1:{c.r1.serf_port}"]).start()
+    try:
+        wait_until(lambda: "a4" in member_names(laptop), timeout=10, what="a4 on the laptop")
+        assert a4.put("/v1/agent/leave")[0] == 200
+        a4.proc.wait(timeout=15)
+        t0 = time.time()
+        wait_until(lambda: member_status(laptop, "a4") == 3, timeout=10, what="a4 left, on the laptop")
+        wait_until(lambda: "a4" not in member_names(c.r1) and "a4" not in member_names(c.r2), timeout=60,
+                   what="a4 reaped on the relays")
+        wait_until(lambda: "a4" not in member_names(laptop), timeout=5, what="a4 gone from the laptop too")
+        print(f"  a4 gone from the laptop {time.time() - t0:.1f}s after its leave")
+        assert member_names(laptop) == ["a3", "laptop", "r1", "r2"], member_names(laptop)
+    finally:
+        a4.cleanup()
 
 
 def relay_failover(c):
@@ -355,6 +385,8 @@ def main():
         results.run("a registration through the laptop reaches every LAN agent (HTTP, SRV, meta filter)",
                     registration_reaches_the_lan, c)
         results.run("the laptop's mirror answers HTTP and DNS and wakes blocking queries", laptop_mirror_answers, c)
+        results.run("a LAN member that left and was reaped by the relays is gone from the laptop's members too",
+                    reaped_member_leaves_the_laptop, c)
         results.run("the relay in use is killed: the laptop is on the other within 10 s, nothing lost",
                     relay_failover, c)
         results.run("the laptop crashes: passing through the grace, then critical; its restart brings all back",

@@ -5,9 +5,11 @@
 #include <set>
 
 #include "remote/link.h"
+#include "hand_driven.h"
 
 using namespace hearsay::remote;
 using namespace std::chrono_literals;
+using hearsay::remote::test::frames_of;
 using Kind = LinkEvent::Kind;
 
 namespace {
@@ -25,16 +27,6 @@ LinkConfig config(std::uint64_t seed = 1) {
   return c;
 }
 
-// Frames out of the link's writes.
-std::vector<Frame> frames_of(const std::vector<Bytes>& writes) {
-  FrameReader reader;
-  std::vector<Frame> out;
-  for (const Bytes& b : writes) reader.feed(b.data(), b.size());
-  while (auto f = reader.next()) out.push_back(*f);
-  REQUIRE(reader.error() == FrameError::none);
-  return out;
-}
-
 struct Harness {
   Clock::time_point now = Clock::time_point{} + 1h;
   Link link;
@@ -44,17 +36,7 @@ struct Harness {
     const Bytes b = encode_frame(f);
     link.received(attempt, b.data(), b.size(), now);
   }
-  void advance(Duration d) {
-    const auto end = now + d;
-    while (true) {
-      const auto next = link.next_deadline();
-      if (next > end) break;
-      now = std::max(now, next);
-      link.tick(now);
-    }
-    now = end;
-    link.tick(now);
-  }
+  void advance(Duration d) { test::advance(link, now, d); }
   // start() or a tick: the next Connect, connected, hello checked, welcome fed.
   Link::Connect establish(std::uint64_t session = 7, std::uint32_t keepalive_ms = 2000) {
     auto c = link.take_connect();

@@ -3,9 +3,11 @@
 #include <catch2/catch.hpp>
 
 #include "remote/relay_session.h"
+#include "hand_driven.h"
 
 using namespace hearsay::remote;
 using namespace std::chrono_literals;
+using hearsay::remote::test::frames_of;
 using hearsay::gossip::OwnerBlock;
 using hearsay::gossip::OwnerMark;
 using hearsay::gossip::ReplicaEntry;
@@ -21,15 +23,6 @@ Hello hello_of(const std::string& node = "laptop", const std::string& token = "g
 
 ReplicaEntry entry(const std::string& owner, const std::string& key, std::uint64_t version) {
   return ReplicaEntry{owner, key, 1, version, version - 1, false, Bytes{1, 2}};
-}
-
-std::vector<Frame> frames_of(const std::vector<Bytes>& writes) {
-  FrameReader reader;
-  std::vector<Frame> out;
-  for (const Bytes& b : writes) reader.feed(b.data(), b.size());
-  while (auto f = reader.next()) out.push_back(*f);
-  REQUIRE(reader.error() == FrameError::none);
-  return out;
 }
 
 struct Harness {
@@ -62,17 +55,7 @@ struct Harness {
     const Bytes b = encode_frame(f);
     session.received(b.data(), b.size(), now);
   }
-  void advance(Duration d) {
-    const auto end = now + d;
-    while (true) {
-      const auto next = session.next_deadline();
-      if (next > end) break;
-      now = std::max(now, next);
-      session.tick(now);
-    }
-    now = end;
-    session.tick(now);
-  }
+  void advance(Duration d) { test::advance(session, now, d); }
   void open(const Hello& h = hello_of()) {
     feed(h);
     REQUIRE(session.open());

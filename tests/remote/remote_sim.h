@@ -1,6 +1,10 @@
 // A deterministic simulator of remote mode on virtual time: one remote (a Link and its mirror
 // engine) and three relays (each a replication engine, peers of each other on a LAN, and a
-// RelaySession per connection), routed as route.h says. The session streams go over a
+// RelaySession per connection). The traffic between the engines and the sessions goes through
+// the production classes the agent's shells use: RemoteReplication on the remote (as
+// remote/client_uv.cpp drives it) and one RelayReplication per relay (as remote/server_uv.cpp
+// does, with the engine's news wired to it as agent/agent_remote.cpp does). What is simulated
+// here is only the shells' I/O: the byte streams, the timers, the LAN. The session streams go over a
 // virtual TCP: in order, one-way latency, a cut switch (segments held until the restore, as
 // TCP retransmits them; connects answered only by a SYN sent after the restore, with the
 // kernel's SYN schedule 0, 1, 3, 7 s), and relays that die (host gone: silence).
@@ -8,11 +12,13 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "gossip/replication/replication.h"
-#include "route.h"
+#include "remote/relay_replication.h"
+#include "remote/remote_replication.h"
 #include "tests/gossip/sim_events.h"
 
 namespace hearsay::remote::rsim {
@@ -34,8 +40,12 @@ class Sim {
     for (std::size_t i = 0; i < options_.relays; ++i) {
       ReplicationConfig c;
       c.name = relay_name(i);
-      relays_.push_back(Relay{std::make_unique<Replication>(c, options_.seed * 31 + i, now()), true, 0, 0, {}});
+      relays_.push_back(Relay{std::make_unique<Replication>(c, options_.seed * 31 + i, now()), nullptr, true, 0, 0, {}});
       relays_.back().engine->set_own_state(1, 0);
+      relays_.back().bridge = std::make_unique<RelayReplication>(*relays_.back().engine, c.name);
+      // The relay's engine tells its sessions what it broadcasts (ours and the news passed on).
+      RelayReplication* bridge = relays_.back().bridge.get();
+      relays_.back().engine->set_on_news([bridge](const gossip::ReplicaEntry& e) { bridge->news(e); });
     }
     for (std::size_t i = 0; i < options_.relays; ++i) {
       std::vector<gossip::ReplicationPeer> peers;
@@ -49,7 +59,6 @@ class Sim {
     rc.name = "laptop";
     mirror_engine_ = std::make_unique<Replication>(rc, options_.seed * 31 + 100, now());
     mirror_engine_->set_own_state(1, 0);
-    mirror_ = std::make_unique<route::RemoteMirror>(*mirror_engine_);
     LinkConfig lc;
     for (std::size_t i = 0; i < options_.relays; ++i) lc.relays.push_back(relay_name(i) + ":8302");
     lc.node = "laptop";
@@ -60,6 +69,7 @@ class Sim {
     lc.dead_after = std::chrono::milliseconds(6000);  // the figures the sim's cases count with
     lc.handshake_timeout = std::chrono::milliseconds(5000);
     link_ = std::make_unique<Link>(lc, now());
+    mirror_ = std::make_unique<RemoteReplication>(*mirror_engine_, *link_);
     link_->start(now());
     pump_remote();
   }
@@ -71,6 +81,8 @@ class Sim {
   Link& link() { return *link_; }
   Replication& mirror() { return *mirror_engine_; }
   Replication& relay(std::size_t i) { return *relays_[i].engine; }
+  const RemoteReplication& mirror_bridge() const { return *mirror_; }
+  const RelayReplication& relay_bridge(std::size_t i) const { return *relays_[i].bridge; }
   bool relay_alive(std::size_t i) const { return relays_[i].alive; }
   // The relay the link is established with, if any.
   std::optional<std::size_t> relay_in_use() const {
@@ -94,16 +106,7 @@ class Sim {
     const std::uint64_t v = ++relays_[i].version;
     relays_[i].truth[key] = v;
     relay(i).publish(key, v, Bytes(value.begin(), value.end()), now());
-    // Down to the relay's remotes at once, as the agent would (its own writes are no changes).
-    for (auto& [id, c] : connections_) {
-      if (c.relay == i && c.session && c.relay_open) {
-        c.forward->forward({gossip::ReplicaEntry{relay_name(i), key, relay(i).generation_of(relay_name(i)), v, 0, false,
-                                                 Bytes(value.begin(), value.end())}},
-                           *c.session);
-        pump_session(id);
-      }
-    }
-    flush_lan(i);
+    flush_lan(i);  // the agent's flush_replication: gossip out, and the news down its sessions
   }
   const std::map<std::string, std::uint64_t>& remote_truth() const { return remote_truth_; }
   const std::map<std::string, std::uint64_t>& relay_truth(std::size_t i) const { return relays_[i].truth; }
@@ -126,6 +129,34 @@ class Sim {
     }
     return true;
   }
+  // The owners holding a live value under `prefix` in `engine` (a record copied under a second
+  // owner would be a duplicate in the catalog).
+  static std::set<std::string> owners_with_prefix(const Replication& engine, const std::string& prefix) {
+    std::set<std::string> owners;
+    engine.for_each_with_prefix(prefix, [&](const std::string& owner, const std::string&, const Replication::Value&) {
+      owners.insert(owner);
+    });
+    return owners;
+  }
+  // No engine started a new generation of its own state (which would re-send that owner's whole
+  // state everywhere), and every replica holds each owner in its first generation.
+  bool generations_unchanged() const {
+    if (mirror_engine_->stats().generations_started != 0) return false;
+    for (std::size_t i = 0; i < relays_.size(); ++i) {
+      if (!relays_[i].alive) continue;
+      const Replication& r = *relays_[i].engine;
+      if (r.stats().generations_started != 0) return false;
+      if (r.mark("laptop") && r.generation_of("laptop") != 1) return false;
+      if (mirror_engine_->mark(relay_name(i)) && mirror_engine_->generation_of(relay_name(i)) != 1) return false;
+    }
+    return true;
+  }
+  // Full states the relays sent (to each other or down to the mirror).
+  std::uint64_t full_states_sent() const {
+    std::uint64_t n = 0;
+    for (const Relay& r : relays_) n += r.engine->stats().full_states_sent;
+    return n;
+  }
   bool mirror_complete() const {
     for (std::size_t i = 0; i < relays_.size(); ++i) {
       if (!holds(*mirror_engine_, relay_name(i), relays_[i].truth)) return false;
@@ -147,6 +178,17 @@ class Sim {
   bool is_cut() const { return cut_; }
   // The relay's host goes away: nothing more from or to it.
   void kill_relay(std::size_t i) { relays_[i].alive = false; }
+  // The remote's token revoked on every relay (a config reload): open sessions end with a
+  // refusal (as Agent::recheck_remote_sessions does), new hellos are refused, until restored.
+  void revoke_token() {
+    token_valid_ = false;
+    for (auto& [id, c] : connections_) {
+      if (!c.relay_open || !c.session->open() || !relays_[c.relay].alive) continue;
+      c.session->refuse("token revoked", false);
+      pump_session(id);
+    }
+  }
+  void restore_token() { token_valid_ = true; }
 
   void run_for(Duration d) { events_.run_for(d); }
   void run_until(Clock::time_point t) { events_.run_until(t); }
@@ -157,6 +199,7 @@ class Sim {
  private:
   struct Relay {
     std::unique_ptr<Replication> engine;
+    std::unique_ptr<RelayReplication> bridge;  // its sessions, keyed by connection id
     bool alive = true;
     std::uint64_t version = 0;
     std::uint64_t wake = 0;
@@ -173,8 +216,7 @@ class Sim {
     std::uint64_t attempt = 0;
     bool remote_open = true;  // the remote's end
     bool relay_open = false;  // the relay's end (after the SYN got there)
-    std::unique_ptr<RelaySession> session;
-    std::unique_ptr<route::RelayForward> forward;
+    std::unique_ptr<RelaySession> session;  // kept (never erased) for its bridge's pointer
     Clock::time_point last_arrival[2]{};  // in order, per direction
     std::vector<Segment> held[2];        // sent during a cut
     std::uint64_t wake = 0;
@@ -184,7 +226,7 @@ class Sim {
   void pump_remote() {
     for (int round = 0; round < 100; ++round) {
       bool any = false;
-      mirror_->flush(*link_);
+      mirror_->pump();
       if (link_->take_close()) {
         any = true;
         if (auto it = connections_.find(current_); it != connections_.end() && it->second.remote_open) {
@@ -202,7 +244,7 @@ class Sim {
       }
       for (LinkEvent& e : link_->take_events()) {
         any = true;
-        mirror_->on_event(e, now());
+        (void)mirror_->link_event(e, now());
         link_events_.push_back(std::move(e));
       }
       mirror_engine_->take_changes();
@@ -265,11 +307,11 @@ class Sim {
     config.hello_timeout = std::chrono::milliseconds(5000);
     config.relay = relay_name(c.relay);
     config.session = id;
-    config.authorize = [](const Hello& h) { return h.token == "tok" ? HelloVerdict{} : HelloVerdict{"bad token", false}; };
+    config.authorize = [this](const Hello& h) {
+      return h.token == "tok" && token_valid_ ? HelloVerdict{} : HelloVerdict{"bad token", false};
+    };
     config.check_entry = [](const Hello&, const gossip::ReplicaEntry&) { return std::string(); };
     c.session = std::make_unique<RelaySession>(config, now());
-    c.forward = std::make_unique<route::RelayForward>(
-        relay(c.relay), relay_name(c.relay), Address{Bytes{192, 168, 0, 1}, static_cast<std::uint16_t>(id)});
     c.relay_open = true;
     pump_session(id);
   }
@@ -278,24 +320,38 @@ class Sim {
     if (it == connections_.end() || !it->second.relay_open) return;
     Connection& c = it->second;
     if (!relays_[c.relay].alive) return;
-    bool touched_engine = false;
+    RelayReplication& bridge = *relays_[c.relay].bridge;
+    // As RelayServer::pump: an opened session joins the bridge, its frames go in through it.
     for (const RelayEvent& e : c.session->take_events()) {
-      c.forward->on_event(e, *c.session, now());
-      touched_engine = true;
+      switch (e.kind) {
+        case RelayEvent::Kind::opened: bridge.opened(id, *c.session); break;
+        case RelayEvent::Kind::replication: bridge.received(id, e.replication, now()); break;
+        case RelayEvent::Kind::goodbye: break;  // the agent's session record
+      }
     }
-    for (Bytes& b : c.session->take_writes()) send(id, kDown, Segment{std::move(b), false, {}});
+    flush_lan(c.relay);  // the engine's output, the bridge's news and every session's writes
     refused_total_ = 0;
     for (const auto& [cid, conn] : connections_) {
       if (!conn.session) continue;
       for (std::uint64_t n : conn.session->stats().refused) refused_total_ += n;
     }
     if (c.session->close_reason()) {
-      c.relay_open = false;
+      close_relay_end(id);
       send(id, kDown, Segment{{}, true, *c.session->close_reason()});
     } else {
       wake_session(id);
     }
-    if (touched_engine) flush_lan(c.relay);
+  }
+  // The relay's end of a connection is gone (RelayServer::end): out of the bridge.
+  void close_relay_end(std::uint64_t id) {
+    Connection& c = connections_.at(id);
+    if (!c.relay_open) return;
+    c.relay_open = false;
+    relays_[c.relay].bridge->closed(id);
+  }
+  void write_session(std::uint64_t id) {
+    Connection& c = connections_.at(id);
+    for (Bytes& b : c.session->take_writes()) send(id, kDown, Segment{std::move(b), false, {}});
   }
   void wake_session(std::uint64_t id) {
     Connection& c = connections_.at(id);
@@ -332,7 +388,7 @@ class Sim {
       if (dir == kUp) {
         if (!conn.relay_open) return;
         if (s.fin) {
-          conn.relay_open = false;  // the shell drops the session
+          close_relay_end(id);  // the shell drops the session
           return;
         }
         conn.session->received(s.bytes.data(), s.bytes.size(), now());
@@ -351,13 +407,13 @@ class Sim {
   }
 
   // ---- The LAN between relays (tests/gossip/replication_sim.h's routing), and the relay's
-  // changes down to its remotes.
+  // sessions (its bridge's news, replies and acks).
   void flush_lan(std::size_t i) {
     if (!relays_[i].alive) return;
     Replication& r = relay(i);
     for (gossip::OutgoingPacket& p : r.take_packets()) {
       const std::size_t j = index_of(p.to);
-      auto message = route::datagram_message(p.packet);
+      auto message = unwrap_replication_packet(p.packet);
       if (!message) continue;
       events_.at(now() + options_.lan_latency, [this, i, j, m = std::move(*message)] {
         if (!relays_[j].alive || !relays_[i].alive) return;
@@ -387,14 +443,11 @@ class Sim {
         });
       });
     }
-    std::vector<gossip::ReplicaChange> changes = r.take_changes();
-    if (!changes.empty()) {
-      for (auto& [id, c] : connections_) {
-        if (c.relay == i && c.relay_open && c.session) {
-          c.forward->forward(changes, *c.session);
-          for (Bytes& b : c.session->take_writes()) send(id, kDown, Segment{std::move(b), false, {}});
-        }
-      }
+    (void)r.take_changes();  // the agent's catalog; the sessions get the engine's news instead
+    // As RelayServer::flush: the news gathered for each session, then every session's writes.
+    relays_[i].bridge->flush();
+    for (auto& [id, c] : connections_) {
+      if (c.relay == i && c.relay_open) write_session(id);
     }
     wake_relay(i);
   }
@@ -412,8 +465,8 @@ class Sim {
   gossip::sim::EventQueue events_;
   std::vector<Relay> relays_;
   std::unique_ptr<Replication> mirror_engine_;
-  std::unique_ptr<route::RemoteMirror> mirror_;
   std::unique_ptr<Link> link_;
+  std::unique_ptr<RemoteReplication> mirror_;  // after link_: it holds a reference to it
   std::uint64_t remote_wake_ = 0;
   std::uint64_t remote_version_ = 0;
   std::map<std::string, std::uint64_t> remote_truth_;
@@ -421,6 +474,7 @@ class Sim {
   std::uint64_t next_connection_ = 1;
   std::uint64_t current_ = 0;  // the connection of the link's current attempt
   bool cut_ = false;
+  bool token_valid_ = true;
   std::vector<LinkEvent> link_events_;
   std::uint64_t refused_total_ = 0;
 };
