@@ -87,6 +87,7 @@ bench: build
 	bash bench/dns.sh
 	bash bench/replication.sh
 	bash bench/gossip.sh
+	bash bench/relay.sh
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR) $(RELEASE_DIR) $(DEB_DIR)
