@@ -8,7 +8,8 @@ tests/netem/). Results go to stdout as KEY=VALUE lines (numbers only), progress 
 Setup: N hearsay agents in the `lan` namespace (10.213.1.10.., lan00 and lan01 are relays with
 a certificate from a test CA), one gossip cluster; in the `wan` namespace the laptop (a hearsay
 remote agent, -remote lan00 -remote lan01) and a stock serf agent joined to the LAN across the
-same link. The driver reaches each agent's HTTP (127.0.0.1 inside its namespace) and serf's RPC
+same link. Agents run with -sync-writes=false, as in bench/replication.sh (serf's tags are not
+durable either). The driver reaches each agent's HTTP (127.0.0.1 inside its namespace) and serf's RPC
 over sockets it opens inside that namespace (setns on the connecting thread).
 
 1. Registration latency, per RTT in 0 / 100 / 300 ms, ROUNDS rounds, alternating:
@@ -175,7 +176,7 @@ class Bench:
         args = [AGENT, "agent", "-node", f"lan{i:02d}", "-data-dir", os.path.join(self.d, f"lan{i:02d}"),
                 "-bind", self.ips[i], "-advertise", self.ips[i], "-client", "127.0.0.1",
                 "-serf-lan-port", str(SERF_PORT), "-http-port", str(HTTP_BASE + i), "-dns-port", "-1",
-                "-log-level", "warn"]
+                "-log-level", "warn", "-sync-writes=false"]
         if i < 2:
             args += ["-relay-port", str(RELAY_PORT), "-relay-cert-file", self.cert[1], "-relay-key-file", self.cert[0]]
         if i != 0 or self.procs[0] is not None:  # lan00 starts the cluster; a restart of it joins
@@ -203,6 +204,7 @@ class Bench:
     def start_laptop(self, data_dir):
         args = [AGENT, "agent", "-node", "laptop", "-data-dir", data_dir, "-bind", self.link.wan.ip,
                 "-client", "127.0.0.1", "-http-port", str(LAPTOP_HTTP), "-dns-port", "-1", "-log-level", "warn",
+                "-sync-writes=false",
                 "-remote", f"{self.ips[0]}:{RELAY_PORT}", "-remote", f"{self.ips[1]}:{RELAY_PORT}",
                 "-remote-ca-file", self.ca[1], "-remote-token-file", self.token]
         logf = open(os.path.join(self.d, "laptop.log"), "ab")
