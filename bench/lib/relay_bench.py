@@ -18,8 +18,8 @@ over sockets it opens inside that namespace (setns on the connecting thread).
    tags -set` does) rev=<label> on the laptop's serf agent, then every LAN hearsay agent is polled
    until its GET /v1/agent/members shows the serf member with that tag (hearsay agents speak
    serf's gossip and expose members' tags there). Time = until the last LAN agent had it.
-2. At 100 ms RTT: CUTS times the link cut for 15 s (past the 10 s the link gives a silent
-   session) and restored: seconds until `Remote.State` in /v1/agent/self is "established" again;
+2. At 100 ms RTT: CUTS times the link cut for 15, 17, 19 ... s (past the 10 s after which the
+   link gives up a silent session; each restored at another point of the reconnect schedule): seconds until `Remote.State` in /v1/agent/self is "established" again;
    KILLS times kill -9 of the relay in use: seconds until established on the other relay (the
    killed one is restarted on its data dir before the next).
 3. Mirror, 100 ms RTT (the serf agent and the first laptop are stopped first, so the link carries
@@ -406,8 +406,12 @@ class Bench:
         log(f"  first sync of {target} services: {t:.2f} s")
         time.sleep(10)
         a = self.snapshot()
+        syncs0 = self.laptop.metrics().get("hearsay.replication.syncs_started", 0)
         time.sleep(idle_s)
         b = self.snapshot()
+        # The laptop's anti-entropy exchanges with the relay in the window: most of what is not
+        # keepalive (its digest has a mark per owner, and every LAN agent is an owner).
+        result("idle_syncs", int(self.laptop.metrics().get("hearsay.replication.syncs_started", 0) - syncs0))
         idle_link = (b[1] - a[1]) / (b[0] - a[0])
         idle_frames = (b[2] - a[2]) / (b[0] - a[0])
         result("idle_link_bps", f"{idle_link:.1f}")
@@ -492,6 +496,7 @@ def many_sessions(d, count):
         c = HearsayAgent(http_port)
 
         def metric(name):
+            c.close()  # a fresh connection: the agent closes kept ones that idle for minutes
             body = json.loads(c.request("GET", "/v1/agent/metrics"))
             vals = {g["Name"]: g["Value"] for g in body["Gauges"]}
             vals.update({x["Name"]: x["Sum"] for x in body.get("Counters", [])})
@@ -556,7 +561,10 @@ def main(argv):
                 b.latency(rtt, rounds)
             log("part 2: session back")
             b.link.set(rtt_ms=100)
-            backs = [b.restore_after_cut(15) for _ in range(cuts)]
+            # Cuts of 15, 17, 19 ... s: past the 10 s after which the link gives up a silent
+            # session, and each restored at another point of the reconnect attempts' schedule
+            # (backoff, and the kernel's SYN retransmissions within an attempt).
+            backs = [b.restore_after_cut(15 + 2 * k) for k in range(cuts)]
             kill_times = [b.relay_kill() for _ in range(kills)]
             log("part 3: mirror")
             backs.append(b.mirror(instances, cut_s, idle_s))
