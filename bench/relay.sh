@@ -17,9 +17,9 @@
 #
 # Usage: bench/relay.sh [quick]
 #   full (default): N=20, 20 rounds per RTT, 5 cuts, 3 relay kills, 10,000 instances, 60 s cut,
-#                   60 s idle, 1,000 sessions (~20 minutes on the shared 2-core machine)
+#                   60 s idle, 1,000 sessions (~10 minutes on the shared 2-core machine)
 #   quick:          N=5, 3 rounds, 1 cut, 1 kill, 1,000 instances, 15 s cut, 15 s idle,
-#                   100 sessions (~5 minutes)
+#                   100 sessions (~3 minutes)
 # Prints a table and writes it to bench/results/relay-<date>.md.
 source "$(dirname "$0")/lib/common.sh"
 set -E
