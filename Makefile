@@ -83,6 +83,7 @@ bench: build
 	bash bench/dns.sh
 	bash bench/replication.sh
 	bash bench/gossip.sh
+	bash bench/relay.sh
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR) $(DEB_DIR) build-release

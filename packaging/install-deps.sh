@@ -25,6 +25,7 @@ test_packages=(
 # Benchmarks: the peers we measure against in the same run.
 bench_packages=(
   wrk nginx-light etcd-server etcd-client dnsperf knot
+  python3-msgpack  # bench/lib/relay_sessions.py speaks the remote frames (msgpack bodies)
   valgrind  # link/profile_hot_symbols.sh, which `make bench` runs first
 )
 
