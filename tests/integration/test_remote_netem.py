@@ -14,6 +14,7 @@ relays) in one network namespace, the laptop in another, joined by the link emul
   side, joined to the same LAN across the same link (what people do today), is run in the same
   minute: its flaps and the LAN's failure events are counted and printed beside ours.
 """
+import datetime
 import json
 import os
 import re
@@ -129,12 +130,20 @@ class Setup:
         self.agents = self.lan + [self.laptop]
 
     def failures_seen(self):
-        """'member X failed' lines in the LAN agents' logs, by member."""
-        out = {}
+        """Each 'member X failed' line in the LAN agents' logs: (member, when, seconds since the epoch)."""
+        out = []
         for a in self.lan:
-            for m in re.finditer(r"member (\S+) failed", a.log()):
-                out[m.group(1)] = out.get(m.group(1), 0) + 1
+            for m in re.finditer(r"^(\S+) \[info\] member (\S+) failed", a.log(), re.M):
+                out.append((m.group(2), datetime.datetime.fromisoformat(m.group(1)).timestamp()))
         return out
+
+
+def serf_marked_failed(text):
+    """(member, when) of each member a serf agent's log says it marked failed itself (its log has
+    local time to the second)."""
+    return [(m.group(2), datetime.datetime.strptime(m.group(1), "%Y/%m/%d %H:%M:%S").timestamp())
+            for m in re.finditer(r"(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[INFO\] memberlist: Marking (\S+) as failed",
+                                 text)]
 
 
 def registered_through_impaired_link(s):
@@ -245,11 +254,11 @@ def thirty_percent_loss(s):
     wait_until(lambda: any(m["Name"] == "serf-laptop" for m in s.a3.json("/v1/agent/members") or []), timeout=20,
                what="the serf agent in the LAN")
     wait_until(lambda: status(s.laptop).get("State") == "established", timeout=20, what="the session")
-    before_fail = s.failures_seen()
     sessions_before = int(status(s.laptop).get("Sessions", "0"))
     log_mark = len(s.laptop.log())
     s.link.set(rtt_ms=300, loss=0.30)
     t0 = time.time()
+    t_case = t0 - 1  # the log's clock and ours agree to well within this
     lags = []
     i = 0
     while time.time() - t0 < 60:
@@ -260,21 +269,35 @@ def thirty_percent_loss(s):
                    what=f"dev-l{i} cluster-wide")
         lags.append(time.time() - t_reg)
         time.sleep(max(0.0, 5 - (time.time() - t_reg)))
-    after_fail = s.failures_seen()
-    new = {k: after_fail.get(k, 0) - before_fail.get(k, 0) for k in after_fail}
     drops = int(status(s.laptop).get("Sessions", "0")) - sessions_before
     reasons = sessions_lost(s.laptop, log_mark)
-    lan_names = {a.name for a in s.lan}
-    ours = sum(v for k, v in new.items() if k in lan_names)
-    serf_flaps = new.get("serf-laptop", 0)
     serf.terminate()  # its figures are those of the 60 s; the cut below is ours
     serf_log_text = open(serf_log, errors="replace").read()
     serf_suspects = len(re.findall(r"Marking (r1|r2|a3) as failed|Suspect (r1|r2|a3)", serf_log_text))
+    # A LAN member's failure in the LAN is the stock serf agent's doing when serf itself marked that
+    # member failed (and gossiped it) just before: seen in one run of five, r2 "failed" on r1 and a3
+    # 0.85 s after serf-laptop's "Marking r2 as failed", and back 1 ms later. Counted as serf's.
+    by_serf = serf_marked_failed(serf_log_text)
+    lan_names = {a.name for a in s.lan}
+
+    def lan_failures(events):
+        ours, serfs = [], []
+        for name, t in events:
+            if name not in lan_names:
+                continue
+            caused = any(n == name and t - 3 <= ts <= t + 1 for n, ts in by_serf)
+            (serfs if caused else ours).append(name)
+        return ours, serfs
+
+    t_minute = time.time()
+    events = [(name, t) for name, t in s.failures_seen() if t >= t_case]
+    ours, lan_by_serf = lan_failures(events)
+    serf_flaps = sum(1 for name, _ in events if name == "serf-laptop")
     lags.sort()
     print(f"  hearsay remote: {len(lags)} registrations, committed cluster-wide in p50 {lags[len(lags) // 2]:.2f}s, "
-          f"slowest {lags[-1]:.2f}s; sessions lost and re-established {drops} {reasons}; LAN failure events {ours}")
+          f"slowest {lags[-1]:.2f}s; sessions lost and re-established {drops} {reasons}; LAN failure events {len(ours)}")
     print(f"  stock serf across the same link: its failures seen by the LAN {serf_flaps}, LAN members it "
-          f"suspected or failed {serf_suspects}")
+          f"suspected or failed {serf_suspects}, LAN failure events its verdicts caused {len(lan_by_serf)}")
 
     # The mirror across a resume.
     s.link.set(cut=True)
@@ -293,11 +316,11 @@ def thirty_percent_loss(s):
                what="1,000 LAN instances in the laptop's mirror")
     mirror = time.time() - t_resume
     s.link.set(rtt_ms=0, loss=0)
-    ours += sum(s.failures_seen().get(k, 0) - after_fail.get(k, 0) for k in lan_names)
+    ours += lan_failures([(name, t) for name, t in s.failures_seen() if t > t_minute])[0]
     print(f"  mirror: 1,000 LAN instances registered in {registered:.1f}s during a cut; session back "
           f"{t_resume - t_back:.1f}s after the link (30 % loss) returned; all 1,000 in the laptop's mirror "
           f"{mirror:.1f}s after the resume")
-    assert ours == 0, new  # the laptop's link never makes the LAN detect a failure
+    assert not ours, ours  # the laptop's link never makes the LAN detect a failure
     assert drops <= 1, (drops, reasons)
     assert lags[-1] <= 10, lags
     assert mirror <= 30, mirror
@@ -318,7 +341,8 @@ def main():
                         registered_through_impaired_link, s)
             results.run("the link cut for 60 s: stale answers, critical after the grace only, back within 2 s",
                         cut_for_a_minute, s)
-            results.run("30 % loss, 300 ms RTT for 60 s: no LAN failure; session drops and write latency reported beside serf's flaps",
+            results.run("30 % loss, 300 ms RTT for 60 s: no LAN failure, at most one session lost, writes cluster-wide "
+                        "within 10 s, 1,000 instances mirrored within 30 s of a resume; beside serf's flaps",
                         thirty_percent_loss, s)
         finally:
             if results.failed:
