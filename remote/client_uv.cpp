@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <spdlog/spdlog.h>
 
 #include <cstring>
@@ -13,16 +14,24 @@
 
 namespace hearsay::remote {
 
+void tune_socket_for_lossy_links(int fd) {
+  // Small frames, often: no Nagle delay. And retransmission timeouts that stop growing at 1 s:
+  // over 30 % loss each way a round trip fails half the time, and TCP's doubling timeout
+  // (0.5, 1, 2, 4, 8 s) turns four failures in a row (6 %) into 7.5 s of silence, the next one
+  // into a lost session. Capped, a segment is retried every second for as long as it takes, and
+  // the SYN of a new connection too. Where the cap is not known (kernels before 6.15), thin
+  // streams get linear timeouts for their first six retries (TCP_THIN_LINEAR_TIMEOUTS). All
+  // best effort: a refused option leaves the kernel's default.
+  int on = 1;
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+  int rto_max_ms = 1000;
+  (void)setsockopt(fd, IPPROTO_TCP, kTcpRtoMaxMs, &rto_max_ms, sizeof(rto_max_ms));
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_THIN_LINEAR_TIMEOUTS, &on, sizeof(on));
+}
+
 void tune_for_lossy_links(loop::Connection& connection) {
-  // Small frames, often: no Nagle delay. And retransmission timeouts that grow linearly, not
-  // exponentially, for a thin stream (Linux's TCP_THIN_LINEAR_TIMEOUTS): one segment lost three
-  // times on a 30 % loss link then costs about a second more, not seven. Both best effort.
-  (void)uv_tcp_nodelay(connection.tcp(), 1);
   uv_os_fd_t fd{};
-  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(connection.tcp()), &fd) == 0) {
-    int on = 1;
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_THIN_LINEAR_TIMEOUTS, &on, sizeof(on));
-  }
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(connection.tcp()), &fd) == 0) tune_socket_for_lossy_links(fd);
 }
 
 // One name lookup in flight; outlives the client if it must (the callback checks `alive`).
@@ -202,12 +211,20 @@ void Client::dial(std::uint64_t attempt, const sockaddr_storage& to) {
   conn->set_callbacks(std::move(cb));
   connection_ = conn;
   conn_attempt_ = attempt;
+  // Our own socket, tuned before the SYN goes (libuv would create it inside connect); if that
+  // fails, libuv's, tuned after.
+  bool tuned = false;
+  if (int fd = ::socket(to.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0); fd >= 0) {
+    tune_socket_for_lossy_links(fd);
+    tuned = uv_tcp_open(conn->tcp(), fd) == 0;
+    if (!tuned) ::close(fd);
+  }
   if (int rc = conn->connect(reinterpret_cast<const sockaddr*>(&to)); rc != 0) {
     abandon(false);
     link_.connect_failed(attempt, std::string("connect: ") + uv_strerror(rc), now_());
     return;
   }
-  tune_for_lossy_links(*conn);
+  if (!tuned) tune_for_lossy_links(*conn);
 }
 
 void Client::flush() {

@@ -22,8 +22,14 @@
 
 namespace hearsay::remote {
 
-// TCP_NODELAY and thin-stream linear retransmission timeouts on a session's socket.
-void tune_for_lossy_links(loop::Connection& connection);
+// Linux 6.15's TCP_RTO_MAX_MS (include/uapi/linux/tcp.h), which older headers lack: the
+// longest retransmission timeout of a socket, at least 1000 ms. Older kernels refuse it.
+inline constexpr int kTcpRtoMaxMs = 44;
+
+// A session socket for a lossy link: TCP_NODELAY, and retransmission timeouts capped at 1 s
+// (client_uv.cpp says why). Best effort, on both ends of a session.
+void tune_socket_for_lossy_links(int fd);
+void tune_for_lossy_links(loop::Connection& connection);  // the same on a connection's socket
 
 class Client {
  public:

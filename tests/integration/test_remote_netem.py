@@ -8,12 +8,13 @@ relays) in one network namespace, the laptop in another, joined by the link emul
   (X-Consul-KnownLeader false, a growing X-Consul-LastContact); the LAN keeps the laptop passing
   through the 45 s grace and turns it critical after, not before; the session is back within
   2 s of the restore and a registration made during the cut reaches the LAN.
-- 30 % loss, 300 ms RTT for 60 s: no LAN member is ever declared failed, and every registration
-  is committed cluster-wide (how fast, and how many session drops, is printed: TCP over 30 % loss
-  both ways stalls for seconds, so the issue's 10 s target is not asserted). A stock serf agent on the laptop
+- 30 % loss, 300 ms RTT for 60 s: no LAN member is ever declared failed, at most one session
+  lost, every registration committed cluster-wide within 10 s; then 1,000 LAN instances in the
+  laptop's mirror within 30 s of a resume over the same link. A stock serf agent on the laptop
   side, joined to the same LAN across the same link (what people do today), is run in the same
   minute: its flaps and the LAN's failure events are counted and printed beside ours.
 """
+import datetime
 import json
 import os
 import re
@@ -129,12 +130,20 @@ class Setup:
         self.agents = self.lan + [self.laptop]
 
     def failures_seen(self):
-        """'member X failed' lines in the LAN agents' logs, by member."""
-        out = {}
+        """Each 'member X failed' line in the LAN agents' logs: (member, when, seconds since the epoch)."""
+        out = []
         for a in self.lan:
-            for m in re.finditer(r"member (\S+) failed", a.log()):
-                out[m.group(1)] = out.get(m.group(1), 0) + 1
+            for m in re.finditer(r"^(\S+) \[info\] member (\S+) failed", a.log(), re.M):
+                out.append((m.group(2), datetime.datetime.fromisoformat(m.group(1)).timestamp()))
         return out
+
+
+def serf_marked_failed(text):
+    """(member, when) of each member a serf agent's log says it marked failed itself (its log has
+    local time to the second)."""
+    return [(m.group(2), datetime.datetime.strptime(m.group(1), "%Y/%m/%d %H:%M:%S").timestamp())
+            for m in re.finditer(r"(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[INFO\] memberlist: Marking (\S+) as failed",
+                                 text)]
 
 
 def registered_through_impaired_link(s):
@@ -206,48 +215,115 @@ def cut_for_a_minute(s):
         wait_until(lambda a=a: remote_health(a, "laptop") == "passing", timeout=10, what="passing again")
 
 
+def bulk_register(agent, name, count):
+    """`count` instances of `name` on `agent`, over one keep-alive HTTP connection from a Python
+    process inside the agent's namespace (a curl a registration would take a minute)."""
+    code = ("import http.client, json\n"
+            f"c = http.client.HTTPConnection('127.0.0.1', {agent.http}, timeout=30)\n"
+            f"for i in range(1, {count + 1}):\n"
+            f"    body = json.dumps({{'Name': '{name}', 'ID': '{name}-%d' % i, 'Port': 20000 + i}})\n"
+            "    c.request('PUT', '/v1/agent/service/register', body)\n"
+            "    r = c.getresponse()\n"
+            "    r.read()\n"
+            "    assert r.status == 200, r.status\n")
+    out = agent.ns.run(["/usr/bin/python3", "-c", code], timeout=120)
+    assert out.returncode == 0, out.stderr
+
+
+def sessions_lost(laptop, since):
+    """The laptop's "session lost" log lines from byte `since` of its log: why each session ended."""
+    return re.findall(r"remote: session lost: (.*)", laptop.log()[since:])
+
+
 def thirty_percent_loss(s):
+    """Issue 16, done-means 6. For 60 s at 30 % loss each way and 300 ms RTT: a registration on
+    the laptop every 5 s, each timed until every LAN agent serves it; no LAN member ever declared
+    failed; at most one session lost (each loss is a true end of a session, counted from the
+    laptop's Sessions; the reasons are printed). Then the mirror across a resume: the link cut
+    until the session ends, 1,000 instances registered in the LAN meanwhile, the link back at
+    30 % loss, and the laptop's mirror holding all of them within 30 s of the session's return.
+    A stock serf agent on the laptop side is run through the same 60 s beside us."""
     s.link.reset()
     serf_rpc = free_port()
     serf_log = os.path.join(s.laptop.dir, "serf.log")
     lf = open(serf_log, "wb")
-    s.link.wan.popen(["serf", "agent", "-node", "serf-laptop", "-bind", f"{s.link.wan.ip}:{free_port()}",
-                      "-rpc-addr", f"127.0.0.1:{serf_rpc}", "-join", f"{s.r1.ip}:{s.r1.serf}"],
-                     stdout=lf, stderr=subprocess.STDOUT)
+    serf = s.link.wan.popen(["serf", "agent", "-node", "serf-laptop", "-bind", f"{s.link.wan.ip}:{free_port()}",
+                             "-rpc-addr", f"127.0.0.1:{serf_rpc}", "-join", f"{s.r1.ip}:{s.r1.serf}"],
+                            stdout=lf, stderr=subprocess.STDOUT)
     lf.close()
     wait_until(lambda: any(m["Name"] == "serf-laptop" for m in s.a3.json("/v1/agent/members") or []), timeout=20,
                what="the serf agent in the LAN")
-    before_fail = s.failures_seen()
+    wait_until(lambda: status(s.laptop).get("State") == "established", timeout=20, what="the session")
     sessions_before = int(status(s.laptop).get("Sessions", "0"))
+    log_mark = len(s.laptop.log())
     s.link.set(rtt_ms=300, loss=0.30)
     t0 = time.time()
+    t_case = t0 - 1  # the log's clock and ours agree to well within this
     lags = []
     i = 0
     while time.time() - t0 < 60:
         i += 1
         t_reg = time.time()
         assert s.laptop.put("/v1/agent/service/register", {"Name": f"dev-l{i}", "Port": 9000 + i})[0] == 200
-        # Committed cluster-wide: measured, and bounded (the issue's 10 s target is reported, see
-        # the closing note of issue 16: TCP over 30 % loss in both directions stalls for seconds).
         wait_until(lambda: all(services(a, f"dev-l{i}") for a in s.lan), timeout=60, interval=0.2,
                    what=f"dev-l{i} cluster-wide")
         lags.append(time.time() - t_reg)
         time.sleep(max(0.0, 5 - (time.time() - t_reg)))
-    s.link.set(rtt_ms=0, loss=0)
-    after_fail = s.failures_seen()
-    new = {k: after_fail.get(k, 0) - before_fail.get(k, 0) for k in after_fail}
     drops = int(status(s.laptop).get("Sessions", "0")) - sessions_before
-    lan_names = {a.name for a in s.lan}
-    ours = sum(v for k, v in new.items() if k in lan_names)
-    serf_flaps = new.get("serf-laptop", 0)
+    reasons = sessions_lost(s.laptop, log_mark)
+    serf.terminate()  # its figures are those of the 60 s; the cut below is ours
     serf_log_text = open(serf_log, errors="replace").read()
     serf_suspects = len(re.findall(r"Marking (r1|r2|a3) as failed|Suspect (r1|r2|a3)", serf_log_text))
+    # A LAN member's failure in the LAN is the stock serf agent's doing when serf itself marked that
+    # member failed (and gossiped it) just before: seen once in nine runs, r2 "failed" on r1 and a3
+    # 0.85 s after serf-laptop's "Marking r2 as failed", and back 1 ms later. Counted as serf's.
+    by_serf = serf_marked_failed(serf_log_text)
+    lan_names = {a.name for a in s.lan}
+
+    def lan_failures(events):
+        ours, serfs = [], []
+        for name, t in events:
+            if name not in lan_names:
+                continue
+            caused = any(n == name and t - 3 <= ts <= t + 1 for n, ts in by_serf)
+            (serfs if caused else ours).append(name)
+        return ours, serfs
+
+    t_minute = time.time()
+    events = [(name, t) for name, t in s.failures_seen() if t >= t_case]
+    ours, lan_by_serf = lan_failures(events)
+    serf_flaps = sum(1 for name, _ in events if name == "serf-laptop")
     lags.sort()
     print(f"  hearsay remote: {len(lags)} registrations, committed cluster-wide in p50 {lags[len(lags) // 2]:.2f}s, "
-          f"slowest {lags[-1]:.2f}s; sessions lost and re-established {drops}; LAN failure events {ours}")
+          f"slowest {lags[-1]:.2f}s; sessions lost and re-established {drops} {reasons}; LAN failure events {len(ours)}")
     print(f"  stock serf across the same link: its failures seen by the LAN {serf_flaps}, LAN members it "
-          f"suspected or failed {serf_suspects}")
-    assert ours == 0, new  # the laptop's link never makes the LAN detect a failure
+          f"suspected or failed {serf_suspects}, LAN failure events its verdicts caused {len(lan_by_serf)}")
+
+    # The mirror across a resume.
+    s.link.set(cut=True)
+    t_reg = time.time()
+    bulk_register(s.a3, "lan-bulk", 1000)
+    registered = time.time() - t_reg
+    wait_until(lambda: status(s.laptop).get("State") in ("waiting", "connecting"), timeout=30, interval=0.2,
+               what="the session to end in the cut")
+    sessions_cut = int(status(s.laptop).get("Sessions", "0"))
+    s.link.set(cut=False)  # back to 30 % loss and 300 ms RTT
+    t_back = time.time()
+    wait_until(lambda: int(status(s.laptop).get("Sessions", "0")) > sessions_cut, timeout=60, interval=0.2,
+               what="the session back over the lossy link")
+    t_resume = time.time()
+    wait_until(lambda: len(services(s.laptop, "lan-bulk")) == 1000, timeout=120, interval=0.5,
+               what="1,000 LAN instances in the laptop's mirror")
+    mirror = time.time() - t_resume
+    s.link.set(rtt_ms=0, loss=0)
+    ours += lan_failures([(name, t) for name, t in s.failures_seen() if t > t_minute])[0]
+    print(f"  mirror: 1,000 LAN instances registered in {registered:.1f}s during a cut; session back "
+          f"{t_resume - t_back:.1f}s after the link (30 % loss) returned; all 1,000 in the laptop's mirror "
+          f"{mirror:.1f}s after the resume")
+    assert not ours, ours  # the laptop's link never makes the LAN detect a failure
+    assert drops <= 1, (drops, reasons)
+    assert lags[-1] <= 10, lags
+    assert mirror <= 30, mirror
 
 
 def main():
@@ -265,7 +341,8 @@ def main():
                         registered_through_impaired_link, s)
             results.run("the link cut for 60 s: stale answers, critical after the grace only, back within 2 s",
                         cut_for_a_minute, s)
-            results.run("30 % loss, 300 ms RTT for 60 s: no LAN failure; session drops and write latency reported beside serf's flaps",
+            results.run("30 % loss, 300 ms RTT for 60 s: no LAN failure, at most one session lost, writes cluster-wide "
+                        "within 10 s, 1,000 instances mirrored within 30 s of a resume; beside serf's flaps",
                         thirty_percent_loss, s)
         finally:
             if results.failed:
