@@ -46,6 +46,7 @@ TokenTable::TokenTable(const AclConfig& config, std::uint64_t generation)
     : enabled_(config.enabled), default_allow_(config.default_allow) {
   if (!enabled_) {
     *this = TokenTable();
+    default_allow_ = config.default_allow;  // still reported (X-Consul-Default-ACL-Policy), as Consul does
     return;
   }
   const Access fallback = default_allow_ ? Access::write : Access::deny;

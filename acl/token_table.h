@@ -34,6 +34,7 @@ class TokenTable {
   TokenTable(const AclConfig& config, std::uint64_t generation);
 
   bool enabled() const { return enabled_; }
+  // The configured default_policy, also with ACLs disabled (where it allows nothing more).
   bool default_allow() const { return default_allow_; }
 
   // The token with this secret, or null. Constant time per token (see above).

@@ -431,7 +431,9 @@ OpResult LocalState::catalog_register(const http::CatalogRegistration& reg) {
     return OpResult::fail(403, "Permission denied: node \"" + reg.node + "\" is agent " + reg.node +
                                    "'s own node; register through that agent");
   }
-  if (!own_node && (!reg.skip_node_update || !catalog_.node(reg.node))) {
+  // An unchanged node record is not written again: no index moves, and a service-only token
+  // (no node:write) never rewrites the node (the registration does not change it).
+  if (!own_node && http::changes_node(reg, catalog_.node(reg.node), config_.datacenter)) {
     catalog::Node node;
     node.id = reg.id;
     node.name = reg.node;

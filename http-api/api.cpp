@@ -17,6 +17,11 @@ Api::Api(ApiContext context) : context_(std::move(context)) {
 
 void Api::handle(Request request, Responder responder) const {
   const acl::TokenTable* table = context_.acl ? context_.acl->get() : nullptr;
+  // Every API response tells the agent's default policy, with ACLs off too (Consul's
+  // setACLDefaultPolicy in its handler wrapper; not on the web page's files).
+  if (request.path.starts_with("/v1/")) {
+    responder.add_header(kDefaultAclPolicyHeader, !table || table->default_allow() ? "allow" : "deny");
+  }
   if (!table || !table->enabled()) return router_.dispatch(std::move(request), std::move(responder));
   const std::string_view secret = request_token(request);
   const acl::Token* token = secret.empty() ? &table->anonymous() : table->find(secret);

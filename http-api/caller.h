@@ -42,5 +42,6 @@ struct ReadFilter {
 };
 
 inline constexpr const char* kFilteredHeader = "X-Consul-Results-Filtered-By-ACLs";
+inline constexpr const char* kDefaultAclPolicyHeader = "X-Consul-Default-ACL-Policy";
 
 }  // namespace hearsay::http

@@ -425,6 +425,15 @@ DecodeResult<CheckDefinition> decode_check_definition(std::string_view body) {
   return finish(r, std::move(f.def));
 }
 
+bool changes_node(const CatalogRegistration& reg, const catalog::Node* node, const std::string& datacenter) {
+  if (!node) return true;
+  if (reg.skip_node_update) return false;
+  const std::string& wanted_dc = reg.datacenter.empty() ? datacenter : reg.datacenter;
+  const std::string& stored_dc = node->datacenter.empty() ? datacenter : node->datacenter;
+  return reg.id != node->id || reg.address != node->address || wanted_dc != stored_dc ||
+         reg.tagged_addresses != node->tagged_addresses || reg.node_meta != node->meta;
+}
+
 DecodeResult<CatalogRegistration> decode_catalog_register(std::string_view body) {
   FieldReader r;
   rapidjson::Document doc;

@@ -71,6 +71,11 @@ struct CatalogRegistration {
   bool skip_node_update = false;
   bool operator==(const CatalogRegistration&) const = default;
 };
+// Whether the registration writes the node record itself (Consul's RegisterRequest.ChangesNode):
+// always when the node is new (`node` null); never with SkipNodeUpdate; else when a node-level
+// field differs from the stored record. An empty Datacenter, in either, is the agent's. Decides
+// whether node:write is needed and whether the node record is written at all.
+bool changes_node(const CatalogRegistration& reg, const catalog::Node* node, const std::string& datacenter);
 
 // PUT /v1/catalog/deregister (structs.DeregisterRequest).
 struct CatalogDeregistration {

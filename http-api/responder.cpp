@@ -4,7 +4,10 @@
 namespace hearsay::http {
 
 void Responder::send(Response response) const {
-  if (auto sink = sink_.lock()) sink->send(sequence_, std::move(response));
+  auto sink = sink_.lock();
+  if (!sink) return;
+  if (header_name_) response.headers.emplace_back(header_name_, header_value_);
+  sink->send(sequence_, std::move(response));
 }
 
 bool Responder::connected() const {

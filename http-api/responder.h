@@ -31,10 +31,18 @@ class Responder {
   void send(Response response) const;
   // False once the client has gone (closed or half-closed) or the response was sent.
   bool connected() const;
+  // A header every answer through this responder carries, whichever handler sends it (Consul's
+  // X-Consul-Default-ACL-Policy on every API response). Static text only: kept as pointers.
+  void add_header(const char* name, const char* value) {
+    header_name_ = name;
+    header_value_ = value;
+  }
 
  private:
   std::weak_ptr<ReplySink> sink_;
   std::uint64_t sequence_ = 0;
+  const char* header_name_ = nullptr;
+  const char* header_value_ = nullptr;
 };
 
 }  // namespace hearsay::http

@@ -125,11 +125,25 @@ void catalog_register(Call call, ApiContext& ctx) {
   if (reg.address.empty() && !reg.skip_node_update) {
     return call.responder.send(Response::text(400, "Must provide address"));
   }
-  // node:write on the node, service:write on its service (Consul's vetRegisterWithACL).
-  if (!endpoints::may_write(call, acl::Resource::node, reg.node)) return;
-  if (reg.service && !endpoints::may_write(call, acl::Resource::service, reg.service->name)) return;
-  for (const catalog::Check& check : reg.checks) {  // a check of another service of the node
-    if (check.service_id.empty() || (reg.service && check.service_id == reg.service->id)) continue;
+  // Consul's vetRegisterWithACL: node:write only when the registration creates or changes the
+  // node record (a service re-posting its node's unchanged fields needs service:write alone);
+  // service:write on the service, and on the one it replaces under the same ID; node-level
+  // checks need node:write, checks of another service of the node service:write on that one.
+  if (changes_node(reg, ctx.catalog.node(reg.node), ctx.datacenter) &&
+      !endpoints::may_write(call, acl::Resource::node, reg.node)) {
+    return;
+  }
+  if (reg.service) {
+    if (!endpoints::may_write(call, acl::Resource::service, reg.service->name)) return;
+    const catalog::Service* replaced = ctx.catalog.service(reg.node, reg.service->id);
+    if (replaced && !endpoints::may_write(call, acl::Resource::service, replaced->name)) return;
+  }
+  for (const catalog::Check& check : reg.checks) {
+    if (check.service_id.empty()) {
+      if (!endpoints::may_write(call, acl::Resource::node, reg.node)) return;
+      continue;
+    }
+    if (reg.service && check.service_id == reg.service->id) continue;  // vetted with the service
     const catalog::Service* svc = ctx.catalog.service(reg.node, check.service_id);
     if (!endpoints::may_write(call, acl::Resource::service, svc ? svc->name : check.service_id)) return;
   }

@@ -52,14 +52,18 @@ void ui_services(Call call, ApiContext& ctx) {
   auto index = [&cat] { return std::max({cat.services_index(), cat.nodes_index(), cat.checks_index()}); };
   endpoints::serve_read(call, ctx, *options, index, [&cat, dc = ctx.datacenter](JsonWriter& w, ReadFilter& acl) -> std::optional<std::string> {
     w.StartArray();
-    for (const auto& [name, tags] : cat.service_names()) {
+    for (const auto& entry : cat.service_names()) {  // its tags are every instance's: not used
+      const std::string& name = entry.first;
       if (!acl.service(name)) continue;
-      std::set<std::string> nodes;
+      // Counted and unioned over the instances the token may read (their node too), as Consul
+      // summarises its ACL-filtered service dump: a tag only a hidden instance carries stays hidden.
+      std::set<std::string> nodes, tags;
       int instances = 0, passing = 0, warning = 0, critical = 0;
       for (const catalog::Service* svc : cat.instances(name)) {
         if (!acl.node(svc->node)) continue;
         ++instances;
         nodes.insert(svc->node);
+        tags.insert(svc->tags.begin(), svc->tags.end());
         for (const catalog::Check* check : cat.instance_checks(*svc)) {
           switch (check->status) {
             case catalog::HealthStatus::passing: ++passing; break;
@@ -68,6 +72,7 @@ void ui_services(Call call, ApiContext& ctx) {
           }
         }
       }
+      if (instances == 0) continue;  // every instance hidden: Consul's summary has no row for it
       w.StartObject();
       write_string_field(w, "Name", name);
       write_string_field(w, "Datacenter", dc);

@@ -159,6 +159,26 @@ const std::vector<Row> kRows = {
      R"(node "n3" { policy = "write" }
         service "x" { policy = "write" })",
      R"(node "n3" { policy = "write" })"},
+    // Consul's vetRegisterWithACL: a registration that leaves its node record as it is needs no
+    // node:write; one that changes it (or SkipNodeUpdate left out on a new node) does.
+    {"PUT", "/v1/catalog/register", R"({"Node": "n2", "Address": "10.0.0.2", "Service": {"Service": "db", "ID": "db2"}})",
+     R"(service "db" { policy = "write" })", R"(node "n2" { policy = "write" })"},
+    {"PUT", "/v1/catalog/register", R"({"Node": "n2", "SkipNodeUpdate": true, "Service": {"Service": "db", "ID": "db2"}})",
+     R"(service "db" { policy = "write" })", R"(node "n2" { policy = "write" })"},
+    {"PUT", "/v1/catalog/register", R"({"Node": "n2", "Address": "10.0.0.9", "Service": {"Service": "db", "ID": "db2"}})",
+     R"(node "n2" { policy = "write" }
+        service "db" { policy = "write" })",
+     R"(service "db" { policy = "write" })"},
+    {"PUT", "/v1/catalog/register", R"({"Node": "n2", "Address": "10.0.0.2", "NodeMeta": {"rack": "r1"}})",
+     R"(node "n2" { policy = "write" })", R"(service_prefix "" { policy = "write" })"},
+    // A node-level check is the node's: node:write even when the node record stays.
+    {"PUT", "/v1/catalog/register", R"({"Node": "n2", "Address": "10.0.0.2", "Check": {"CheckID": "disk", "Name": "disk"}})",
+     R"(node "n2" { policy = "write" })", R"(service "db" { policy = "write" })"},
+    // Replacing db1 (a "db") by a "cache" under the same ID needs write on both names.
+    {"PUT", "/v1/catalog/register", R"({"Node": "n2", "Address": "10.0.0.2", "Service": {"Service": "cache", "ID": "db1"}})",
+     R"(service "cache" { policy = "write" }
+        service "db" { policy = "write" })",
+     R"(service "cache" { policy = "write" })"},
     {"PUT", "/v1/catalog/deregister", R"({"Node": "n2", "ServiceID": "db1"})", R"(service "db" { policy = "write" })",
      R"(node "n2" { policy = "write" })"},
     {"PUT", "/v1/catalog/deregister", R"({"Node": "n2"})", R"(node "n2" { policy = "write" })",
@@ -338,4 +358,62 @@ TEST_CASE("with ACLs off every request is allowed and acl endpoints say so", "[u
   Response self = f.call("GET", "/v1/acl/token/self");
   CHECK(self.status == 401);
   CHECK(self.body == "ACL support disabled");
+}
+
+TEST_CASE("every API response carries the default policy also with ACLs off", "[unit]") {
+  const std::string kHeader = "X-Consul-Default-ACL-Policy";
+  AclFixture deny(row_config(R"(agent "n1" { policy = "read" })", ""));
+  for (const char* target : {"/v1/agent/self?token=granted-secret", "/v1/agent/self?token=nothing-secret",
+                             "/v1/agent/self?token=unknown", "/v1/catalog/services", "/v1/catalog/services"}) {
+    INFO(target);
+    Response res = deny.call("GET", target);
+    REQUIRE(header_of(res, kHeader));
+    CHECK(*header_of(res, kHeader) == "deny");
+  }
+  // Not on the web page's files (Consul serves them outside its API handler).
+  CHECK(header_of(deny.call("GET", "/ui/"), kHeader) == nullptr);
+
+  acl::AclConfig allow_config = row_config("", "");
+  allow_config.default_allow = true;
+  AclFixture allow(allow_config);
+  REQUIRE(header_of(allow.call("GET", "/v1/catalog/nodes"), kHeader));
+  CHECK(*header_of(allow.call("GET", "/v1/catalog/nodes"), kHeader) == "allow");
+
+  AclFixture off(acl::AclConfig{});
+  REQUIRE(header_of(off.call("GET", "/v1/agent/self"), kHeader));
+  CHECK(*header_of(off.call("GET", "/v1/agent/self"), kHeader) == "allow");
+  acl::AclConfig off_deny;  // ACLs off with default_policy deny: reported as configured, as Consul does
+  off_deny.default_allow = false;
+  AclFixture off_but_deny(off_deny);
+  CHECK(off_but_deny.call("PUT", "/v1/agent/service/register", R"({"Name": "api"})").status == 200);
+  REQUIRE(header_of(off_but_deny.call("GET", "/v1/agent/self"), kHeader));
+  CHECK(*header_of(off_but_deny.call("GET", "/v1/agent/self"), kHeader) == "deny");
+}
+
+TEST_CASE("the web page's service summary shows only what the token may read", "[unit]") {
+  acl::AclConfig config = row_config(R"(service_prefix "" { policy = "read" }
+                                        node "n1" { policy = "read" })", "");
+  config.initial_management = "root";
+  AclFixture f(config);
+  // A second web instance, on n2 (which the token may not read), with a tag of its own.
+  catalog::Service hidden;
+  hidden.node = "n2";
+  hidden.id = "web2";
+  hidden.name = "web";
+  hidden.tags = {"only-on-n2"};
+  f.catalog.upsert_service(hidden);
+  Response all = f.call("GET", "/v1/internal/ui/services?token=root");
+  CHECK_THAT(all.body, Catch::Contains("only-on-n2"));
+  CHECK_THAT(all.body, Catch::Contains("\"db\""));
+  Response narrow = f.call("GET", "/v1/internal/ui/services?token=granted-secret");
+  INFO(narrow.body);
+  CHECK_THAT(narrow.body, !Catch::Contains("only-on-n2"));
+  CHECK_THAT(narrow.body, !Catch::Contains("\"n2\""));
+  CHECK_THAT(narrow.body, !Catch::Contains("\"db\""));  // its only instance is on n2
+  auto doc = parse_json(narrow.body);
+  REQUIRE(doc.IsArray());
+  REQUIRE(doc.Size() == 1);
+  CHECK(std::string(doc[0]["Name"].GetString()) == "web");
+  CHECK(doc[0]["InstanceCount"].GetInt() == 1);
+  REQUIRE(header_of(narrow, "X-Consul-Results-Filtered-By-ACLs"));
 }

@@ -4,8 +4,10 @@ The agent runs with default_policy "deny" and tokens defined in its HCL config: 
 registers and reads back; the same call without a token, with a read-only token and with a
 token for another service gets 403; a narrow token's reads show only what it may, with
 X-Consul-Results-Filtered-By-ACLs; the three token forms work from curl and the CLI's -token,
--token-file and CONSUL_HTTP_TOKEN; a reload that drops a token revokes it; and the same over
-HTTPS (python-consul scheme="https", verify=CA, token=).
+-token-file and CONSUL_HTTP_TOKEN; catalog registrations need node:write only when they change
+the node (Consul's rule); every API response carries X-Consul-Default-ACL-Policy; the web page's
+service summary shows only what the token may read; a reload that drops a token revokes it; and
+the same over HTTPS (python-consul scheme="https", verify=CA, token=).
 """
 import json
 import os
@@ -25,6 +27,7 @@ RULES = {
     "read-all": 'service_prefix "" { policy = "read" }\nnode_prefix "" { policy = "read" }',
     "web-read": 'service "web" { policy = "read" }\nnode_prefix "" { policy = "read" }',
     "anon": 'agent_prefix "" { policy = "read" }',
+    "web-here": 'service "web" { policy = "read" }\nnode "it-acl" { policy = "read" }',
 }
 TOKENS = {  # label: (secret, policies)
     "web-deployer": ("web-secret", ["web-write"]),
@@ -32,6 +35,7 @@ TOKENS = {  # label: (secret, policies)
     "reader": ("reader-secret", ["read-all"]),
     "web-reader": ("web-reader-secret", ["web-read"]),
     "anonymous-rights": ("anon-secret", ["anon"]),
+    "web-here-reader": ("web-here-secret", ["web-here"]),
 }
 
 
@@ -142,6 +146,57 @@ def test_cli_token_flags(agent):
     assert cli("reload", "-token=reader-secret", env={"CONSUL_HTTP_TOKEN": "root-secret"}).returncode != 0
 
 
+def node_modify_index(agent, node):
+    status, body, _ = agent.get(f"/v1/catalog/node/{node}", headers={"X-Consul-Token": "root-secret"})
+    assert status == 200, (status, body)
+    return json.loads(body)["Node"]["ModifyIndex"]
+
+
+def catalog_register(agent, token, node, address, service=None):
+    """PUT /v1/catalog/register by hand: python-consul 0.7.1 cannot send NodeMeta."""
+    body = {"Node": node, "Address": address, "NodeMeta": {"rack": "r1"}}
+    if service:
+        body["Service"] = service
+    return agent.put("/v1/catalog/register", body=body, headers={"X-Consul-Token": token})[0]
+
+
+def test_catalog_register_needs_node_write_only_for_node_changes(agent):
+    assert catalog_register(agent, "root-secret", "ext1", "127.0.0.5") == 200
+    before = node_modify_index(agent, "ext1")
+    # The node's fields re-posted unchanged with a service: service:write on it is enough.
+    web_ext1 = {"Service": "web", "ID": "web-ext1", "Tags": ["ext-only"]}
+    assert catalog_register(agent, "web-secret", "ext1", "127.0.0.5", web_ext1) == 200
+    assert node_modify_index(agent, "ext1") == before  # and the node record was not rewritten
+    # A changed address (or a new node) is a node write: refused without node:write.
+    assert catalog_register(agent, "web-secret", "ext1", "127.0.0.6", {"Service": "web", "ID": "web-ext2"}) == 403
+    assert catalog_register(agent, "web-secret", "ext2", "127.0.0.7", {"Service": "web", "ID": "web-ext3"}) == 403
+    # ... and service:write is still needed for the service.
+    assert catalog_register(agent, "db-secret", "ext1", "127.0.0.5", {"Service": "web", "ID": "web-ext4"}) == 403
+    assert "lacks node:write on \"ext1\"" in agent.log()
+    _, instances = client(agent, "root-secret").catalog.service("web")
+    ids = [i["ServiceID"] for i in instances]
+    assert "web-ext1" in ids and "web-ext2" not in ids and "web-ext4" not in ids, ids
+
+
+def test_default_policy_header(agent):
+    for path, token in (("/v1/agent/self", "root-secret"), ("/v1/catalog/services", None), ("/v1/agent/reload", None)):
+        status, _, headers = agent.get(path, headers={"X-Consul-Token": token} if token else {})
+        assert headers.get("X-Consul-Default-ACL-Policy") == "deny", (path, status, headers)
+
+
+def test_ui_summary_is_filtered(agent):
+    """web runs here (web1) and on ext1 with a tag of its own: a token that may read only this
+    agent's node sees neither ext1 nor that tag in the web page's service list."""
+    status, body, _ = agent.get("/v1/internal/ui/services", headers={"X-Consul-Token": "root-secret"})
+    assert status == 200 and "ext-only" in body and "ext1" in body, (status, body)
+    status, body, headers = agent.get("/v1/internal/ui/services", headers={"X-Consul-Token": "web-here-secret"})
+    assert status == 200, (status, body)
+    summary = json.loads(body)
+    assert [s["Name"] for s in summary] == ["web"], summary
+    assert "ext-only" not in summary[0]["Tags"] and summary[0]["Nodes"] == ["it-acl"], summary
+    assert headers.get("X-Consul-Results-Filtered-By-ACLs") == "true", headers
+
+
 def test_reload_revokes_a_token(agent, config_path):
     c = client(agent, "web-secret")
     assert c.agent.service.register("web", service_id="web3", port=3) is True
@@ -199,6 +254,10 @@ def main():
         results.run("curl: ?token=, X-Consul-Token and Authorization Bearer; token self",
                     test_three_token_forms_from_curl, agent)
         results.run("CLI: -token, -token-file, CONSUL_HTTP_TOKEN", test_cli_token_flags, agent)
+        results.run("catalog register: node:write only when the node changes",
+                    test_catalog_register_needs_node_write_only_for_node_changes, agent)
+        results.run("X-Consul-Default-ACL-Policy on API responses", test_default_policy_header, agent)
+        results.run("the web page's service summary is filtered by the token", test_ui_summary_is_filtered, agent)
         results.run("a reload that drops a token revokes it", test_reload_revokes_a_token, agent, config_path)
         results.run("python-consul over HTTPS with tokens", test_tokens_over_https, config_path)
     finally:
