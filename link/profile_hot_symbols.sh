@@ -10,7 +10,7 @@
 # one contiguous prefix of the text instead of pages all over it. (Sorting the same list by
 # name spread every phase across the whole region: a single HTTP request touched ~1 MiB.)
 # A stale list costs memory, never correctness: a function missing from it is merely placed
-# with the cold code. Re-run this after large changes (it takes about two minutes):
+# with the cold code. Re-run this after large changes (it takes about three minutes):
 #
 #   bash link/profile_hot_symbols.sh [build-dir]     (default: build; needs valgrind)
 #
@@ -61,7 +61,11 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 phase start
-sleep 20  # idle: probes, gossip, push/pulls, anti-entropy
+# Idle: probes and gossip, and at least twice each of the 30 s periodic jobs (push/pull, the
+# catalog's anti-entropy sync, the check reaper): with a shorter window they first ran only in a
+# later phase, so an idle agent's resident text spread across the whole hot region (bench/gossip.sh
+# measures RSS after a 60-90 s idle window).
+sleep 70
 phase idle
 
 A=127.0.0.1:18500
