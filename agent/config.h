@@ -51,7 +51,10 @@ struct RemoteConfig {
   std::string token_file;
   std::string ca_file;              // the relays' CA, or:
   std::string fingerprint;          // the relay certificate's SHA-256 fingerprint (pinned)
-  std::chrono::milliseconds keepalive{2000};  // each side pings this often when idle
+  // Each side pings this often when idle; the session is given up after three silent ones (at
+  // least 10 s). 5 s keeps an idle link under 100 B/s (a ping, its pong and an ACK cost ~250 B
+  // with TLS and TCP/IP headers; at 2 s that alone was 130 B/s, bench/relay.sh).
+  std::chrono::milliseconds keepalive{5000};
   std::chrono::milliseconds grace{45000};     // a remote no relay holds stays passing this long
   std::chrono::milliseconds lease{15 * 60 * 1000};  // and its records stay this long
   bool remote() const { return !relays.empty(); }

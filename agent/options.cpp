@@ -81,7 +81,7 @@ cxxopts::Options make_options() {
       ("remote-fingerprint", "SHA-256 fingerprint of the relay certificate to pin (instead of a CA)",
        cxxopts::value<std::string>())
       ("remote-keepalive", "How often a remote session pings when idle (Go duration)",
-       cxxopts::value<std::string>()->default_value("2s"))
+       cxxopts::value<std::string>()->default_value("5s"))
       ("remote-grace", "A remote no relay holds a session with stays passing this long (Go duration)",
        cxxopts::value<std::string>()->default_value("45s"))
       ("remote-lease", "... and its records stay this long, 1m to 24h (Go duration)",

@@ -113,7 +113,7 @@ REPORT="$BENCH_ROOT/bench/results/relay-$STAMP.md"
   echo "| one relay, ${R[sessions_opened]} simulated sessions opened (in ${R[sessions_open_seconds]} s), held after idle | ${R[sessions_held]} | |"
   echo "| ... relay RSS before / with them | $(by1024 "${R[sessions_rss0_kib]}") / $(by1024 "${R[sessions_rss1_kib]}") MiB | |"
   echo "| ... RSS per session | ${R[sessions_kib_per_session]} KiB | |"
-  echo "| ... relay CPU while they idle (keepalive 2 s) | ${R[sessions_idle_cpu_pct]} % of a core | |"
+  echo "| ... relay CPU while they idle (each pings every keepalive the welcome names: the relay's -remote-keepalive, default 5 s) | ${R[sessions_idle_cpu_pct]} % of a core | |"
   echo "| ... bytes the relay sent while they opened | $(by1024 "${R[sessions_open_bytes_out]}") KiB | |"
 } | tee "$REPORT"
 echo "written: $REPORT" >&2
