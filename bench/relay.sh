@@ -12,14 +12,22 @@
 #  3. mirror over the 100 ms link: first sync of INSTANCES instances (time, bytes), idle bytes/s
 #     (<= 100 B/s), resume after a CUT_S cut with 100 changes made in the LAN meanwhile (bytes
 #     within 2x of the same 100 changes streamed live, and against their JSON bodies);
-#  4. one relay on loopback holding SESSIONS simulated remotes (bench/lib/relay_sessions.py,
+#  4. the link at 30 % loss and 300 ms RTT for LOSSY_S seconds (issue 16, done-means 6 and 7): a
+#     registration on the laptop every 5 s until all N LAN agents serve it (p50 / p99 / max, target
+#     <= 10 s), the laptop's session drops (<= 1), LAN failure detections (0), then the mirror
+#     after a cut with 1,000 LAN instances registered in it (<= 30 s from the session's return);
+#     beside it a stock serf agent on the laptop side across the same link: how often the LAN saw
+#     it fail, and the LAN members it suspected / marked failed;
+#  5. one relay on loopback holding SESSIONS simulated remotes (bench/lib/relay_sessions.py,
 #     python3-msgpack): RSS per session, idle CPU.
 #
 # Usage: bench/relay.sh [quick]
 #   full (default): N=20, 20 rounds per RTT, 5 cuts, 3 relay kills, 10,000 instances, 60 s cut,
-#                   60 s idle, 1,000 sessions (~10 minutes on the shared 2-core machine)
+#                   60 s idle, 300 s lossy, 1,000 sessions (~17 minutes on the shared 2-core machine)
 #   quick:          N=5, 3 rounds, 1 cut, 1 kill, 1,000 instances, 15 s cut, 15 s idle,
-#                   100 sessions (~3 minutes)
+#                   60 s lossy, 100 sessions (~6 minutes)
+#   RELAY_BENCH_ONLY=lossy bench/relay.sh [quick]: the setup and part 4 only (~7 minutes full,
+#                   ~3 quick), and only its table.
 # Prints a table and writes it to bench/results/relay-<date>.md.
 source "$(dirname "$0")/lib/common.sh"
 set -E
@@ -27,12 +35,14 @@ trap 'echo "bench/relay.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 MODE=${1:-full}
 case "$MODE" in
-  full) N=20 ROUNDS=20 CUTS=5 KILLS=3 INSTANCES=10000 CUT_S=60 IDLE_S=60 SESSIONS=1000 ;;
-  quick) N=5 ROUNDS=3 CUTS=1 KILLS=1 INSTANCES=1000 CUT_S=15 IDLE_S=15 SESSIONS=100 ;;
+  full) N=20 ROUNDS=20 CUTS=5 KILLS=3 INSTANCES=10000 CUT_S=60 IDLE_S=60 SESSIONS=1000 LOSSY_S=300 ;;
+  quick) N=5 ROUNDS=3 CUTS=1 KILLS=1 INSTANCES=1000 CUT_S=15 IDLE_S=15 SESSIONS=100 LOSSY_S=60 ;;
   *) echo "usage: bench/relay.sh [quick]" >&2; exit 2 ;;
 esac
 NETEM_BIN=${HEARSAY_NETEM:-$BENCH_ROOT/build/tests/netem/hearsay_netem}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+ONLY=${RELAY_BENCH_ONLY:-}
+[ -z "$ONLY" ] || [ "$ONLY" = lossy ] || { echo "RELAY_BENCH_ONLY: only 'lossy' is known" >&2; exit 2; }
 
 [ "$(id -u)" -eq 0 ] || { echo "bench/relay.sh needs root (network namespaces, TUN)" >&2; exit 1; }
 [ -x "$AGENT_BIN" ] || { echo "build first: $AGENT_BIN missing" >&2; exit 1; }
@@ -52,8 +62,8 @@ LOAD_BEFORE=$(uptime)
 
 # The driver deletes its namespaces and stops its processes itself (also on SIGTERM, which
 # bench_cleanup sends it); it runs in the background so that the EXIT trap can reach it.
-AGENT_BIN=$AGENT_COPY HEARSAY_NETEM=$NETEM_COPY /usr/bin/python3 "$BENCH_ROOT/bench/lib/relay_bench.py" \
-  "$N" "$ROUNDS" "$CUTS" "$KILLS" "$INSTANCES" "$CUT_S" "$IDLE_S" "$SESSIONS" >"$BENCH_TMP/results.txt" &
+AGENT_BIN=$AGENT_COPY HEARSAY_NETEM=$NETEM_COPY RELAY_BENCH_ONLY=$ONLY /usr/bin/python3 "$BENCH_ROOT/bench/lib/relay_bench.py" \
+  "$N" "$ROUNDS" "$CUTS" "$KILLS" "$INSTANCES" "$CUT_S" "$IDLE_S" "$SESSIONS" "$LOSSY_S" >"$BENCH_TMP/results.txt" &
 DRIVER=$!
 BENCH_PIDS+=("$DRIVER")
 wait "$DRIVER"
@@ -70,6 +80,41 @@ by1024() { python3 -c "print(f'{float($1) / 1024:.1f}')"; }
 
 mkdir -p "$BENCH_ROOT/bench/results"
 REPORT="$BENCH_ROOT/bench/results/relay-$STAMP.md"
+lossy_table() {
+  echo "Part 4: ${R[lossy_seconds]} s at 30 % loss each way and 300 ms RTT; a stock serf agent on the laptop side" \
+    "joined to the LAN across the same link in the same window."
+  echo
+  echo "| measure | value | target |"
+  echo "|---|---|---|"
+  echo "| registrations on the laptop (one every 5 s) committed on all $N LAN agents, p50 / p99 / max of" \
+    "${R[lossy_registrations]} | ${R[lossy_commit_p50]} / ${R[lossy_commit_p99]} / ${R[lossy_commit_max]} s" \
+    "(${R[lossy_commit_over_10]} over 10 s, ${R[lossy_commit_misses]} missed 60 s) |" \
+    "<= 10 s: $(pass "${R[lossy_commit_max]}" 10) |"
+  echo "| the laptop's session drops in the window | ${R[lossy_session_drops]} | <= 1: $(pass "${R[lossy_session_drops]}" 1) |"
+  echo "| LAN failure detections of LAN members not caused by serf's verdicts (log lines over all LAN agents /" \
+    "members) | ${R[lossy_lan_failure_lines]} / ${R[lossy_lan_failed_members]} | 0: $(pass "${R[lossy_lan_failure_lines]}" 0) |"
+  echo "| mirror after a cut with 1,000 LAN instances registered in it: session back / all 1,000 held after that |" \
+    "${R[lossy_resume_back_seconds]} / ${R[lossy_mirror_seconds]} s | <= 30 s: $(pass "${R[lossy_mirror_seconds]}" 30) |"
+  echo "| serf: its failures the LAN saw (most any LAN agent logged / lines over all) |" \
+    "${R[lossy_serf_flaps]} / ${R[lossy_serf_flap_lines]} | |"
+  echo "| serf: LAN members it suspected / marked failed (its log; distinct members marked) |" \
+    "${R[lossy_serf_suspected]} / ${R[lossy_serf_marked_failed]} (${R[lossy_serf_marked_members]}) | |"
+  echo "| serf: LAN failure lines its verdicts caused (within 3 s after it marked that member failed) |" \
+    "${R[lossy_lan_failure_lines_by_serf]} | |"
+}
+if [ "$ONLY" = lossy ]; then
+  {
+    echo "# bench/relay.sh $MODE, part 4 only (RELAY_BENCH_ONLY=lossy), $STAMP"
+    echo
+    echo "Agent: $(sha256sum "$AGENT_COPY" | cut -c1-12); serf $SERF_VERSION; $(nproc) cores; N=$N LAN agents"
+    echo "Load before: $LOAD_BEFORE"
+    echo "Load after:  $LOAD_AFTER"
+    echo
+    lossy_table
+  } | tee "$REPORT"
+  echo "written: $REPORT" >&2
+  exit 0
+fi
 {
   echo "# bench/relay.sh $MODE, $STAMP"
   echo
@@ -115,5 +160,7 @@ REPORT="$BENCH_ROOT/bench/results/relay-$STAMP.md"
   echo "| ... RSS per session | ${R[sessions_kib_per_session]} KiB | |"
   echo "| ... relay CPU while they idle (each pings every keepalive the welcome names: the relay's -remote-keepalive, default 5 s) | ${R[sessions_idle_cpu_pct]} % of a core | |"
   echo "| ... bytes the relay sent while they opened | $(by1024 "${R[sessions_open_bytes_out]}") KiB | |"
+  echo
+  lossy_table
 } | tee "$REPORT"
 echo "written: $REPORT" >&2

@@ -3,7 +3,9 @@
 in two network namespaces joined by the link emulator (tests/integration/netem.py,
 tests/netem/). Results go to stdout as KEY=VALUE lines (numbers only), progress to stderr.
 
-  relay_bench.py N ROUNDS CUTS KILLS INSTANCES CUT_S IDLE_S SESSIONS
+  relay_bench.py N ROUNDS CUTS KILLS INSTANCES CUT_S IDLE_S SESSIONS LOSSY_S
+
+RELAY_BENCH_ONLY=lossy runs the setup and part 4 only.
 
 Setup: N hearsay agents in the `lan` namespace (10.213.1.10.., lan00 and lan01 are relays with
 a certificate from a test CA), one gossip cluster; in the `wan` namespace the laptop (a hearsay
@@ -32,16 +34,33 @@ over sockets it opens inside that namespace (setns on the connecting thread).
    streamed as they happen, our measure of their encoded size. Resume: the link cut for CUT_S
    seconds, 100 more new instances registered during the cut, then restored: bytes from the
    restore until the laptop has them (less the idle rate), and the session-back time.
-4. Loopback, no namespaces: one relay, SESSIONS simulated remotes (relay_sessions.py): the
+4. Lossy link (issue 16, done-means 6 and 7; tests/integration/test_remote_netem.py's
+   thirty_percent_loss, which runs it for 60 s): a stock serf agent started again on the laptop
+   side (joined to lan02, log level info), then the link at 30 % loss each way and 300 ms RTT for
+   LOSSY_S seconds. Meanwhile a registration on the laptop every 5 s, each timed until every LAN
+   agent serves it (polled every 0.1 s, 60 s bound: a miss counts as 60 s). Session drops: the
+   laptop's `Sessions` count over the window (reasons from its log, to stderr). serf's flaps: the
+   "member serf-laptop failed" lines in the LAN agents' logs (they run at log level info for
+   this) within the window, as the most any one LAN agent logged; the LAN members serf suspected
+   and marked failed, from its own log. Then serf leaves (SIGINT), the link is cut until the
+   laptop's session ends, 1,000 instances are registered on lan02, the link comes back (still
+   30 % loss, 300 ms): seconds until the session is back, then until the laptop's mirror holds
+   all 1,000. LAN failure events: "member lanNN failed" lines over the whole part, less those
+   within 3 s after serf itself marked that member failed (serf's verdict, gossiped; counted
+   apart, as in the test).
+5. Loopback, no namespaces: one relay, SESSIONS simulated remotes (relay_sessions.py): the
    relay's RSS before and after (per session), its CPU while the sessions idle, the time to open
    them and the bytes the relay sent while opening.
 Every wait is bounded; netem.Link deletes the namespaces and kills what runs in them on exit.
 """
 import contextlib
 import ctypes
+import datetime
 import json
 import os
+import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -176,7 +195,7 @@ class Bench:
         args = [AGENT, "agent", "-node", f"lan{i:02d}", "-data-dir", os.path.join(self.d, f"lan{i:02d}"),
                 "-bind", self.ips[i], "-advertise", self.ips[i], "-client", "127.0.0.1",
                 "-serf-lan-port", str(SERF_PORT), "-http-port", str(HTTP_BASE + i), "-dns-port", "-1",
-                "-log-level", "warn", "-sync-writes=false"]
+                "-log-level", "info", "-sync-writes=false"]  # info: "member X failed" (part 4)
         if i < 2:
             args += ["-relay-port", str(RELAY_PORT), "-relay-cert-file", self.cert[1], "-relay-key-file", self.cert[0]]
         if i != 0 or self.procs[0] is not None:  # lan00 starts the cluster; a restart of it joins
@@ -212,11 +231,11 @@ class Bench:
         logf.close()
         self.laptop.close()
 
-    def start_serf(self):
-        logf = open(os.path.join(self.d, "serf-laptop.log"), "ab")
+    def start_serf(self, log_name="serf-laptop.log", level="warn"):
+        logf = open(os.path.join(self.d, log_name), "ab")
         self.serf_proc = self.link.wan.popen(
             ["serf", "agent", "-node", "serf-laptop", "-bind", f"{self.link.wan.ip}:{SERF_LAPTOP_PORT}",
-             "-rpc-addr", f"127.0.0.1:{SERF_LAPTOP_RPC}", "-join", f"{self.ips[2]}:{SERF_PORT}", "-log-level", "warn"],
+             "-rpc-addr", f"127.0.0.1:{SERF_LAPTOP_RPC}", "-join", f"{self.ips[2]}:{SERF_PORT}", "-log-level", level],
             stdout=logf, stderr=subprocess.STDOUT)
         logf.close()
 
@@ -236,10 +255,10 @@ class Bench:
     def established(self):
         return self.status().get("State") == "established"
 
-    def lan_served(self, check, t0, timeout):
-        """Polls every LAN agent not yet done, concurrently, round after round; returns the
-        seconds from t0 (taken before the change was asked for) until the last one served it
-        (None on timeout)."""
+    def lan_served(self, check, t0, timeout, interval=0.0):
+        """Polls every LAN agent not yet done, concurrently, round after round (`interval` s
+        apart); returns the seconds from t0 (taken before the change was asked for) until the
+        last one served it (None on timeout)."""
         pending = set(range(self.n))
         last = None
 
@@ -256,6 +275,8 @@ class Bench:
                     last = time.monotonic()
             if time.monotonic() - t0 > timeout:
                 return None
+            if pending and interval:
+                time.sleep(interval)
         return last - t0
 
     # ---- part 1
@@ -455,6 +476,129 @@ class Bench:
             f"{(b[2] - a[2]) - idle_frames * dt:.0f} frame bytes, {(b[1] - a[1]) - idle_link * dt:.0f} link bytes")
         return back
 
+    # ---- part 4
+    def lan_failures_logged(self, since):
+        """(observer, member, seconds since the epoch) of each "member X failed" line in the LAN
+        agents' logs (info level) from `since` on; a failure every agent saw is one line each."""
+        out = []
+        for i in range(self.n):
+            with open(os.path.join(self.d, f"lan{i:02d}.log"), errors="replace") as f:
+                text = f.read()
+            for m in re.finditer(r"^(\S+) \[info\] member (\S+) failed", text, re.M):
+                t = datetime.datetime.fromisoformat(m.group(1)).timestamp()
+                if t >= since:
+                    out.append((i, m.group(2), t))
+        return out
+
+    def bulk_register(self, via, name, count):
+        """`count` instances of `name` registered as lan<via>'s own services (agent endpoint)."""
+        c = Http(self.link.lan.name, HTTP_BASE + via)
+        for k in range(1, count + 1):
+            c.request("PUT", "/v1/agent/service/register", json.dumps({"Name": name, "ID": f"{name}-{k}", "Port": 20000 + k}))
+        c.close()
+
+    def lossy(self, duration):
+        """Issue 16, done-means 6 and 7, as tests/integration/test_remote_netem.py's
+        thirty_percent_loss for `duration` s: see the module docstring, part 4."""
+        self.link.reset()
+        if self.laptop_proc is None or self.laptop_proc.poll() is not None:
+            self.start_laptop(os.path.join(self.d, "laptop3"))
+        self.start_serf("serf-lossy.log", "info")  # info: its "Suspect X" / "Marking X as failed"
+        wait_for("the session", self.established, 30)
+        wait_for("serf-laptop alive in the LAN",
+                 lambda: all(c.members().get("serf-laptop") == "alive" for c in self.lan), 60, interval=0.5)
+        time.sleep(3)
+        sessions_before = int(self.status().get("Sessions", "0"))
+        laptop_log = os.path.join(self.d, "laptop.log")
+        log_mark = os.path.getsize(laptop_log)
+        self.link.set(rtt_ms=300, loss=0.30)
+        t_case = time.time() - 1  # the logs' clocks and ours agree to well within this
+        t0 = time.monotonic()
+        lags, misses, k = [], 0, 0
+        while time.monotonic() - t0 < duration:
+            k += 1
+            t_reg = time.monotonic()
+            self.laptop.request("PUT", "/v1/agent/service/register", json.dumps({"Name": f"dev-loss{k}", "Port": 9000 + k}))
+            # 60 s bound per registration; a miss is counted and taken as 60 s
+            t = self.lan_served(lambda c: c.request("GET", f"/v1/catalog/service/dev-loss{k}") != b"[]", t_reg, 60,
+                                interval=0.1)
+            if t is None:
+                misses, t = misses + 1, 60.0
+            lags.append(t)
+            time.sleep(max(0.0, 5 - (time.monotonic() - t_reg)))
+        drops = int(self.status().get("Sessions", "0")) - sessions_before
+        with open(laptop_log, errors="replace") as f:
+            f.seek(log_mark)
+            reasons = re.findall(r"remote: session lost: (.*)", f.read())
+        t_end = time.time()
+        # SIGINT: serf leaves gracefully ("left", not "failed"); its figures are those of the window.
+        self.serf_proc.send_signal(signal.SIGINT)
+        try:
+            self.serf_proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.stop(self.serf_proc)
+        with open(os.path.join(self.d, "serf-lossy.log"), errors="replace") as f:
+            serf_text = f.read()
+        lan_names = {f"lan{i:02d}" for i in range(self.n)}
+        suspected = [m for m in re.findall(r"memberlist: Suspect (\S+) has failed", serf_text) if m in lan_names]
+        marked = [(m.group(2), datetime.datetime.strptime(m.group(1), "%Y/%m/%d %H:%M:%S").timestamp())
+                  for m in re.finditer(r"(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[INFO\] memberlist: Marking (\S+) as failed",
+                                       serf_text)]
+        marked = [(name, t) for name, t in marked if name in lan_names and t >= t_case - 1]
+        serf_events = [(i, t) for i, name, t in self.lan_failures_logged(t_case) if name == "serf-laptop" and t <= t_end]
+        per_observer = {}
+        for i, _ in serf_events:
+            per_observer[i] = per_observer.get(i, 0) + 1
+        log(f"  {len(lags)} registrations over {duration} s at 30 % loss, 300 ms RTT: committed on all {self.n} "
+            f"in p50 {pct(lags, 50):.2f} s, max {max(lags):.2f} s, {misses} misses; sessions lost {drops} {reasons}")
+        log(f"  serf across the same link: failed in the LAN {max(per_observer.values(), default=0)} times "
+            f"({len(serf_events)} lines in the LAN logs); LAN members it suspected {len(suspected)}, marked failed "
+            f"{len(marked)}: {sorted(set(n for n, _ in marked))}")
+
+        # The mirror across a resume: the link cut until the session ends, 1,000 LAN instances
+        # registered meanwhile, the link back (still 30 % loss, 300 ms RTT).
+        self.link.set(cut=True)
+        t_bulk = time.monotonic()
+        self.bulk_register(2, "lan-bulk", 1000)
+        log(f"  1,000 instances registered on lan02 in {time.monotonic() - t_bulk:.1f} s during the cut")
+        wait_for("the session to end in the cut", lambda: self.status().get("State") in ("waiting", "connecting"), 60,
+                 interval=0.2)
+        sessions_cut = int(self.status().get("Sessions", "0"))
+        self.link.set(cut=False)
+        back = wait_for("the session back over the lossy link",
+                        lambda: int(self.status().get("Sessions", "0")) > sessions_cut, 60, interval=0.1)
+        mirror = wait_for("1,000 LAN instances in the laptop's mirror",
+                          lambda: len(self.laptop.json("/v1/catalog/service/lan-bulk")) >= 1000, 120, interval=0.5)
+        self.link.reset()
+        # LAN members failed in the LAN over the whole part, except those serf's own verdict
+        # caused: it marked that member failed (and gossiped it) within 3 s before (seen once in
+        # nine runs of the test). Each is one line per LAN agent that saw it.
+        ours, by_serf = [], []
+        for i, name, t in self.lan_failures_logged(t_case):
+            if name in lan_names:
+                caused = any(n == name and t - 3 <= ts <= t + 1 for n, ts in marked)
+                (by_serf if caused else ours).append((i, name))
+        log(f"  mirror: session back {back:.1f} s after the link returned, all 1,000 held {mirror:.1f} s after that; "
+            f"LAN failure lines ours {ours}, caused by serf {by_serf}")
+        result("lossy_seconds", duration)
+        result("lossy_registrations", len(lags))
+        result("lossy_commit_p50", f"{pct(lags, 50):.2f}")
+        result("lossy_commit_p99", f"{pct(lags, 99):.2f}")
+        result("lossy_commit_max", f"{max(lags):.2f}")
+        result("lossy_commit_over_10", sum(1 for x in lags if x > 10))
+        result("lossy_commit_misses", misses)
+        result("lossy_session_drops", drops)
+        result("lossy_lan_failure_lines", len(ours))
+        result("lossy_lan_failed_members", len(set(name for _, name in ours)))
+        result("lossy_resume_back_seconds", f"{back:.2f}")
+        result("lossy_mirror_seconds", f"{mirror:.2f}")
+        result("lossy_serf_flaps", max(per_observer.values(), default=0))
+        result("lossy_serf_flap_lines", len(serf_events))
+        result("lossy_serf_suspected", len(suspected))
+        result("lossy_serf_marked_failed", len(marked))
+        result("lossy_serf_marked_members", len(set(n for n, _ in marked)))
+        result("lossy_lan_failure_lines_by_serf", len(by_serf))
+
 
 def cpu_seconds(pid):
     total = 0
@@ -473,7 +617,7 @@ def rss_kib(pid):
 
 
 def many_sessions(d, count):
-    """Part 4, on loopback: one relay, `count` simulated remotes."""
+    """Part 5, on loopback: one relay, `count` simulated remotes."""
     ca = make_ca(d, "ca4")
     cert = make_cert(d, "relay4", ca, san="IP:127.0.0.1")
     ports = []
@@ -544,7 +688,10 @@ def many_sessions(d, count):
 
 
 def main(argv):
-    n, rounds, cuts, kills, instances, cut_s, idle_s, sessions = (int(x) for x in argv[1:9])
+    n, rounds, cuts, kills, instances, cut_s, idle_s, sessions, lossy_s = (int(x) for x in argv[1:10])
+    only = os.environ.get("RELAY_BENCH_ONLY", "")
+    if only not in ("", "lossy"):
+        raise SystemExit(f"RELAY_BENCH_ONLY={only!r}: only 'lossy' is known")
     netem.require()
     d = tempfile.mkdtemp(prefix="hearsay-bench-relay-")
     os.chmod(d, 0o755)
@@ -554,6 +701,10 @@ def main(argv):
             log(f"starting {n} LAN agents, the laptop and a serf agent")
             b.start_all()
             b.start_laptop(os.path.join(d, "laptop1"))
+            if only == "lossy":
+                log(f"part 4 only: {lossy_s} s at 30 % loss, 300 ms RTT, beside a serf agent")
+                b.lossy(lossy_s)
+                return
             b.start_serf()
             wait_for("the session", b.established, 30)
             log("part 1: registration latency")
@@ -574,7 +725,9 @@ def main(argv):
             result("kill_samples", len(kill_times))
             result("kill_max", f"{max(kill_times):.2f}")
             result("kill_p50", f"{pct(kill_times, 50):.2f}")
-        log("part 4: one relay, many sessions")
+            log(f"part 4: {lossy_s} s at 30 % loss, 300 ms RTT, beside a serf agent")
+            b.lossy(lossy_s)
+        log("part 5: one relay, many sessions")
         many_sessions(d, sessions)
     except BaseException:
         keep = d + "-failed"
