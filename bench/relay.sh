@@ -23,11 +23,12 @@
 #
 # Usage: bench/relay.sh [quick]
 #   full (default): N=20, 20 rounds per RTT, 5 cuts, 3 relay kills, 10,000 instances, 60 s cut,
-#                   60 s idle, 300 s lossy, 1,000 sessions (~17 minutes on the shared 2-core machine)
+#                   60 s idle, 300 s lossy, 1,000 sessions (~16 minutes on the shared 2-core machine,
+#                   estimated: ~9 before part 4, which alone took 5.5 minutes)
 #   quick:          N=5, 3 rounds, 1 cut, 1 kill, 1,000 instances, 15 s cut, 15 s idle,
-#                   60 s lossy, 100 sessions (~6 minutes)
-#   RELAY_BENCH_ONLY=lossy bench/relay.sh [quick]: the setup and part 4 only (~7 minutes full,
-#                   ~3 quick), and only its table.
+#                   60 s lossy, 100 sessions (4.5 minutes measured)
+#   RELAY_BENCH_ONLY=lossy bench/relay.sh [quick]: the setup and part 4 only (5.5 minutes full,
+#                   2 quick), and only its table.
 # Prints a table and writes it to bench/results/relay-<date>.md.
 source "$(dirname "$0")/lib/common.sh"
 set -E
