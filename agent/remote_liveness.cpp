@@ -46,7 +46,7 @@ void RemoteLiveness::session_record(const std::string& remote, const std::string
   if (fresh) it->second.last_held = now;
   if (record) {
     // A session newer than the one we forgot for brings the remote back (it reconnected).
-    if (!record->left) forgotten_.erase(remote);
+    if (!record->left) forgotten_.erase(remote), it->second.ever_held = true;
     it->second.records[relay] = *record;
   } else {
     it->second.records.erase(relay);
@@ -58,7 +58,22 @@ void RemoteLiveness::remote_node(const std::string& node, Clock::time_point now)
   if (node == self_ || forgotten_.contains(node)) return;
   auto [it, fresh] = remotes_.try_emplace(node);
   if (fresh) it->second.last_held = now;  // restored or new: its grace starts now
+  if (is_member(node, it->second)) return drop(node);
   update(node, it->second, now);
+}
+
+bool RemoteLiveness::is_member(const std::string& node, const Remote& remote) const {
+  const gossip::Member* m = membership_.members().find(node);
+  if (!m) return false;
+  return m->state == gossip::NodeState::alive || m->state == gossip::NodeState::suspect || !remote.ever_held;
+}
+
+void RemoteLiveness::drop(const std::string& node) {
+  remotes_.erase(node);
+  const catalog::Check* health = catalog_.check(node, std::string(kRemoteHealthCheckId));
+  if (health && health->origin.owner == self_ && health->origin.version == 0) {
+    catalog_.remove_check(node, std::string(kRemoteHealthCheckId));
+  }
 }
 
 bool RemoteLiveness::relay_alive(const std::string& relay) const {
@@ -90,6 +105,7 @@ void RemoteLiveness::update(const std::string& node, Remote& remote, Clock::time
   const auto away = std::chrono::duration_cast<std::chrono::seconds>(now - remote.last_held);
   const auto grace = std::chrono::duration_cast<std::chrono::seconds>(config_.grace);
   if (now - remote.last_held < config_.grace) {
+    if (!remote.ever_held) return;  // nothing to say yet: no relay has held it (see the header)
     set_health(node, remote, catalog::HealthStatus::passing, "grace",
                "No relay holds a session since " + std::to_string(away.count()) + " s; critical after the " +
                    std::to_string(grace.count()) + " s grace");
@@ -100,13 +116,21 @@ void RemoteLiveness::update(const std::string& node, Remote& remote, Clock::time
 }
 
 void RemoteLiveness::update_all(Clock::time_point now) {
-  for (auto& [node, remote] : remotes_) update(node, remote, now);
+  std::vector<std::string> members;
+  for (auto& [node, remote] : remotes_) {
+    if (is_member(node, remote)) {
+      members.push_back(node);
+    } else {
+      update(node, remote, now);
+    }
+  }
+  for (const std::string& node : members) drop(node);
 }
 
 std::vector<std::string> RemoteLiveness::tick(Clock::time_point now) {
+  update_all(now);
   std::vector<std::string> gone;
   for (auto it = remotes_.begin(); it != remotes_.end();) {
-    update(it->first, it->second, now);
     const bool lease_over = !holder(it->second) && now - it->second.last_held >= config_.lease;
     if (it->second.left || lease_over) {
       spdlog::info("remote {}: {}; removing its records", it->first,

@@ -12,7 +12,11 @@
 // - a record that says the remote left (its goodbye): forgotten at once.
 // A remote is a node whose record its own name owns while it is not a member (so a relay's
 // records are needed only for its health, not to accept it); restored ones start their grace
-// and lease at startup.
+// and lease at startup. Its remoteHealth is written once a relay has held it, or critical when
+// the grace passes without one: in a mass join a member's own node record often arrives by
+// replication before the join's gossip, and such a node, a member a moment later, must never get
+// a remoteHealth check (it turned critical on ordinary members, and every agent rewrote its
+// catalog for it).
 #pragma once
 
 #include <chrono>
@@ -79,9 +83,14 @@ class RemoteLiveness {
   struct Remote {
     std::map<std::string, SessionRecord> records;  // by relay
     Clock::time_point last_held{};
+    bool ever_held = false;  // a relay's live session record of it was seen
     bool left = false;
     std::string phase;  // what remoteHealth last said: "held by RELAY SESSION", "grace", "critical"
   };
+  // A member after all (see above): alive or suspect, or failed or left and never held.
+  bool is_member(const std::string& node, const Remote& remote) const;
+  // Stops tracking a member that looked like a remote, and takes back what we said of it.
+  void drop(const std::string& node);
   // The newest session among holders that are alive, or null.
   const SessionRecord* holder(const Remote& remote) const;
   bool relay_alive(const std::string& relay) const;

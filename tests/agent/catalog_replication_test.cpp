@@ -288,6 +288,27 @@ TEST_CASE("a remote's goodbye removes its records at once, and only the newest s
   CHECK(f.catalog.node("laptop") == nullptr);
 }
 
+TEST_CASE("a member whose node record arrives before its membership never gets a remoteHealth check", "[unit]") {
+  // A mass join: p1's own node record reaches us by replication before the join's gossip.
+  Fixture f;
+  f.write("p1", Fixture::node_key("p1"), 10, value_of(node_record("p1", "10.0.0.2")));
+  REQUIRE(f.catalog.node("p1"));
+  CHECK(remote_health(f, "p1") == nullptr);  // no relay ever held it: nothing said yet
+  f.member("p1", 2);
+  f.now += 46s;  // past the grace
+  f.bridge.reap(f.now);
+  CHECK(remote_health(f, "p1") == nullptr);
+  REQUIRE(f.serf_health("p1"));
+  CHECK(f.serf_health("p1")->status == catalog::HealthStatus::passing);
+  // A remote that no relay ever holds is still critical after the grace.
+  f.write("laptop", Fixture::node_key("laptop"), 10, value_of(node_record("laptop", "10.7.0.1")));
+  CHECK(remote_health(f, "laptop") == nullptr);
+  f.now += 46s;
+  f.bridge.reap(f.now);
+  REQUIRE(remote_health(f, "laptop"));
+  CHECK(remote_health(f, "laptop")->status == catalog::HealthStatus::critical);
+}
+
 TEST_CASE("session records round-trip and garbage is no record", "[unit]") {
   const agent::SessionRecord r{"relay1", 42, 1000, 2000, 3, true};
   CHECK(agent::decode_session_record(agent::encode_session_record(r)) == r);
