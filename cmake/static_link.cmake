@@ -58,9 +58,16 @@ add_compile_options(-ffunction-sections -fdata-sections)
 add_link_options(-static -fuse-ld=lld -Wl,--gc-sections)
 set(HEARSAY_HOT_SYMBOLS ${CMAKE_SOURCE_DIR}/link/hot_symbols.txt)
 
-# hearsay_order_hot_symbols(TARGET): TARGET's functions laid out hot first.
+# hearsay_order_hot_symbols(TARGET): TARGET's functions laid out hot first, and each segment at
+# an address congruent to its file offset modulo 2 MiB. Why the congruence: the page cache holds
+# a file in folios aligned in the file (64 KiB ones for a binary written by cp on ext4 under
+# Linux 6.18), and a fault maps whole folios since 6.18 ("mm/filemap: map entire large folio
+# faultaround"). With lld's default 4 KiB alignment the text sat one page off, so every 64 KiB
+# fault-around window straddled two folios and mapped both, 128 KiB per touched window
+# (BENCHMARKS.md, gossip). Only the virtual addresses move; the file does not grow.
+# tests/check_segment_alignment.sh holds the built agent to it.
 function(hearsay_order_hot_symbols target)
   target_link_options(${target} PRIVATE
-    -Wl,--symbol-ordering-file=${HEARSAY_HOT_SYMBOLS} -Wl,--no-warn-symbol-ordering)
+    -Wl,--symbol-ordering-file=${HEARSAY_HOT_SYMBOLS} -Wl,--no-warn-symbol-ordering -Wl,-z,max-page-size=0x200000)
   set_target_properties(${target} PROPERTIES LINK_DEPENDS ${HEARSAY_HOT_SYMBOLS})
 endfunction()
