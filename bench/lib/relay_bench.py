@@ -679,12 +679,7 @@ def many_sessions(d, count):
         if sim is not None and sim.poll() is None:
             sim.kill()
             sim.wait(timeout=10)
-        relay.terminate()
-        try:
-            relay.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            relay.kill()
-            relay.wait(timeout=10)
+        Bench.stop(relay)
 
 
 def main(argv):
