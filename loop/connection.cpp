@@ -237,6 +237,14 @@ void Connection::close_when_flushed() {
   if (flushed()) close();
 }
 
+void Connection::close_when_peer_closes(std::uint64_t timeout_ms) {
+  if (closing_) return;
+  callbacks_.read_end = nullptr;  // without one, the end of reading closes (on_read)
+  callbacks_.timer = nullptr;     // and so does the timer
+  if (!reading_) return close_when_flushed();  // nothing would tell us the peer closed
+  start_timer(timeout_ms);
+}
+
 bool Connection::flushed() const { return pending_writes_ == 0 && tls_pending_.empty(); }
 
 bool Connection::peer(sockaddr_storage& out) const {

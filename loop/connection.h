@@ -95,6 +95,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close();
   // Closes once every queued write has completed.
   void close_when_flushed();
+  // Closes when the peer does (reading ends: EOF, close_notify or an error), or after
+  // `timeout_ms`; what arrives meanwhile still goes to `read`. For last words the peer answers by
+  // closing (a remote's goodbye): closing first, with the peer's bytes unread, makes the kernel
+  // reset the connection, and a peer still writing to us then fails its write and may drop our
+  // last words unread. Replaces the `read_end` and `timer` callbacks.
+  void close_when_peer_closes(std::uint64_t timeout_ms);
   bool closing() const { return closing_; }
 
   // The peer's address; false when the socket has none (already gone).

@@ -74,13 +74,17 @@ void Client::abandon(bool flush_first) {
   if (!connection_) return;
   auto conn = std::exchange(connection_, nullptr);
   conn_attempt_ = 0;
-  if (flush_first) conn->close_when_flushed();
+  // After a goodbye the relay closes the session: wait for that (see close_when_peer_closes), or
+  // a relay still writing to us would lose the goodbye, and the cluster would keep our records.
+  if (flush_first && saying_goodbye_) conn->close_when_peer_closes(2000);
+  else if (flush_first) conn->close_when_flushed();
   else conn->close();
 }
 
 void Client::stop(bool goodbye, std::function<void()> done) {
   const bool had_connection = connection_ != nullptr;
   stopped_ = std::move(done);  // run by the closed callback, once the goodbye is written
+  saying_goodbye_ = goodbye && link_.established();
   link_.stop(goodbye, now_());
   flush();
   if (connection_) abandon(true);  // the link did not ask for the close: we do

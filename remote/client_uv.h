@@ -79,6 +79,7 @@ class Client {
   std::uint64_t attempt_ = 0;       // the link's current attempt
   std::uint64_t conn_attempt_ = 0;  // the attempt connection_ belongs to; 0: none
   std::function<void()> stopped_;   // stop()'s `done`
+  bool saying_goodbye_ = false;     // stop() sent a goodbye: the connection lingers (abandon)
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // resolver callbacks check it
   loop::TlsCounters tls_counters_;
   std::uint64_t callback_errors_ = 0;

@@ -4,6 +4,7 @@
 
 #include <uv.h>
 
+#include <csignal>
 #include <memory>
 #include <string>
 
@@ -126,6 +127,86 @@ TEST_CASE("a refused connection gets its last words and closes", "[unit]") {
   CHECK(refused == 1);
   CHECK(accepted == 0);
   CHECK(got == "go away");
+}
+
+TEST_CASE("closing after the peer: last words arrive although the peer is still writing", "[unit]") {
+  std::signal(SIGPIPE, SIG_IGN);  // as the agent does: a write to a reset connection fails with EPIPE
+  TestLoop t;
+  std::string got;
+  int server_write_failures = 0, closed_server = 0, closed_client = 0;
+  Listener listener(&t.loop, {}, {
+      .accepted = [&](std::shared_ptr<Connection> c, const sockaddr_storage&, std::shared_ptr<void> ticket) {
+        Connection* cp = c.get();
+        // The peer answers "bye" by writing a lot, then closing (a relay ending a session).
+        c->set_callbacks({.read = [&, cp](const char* d, std::size_t n) {
+                            got.append(d, n);
+                            if (got != "bye") return;
+                            for (int i = 0; i < 64; ++i) cp->write(std::string(64 * 1024, 'x'));
+                            cp->close_when_flushed();
+                          },
+                          .read_end = [cp, ticket](int) { cp->close(); },
+                          .failed = [&](const char*, int) { ++server_write_failures; },
+                          .closed = [&] {
+                            ++closed_server;
+                            listener.close();
+                          }});
+        REQUIRE(c->start_reading() == 0);
+      }});
+  sockaddr_storage addr = listen_on_localhost(listener);
+  auto client = Connection::create(&t.loop, {});
+  REQUIRE(client);
+  Connection* cp = client.get();
+  std::size_t received = 0;
+  client->set_callbacks({.read = [&](const char*, std::size_t n) { received += n; },
+                         .connected = [&](int status) {
+                           REQUIRE(status == 0);
+                           REQUIRE(cp->start_reading() == 0);
+                           cp->write("bye");
+                           cp->close_when_peer_closes(3000);
+                         },
+                         .closed = [&] { ++closed_client; }});
+  REQUIRE(client->connect(reinterpret_cast<const sockaddr*>(&addr)) == 0);
+  client.reset();
+  t.run();
+  CHECK(!t.timed_out);
+  CHECK(got == "bye");
+  CHECK(server_write_failures == 0);  // with close_when_flushed(), the peer's writes were reset
+  CHECK(received == 64u * 64 * 1024);
+  CHECK(closed_server == 1);
+  CHECK(closed_client == 1);
+}
+
+TEST_CASE("closing after the peer: a peer that never closes is waited for only until the timeout", "[unit]") {
+  TestLoop t;
+  std::shared_ptr<Connection> server_side;
+  Listener listener(&t.loop, {}, {
+      .accepted = [&](std::shared_ptr<Connection> c, const sockaddr_storage&, std::shared_ptr<void>) {
+        server_side = c;  // reads nothing, never closes
+      }});
+  sockaddr_storage addr = listen_on_localhost(listener);
+  auto client = Connection::create(&t.loop, {});
+  REQUIRE(client);
+  Connection* cp = client.get();
+  int closed_client = 0;
+  const std::uint64_t start = uv_now(&t.loop);
+  std::uint64_t closed_at = 0;
+  client->set_callbacks({.connected = [&](int status) {
+                           REQUIRE(status == 0);
+                           REQUIRE(cp->start_reading() == 0);
+                           cp->close_when_peer_closes(100);
+                         },
+                         .closed = [&] {
+                           ++closed_client;
+                           closed_at = uv_now(&t.loop);
+                           if (server_side) server_side->close();
+                           listener.close();
+                         }});
+  REQUIRE(client->connect(reinterpret_cast<const sockaddr*>(&addr)) == 0);
+  client.reset();
+  t.run();
+  CHECK(!t.timed_out);
+  CHECK(closed_client == 1);
+  CHECK(closed_at - start >= 100);
 }
 
 TEST_CASE("the timer fires and a connect failure is reported", "[unit]") {
