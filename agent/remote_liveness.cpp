@@ -46,7 +46,10 @@ void RemoteLiveness::session_record(const std::string& remote, const std::string
   if (fresh) it->second.last_held = now;
   if (record) {
     // A session newer than the one we forgot for brings the remote back (it reconnected).
-    if (!record->left) forgotten_.erase(remote), it->second.ever_held = true;
+    if (!record->left) {
+      forgotten_.erase(remote);
+      it->second.ever_held = true;
+    }
     it->second.records[relay] = *record;
   } else {
     it->second.records.erase(relay);
