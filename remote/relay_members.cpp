@@ -55,7 +55,7 @@ RelayMembers::Update RelayMembers::received(const gossip::Bytes& state, const st
     Known& k = it->second;
     if (!listed.contains(it->first)) {
       const bool gone = k.state == gossip::NodeState::dead || k.state == gossip::NodeState::left;
-      if (gone || (k.absent_since && now - *k.absent_since >= config_.absent_grace)) {
+      if (gone || absent_too_long(k, now)) {
         forget(it, update);
       } else if (!k.absent_since) {
         k.absent_since = now;
@@ -70,7 +70,7 @@ RelayMembers::Update RelayMembers::tick(gossip::Clock::time_point now) {
   Update update;
   for (auto it = known_.begin(); it != known_.end();) {
     auto next = std::next(it);
-    if (it->second.absent_since && now - *it->second.absent_since >= config_.absent_grace) forget(it, update);
+    if (absent_too_long(it->second, now)) forget(it, update);
     it = next;
   }
   return update;

@@ -78,6 +78,10 @@ class RelayMembers {
   };
   // Reported failed (when it was not already) and forgotten.
   void forget(std::map<std::string, Known>::iterator it, Update& update);
+  // Missing from the relay's frames for the whole grace.
+  bool absent_too_long(const Known& k, gossip::Clock::time_point now) const {
+    return k.absent_since && now - *k.absent_since >= config_.absent_grace;
+  }
 
   RelayMembersConfig config_;
   std::map<std::string, Known> known_;
